@@ -1,0 +1,102 @@
+//! The `popline` command line.
+
+mod map;
+mod plugin;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::plugin::{Engine, EngineOptions};
+
+/// popline turns email replies in POP3 mailboxes into feedback records,
+/// through sandboxed WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "popline", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `popline=debug,plugin=trace`.
+    #[arg(long, global = true, env = "POPLINE_LOG", default_value = "info")]
+    pub log: String,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    /// Where compiled plugins are cached (default: $XDG_CACHE_HOME/popline).
+    #[arg(long, global = true, env = "POPLINE_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse .eml files and run a mapper plugin over them; print feedback
+    /// records as JSON lines (the plugin author's inner loop).
+    Map(map::MapArgs),
+    /// Work with plugin files.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log, cli.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let engine = || {
+        Engine::new(EngineOptions {
+            cache_dir: cli.cache_dir.clone().or_else(Engine::default_cache_dir),
+            max_instances: None,
+        })
+    };
+    match cli.command {
+        Command::Map(args) => map::run(&engine()?, args).await,
+        Command::Plugin(cmd) => plugin::run(&engine()?, cmd),
+    }
+}
+
+fn init_tracing(filter: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Parse `KEY=VALUE` pairs given with `--set`.
+pub(crate) fn parse_pairs(pairs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => anyhow::bail!("--set {p:?}: expected KEY=VALUE, e.g. --set plus-prefix=replies"),
+        })
+        .collect()
+}

@@ -1,0 +1,51 @@
+//! `popline plugin ...`: inspect plugin files.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::plugin::inspect::{self, compatible};
+use crate::plugin::{Engine, WIT_PACKAGE, WIT_VERSION};
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Show a plugin's world, contract version, imports and exports.
+    Inspect {
+        /// The .wasm component.
+        path: PathBuf,
+    },
+}
+
+pub fn run(engine: &Engine, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        PluginCommand::Inspect { path } => {
+            let i = inspect::inspect_file(engine, &path)?;
+            println!("plugin:  {}", path.display());
+            match (&i.world, &i.version) {
+                (Some(w), Some(v)) => {
+                    let ok = if compatible(v, WIT_VERSION) {
+                        "loads in this host"
+                    } else {
+                        "NOT compatible with this host"
+                    };
+                    println!("world:   {w}");
+                    println!("version: {WIT_PACKAGE}@{v} ({ok}, which implements {WIT_VERSION})");
+                }
+                _ => println!("world:   none of popline's (not a popline plugin)"),
+            }
+            println!("imports:");
+            for name in &i.imports {
+                println!("  {name}");
+            }
+            println!("exports:");
+            for (name, funcs) in &i.exports {
+                println!("  {name}");
+                for f in funcs {
+                    println!("    {f}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

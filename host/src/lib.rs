@@ -1,0 +1,17 @@
+//! popline: turns email replies in POP3 mailboxes into feedback records.
+//!
+//! The host owns sockets, TLS, credentials, MIME parsing, durable state and
+//! sinks; WebAssembly plugins speak the POP3 dialogue and map messages to
+//! feedback. See `ARCHITECTURE.md` at the repository root for the map.
+
+pub mod cli;
+pub mod mime;
+pub mod plugin;
+pub mod pop3;
+pub mod record;
+pub mod transport;
+
+/// Current time as RFC 3339 (UTC, seconds).
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

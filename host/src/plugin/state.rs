@@ -1,0 +1,176 @@
+//! Per-instance store state shared by both plugin worlds: the empty WASI
+//! context, resource table, limits, CPU accounting and the guest log sink.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::Limits;
+use super::error::{Limit, LimitExceeded};
+
+/// Store data for one plugin instance. `X` holds what only one world needs
+/// (the lent connection, the message's attachments).
+pub(crate) struct PluginState<X> {
+    wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub plugin: Arc<str>,
+    limiter: MemoryLimiter,
+    log_left: u32,
+    logs_dropped: u32,
+    stderr: MemoryOutputPipe,
+    cpu: CpuClock,
+    pub ext: X,
+}
+
+/// Guest CPU time, approximated as wall time inside the current call minus
+/// time spent in host calls that wait on the network.
+struct CpuClock {
+    limit: Duration,
+    call_started: Instant,
+    in_host: Duration,
+}
+
+struct MemoryLimiter {
+    max: usize,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max {
+            // A trap with a typed cause rather than a failed `memory.grow`, so
+            // the operator sees "memory limit" instead of an allocator abort.
+            return Err(LimitExceeded(Limit::Memory(self.max as u64)).into());
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl<X: Send + 'static> PluginState<X> {
+    /// A store with no WASI capabilities, limits applied and the CPU clock
+    /// wired to the epoch ticker.
+    pub fn new_store(
+        engine: &wasmtime::Engine,
+        plugin: Arc<str>,
+        limits: &Limits,
+        ext: X,
+    ) -> Store<PluginState<X>> {
+        let stderr = MemoryOutputPipe::new(limits.stderr_bytes);
+        // Nothing granted: no preopens, env, args, network; stdout discarded.
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let state = PluginState {
+            wasi,
+            table: ResourceTable::new(),
+            plugin,
+            limiter: MemoryLimiter {
+                max: limits.memory_bytes(),
+            },
+            log_left: limits.log_lines,
+            logs_dropped: 0,
+            stderr,
+            cpu: CpuClock {
+                limit: Duration::from_millis(limits.cpu_ms),
+                call_started: Instant::now(),
+                in_host: Duration::ZERO,
+            },
+            ext,
+        };
+        let mut store = Store::new(engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            let cpu = &ctx.data().cpu;
+            let used = cpu.call_started.elapsed().saturating_sub(cpu.in_host);
+            if used > cpu.limit {
+                return Err(LimitExceeded(Limit::Cpu(cpu.limit.as_millis() as u64)).into());
+            }
+            // Yield so a busy guest never hogs a runtime worker thread.
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+
+    /// Start the CPU budget for the next guest call.
+    pub fn start_call(&mut self) {
+        self.cpu.call_started = Instant::now();
+        self.cpu.in_host = Duration::ZERO;
+    }
+
+    /// Exclude time spent waiting in a host call from the guest's budget.
+    pub fn add_host_time(&mut self, d: Duration) {
+        self.cpu.in_host += d;
+    }
+
+    /// What the guest wrote to stderr (bounded), lossily decoded.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+
+    /// Forward one guest log line to `tracing`, within the line budget.
+    pub fn log(&mut self, level: Level, message: &str) {
+        if self.log_left == 0 {
+            self.logs_dropped += 1;
+            if self.logs_dropped == 1 {
+                tracing::warn!(plugin = %self.plugin, "plugin log limit reached; dropping further lines from this instance");
+            }
+            return;
+        }
+        self.log_left -= 1;
+        let plugin = &*self.plugin;
+        let message = truncate(message, 4096);
+        match level {
+            Level::Trace => tracing::trace!(target: "plugin", plugin, "{message}"),
+            Level::Debug => tracing::debug!(target: "plugin", plugin, "{message}"),
+            Level::Info => tracing::info!(target: "plugin", plugin, "{message}"),
+            Level::Warn => tracing::warn!(target: "plugin", plugin, "{message}"),
+            Level::Error => tracing::error!(target: "plugin", plugin, "{message}"),
+        }
+    }
+}
+
+/// Guest log level, independent of either world's generated bindings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl<X: Send> WasiView for PluginState<X> {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

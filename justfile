@@ -1,0 +1,40 @@
+# popline task runner. `just --list` shows every recipe.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Guest crates built for wasm32-wasip2.
+guests := "-p pop3-standard -p feedback-default -p test-mapper"
+wasm := "target/wasm32-wasip2/plugin"
+
+default:
+    @just --list
+
+# Build the plugins (WebAssembly components) with plain cargo.
+plugins:
+    cargo build --target wasm32-wasip2 --profile plugin {{guests}}
+
+# Run the demo: map the sample beta-tester replies with the reference mapper.
+demo: plugins
+    cargo build --quiet --bin popline
+    target/debug/popline map examples/mail/*.eml --mapper {{wasm}}/feedback_default.wasm --set message-id-pattern='feedback-{id}@notify.beta.example.com'
+
+# Everything CI checks: the plugins, then the whole test suite.
+test: plugins
+    cargo test
+
+# The reference plugins also build with cargo-component (what plugin authors use).
+component-check:
+    cargo component build --profile plugin -p pop3-standard -p feedback-default
+    cargo build --quiet --bin popline
+    for p in pop3_standard feedback_default; do target/debug/popline plugin inspect target/wasm32-wasip1/plugin/$p.wasm; done
+    target/debug/popline map examples/mail/gmail-reply.eml --mapper target/wasm32-wasip1/plugin/feedback_default.wasm
+
+# Benchmarks (criterion): instantiate + map one message.
+bench: plugins
+    cargo bench --bench plugin
+
+# fmt + clippy for host and guests.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --all-targets -- -D warnings
+    cargo clippy --target wasm32-wasip2 {{guests}} -- -D warnings

@@ -1,0 +1,10 @@
+//! The end-to-end suite: one test binary (linking happens once).
+//!
+//! Plugins under test are built from `plugins/` and `tests/plugins/` by the
+//! harness itself (`support::plugins`), never mocked.
+
+mod support;
+
+mod cli_map;
+mod dialogue;
+mod plugin_runtime;

@@ -1,0 +1,78 @@
+//! Shared test harness: builds the guest plugins once, locates them, and
+//! gives every test the same engine (and compiled-plugin cache).
+
+pub mod scripted;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use popline::plugin::{Engine, EngineOptions};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Guest crates the suite needs, as (package, wasm file stem).
+const GUESTS: &[&str] = &["pop3-standard", "feedback-default", "test-mapper"];
+
+/// Build every guest crate for wasm32-wasip2 (once per test process; a no-op
+/// when they are fresh) and return the folder holding the .wasm files.
+pub fn plugins() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(root())
+            .args(["build", "--quiet", "--target", "wasm32-wasip2", "--profile", "plugin"]);
+        for g in GUESTS {
+            cmd.args(["-p", g]);
+        }
+        let status = cmd.status().expect("running cargo to build the guest plugins");
+        assert!(
+            status.success(),
+            "building guest plugins failed; is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)"
+        );
+        target_dir().join("wasm32-wasip2/plugin")
+    })
+}
+
+/// Path of a built plugin, e.g. `plugin("feedback-default")`.
+pub fn plugin(package: &str) -> PathBuf {
+    plugins().join(format!("{}.wasm", package.replace('-', "_")))
+}
+
+/// One engine for the whole suite, with a cache shared across runs.
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::new(EngineOptions {
+            cache_dir: Some(target_dir().join("popline-test-cache")),
+            max_instances: Some(200),
+        })
+        .expect("building the plugin engine")
+    })
+}
+
+/// The `popline` binary built for this test run.
+pub fn popline() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_popline"));
+    cmd.env("POPLINE_CACHE_DIR", target_dir().join("popline-test-cache"));
+    cmd.env("POPLINE_LOG", "warn");
+    cmd
+}
+
+/// A sample message from `examples/mail`.
+pub fn example_mail(name: &str) -> PathBuf {
+    root().join("examples/mail").join(name)
+}
