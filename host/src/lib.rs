@@ -4,11 +4,18 @@
 //! sinks; WebAssembly plugins speak the POP3 dialogue and map messages to
 //! feedback. See `ARCHITECTURE.md` at the repository root for the map.
 
+pub mod backoff;
 pub mod cli;
+pub mod config;
+pub mod deadletter;
+pub mod failpoint;
 pub mod mime;
+pub mod pipeline;
 pub mod plugin;
 pub mod pop3;
 pub mod record;
+pub mod sink;
+pub mod store;
 pub mod transport;
 
 /// Current time as RFC 3339 (UTC, seconds).

@@ -7,4 +7,5 @@ mod support;
 
 mod cli_map;
 mod dialogue;
+mod ingest;
 mod plugin_runtime;

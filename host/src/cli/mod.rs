@@ -1,5 +1,7 @@
 //! The `popline` command line.
 
+mod deadletter;
+mod ingest;
 mod map;
 mod plugin;
 
@@ -21,6 +23,15 @@ pub struct Cli {
     /// Log line format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
+    /// The configuration file.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "POPLINE_CONFIG",
+        default_value = "popline.toml"
+    )]
+    pub config: PathBuf,
     /// Where compiled plugins are cached (default: $XDG_CACHE_HOME/popline).
     #[arg(long, global = true, env = "POPLINE_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -42,6 +53,15 @@ pub enum Command {
     /// Work with plugin files.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// One pass over all (or one) mailboxes; prints a summary per mailbox.
+    Once(ingest::OnceArgs),
+    /// Run as a daemon: poll every mailbox on its interval until SIGINT/SIGTERM.
+    Run,
+    /// Validate the config, load and type-check plugins; `--connect` logs in.
+    Check(ingest::CheckArgs),
+    /// Inspect and retry messages that could not be mapped.
+    #[command(subcommand, name = "dead-letter")]
+    DeadLetter(deadletter::DeadLetterCommand),
 }
 
 /// Entry point of the binary.
@@ -75,6 +95,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Map(args) => map::run(&engine()?, args).await,
         Command::Plugin(cmd) => plugin::run(&engine()?, cmd),
+        Command::Once(args) => ingest::once(&cli.config, args).await,
+        Command::Run => ingest::run(&cli.config).await,
+        Command::Check(args) => ingest::check(&cli.config, args).await,
+        Command::DeadLetter(cmd) => deadletter::run(&cli.config, cmd).await,
     }
 }
 

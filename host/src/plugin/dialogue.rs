@@ -105,7 +105,7 @@ impl DialoguePlugin {
         path: &Path,
         limits: Limits,
     ) -> Result<DialoguePlugin, PluginError> {
-        let (component, name) = engine.load_component(path)?;
+        let (component, name, _) = engine.load_component(path)?;
         inspect::check_world(engine, &component, &name, inspect::WorldKind::Dialogue)?;
         let incompatible = |e: wasmtime::Error| PluginError::Incompatible {
             plugin: name.clone(),

@@ -84,7 +84,7 @@ impl Inspection {
 
 /// Inspect a .wasm file.
 pub fn inspect_file(engine: &Engine, path: &Path) -> Result<Inspection, PluginError> {
-    let (component, _) = engine.load_component(path)?;
+    let (component, _, _) = engine.load_component(path)?;
     Ok(Inspection::of(engine.wasmtime(), &component))
 }
 

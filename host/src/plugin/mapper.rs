@@ -38,6 +38,7 @@ pub struct MapperPlugin {
     engine: Engine,
     pre: bindings::FeedbackMapperPre<State>,
     name: Arc<str>,
+    digest: String,
     limits: Limits,
 }
 
@@ -60,7 +61,7 @@ impl MapperPlugin {
     /// Load a mapper: compile (or take from cache), check its WIT version and
     /// world, and link it against an empty sandbox.
     pub fn load(engine: &Engine, path: &Path, limits: Limits) -> Result<MapperPlugin, PluginError> {
-        let (component, name) = engine.load_component(path)?;
+        let (component, name, digest) = engine.load_component(path)?;
         inspect::check_world(engine, &component, &name, inspect::WorldKind::Mapper)?;
         let mut linker = Linker::<State>::new(engine.wasmtime());
         let incompatible = |e: wasmtime::Error| PluginError::Incompatible {
@@ -76,6 +77,7 @@ impl MapperPlugin {
             engine: engine.clone(),
             pre,
             name: name.into(),
+            digest,
             limits,
         })
     }
@@ -83,6 +85,11 @@ impl MapperPlugin {
     /// The plugin's name (file stem).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// SHA-256 of the plugin's .wasm: the exact version that ran.
+    pub fn digest(&self) -> &str {
+        &self.digest
     }
 
     /// Map one message in a fresh instance; a trap or limit ends only this call.
@@ -95,6 +102,7 @@ impl MapperPlugin {
         store.data_mut().start_call();
         let result = async {
             let inst = self.pre.instantiate_async(&mut store).await?;
+            crate::failpoint::hit("in-mapper");
             inst.popline_plugin_mapper()
                 .call_handle(&mut store, input.email, input.context, input.config)
                 .await

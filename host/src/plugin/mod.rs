@@ -145,11 +145,12 @@ impl Engine {
         &self.inner.engine
     }
 
-    /// Read, compile (or fetch from the cache) and version-check a component.
+    /// Read and compile (or fetch from the cache) a component. Returns it
+    /// with the plugin's name and the SHA-256 of the .wasm (its version).
     pub(crate) fn load_component(
         &self,
         path: &Path,
-    ) -> Result<(wasmtime::component::Component, String), PluginError> {
+    ) -> Result<(wasmtime::component::Component, String, String), PluginError> {
         let name = plugin_name(path);
         let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
             path: path.to_path_buf(),
@@ -161,7 +162,7 @@ impl Engine {
                 path: path.to_path_buf(),
                 reason: format!("{e:#}"),
             })?;
-        Ok((component, name))
+        Ok((component, name, crate::mime::sha256_hex(&bytes)))
     }
 }
 

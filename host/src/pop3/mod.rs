@@ -230,6 +230,7 @@ impl Connection {
         let max = self.settings.max_message;
         let io = self.io()?;
         let mut out = Vec::new();
+        crate::failpoint::hit("retr");
         wire::read_multiline(io, max, timeout, &mut out).await?;
         self.stats.bytes_read += out.len() as u64;
         Ok(out)

@@ -1,39 +1,128 @@
-//! Recognising machine-sent mail (auto-replies, bulk mail, delivery reports),
-//! which is never feedback.
+//! Recognising mail that is not a human reply: loops, bounces, automatic
+//! replies and bulk mail. Such mail is skipped, never feedback.
 
-use crate::types::Email;
+use crate::types::{Context, Email, SkipCategory};
 
-/// Why `email` looks machine-sent, naming the header, or `None`.
-pub fn automated_reason(email: &Email) -> Option<String> {
+/// The skip reason (`category: detail`) if `email` is not a human reply.
+///
+/// Checked in this order, so the most specific category wins: a loop (from
+/// the mailbox itself), a bounce (delivery report or bounce sender; bounces
+/// often carry `Auto-Submitted` too), an automatic reply (headers, then
+/// out-of-office subjects), bulk or list mail.
+pub fn machine_sent(email: &Email, ctx: &Context) -> Option<String> {
+    loop_reason(email, ctx)
+        .or_else(|| bounce_reason(email))
+        .or_else(|| auto_reply_reason(email))
+        .or_else(|| bulk_reason(email))
+}
+
+fn loop_reason(email: &Email, ctx: &Context) -> Option<String> {
+    let mailbox = base_address(&ctx.mailbox)?;
+    let from = email
+        .from
+        .iter()
+        .find(|a| base_address(&a.address).as_deref() == Some(mailbox.as_str()))?;
+    Some(SkipCategory::Loop.reason(format!(
+        "sent from the mailbox's own address {}",
+        from.address.trim()
+    )))
+}
+
+/// Lowercase address without a `+tag`, so `replies+x@d` is `replies@d`.
+fn base_address(address: &str) -> Option<String> {
+    let (local, domain) = address.trim().rsplit_once('@')?;
+    let base = local.split_once('+').map_or(local, |(base, _)| base);
+    (!base.is_empty() && !domain.is_empty())
+        .then(|| format!("{base}@{domain}").to_ascii_lowercase())
+}
+
+/// Local parts bounce messages are sent from.
+const BOUNCE_SENDERS: [&str; 3] = ["mailer-daemon", "postmaster", "mail-delivery-subsystem"];
+
+fn bounce_reason(email: &Email) -> Option<String> {
     for header in &email.headers {
         let name = header.name.trim();
-        let value = header.value.trim();
-        // Parameters (`; ...`) and case do not change what the value means.
-        let bare = value
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        let automated = if name.eq_ignore_ascii_case("Auto-Submitted") {
-            bare != "no"
-        } else if name.eq_ignore_ascii_case("X-Autoreply")
-            || name.eq_ignore_ascii_case("X-Autorespond")
+        if name.eq_ignore_ascii_case("Content-Type")
+            && bare_value(&header.value) == "multipart/report"
+            && report_type(&header.value).as_deref() == Some("delivery-status")
         {
-            true
-        } else if name.eq_ignore_ascii_case("Precedence") {
-            matches!(bare.as_str(), "bulk" | "junk" | "list" | "auto_reply")
-        } else if name.eq_ignore_ascii_case("Content-Type") {
-            // Bounces, read receipts and other reports are all machine-written.
-            bare == "multipart/report"
-        } else {
-            false
-        };
-        if automated {
-            return Some(format!("automated message ({name}: {})", shorten(value)));
+            return Some(SkipCategory::Bounce.reason(header_detail(name, &header.value)));
+        }
+        // Exim names the recipients that failed.
+        if name.eq_ignore_ascii_case("X-Failed-Recipients") {
+            return Some(SkipCategory::Bounce.reason(header_detail(name, &header.value)));
         }
     }
-    None
+    let sender = email.from.iter().find(|a| {
+        let local = a.address.trim().rsplit_once('@').map_or("", |(l, _)| l);
+        BOUNCE_SENDERS.iter().any(|b| local.eq_ignore_ascii_case(b))
+    })?;
+    Some(SkipCategory::Bounce.reason(format!("sent by {}", sender.address.trim())))
+}
+
+fn auto_reply_reason(email: &Email) -> Option<String> {
+    for header in &email.headers {
+        let name = header.name.trim();
+        let bare = bare_value(&header.value);
+        let automatic = if name.eq_ignore_ascii_case("Auto-Submitted") {
+            bare != "no"
+        } else if name.eq_ignore_ascii_case("Precedence") {
+            bare == "auto_reply"
+        } else if name.eq_ignore_ascii_case("Content-Type") {
+            // Read receipts and other non-delivery reports.
+            bare == "multipart/report"
+        } else {
+            ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"]
+                .iter()
+                .any(|h| name.eq_ignore_ascii_case(h))
+        };
+        if automatic {
+            return Some(SkipCategory::AutoReply.reason(header_detail(name, &header.value)));
+        }
+    }
+    let subject = email.subject.as_deref()?;
+    is_out_of_office_subject(subject).then(|| {
+        SkipCategory::AutoReply.reason(format!(
+            "out-of-office subject \"{}\"",
+            shorten(subject.trim())
+        ))
+    })
+}
+
+fn bulk_reason(email: &Email) -> Option<String> {
+    email.headers.iter().find_map(|header| {
+        let name = header.name.trim();
+        let bulk = if name.eq_ignore_ascii_case("Precedence") {
+            matches!(bare_value(&header.value).as_str(), "bulk" | "junk" | "list")
+        } else {
+            name.eq_ignore_ascii_case("List-Id") || name.eq_ignore_ascii_case("List-Unsubscribe")
+        };
+        bulk.then(|| SkipCategory::Bulk.reason(header_detail(name, &header.value)))
+    })
+}
+
+/// The value before any `;` parameters, trimmed and lowercased.
+fn bare_value(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The `report-type` parameter of a Content-Type value, lowercased.
+fn report_type(value: &str) -> Option<String> {
+    value.split(';').skip(1).find_map(|param| {
+        let (key, val) = param.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case("report-type")
+            .then(|| val.trim().trim_matches('"').to_ascii_lowercase())
+    })
+}
+
+fn header_detail(name: &str, value: &str) -> String {
+    format!("{name}: {}", shorten(value.trim()))
 }
 
 /// Header values can be long (Content-Type boundaries); a reason stays readable.
@@ -45,13 +134,116 @@ fn shorten(value: &str) -> String {
     }
 }
 
+/// Subject prefixes of automatic replies that are always followed by a
+/// colon (`Automatic reply: <original subject>`), as Exchange, Gmail and
+/// other servers write them in the supported languages.
+const AUTO_REPLY_PREFIXES: [&str; 30] = [
+    "automatic reply",
+    "auto reply",
+    "auto-reply",
+    "autoreply",
+    "auto response",
+    "auto-response",
+    "automatic response",
+    "automatische antwort",
+    "autoresponder",
+    "réponse automatique",
+    "reponse automatique",
+    "respuesta automática",
+    "respuesta automatica",
+    "risposta automatica",
+    "automatisch antwoord",
+    "resposta automática",
+    "resposta automatica",
+    "automatiskt svar",
+    "autosvar",
+    "odpowiedź automatyczna",
+    "odpowiedz automatyczna",
+    "autoodpowiedź",
+    "自動応答",
+    "自動返信",
+    "自動回覆",
+    "自动回复",
+    "自動回复",
+    "out of office autoreply",
+    "abwesenheitsnotiz",
+    "abwesenheit",
+];
+
+/// Out-of-office phrases that start such a subject, followed by anything but
+/// a letter (`Out of office until 12 March`, `Absence du bureau`).
+const OUT_OF_OFFICE_PHRASES: [&str; 24] = [
+    "out of office",
+    "out of the office",
+    "out-of-office",
+    "ooo",
+    "abwesend",
+    "nicht im büro",
+    "absence du bureau",
+    "absent du bureau",
+    "absente du bureau",
+    "absent(e) du bureau",
+    "fuera de la oficina",
+    "ausente",
+    "fuori ufficio",
+    "fuori sede",
+    "assente",
+    "afwezig",
+    "niet aanwezig",
+    "fora do escritório",
+    "fora do escritorio",
+    "frånvarande",
+    "frånvaro",
+    "inte på kontoret",
+    "poza biurem",
+    "nieobecność",
+];
+
+/// Out-of-office notices in Japanese and Chinese, which need no separator.
+const CJK_OUT_OF_OFFICE: [&str; 8] = [
+    "不在のお知らせ",
+    "不在通知",
+    "外出のお知らせ",
+    "休暇のお知らせ",
+    "不在办公室",
+    "不在辦公室",
+    "休假通知",
+    "外出通知",
+];
+
+/// Whether `subject` starts like an out-of-office or automatic reply. Only
+/// the start counts: a human reply is `Re: …`, and may well be about an
+/// out-of-office feature.
+pub fn is_out_of_office_subject(subject: &str) -> bool {
+    let lower = subject.trim_start().to_lowercase();
+    let after = |prefix: &str| lower.strip_prefix(prefix).map(str::trim_start);
+    AUTO_REPLY_PREFIXES
+        .iter()
+        .filter_map(|p| after(p))
+        .any(|rest| rest.starts_with([':', '：']))
+        || OUT_OF_OFFICE_PHRASES
+            .iter()
+            .filter_map(|p| lower.strip_prefix(p))
+            .any(|rest| !rest.starts_with(char::is_alphanumeric))
+        || CJK_OUT_OF_OFFICE.iter().any(|p| lower.starts_with(p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Header;
+    use crate::types::{Address, Header};
+
+    fn ctx() -> Context {
+        Context {
+            mailbox: "replies@beta.example.com".into(),
+            ..Context::default()
+        }
+    }
 
     fn with_header(name: &str, value: &str) -> Email {
         Email {
+            from: vec![Address::new("dana@example.org")],
+            subject: Some("Re: hello".into()),
             headers: vec![
                 Header::new("Subject", "Re: hello"),
                 Header::new(name, value),
@@ -60,53 +252,171 @@ mod tests {
         }
     }
 
+    fn reason(email: &Email) -> Option<String> {
+        machine_sent(email, &ctx())
+    }
+
+    fn category(email: &Email) -> Option<SkipCategory> {
+        reason(email).and_then(|r| SkipCategory::of_reason(&r))
+    }
+
     #[test]
     fn auto_submitted() {
-        let reason = automated_reason(&with_header("Auto-Submitted", "auto-replied")).unwrap();
-        assert_eq!(reason, "automated message (Auto-Submitted: auto-replied)");
-        assert!(automated_reason(&with_header("auto-submitted", "Auto-Generated")).is_some());
-        assert!(automated_reason(&with_header("Auto-Submitted", " no ")).is_none());
-        assert!(automated_reason(&with_header("Auto-Submitted", "No; owner=x")).is_none());
+        assert_eq!(
+            reason(&with_header("Auto-Submitted", "auto-replied")).unwrap(),
+            "auto-reply: Auto-Submitted: auto-replied"
+        );
+        assert!(reason(&with_header("auto-submitted", "Auto-Generated")).is_some());
+        assert!(reason(&with_header("Auto-Submitted", " no ")).is_none());
+        assert!(reason(&with_header("Auto-Submitted", "No; owner=x")).is_none());
     }
 
     #[test]
-    fn x_autoreply_and_autorespond() {
-        let reason = automated_reason(&with_header("X-Autoreply", "yes")).unwrap();
-        assert!(reason.contains("X-Autoreply"), "{reason}");
-        let reason = automated_reason(&with_header("X-Autorespond", "1")).unwrap();
-        assert!(reason.contains("X-Autorespond"), "{reason}");
-    }
-
-    #[test]
-    fn precedence() {
-        for value in ["bulk", "Junk", "list", "auto_reply"] {
-            let reason = automated_reason(&with_header("Precedence", value)).unwrap();
-            assert!(reason.contains("Precedence"), "{reason}");
+    fn auto_reply_headers() {
+        for (name, value) in [
+            ("X-Autoreply", "yes"),
+            ("X-Autorespond", "1"),
+            ("X-Auto-Response-Suppress", "All"),
+            ("Precedence", "auto_reply"),
+            (
+                "Content-Type",
+                "multipart/report; report-type=disposition-notification; boundary=x",
+            ),
+        ] {
+            let reason = reason(&with_header(name, value)).unwrap();
+            assert!(
+                reason.starts_with(&format!("auto-reply: {name}: ")),
+                "{reason}"
+            );
         }
-        assert!(automated_reason(&with_header("Precedence", "first-class")).is_none());
     }
 
     #[test]
-    fn delivery_report() {
+    fn bulk_and_list_mail() {
+        for (name, value) in [
+            ("Precedence", "bulk"),
+            ("Precedence", "Junk"),
+            ("Precedence", "list"),
+            ("List-Id", "Lumen testers <testers.lumen.example.com>"),
+            ("List-Unsubscribe", "<mailto:leave@lists.example.com>"),
+        ] {
+            let reason = reason(&with_header(name, value)).unwrap();
+            assert!(reason.starts_with(&format!("bulk: {name}: ")), "{reason}");
+        }
+        assert!(reason(&with_header("Precedence", "first-class")).is_none());
+    }
+
+    #[test]
+    fn delivery_reports_and_bounce_senders() {
         let email = with_header(
             "Content-Type",
-            "multipart/report; report-type=delivery-status; boundary=\"b1\"",
+            "multipart/report; report-type=\"delivery-status\"; boundary=\"b1\"",
         );
-        let reason = automated_reason(&email).unwrap();
+        let first = reason(&email).unwrap();
         assert!(
-            reason.starts_with("automated message (Content-Type: multipart/report;"),
-            "{reason}"
+            first.starts_with("bounce: Content-Type: multipart/report;"),
+            "{first}"
         );
-        assert!(
-            automated_reason(&with_header("Content-Type", "multipart/mixed; boundary=x")).is_none()
+        assert_eq!(
+            category(&with_header("X-Failed-Recipients", "dana@example.org")),
+            Some(SkipCategory::Bounce)
         );
+        for sender in [
+            "MAILER-DAEMON@mx1.example.org",
+            "postmaster@example.net",
+            "mail-delivery-subsystem@example.com",
+        ] {
+            let mut email = with_header("Auto-Submitted", "auto-replied");
+            email.from = vec![Address::named("Mail Delivery System", sender)];
+            assert_eq!(reason(&email).unwrap(), format!("bounce: sent by {sender}"));
+        }
+        assert!(reason_is_none(
+            "Content-Type",
+            "multipart/mixed; boundary=x"
+        ));
+    }
+
+    fn reason_is_none(name: &str, value: &str) -> bool {
+        reason(&with_header(name, value)).is_none()
+    }
+
+    #[test]
+    fn loops_from_the_mailbox_itself() {
+        let mut email = with_header("X-Mailer", "popline");
+        email.from = vec![Address::new("Replies+FB-1@Beta.Example.com")];
+        assert_eq!(
+            reason(&email).unwrap(),
+            "loop: sent from the mailbox's own address Replies+FB-1@Beta.Example.com"
+        );
+        let no_mailbox = Context::default();
+        assert_eq!(machine_sent(&email, &no_mailbox), None);
+    }
+
+    #[test]
+    fn out_of_office_subjects_in_many_languages() {
+        for subject in [
+            "Automatic reply: [Lumen beta] Sync stalls",
+            "Out of Office: Re: export",
+            "Out of office until 12 March",
+            "OOO - back Monday",
+            "Automatische Antwort: [Lumen beta] Export",
+            "Abwesenheitsnotiz: Export",
+            "Réponse automatique : Export",
+            "Absence du bureau",
+            "Respuesta automática: Export",
+            "Fuera de la oficina",
+            "Risposta automatica: Export",
+            "Fuori sede fino al 12/03",
+            "Automatisch antwoord: Export",
+            "Afwezig: Export",
+            "Resposta automática: Export",
+            "Ausente: de férias",
+            "Automatiskt svar: Export",
+            "Frånvarande",
+            "Odpowiedź automatyczna: Export",
+            "Poza biurem",
+            "自動応答: [Lumen beta] Export",
+            "不在のお知らせ",
+            "自动回复: [Lumen beta] Export",
+            "自動回覆：Export",
+        ] {
+            assert!(is_out_of_office_subject(subject), "{subject}");
+        }
+        for subject in [
+            "Re: Out of office replies break sync",
+            "Re: [FB-12] Automatic reply setting",
+            "Auto-reply feature is great",
+            "Oops, the export failed",
+            "Ausentes los iconos en la barra",
+            "外出時にアプリが落ちます",
+        ] {
+            assert!(!is_out_of_office_subject(subject), "{subject}");
+        }
+        let mut email = with_header("X-Mailer", "Exchange");
+        email.subject = Some("Automatic reply: [Lumen beta] Sync".into());
+        assert_eq!(
+            reason(&email).unwrap(),
+            "auto-reply: out-of-office subject \"Automatic reply: [Lumen beta] Sync\""
+        );
+    }
+
+    #[test]
+    fn bounce_wins_over_auto_submitted_and_loop_over_all() {
+        let mut email = with_header("Auto-Submitted", "auto-replied");
+        email.headers.push(Header::new(
+            "Content-Type",
+            "multipart/report; report-type=delivery-status; boundary=x",
+        ));
+        assert_eq!(category(&email), Some(SkipCategory::Bounce));
+        email.from = vec![Address::new("replies@beta.example.com")];
+        assert_eq!(category(&email), Some(SkipCategory::Loop));
     }
 
     #[test]
     fn long_values_are_shortened() {
         let long = format!("multipart/report; boundary=\"{}\"", "x".repeat(500));
-        let reason = automated_reason(&with_header("Content-Type", &long)).unwrap();
+        let reason = reason(&with_header("Content-Type", &long)).unwrap();
         assert!(reason.len() < 200, "{reason}");
-        assert!(reason.ends_with("...)"), "{reason}");
+        assert!(reason.ends_with("..."), "{reason}");
     }
 }

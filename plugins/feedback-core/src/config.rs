@@ -2,15 +2,19 @@
 
 use std::fmt;
 
-use crate::pattern::{MessageIdPattern, SubjectPattern};
+use crate::pattern::{MessageIdPattern, TextPattern};
+use crate::token::TokenKeys;
 
 /// Every key [`Config::from_pairs`] accepts.
-pub const KEYS: [&str; 5] = [
+pub const KEYS: [&str; 8] = [
     "plus-prefix",
     "message-id-pattern",
     "subject-pattern",
+    "body-marker-pattern",
     "match-order",
     "unmatched",
+    "token-keys",
+    "sender-check",
 ];
 
 /// One way of finding the feedback item an email belongs to.
@@ -22,10 +26,18 @@ pub enum Matcher {
     InReplyTo,
     /// A token in the subject.
     Subject,
+    /// A marker in the body, typically a hidden reference in the
+    /// notification that survives in the quoted history.
+    BodyMarker,
 }
 
 impl Matcher {
-    const ALL: [Matcher; 3] = [Self::PlusAddress, Self::InReplyTo, Self::Subject];
+    const ALL: [Matcher; 4] = [
+        Self::PlusAddress,
+        Self::InReplyTo,
+        Self::Subject,
+        Self::BodyMarker,
+    ];
 
     /// The name used in `match-order`.
     pub fn as_str(self) -> &'static str {
@@ -33,6 +45,7 @@ impl Matcher {
             Self::PlusAddress => "plus-address",
             Self::InReplyTo => "in-reply-to",
             Self::Subject => "subject",
+            Self::BodyMarker => "body-marker",
         }
     }
 
@@ -99,9 +112,16 @@ impl std::error::Error for ConfigError {}
 pub struct Config {
     pub(crate) plus_prefix: String,
     pub(crate) message_id_pattern: MessageIdPattern,
-    pub(crate) subject_pattern: SubjectPattern,
+    pub(crate) subject_pattern: TextPattern,
+    pub(crate) body_marker_pattern: TextPattern,
     pub(crate) match_order: Vec<Matcher>,
     pub(crate) unmatched: Unmatched,
+    /// Empty: plus-address tokens are taken as they are. Otherwise they must
+    /// be signed tokens that verify with one of these keys.
+    pub(crate) token_keys: TokenKeys,
+    /// Whether a signed token must verify for the `From` address (else any
+    /// sender-side address will do).
+    pub(crate) sender_check: bool,
 }
 
 impl Default for Config {
@@ -110,9 +130,13 @@ impl Default for Config {
             plus_prefix: "replies".into(),
             message_id_pattern: MessageIdPattern::parse("feedback-{id}@*")
                 .expect("default pattern is valid"),
-            subject_pattern: SubjectPattern::parse("[FB-{id}]").expect("default pattern is valid"),
+            subject_pattern: TextPattern::parse("[FB-{id}]").expect("default pattern is valid"),
+            body_marker_pattern: TextPattern::parse("[ref:{id}]")
+                .expect("default pattern is valid"),
             match_order: Matcher::ALL.to_vec(),
             unmatched: Unmatched::Skip,
+            token_keys: TokenKeys::default(),
+            sender_check: true,
         }
     }
 }
@@ -147,7 +171,26 @@ impl Config {
                         MessageIdPattern::parse(trimmed).map_err(invalid)?;
                 }
                 "subject-pattern" => {
-                    config.subject_pattern = SubjectPattern::parse(trimmed).map_err(invalid)?;
+                    config.subject_pattern = TextPattern::parse(trimmed).map_err(invalid)?;
+                }
+                "body-marker-pattern" => {
+                    config.body_marker_pattern = TextPattern::parse(trimmed).map_err(invalid)?;
+                }
+                "token-keys" => {
+                    // The value is a secret: never echo it in the error.
+                    config.token_keys =
+                        TokenKeys::parse(value).map_err(|reason| ConfigError::InvalidValue {
+                            key: key.to_owned(),
+                            value: "(hidden)".to_owned(),
+                            reason,
+                        })?;
+                }
+                "sender-check" => {
+                    config.sender_check = match trimmed {
+                        "on" => true,
+                        "off" => false,
+                        _ => return Err(invalid("expected `on` or `off`".into())),
+                    };
                 }
                 "match-order" => {
                     config.match_order = parse_match_order(trimmed).map_err(invalid)?
@@ -217,9 +260,16 @@ mod tests {
         assert_eq!(config.plus_prefix, "replies");
         assert_eq!(
             config.match_order,
-            [Matcher::PlusAddress, Matcher::InReplyTo, Matcher::Subject]
+            [
+                Matcher::PlusAddress,
+                Matcher::InReplyTo,
+                Matcher::Subject,
+                Matcher::BodyMarker
+            ]
         );
         assert_eq!(config.unmatched, Unmatched::Skip);
+        assert!(config.token_keys.is_empty());
+        assert!(config.sender_check);
     }
 
     #[test]
@@ -228,8 +278,11 @@ mod tests {
             ("plus-prefix", "beta"),
             ("message-id-pattern", "fb-{id}@notify.example.com"),
             ("subject-pattern", "#{id}"),
-            ("match-order", "subject, plus-address"),
+            ("body-marker-pattern", "ref#{id}#"),
+            ("match-order", "subject, plus-address, body-marker"),
             ("unmatched", "new"),
+            ("token-keys", "0123456789abcdef-new,\n 0123456789abcdef-old"),
+            ("sender-check", "off"),
         ])
         .unwrap();
         assert_eq!(config.plus_prefix, "beta");
@@ -237,12 +290,19 @@ mod tests {
             config.message_id_pattern,
             MessageIdPattern::parse("fb-{id}@notify.example.com").unwrap()
         );
+        assert_eq!(config.subject_pattern, TextPattern::parse("#{id}").unwrap());
         assert_eq!(
-            config.subject_pattern,
-            SubjectPattern::parse("#{id}").unwrap()
+            config.body_marker_pattern,
+            TextPattern::parse("ref#{id}#").unwrap()
         );
-        assert_eq!(config.match_order, [Matcher::Subject, Matcher::PlusAddress]);
+        assert_eq!(
+            config.match_order,
+            [Matcher::Subject, Matcher::PlusAddress, Matcher::BodyMarker]
+        );
         assert_eq!(config.unmatched, Unmatched::New);
+        assert_eq!(config.token_keys.len(), 2);
+        assert_eq!(config.token_keys.primary(), b"0123456789abcdef-new");
+        assert!(!config.sender_check);
     }
 
     #[test]
@@ -267,6 +327,8 @@ mod tests {
             ("match-order", ""),
             ("subject-pattern", "[FB]"),
             ("message-id-pattern", "feedback-{id}@{id}"),
+            ("body-marker-pattern", "{id}"),
+            ("sender-check", "yes"),
         ];
         for (key, value) in cases {
             let err = parse(&[(key, value)]).unwrap_err();
@@ -278,6 +340,15 @@ mod tests {
             assert!(text.contains(&format!("`{key}`")), "{text}");
             assert!(text.contains(&format!("`{value}`")), "{text}");
         }
+    }
+
+    #[test]
+    fn bad_token_keys_are_not_echoed() {
+        let err = parse(&[("token-keys", "too-short-key")]).unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains("too-short-key"), "{text}");
+        assert!(text.contains("`token-keys`"), "{text}");
+        assert!(text.contains("shorter than 16 bytes"), "{text}");
     }
 
     #[test]

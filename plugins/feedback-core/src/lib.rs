@@ -6,14 +6,18 @@
 //! to the WIT records.
 //!
 //! [`map_email`] runs these steps:
-//! 1. machine-sent mail (auto-replies, bulk mail, delivery reports) is skipped;
+//! 1. mail that is not a human reply is skipped with a reason: loops from
+//!    the mailbox itself, bounces, automatic replies, bulk and list mail;
 //! 2. the author is the first `From` (else `Reply-To`) address;
-//! 3. the target item is found by plus-address, notification Message-ID in
-//!    `In-Reply-To`/`References`, or subject token, in the configured order;
-//! 4. the body (text, else HTML converted to text) is split into the tester's
-//!    words and the elided quotes and signature.
-
-use std::borrow::Cow;
+//! 3. the target item is found by plus-address (optionally a signed token,
+//!    see [`token`]), notification Message-ID in `In-Reply-To`/`References`,
+//!    subject token or body marker, in the configured order; a message that
+//!    matches nothing is skipped with what each signal said, or kept as new
+//!    feedback;
+//! 4. the body (text, else HTML converted to text) is split into the
+//!    tester's words and the elided quotes, reply headers and signatures.
+//!
+//! Every skip reason starts with a [`SkipCategory`] name and a colon.
 
 use config::Unmatched;
 
@@ -23,14 +27,18 @@ mod html;
 mod matching;
 mod pattern;
 mod quote;
+mod time;
+pub mod token;
 mod types;
 
+pub use automated::is_out_of_office_subject;
 pub use config::{Config, ConfigError, KEYS as CONFIG_KEYS};
 pub use html::html_to_text;
-pub use quote::{Reply, split_reply};
+pub use quote::{Reply, split_html_reply, split_reply};
+pub use time::{format_rfc3339, parse_rfc3339};
 pub use types::{
     Address, Attachment, Context, Email, Feedback, FeedbackKind, Header, MatchInfo, MatchMethod,
-    Outcome,
+    Outcome, SkipCategory,
 };
 
 /// Maps one email to feedback or a skip.
@@ -56,7 +64,7 @@ pub use types::{
 /// # Ok::<(), String>(())
 /// ```
 pub fn map_email(email: &Email, ctx: &Context, config: &Config) -> Result<Outcome, String> {
-    if let Some(reason) = automated::automated_reason(email) {
+    if let Some(reason) = automated::machine_sent(email, ctx) {
         return Ok(Outcome::Skip(reason));
     }
     let author = email
@@ -67,24 +75,28 @@ pub fn map_email(email: &Email, ctx: &Context, config: &Config) -> Result<Outcom
         .cloned()
         .ok_or("message has no From address")?;
 
-    let (kind, target, matched) = match matching::find_match(email, config) {
-        Some(found) => (FeedbackKind::Reply, Some(found.target), Some(found.info)),
-        None if config.unmatched == Unmatched::New => (FeedbackKind::New, None, None),
-        None => {
-            let checked: Vec<&str> = config.match_order.iter().map(|m| m.describe()).collect();
-            return Ok(Outcome::Skip(format!(
-                "no feedback reference found: checked {}",
-                checked.join(", ")
-            )));
+    let (kind, target, matched) = match matching::find_match(email, ctx, config) {
+        Ok(found) => (FeedbackKind::Reply, Some(found.target), Some(found.info)),
+        Err(_) if config.unmatched == Unmatched::New => (FeedbackKind::New, None, None),
+        Err(misses) => {
+            return Ok(Outcome::Skip(
+                SkipCategory::NoMatch.reason(misses.join("; ")),
+            ));
         }
     };
 
-    let text: Cow<str> = match (&email.text_body, &email.html_body) {
-        (Some(text), _) if !text.trim().is_empty() => Cow::Borrowed(text),
-        (_, Some(html)) => Cow::Owned(html_to_text(html)),
-        (text, None) => Cow::Borrowed(text.as_deref().unwrap_or_default()),
+    let reply = match (&email.text_body, &email.html_body) {
+        (Some(text), _) if !text.trim().is_empty() => split_reply(text),
+        (_, Some(html)) => split_html_reply(html),
+        (text, None) => split_reply(text.as_deref().unwrap_or_default()),
     };
-    let reply = split_reply(&text);
+    // The record carries the host's decoding problems, so a garbled body
+    // is flagged where people read it.
+    let fields = if email.warnings.is_empty() {
+        Vec::new()
+    } else {
+        vec![("decode-warnings".to_owned(), email.warnings.join("; "))]
+    };
 
     Ok(Outcome::Feedback(vec![Feedback {
         target,
@@ -98,6 +110,6 @@ pub fn map_email(email: &Email, ctx: &Context, config: &Config) -> Result<Outcom
         received_at: Some(ctx.received_at.clone()).filter(|t| !t.is_empty()),
         source_message_id: email.message_id.clone(),
         matched,
-        fields: Vec::new(),
+        fields,
     }]))
 }

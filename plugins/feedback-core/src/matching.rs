@@ -1,7 +1,9 @@
-//! Finding the feedback item an email replies to.
+//! Finding the feedback item an email replies to, and explaining misses.
 
 use crate::config::{Config, Matcher};
-use crate::types::{Email, MatchInfo, MatchMethod};
+use crate::time::parse_rfc3339;
+use crate::token::{SignedToken, TokenError};
+use crate::types::{Context, Email, MatchInfo, MatchMethod};
 
 /// A successful match: how, and the target item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,13 +14,23 @@ pub struct Found {
     pub target: String,
 }
 
-/// The first match in the configured order.
-pub fn find_match(email: &Email, config: &Config) -> Option<Found> {
-    config.match_order.iter().find_map(|matcher| match matcher {
-        Matcher::PlusAddress => by_plus_address(email, &config.plus_prefix),
-        Matcher::InReplyTo => by_message_id(email, config),
-        Matcher::Subject => by_subject(email, config),
-    })
+/// The first match in the configured order, or why each matcher missed
+/// (`matcher: reason`, in order).
+pub fn find_match(email: &Email, ctx: &Context, config: &Config) -> Result<Found, Vec<String>> {
+    let mut misses = Vec::new();
+    for matcher in &config.match_order {
+        let attempt = match matcher {
+            Matcher::PlusAddress => by_plus_address(email, ctx, config),
+            Matcher::InReplyTo => by_message_id(email, config),
+            Matcher::Subject => by_subject(email, config),
+            Matcher::BodyMarker => by_body_marker(email, config),
+        };
+        match attempt {
+            Ok(found) => return Ok(found),
+            Err(why) => misses.push(format!("{}: {why}", matcher.describe())),
+        }
+    }
+    Err(misses)
 }
 
 fn found(method: MatchMethod, value: &str, target: &str) -> Found {
@@ -31,7 +43,8 @@ fn found(method: MatchMethod, value: &str, target: &str) -> Found {
     }
 }
 
-fn by_plus_address(email: &Email, prefix: &str) -> Option<Found> {
+fn by_plus_address(email: &Email, ctx: &Context, config: &Config) -> Result<Found, String> {
+    let prefix = &config.plus_prefix;
     let parsed = email
         .to
         .iter()
@@ -44,10 +57,87 @@ fn by_plus_address(email: &Email, prefix: &str) -> Option<Found> {
         .header_values("X-Original-To")
         .flat_map(|v| v.split(','))
         .map(addr_spec);
-    parsed
+    let mut tokens: Vec<&str> = Vec::new();
+    for token in parsed
         .chain(original_to)
-        .find_map(|address| plus_token(address, prefix))
-        .map(|token| found(MatchMethod::PlusAddress, token, token))
+        .filter_map(|address| plus_token(address, prefix))
+    {
+        // To, Delivered-To and X-Original-To usually repeat one address.
+        if !tokens.iter().any(|t| t.eq_ignore_ascii_case(token)) {
+            tokens.push(token);
+        }
+    }
+    if tokens.is_empty() {
+        return Err(format!("no {prefix}+TOKEN recipient"));
+    }
+    if config.token_keys.is_empty() {
+        return Ok(found(MatchMethod::PlusAddress, tokens[0], tokens[0]));
+    }
+    let mut rejected = Vec::new();
+    for token in tokens {
+        match verify_token(token, email, ctx, config) {
+            Ok(id) => return Ok(found(MatchMethod::PlusAddress, token, id)),
+            Err(why) => rejected.push(format!("token {token} rejected: {why}")),
+        }
+    }
+    Err(rejected.join("; "))
+}
+
+/// Checks a signed token against the sender and the receive time; returns
+/// the feedback id.
+fn verify_token<'a>(
+    token: &'a str,
+    email: &Email,
+    ctx: &Context,
+    config: &Config,
+) -> Result<&'a str, String> {
+    let signed = SignedToken::parse(token).map_err(|e| e.to_string())?;
+    let senders = sender_addresses(email, config.sender_check);
+    if senders.is_empty() {
+        return Err("the message names no sender to check the token against".into());
+    }
+    if !senders
+        .iter()
+        .any(|s| signed.signed_for(s, &config.token_keys))
+    {
+        let checked = if config.sender_check {
+            "for sender"
+        } else {
+            "for any of"
+        };
+        return Err(format!(
+            "{} {checked} {}",
+            TokenError::BadSignature,
+            senders.join(", ")
+        ));
+    }
+    // The plugin has no clock: expiry is judged at the time the host
+    // received the message, which is also what a replay should see.
+    let now = parse_rfc3339(&ctx.received_at)
+        .ok_or("cannot check its expiry without the message's receive time")?;
+    if signed.expired_at(now) {
+        return Err(TokenError::Expired(signed.expires_at).to_string());
+    }
+    Ok(signed.id)
+}
+
+/// Where a signed token may have been sent: the `From` address with the
+/// sender check, else also `Sender`, `Reply-To` and `Return-Path`, for
+/// testers who reply through a delegate or another alias.
+fn sender_addresses(email: &Email, sender_check: bool) -> Vec<&str> {
+    let from = email.from.iter().map(|a| a.address.trim());
+    let mut senders: Vec<&str> = if sender_check {
+        from.take(1).collect()
+    } else {
+        let raw = |name| email.header_values(name).map(addr_spec);
+        from.chain(raw("Sender"))
+            .chain(email.reply_to.iter().map(|a| a.address.trim()))
+            .chain(raw("Return-Path"))
+            .collect()
+    };
+    senders.retain(|s| !s.is_empty());
+    senders.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    senders
 }
 
 /// The addr-spec of `Name <addr>` or a bare address.
@@ -66,7 +156,7 @@ fn plus_token<'a>(address: &'a str, prefix: &str) -> Option<&'a str> {
     (base.eq_ignore_ascii_case(prefix) && !token.is_empty()).then_some(token)
 }
 
-fn by_message_id(email: &Email, config: &Config) -> Option<Found> {
+fn by_message_id(email: &Email, config: &Config) -> Result<Found, String> {
     let pattern = &config.message_id_pattern;
     let in_reply_to = email
         .in_reply_to
@@ -78,31 +168,66 @@ fn by_message_id(email: &Email, config: &Config) -> Option<Found> {
         .iter()
         .rev()
         .map(|id| (MatchMethod::References, id));
-    in_reply_to.chain(references).find_map(|(method, id)| {
-        let value = id.trim().trim_start_matches('<').trim_end_matches('>');
-        pattern
-            .extract(value)
-            .map(|target| found(method, value, target))
-    })
+    in_reply_to
+        .chain(references)
+        .find_map(|(method, id)| {
+            let value = id.trim().trim_start_matches('<').trim_end_matches('>');
+            pattern
+                .extract(value)
+                .map(|target| found(method, value, target))
+        })
+        .ok_or_else(|| {
+            if email.in_reply_to.is_empty() && email.references.is_empty() {
+                "no In-Reply-To or References".to_owned()
+            } else {
+                "no notification Message-ID among them".to_owned()
+            }
+        })
 }
 
-fn by_subject(email: &Email, config: &Config) -> Option<Found> {
-    let subject = email.subject.as_deref()?;
-    let (token, id) = config.subject_pattern.find(subject)?;
-    Some(found(MatchMethod::Subject, token, id))
+fn by_subject(email: &Email, config: &Config) -> Result<Found, String> {
+    let subject = email.subject.as_deref().ok_or("no subject")?;
+    let (token, id) = config
+        .subject_pattern
+        .find(subject)
+        .ok_or("no token in the subject")?;
+    Ok(found(MatchMethod::Subject, token, id))
+}
+
+/// The marker in the text body, else anywhere in the HTML source (hidden
+/// elements included, which is where notifications usually put it).
+fn by_body_marker(email: &Email, config: &Config) -> Result<Found, String> {
+    [&email.text_body, &email.html_body]
+        .into_iter()
+        .flatten()
+        .find_map(|body| config.body_marker_pattern.find(body))
+        .map(|(marker, id)| found(MatchMethod::BodyMarker, marker, id))
+        .ok_or_else(|| "no marker in the body".to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::mint;
     use crate::types::{Address, Header};
 
     fn config(pairs: &[(&str, &str)]) -> Config {
         Config::from_pairs(pairs.iter().copied()).unwrap()
     }
 
+    fn ctx() -> Context {
+        Context {
+            received_at: "2026-03-03T10:17:42Z".into(),
+            ..Context::default()
+        }
+    }
+
+    fn matched(email: &Email, config: &Config) -> Option<Found> {
+        find_match(email, &ctx(), config).ok()
+    }
+
     fn method_and_target(email: &Email, config: &Config) -> Option<(MatchMethod, String, String)> {
-        find_match(email, config).map(|f| (f.info.method, f.info.value, f.target))
+        matched(email, config).map(|f| (f.info.method, f.info.value, f.target))
     }
 
     #[test]
@@ -149,21 +274,15 @@ mod tests {
             ..Email::default()
         };
         let default = Config::default();
+        assert_eq!(matched(&email("replies@beta.example.com"), &default), None);
+        assert_eq!(matched(&email("replies+@beta.example.com"), &default), None);
         assert_eq!(
-            find_match(&email("replies@beta.example.com"), &default),
-            None
-        );
-        assert_eq!(
-            find_match(&email("replies+@beta.example.com"), &default),
-            None
-        );
-        assert_eq!(
-            find_match(&email("support+FB-1@beta.example.com"), &default),
+            matched(&email("support+FB-1@beta.example.com"), &default),
             None
         );
         let custom = config(&[("plus-prefix", "support")]);
         assert_eq!(
-            find_match(&email("support+FB-1@beta.example.com"), &custom).map(|f| f.target),
+            matched(&email("support+FB-1@beta.example.com"), &custom).map(|f| f.target),
             Some("FB-1".to_owned())
         );
     }
@@ -212,7 +331,7 @@ mod tests {
             ..Email::default()
         };
         assert_eq!(
-            find_match(&email, &config).map(|f| f.target),
+            matched(&email, &config).map(|f| f.target),
             Some("77".into())
         );
     }
@@ -237,7 +356,7 @@ mod tests {
             subject: Some("Re: [FB-3]".into()),
             ..Email::default()
         };
-        let target = |pairs: &[(&str, &str)]| find_match(&email, &config(pairs)).map(|f| f.target);
+        let target = |pairs: &[(&str, &str)]| matched(&email, &config(pairs)).map(|f| f.target);
         assert_eq!(target(&[]), Some("FB-1".into()));
         assert_eq!(
             target(&[("match-order", "in-reply-to,plus-address,subject")]),
@@ -253,11 +372,179 @@ mod tests {
             ..email.clone()
         };
         assert_eq!(
-            find_match(
+            matched(
                 &only_subject_missing,
                 &config(&[("match-order", "subject")])
             ),
             None
+        );
+    }
+
+    #[test]
+    fn body_marker_in_text_or_html() {
+        let email = Email {
+            text_body: Some("Fixed!\n\n> Ref: [ref:FB-1050]\n".into()),
+            ..Email::default()
+        };
+        assert_eq!(
+            method_and_target(&email, &Config::default()),
+            Some((
+                MatchMethod::BodyMarker,
+                "[ref:FB-1050]".into(),
+                "FB-1050".into()
+            ))
+        );
+        let email = Email {
+            html_body: Some(
+                "<p>Fixed</p><blockquote><span style=\"display:none\">[ref:77]</span></blockquote>"
+                    .into(),
+            ),
+            ..Email::default()
+        };
+        assert_eq!(
+            matched(&email, &Config::default()).map(|f| f.target),
+            Some("77".into())
+        );
+    }
+
+    #[test]
+    fn misses_are_explained_in_order() {
+        let email = Email {
+            to: vec![Address::new("replies@beta.example.com")],
+            in_reply_to: vec!["CAF=x@mail.gmail.com".into()],
+            subject: Some("Re: hello".into()),
+            text_body: Some("hi".into()),
+            ..Email::default()
+        };
+        assert_eq!(
+            find_match(&email, &ctx(), &Config::default()).unwrap_err(),
+            [
+                "plus-address: no replies+TOKEN recipient",
+                "in-reply-to/references: no notification Message-ID among them",
+                "subject: no token in the subject",
+                "body-marker: no marker in the body",
+            ]
+        );
+        let bare = Email::default();
+        let misses = find_match(
+            &bare,
+            &ctx(),
+            &config(&[("match-order", "in-reply-to,subject")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            misses,
+            [
+                "in-reply-to/references: no In-Reply-To or References",
+                "subject: no subject"
+            ]
+        );
+    }
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+    const LATER: i64 = 1_780_000_000;
+
+    fn signed_reply(token: &str, from: &str) -> Email {
+        Email {
+            from: vec![Address::new(from)],
+            to: vec![Address::new(format!("replies+{token}@beta.example.com"))],
+            delivered_to: vec![Address::new(format!("replies+{token}@beta.example.com"))],
+            ..Email::default()
+        }
+    }
+
+    #[test]
+    fn signed_tokens_verify_against_the_sender() {
+        let signed = config(&[("token-keys", KEY)]);
+        let token = mint("FB-1042", "dana@example.org", LATER, KEY.as_bytes()).unwrap();
+        assert_eq!(
+            method_and_target(&signed_reply(&token, "Dana@example.org"), &signed),
+            Some((MatchMethod::PlusAddress, token.clone(), "FB-1042".into()))
+        );
+        // Someone else replying with Dana's token.
+        let misses =
+            find_match(&signed_reply(&token, "eve@example.org"), &ctx(), &signed).unwrap_err();
+        assert_eq!(
+            misses[0],
+            format!(
+                "plus-address: token {token} rejected: signature does not verify (forged, \
+                 altered, or minted for another address) for sender eve@example.org"
+            )
+        );
+        // Without keys the token is an opaque target, as before.
+        assert_eq!(
+            matched(&signed_reply(&token, "eve@example.org"), &Config::default()).map(|f| f.target),
+            Some(token.clone())
+        );
+    }
+
+    #[test]
+    fn sender_check_off_accepts_other_sender_side_addresses() {
+        let token = mint("FB-1042", "dana@example.org", LATER, KEY.as_bytes()).unwrap();
+        let mut email = signed_reply(&token, "dana.whitfield@corp.example.org");
+        email
+            .headers
+            .push(Header::new("Return-Path", "<dana@example.org>"));
+        let strict = config(&[("token-keys", KEY)]);
+        assert_eq!(matched(&email, &strict), None);
+        let relaxed = config(&[("token-keys", KEY), ("sender-check", "off")]);
+        assert_eq!(
+            matched(&email, &relaxed).map(|f| f.target),
+            Some("FB-1042".into())
+        );
+        let misses =
+            find_match(&signed_reply(&token, "eve@example.org"), &ctx(), &relaxed).unwrap_err();
+        assert!(
+            misses[0].ends_with("for any of eve@example.org"),
+            "{misses:?}"
+        );
+    }
+
+    #[test]
+    fn unsigned_expired_and_unverifiable_tokens_do_not_match() {
+        let signed = config(&[("token-keys", KEY)]);
+        let misses = find_match(
+            &signed_reply("FB-1042", "dana@example.org"),
+            &ctx(),
+            &signed,
+        )
+        .unwrap_err();
+        assert_eq!(
+            misses[0],
+            "plus-address: token FB-1042 rejected: not a signed token (expected ID.EXPIRY.MAC)"
+        );
+        let expired = mint("FB-1042", "dana@example.org", 1_772_000_000, KEY.as_bytes()).unwrap();
+        let misses =
+            find_match(&signed_reply(&expired, "dana@example.org"), &ctx(), &signed).unwrap_err();
+        assert!(
+            misses[0].ends_with("expired at 2026-02-25T06:13:20Z"),
+            "{misses:?}"
+        );
+        let token = mint("FB-1042", "dana@example.org", LATER, KEY.as_bytes()).unwrap();
+        let no_time = Context::default();
+        let misses =
+            find_match(&signed_reply(&token, "dana@example.org"), &no_time, &signed).unwrap_err();
+        assert!(
+            misses[0].ends_with("without the message's receive time"),
+            "{misses:?}"
+        );
+    }
+
+    #[test]
+    fn a_bad_token_does_not_hide_a_good_one() {
+        let signed = config(&[("token-keys", KEY)]);
+        let good = mint("FB-9", "dana@example.org", LATER, KEY.as_bytes()).unwrap();
+        let email = Email {
+            from: vec![Address::new("dana@example.org")],
+            to: vec![Address::new(
+                "replies+FB-1.1780000000.000000000000000000000000@b.example",
+            )],
+            cc: vec![Address::new(format!("replies+{good}@b.example"))],
+            ..Email::default()
+        };
+        assert_eq!(
+            matched(&email, &signed).map(|f| f.target),
+            Some("FB-9".into())
         );
     }
 }

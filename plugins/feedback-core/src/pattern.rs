@@ -4,6 +4,10 @@
 
 const PLACEHOLDER: &str = "{id}";
 
+/// Longest id a [`TextPattern`] captures. Ids are short; the bound keeps a
+/// search through a long body linear.
+const MAX_TEXT_ID_LEN: usize = 64;
+
 /// Splits `pattern` around its single `{id}`.
 fn split_placeholder(pattern: &str) -> Result<(&str, &str), String> {
     match pattern.split_once(PLACEHOLDER) {
@@ -138,15 +142,16 @@ impl GlobMatcher<'_> {
     }
 }
 
-/// A subject token such as `[FB-{id}]`: literal text (ASCII case-insensitive)
+/// A token in free text (the subject, a body marker) such as `[FB-{id}]`:
+/// literal text (ASCII case-insensitive)
 /// around an id of ASCII letters, digits, `-` and `_`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubjectPattern {
+pub struct TextPattern {
     before: String,
     after: String,
 }
 
-impl SubjectPattern {
+impl TextPattern {
     /// Parses a pattern; the error says what is wrong with it.
     pub fn parse(pattern: &str) -> Result<Self, String> {
         let (before, after) = split_placeholder(pattern)?;
@@ -160,12 +165,12 @@ impl SubjectPattern {
         })
     }
 
-    /// The first occurrence in `subject`, as (whole token, id).
-    pub fn find<'a>(&self, subject: &'a str) -> Option<(&'a str, &'a str)> {
-        let bytes = subject.as_bytes();
+    /// The first occurrence in `text`, as (whole token, id).
+    pub fn find<'a>(&self, text: &'a str) -> Option<(&'a str, &'a str)> {
+        let bytes = text.as_bytes();
         let before = self.before.as_bytes();
         let after = self.after.as_bytes();
-        for start in (0..bytes.len()).filter(|&i| subject.is_char_boundary(i)) {
+        for start in (0..bytes.len()).filter(|&i| text.is_char_boundary(i)) {
             if !starts_with_ignore_case(&bytes[start..], before) {
                 continue;
             }
@@ -173,12 +178,13 @@ impl SubjectPattern {
             let id_len = bytes[id_start..]
                 .iter()
                 .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-' || **b == b'_')
+                .take(MAX_TEXT_ID_LEN)
                 .count();
             // Longest id first; shorter ones only if the suffix needs the room.
             for id_end in (id_start + 1..=id_start + id_len).rev() {
                 if starts_with_ignore_case(&bytes[id_end..], after) {
                     let token_end = id_end + after.len();
-                    return Some((&subject[start..token_end], &subject[id_start..id_end]));
+                    return Some((&text[start..token_end], &text[id_start..id_end]));
                 }
             }
         }
@@ -233,7 +239,7 @@ mod tests {
 
     #[test]
     fn subject_token() {
-        let p = SubjectPattern::parse("[FB-{id}]").unwrap();
+        let p = TextPattern::parse("[FB-{id}]").unwrap();
         assert_eq!(
             p.find("Re: [Lumen beta] Export is slow [FB-1044]"),
             Some(("[FB-1044]", "1044"))
@@ -246,16 +252,16 @@ mod tests {
 
     #[test]
     fn subject_suffix_overlapping_id_chars() {
-        let p = SubjectPattern::parse("#{id}-fb").unwrap();
+        let p = TextPattern::parse("#{id}-fb").unwrap();
         assert_eq!(p.find("about #12-fb now"), Some(("#12-fb", "12")));
-        let p = SubjectPattern::parse("FB-{id}").unwrap();
+        let p = TextPattern::parse("FB-{id}").unwrap();
         assert_eq!(p.find("Re: FB-77 crash"), Some(("FB-77", "77")));
     }
 
     #[test]
     fn subject_pattern_errors() {
-        assert!(SubjectPattern::parse("[FB]").is_err());
-        assert!(SubjectPattern::parse("{id}").is_err());
-        assert!(SubjectPattern::parse("[{id}{id}]").is_err());
+        assert!(TextPattern::parse("[FB]").is_err());
+        assert!(TextPattern::parse("{id}").is_err());
+        assert!(TextPattern::parse("[{id}{id}]").is_err());
     }
 }

@@ -1,15 +1,23 @@
 //! Separating the tester's own words from quoted text and signatures.
 //!
 //! Line-based: `>`-quoted lines are removed one by one, so inline answers
-//! between quoted blocks stay. A reply header ("On ... wrote:") that
-//! introduces `>`-quoted lines is removed with them; one that introduces
-//! unquoted text ends the reply, as do `-----Original Message-----`, an
-//! Outlook `From:`/`Sent:`/`Subject:` block and a `-- ` signature delimiter.
+//! between quoted blocks stay. A reply header ("On ... wrote:" and its
+//! translations) that introduces `>`-quoted lines is removed with them; one
+//! that introduces unquoted text ends the reply, as do an "Original Message"
+//! or "Forwarded message" separator, an Outlook `From:`/`Sent:`/`Subject:`
+//! block (labels in any supported language) and a `-- ` signature delimiter.
+//! Mobile footers ("Sent from my iPhone", "Get Outlook for Android"...) at the
+//! end of a block of the tester's text are removed too.
+//!
+//! HTML replies are converted first; the lines of the containers mail clients
+//! put quotes and signatures in are removed whatever their text says.
+
+use crate::html::{self, Mark};
 
 /// The reply split into what the tester wrote and what was removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
-    /// The tester's text, blank lines around it trimmed.
+    /// The tester's text, blank lines around it and line ends trimmed.
     pub body: String,
     /// The removed text, or `None` if nothing was removed.
     pub elided: Option<String>,
@@ -18,17 +26,41 @@ pub struct Reply {
 /// Splits a plain-text reply.
 pub fn split_reply(text: &str) -> Reply {
     let lines: Vec<&str> = text.lines().collect();
+    split(&lines, &vec![Mark::Text; lines.len()])
+}
+
+/// Converts an HTML reply to text and splits it.
+pub fn split_html_reply(html: &str) -> Reply {
+    let converted = html::convert(html);
+    let lines: Vec<&str> = converted.iter().map(|(text, _)| text.as_str()).collect();
+    let marks: Vec<Mark> = converted.iter().map(|&(_, mark)| mark).collect();
+    split(&lines, &marks)
+}
+
+fn split(lines: &[&str], marks: &[Mark]) -> Reply {
     let mut removed = vec![false; lines.len()];
     let mut i = 0;
     while i < lines.len() {
+        match marks[i] {
+            Mark::Cut => {
+                removed[i..].fill(true);
+                break;
+            }
+            Mark::Elide => {
+                removed[i] = true;
+                i += 1;
+                continue;
+            }
+            Mark::Text => {}
+        }
         if is_quoted(lines[i]) {
             removed[i] = true;
             i += 1;
             continue;
         }
-        if let Some(len) = attribution_len(&lines, i) {
+        if let Some(len) = attribution_len(lines, i) {
             let next = (i + len..lines.len()).find(|&j| !is_blank(lines[j]));
-            if next.is_some_and(|j| is_quoted(lines[j])) {
+            if next.is_some_and(|j| is_quoted(lines[j]) || marks[j] != Mark::Text) {
                 removed[i..i + len].fill(true);
                 i += len;
                 continue;
@@ -36,16 +68,17 @@ pub fn split_reply(text: &str) -> Reply {
             removed[i..].fill(true);
             break;
         }
-        if let Some(start) = cut_start(&lines, i) {
+        if let Some(start) = cut_start(lines, i) {
             removed[start..].fill(true);
             break;
         }
         i += 1;
     }
-    absorb_enclosed_blanks(&lines, &mut removed);
+    remove_mobile_footers(lines, &mut removed);
+    absorb_enclosed_blanks(lines, &mut removed);
     Reply {
-        body: kept_text(&lines, &removed),
-        elided: elided_text(&lines, &removed),
+        body: kept_text(lines, &removed),
+        elided: elided_text(lines, &removed),
     }
 }
 
@@ -57,25 +90,123 @@ fn is_quoted(line: &str) -> bool {
     line.trim_start().starts_with('>')
 }
 
-/// Number of lines (1 or 2) of an English reply header at `i`: "On <date>,
-/// <name> wrote:", possibly wrapped onto a second line.
+/// Number of lines (1 or 2) of a reply header at `i`, possibly wrapped onto
+/// a second line (Gmail wraps long ones).
 fn attribution_len(lines: &[&str], i: usize) -> Option<usize> {
     let first = lines[i].trim();
-    if !first.starts_with("On ") {
-        return None;
-    }
-    if first.ends_with("wrote:") {
+    if is_attribution(first) {
         return Some(1);
     }
-    let second = lines.get(i + 1)?;
-    (!is_quoted(second) && second.trim().ends_with("wrote:")).then_some(2)
+    let second = lines.get(i + 1)?.trim();
+    if first.is_empty() || second.is_empty() || is_quoted(second) {
+        return None;
+    }
+    // A wrapped header's first half has the date and ends mid-sentence. The
+    // tester's last line before a complete header must not be taken for
+    // one: join only if the first line starts like a header or the second is
+    // not a header on its own (a second half that starts inside the address,
+    // `beta@example.com> napisał(a):`, is not).
+    let wrapped_half = first.contains(|c: char| c.is_ascii_digit())
+        && !first.ends_with(['.', '!', '?', ':', '。', '！', '？', '：'])
+        && (starts_like_header(first) || !is_attribution(second) || starts_inside_address(second));
+    (wrapped_half && is_attribution(&format!("{first} {second}"))).then_some(2)
 }
 
-/// Where the reply ends if line `i` starts a forwarded/quoted original or a
-/// signature: `i`, or earlier to include an Outlook separator line.
+/// Whether `line` starts in the middle of an address: no `<` or space
+/// before its first `@`.
+fn starts_inside_address(line: &str) -> bool {
+    line.split_once('@')
+        .is_some_and(|(before, _)| !before.contains(['<', ' ']))
+}
+
+fn starts_like_header(line: &str) -> bool {
+    OPENERS.iter().any(|o| starts_with_word(line, o))
+        || line.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// Words reply headers start with: "On ...", "Am ...", "Le ...", "El ...",
+/// "Il giorno ...", "Op ...", "Em ...", "Den ...", "W dniu ...", "在 ...".
+const OPENERS: [&str; 13] = [
+    "On", "Am", "Le", "El", "Il", "Op", "Em", "Den", "W dniu", "Dnia", "Às", "在", "於",
+];
+
+/// The verbs of reply headers ("wrote") in the supported languages. Latin
+/// ones must stand as words (so "beskrev" is not "skrev").
+const VERBS: [&str; 18] = [
+    "wrote",
+    "schrieb",
+    "a écrit",
+    "escribió",
+    "escribio",
+    "ha scritto",
+    "schreef",
+    "geschreven",
+    "escreveu",
+    "skrev",
+    "napisał",
+    "napisała",
+    "napisał(a)",
+    "napisal",
+    "napisana",
+    "pisze",
+    "пишет",
+    "написал",
+];
+
+/// Header verbs in Japanese and Chinese, matched anywhere.
+const CJK_VERBS: [&str; 5] = ["写道", "寫道", "のメール", "書きました", "さんは書きました"];
+
+/// Whether `line` is a reply header such as
+/// `On Tue, 3 Mar 2026 at 10:02, Beta <beta@example.com> wrote:`.
+///
+/// It ends with a colon and has a header verb, and either starts like a
+/// header (an opener such as "On", or the date) or names an address: "My
+/// colleague wrote:" in the tester's own text is not a header. Gmail's Japanese header (`2026年3月3日(火) 10:02
+/// Beta <beta@example.com>:`) has no verb and is recognised by its date.
+fn is_attribution(line: &str) -> bool {
+    let line = line.trim().trim_start_matches(['*', '_']);
+    if !ends_with_colon(line) || line.chars().count() > 300 {
+        return false;
+    }
+    let lower = line.to_lowercase();
+    let has_verb = VERBS.iter().any(|v| contains_word(&lower, v))
+        || CJK_VERBS.iter().any(|v| lower.contains(v));
+    let anchored = starts_like_header(line) || line.contains('@');
+    (has_verb && anchored) || (is_cjk_date_start(line) && line.contains('@'))
+}
+
+fn ends_with_colon(line: &str) -> bool {
+    line.trim_end().ends_with([':', '：'])
+}
+
+/// `2026年3月3日...`
+fn is_cjk_date_start(line: &str) -> bool {
+    let digits = line.chars().take_while(char::is_ascii_digit).count();
+    digits == 4 && line[digits..].starts_with('年')
+}
+
+fn starts_with_word(line: &str, word: &str) -> bool {
+    line.strip_prefix(word).is_some_and(|rest| {
+        // Chinese openers are followed directly by the date.
+        let cjk = word.chars().all(|c| c >= '\u{2e80}');
+        cjk || rest.starts_with([' ', ','])
+    })
+}
+
+/// Whether `word` occurs in `text` with no letter directly before or after.
+fn contains_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        !before.is_some_and(char::is_alphabetic) && !after.is_some_and(char::is_alphabetic)
+    })
+}
+
+/// Where the reply ends if line `i` starts a forwarded or quoted original or
+/// a signature: `i`, or earlier to include an Outlook separator line.
 fn cut_start(lines: &[&str], i: usize) -> Option<usize> {
     let line = lines[i].trim();
-    if line == "--" || is_original_message(line) {
+    if line == "--" || is_original_message(line) || is_forward_header(line) {
         return Some(i);
     }
     if is_outlook_header(lines, i) {
@@ -91,25 +222,218 @@ fn cut_start(lines: &[&str], i: usize) -> Option<usize> {
     None
 }
 
-/// `-----Original Message-----`, also with spaces or a different dash count.
+/// What "-----Original Message-----" and "---------- Forwarded message
+/// ---------" say in the supported languages, lowercase.
+const SEPARATOR_PHRASES: [&str; 30] = [
+    "original message",
+    "forwarded message",
+    "ursprüngliche nachricht",
+    "originalnachricht",
+    "weitergeleitete nachricht",
+    "message d'origine",
+    "message original",
+    "message transféré",
+    "mensaje original",
+    "mensaje reenviado",
+    "messaggio originale",
+    "messaggio inoltrato",
+    "oorspronkelijk bericht",
+    "origineel bericht",
+    "doorgestuurd bericht",
+    "mensagem original",
+    "mensagem encaminhada",
+    "ursprungligt meddelande",
+    "originalmeddelande",
+    "vidarebefordrat meddelande",
+    "wiadomość oryginalna",
+    "oryginalna wiadomość",
+    "wiadomość przekazana",
+    "przekazana wiadomość",
+    "元のメッセージ",
+    "転送されたメッセージ",
+    "原始邮件",
+    "原始郵件",
+    "转发的邮件",
+    "轉寄的郵件",
+];
+
+/// `-----Original Message-----` or a translation, with any number of dashes
+/// and spaces around it.
 fn is_original_message(line: &str) -> bool {
     line.starts_with("--")
-        && line
-            .trim_matches(|c: char| c == '-' || c.is_whitespace())
-            .eq_ignore_ascii_case("original message")
+        && SEPARATOR_PHRASES.contains(
+            &line
+                .trim_matches(|c: char| c == '-' || c.is_whitespace())
+                .to_lowercase()
+                .as_str(),
+        )
 }
 
-/// Outlook's header block: `From:`, then `Sent:` (or `Date:`) and `Subject:`
-/// within the next four lines. Field names may be bolded as `*From:*`.
+/// Apple Mail's "Begin forwarded message:" and its translations.
+const FORWARD_HEADERS: [&str; 10] = [
+    "begin forwarded message",
+    "anfang der weitergeleiteten nachricht",
+    "début du message réexpédié",
+    "début du message transféré",
+    "inicio del mensaje reenviado",
+    "inizio messaggio inoltrato",
+    "begin doorgestuurd bericht",
+    "início da mensagem reencaminhada",
+    "vidarebefordrat mejl",
+    "początek przekazywanej wiadomości",
+];
+
+fn is_forward_header(line: &str) -> bool {
+    ends_with_colon(line) && {
+        let lower = line.to_lowercase();
+        let bare = lower.trim_end_matches([':', '：', ' ']);
+        FORWARD_HEADERS.contains(&bare)
+    }
+}
+
+/// Outlook's header labels in the supported languages, lowercase.
+const FROM_LABELS: [&str; 12] = [
+    "from",
+    "von",
+    "de",
+    "da",
+    "van",
+    "från",
+    "od",
+    "差出人",
+    "发件人",
+    "寄件者",
+    "發件人",
+    "от",
+];
+const SENT_LABELS: [&str; 26] = [
+    "sent",
+    "enviado em",
+    "enviada em",
+    "date",
+    "gesendet",
+    "datum",
+    "envoyé",
+    "enviado",
+    "enviada",
+    "fecha",
+    "inviato",
+    "data",
+    "verzonden",
+    "verstuurd",
+    "skickat",
+    "wysłano",
+    "wysłane",
+    "送信日時",
+    "日付",
+    "发送时间",
+    "日期",
+    "寄件日期",
+    "傳送時間",
+    "時間",
+    "отправлено",
+    "дата",
+];
+const SUBJECT_LABELS: [&str; 14] = [
+    "subject",
+    "betreff",
+    "objet",
+    "asunto",
+    "oggetto",
+    "onderwerp",
+    "assunto",
+    "ämne",
+    "temat",
+    "件名",
+    "主题",
+    "主旨",
+    "主題",
+    "тема",
+];
+
+/// The lowercase label of a header-like line (`From:`, `*Von:*`, `De :`,
+/// `件名：`), if it has one.
+fn field_label(line: &str) -> Option<String> {
+    let line = line.trim_start().trim_start_matches('*');
+    let colon = line.find([':', '：'])?;
+    let label = line[..colon].trim().trim_end_matches('*').trim();
+    (!label.is_empty() && label.chars().count() <= 20).then(|| label.to_lowercase())
+}
+
+/// Outlook's header block: a From label, then a Sent (or Date) and a Subject
+/// label within the next four lines.
 fn is_outlook_header(lines: &[&str], i: usize) -> bool {
-    let field =
-        |line: &str, name: &str| line.trim_start().trim_start_matches('*').starts_with(name);
-    if !field(lines[i], "From:") {
+    let has = |line: &str, labels: &[&str]| {
+        field_label(line).is_some_and(|l| labels.contains(&l.as_str()))
+    };
+    if !has(lines[i], &FROM_LABELS) {
         return false;
     }
     let block = &lines[i + 1..lines.len().min(i + 5)];
-    block.iter().any(|l| field(l, "Sent:") || field(l, "Date:"))
-        && block.iter().any(|l| field(l, "Subject:"))
+    block.iter().any(|l| has(l, &SENT_LABELS)) && block.iter().any(|l| has(l, &SUBJECT_LABELS))
+}
+
+/// Footer lines mobile mail apps add, lowercase prefixes.
+const FOOTER_PREFIXES: [&str; 24] = [
+    "sent from my ",
+    "sent from ",
+    "sent via ",
+    "get outlook for ",
+    "von meinem ",
+    "gesendet von ",
+    "gesendet mit ",
+    "envoyé de mon ",
+    "envoyé depuis ",
+    "enviado desde mi ",
+    "enviado desde ",
+    "enviado do meu ",
+    "enviado do ",
+    "enviado de meu ",
+    "inviato da ",
+    "inviato dal mio ",
+    "verstuurd vanaf ",
+    "verzonden vanaf ",
+    "verzonden met ",
+    "skickat från ",
+    "wysłane z ",
+    "wysłano z ",
+    "发自我的",
+    "從我的",
+];
+
+/// Whether `line` is a mobile app's footer in one of the supported languages.
+fn is_mobile_footer(line: &str) -> bool {
+    let line = line.trim();
+    if line.is_empty() || line.chars().count() > 90 {
+        return false;
+    }
+    let lower = line.to_lowercase();
+    FOOTER_PREFIXES.iter().any(|p| lower.starts_with(p))
+        // "Get Outlook for iOS" in every language: "Outlook für iOS beziehen",
+        // "Obtenir Outlook pour Android", "iOS 版 Outlook を入手"...
+        || (lower.contains("outlook") && (lower.contains("ios") || lower.contains("android")))
+        || lower.contains("から送信")
+        || lower.starts_with("来自我的")
+        || lower.starts_with("來自我的")
+        || lower.starts_with("从我的")
+}
+
+/// Drops mobile footers at the end of each block of kept lines.
+fn remove_mobile_footers(lines: &[&str], removed: &mut [bool]) {
+    let mut end = lines.len();
+    while end > 0 {
+        // The block of kept lines ending at `end`.
+        let start = (0..end).rev().find(|&j| removed[j]).map_or(0, |j| j + 1);
+        let mut last = end;
+        while let Some(j) = (start..last).rev().find(|&j| !is_blank(lines[j])) {
+            if !is_mobile_footer(lines[j]) {
+                break;
+            }
+            removed[j] = true;
+            last = j;
+        }
+        end = (0..start).rev().find(|&j| !removed[j]).map_or(0, |j| j + 1);
+    }
 }
 
 /// Blank lines between two removed lines belong to the removed text.
@@ -127,8 +451,9 @@ fn absorb_enclosed_blanks(lines: &[&str], removed: &mut [bool]) {
     }
 }
 
-/// The kept lines. Where a removal leaves blank lines on both sides, one is
-/// dropped so paragraphs stay one blank line apart.
+/// The kept lines, ends trimmed, with text on both sides of a removal one
+/// blank line apart: answers to different quoted questions are separate
+/// paragraphs.
 fn kept_text(lines: &[&str], removed: &[bool]) -> String {
     let mut kept: Vec<&str> = Vec::new();
     let mut gap = false;
@@ -137,11 +462,15 @@ fn kept_text(lines: &[&str], removed: &[bool]) -> String {
             gap = true;
             continue;
         }
-        if gap && is_blank(line) && kept.last().is_some_and(|l| is_blank(l)) {
+        let after_blank = kept.last().is_some_and(|l| is_blank(l));
+        if gap && is_blank(line) && after_blank {
             continue;
         }
+        if gap && !is_blank(line) && !after_blank && !kept.is_empty() {
+            kept.push("");
+        }
         gap = false;
-        kept.push(line);
+        kept.push(line.trim_end());
     }
     trim_blank_lines(&kept)
 }
@@ -210,6 +539,30 @@ mod tests {
         let (body, elided) = split(text);
         assert_eq!(body, "Yes.");
         assert!(elided.unwrap().starts_with("On Tue"));
+    }
+
+    #[test]
+    fn wrapped_header_without_an_opener() {
+        let text = "Działa.\n\nwt., 3 mar 2026 o 10:02 Lumen Beta Team <\nbeta@notify.beta.example.com> napisał(a):\n\n> Cześć\n";
+        let (body, elided) = split(text);
+        assert_eq!(body, "Działa.");
+        assert!(elided.unwrap().starts_with("wt., 3 mar"));
+    }
+
+    #[test]
+    fn last_line_before_a_header_is_not_joined_to_it() {
+        for last in ["Tested on build 412.", "Thanks 2 all", "Dana"] {
+            let text = format!("{last}\nOn Tue, 3 Mar 2026 at 10:02, Beta <b@x.org> wrote:\n> q\n");
+            assert_eq!(split(&text).0, last);
+        }
+        let text = "Tested on build 412\nBeta <b@x.org> 于2026年3月3日周二 10:02写道：\n> q\n";
+        assert_eq!(split(text).0, "Tested on build 412");
+    }
+
+    #[test]
+    fn answers_around_a_removed_quote_are_separate_paragraphs() {
+        let text = "> Which build?\n412\n> Still crashing?\nNo.\n";
+        assert_eq!(split(text).0, "412\n\nNo.");
     }
 
     #[test]
@@ -294,5 +647,135 @@ mod tests {
         let (body, elided) = split("> all quoted\n> text\n");
         assert_eq!(body, "");
         assert_eq!(elided.unwrap(), "> all quoted\n> text");
+    }
+
+    #[test]
+    fn reply_headers_in_many_languages() {
+        for header in [
+            "On Tue, 3 Mar 2026 at 10:02, Lumen Beta Team <beta@notify.example.com> wrote:",
+            "On 3 Mar 2026, at 10:02, Lumen Beta Team <beta@notify.example.com> wrote:",
+            "On 3/3/26 10:02 AM, Lumen Beta Team wrote:",
+            "Am Di., 3. März 2026 um 10:02 Uhr schrieb Lumen Beta Team <beta@notify.example.com>:",
+            "Lumen Beta Team <beta@notify.example.com> schrieb am Di., 3. März 2026, 10:02:",
+            "Le mar. 3 mars 2026 à 10:02, Lumen Beta Team <beta@notify.example.com> a écrit :",
+            "El mar, 3 mar 2026 a las 10:02, Lumen Beta Team (<beta@notify.example.com>) escribió:",
+            "Il giorno mar 3 mar 2026 alle ore 10:02 Lumen Beta Team <beta@notify.example.com> ha scritto:",
+            "Op di 3 mrt 2026 om 10:02 schreef Lumen Beta Team <beta@notify.example.com>:",
+            "Op 3 mrt. 2026, om 10:02 heeft Lumen Beta Team het volgende geschreven:",
+            "Em ter., 3 de mar. de 2026 às 10:02, Lumen Beta Team <beta@notify.example.com> escreveu:",
+            "Den tis 3 mars 2026 kl 10:02 skrev Lumen Beta Team <beta@notify.example.com>:",
+            "W dniu wt., 3.03.2026 o 10:02 Lumen Beta Team <beta@notify.example.com> napisał(a):",
+            "wt., 3 mar 2026 o 10:02 Lumen Beta Team <beta@notify.example.com> napisał(a):",
+            "2026年3月3日(火) 10:02 Lumen Beta Team <beta@notify.example.com>:",
+            "2026/03/03 10:02、Lumen Beta Team <beta@notify.example.com>のメール:",
+            "Lumen Beta Team <beta@notify.example.com> 于2026年3月3日周二 10:02写道：",
+            "在 2026年3月3日，10:02，Lumen Beta Team <beta@notify.example.com> 写道：",
+            "Lumen Beta Team <beta@notify.example.com> 於 2026年3月3日 週二 上午10:02寫道：",
+        ] {
+            let text = format!("Done.\n\n{header}\n> quoted\n");
+            assert_eq!(split(&text).0, "Done.", "{header}");
+        }
+        for prose in [
+            "My colleague wrote:",
+            "Som jag beskrev i mitt mejl den 3 mars:",
+            "The export wrote 3 files to:",
+        ] {
+            let text = format!("{prose}\nsomething unquoted\n");
+            assert_eq!(split(&text).1, None, "{prose}");
+        }
+    }
+
+    #[test]
+    fn localized_outlook_blocks_and_separators() {
+        for block in [
+            "Von: Lumen Beta\nGesendet: Dienstag, 3. März 2026 10:02\nAn: Dana\nBetreff: Export",
+            "De : Lumen Beta\nEnvoyé : mardi 3 mars 2026 10:02\nÀ : Dana\nObjet : Export",
+            "Da: Lumen Beta\nInviato: martedì 3 marzo 2026 10:02\nA: Dana\nOggetto: Export",
+            "Van: Lumen Beta\nVerzonden: dinsdag 3 maart 2026 10:02\nAan: Dana\nOnderwerp: Export",
+            "De: Lumen Beta\nEnviada em: terça-feira, 3 de março de 2026 10:02\nPara: Dana\nAssunto: Export",
+            "Från: Lumen Beta\nSkickat: den 3 mars 2026 10:02\nTill: Dana\nÄmne: Export",
+            "Od: Lumen Beta\nWysłano: wtorek, 3 marca 2026 10:02\nDo: Dana\nTemat: Export",
+            "差出人: Lumen Beta\n送信日時: 2026年3月3日 10:02\n宛先: Dana\n件名: Export",
+            "发件人: Lumen Beta\n发送时间: 2026年3月3日 10:02\n收件人: Dana\n主题: Export",
+            "*From:* Lumen Beta\n*Date:* Tue, 3 Mar 2026\n*To:* Dana\n*Subject:* Export",
+            "-----Ursprüngliche Nachricht-----\nVon: Lumen Beta",
+            "-------- Message d'origine --------",
+            "---------- Forwarded message ---------",
+            "-----原始邮件-----",
+            "Begin forwarded message:",
+        ] {
+            let text = format!("Still broken.\n\n{block}\n\nOriginal text\n");
+            let (body, elided) = split(&text);
+            assert_eq!(body, "Still broken.", "{block}");
+            assert!(elided.unwrap().ends_with("Original text"), "{block}");
+        }
+    }
+
+    #[test]
+    fn mobile_footers_at_the_end_of_a_block() {
+        for footer in [
+            "Sent from my iPhone",
+            "Get Outlook for iOS<https://aka.ms/o0ukef>",
+            "Get Outlook for Android",
+            "Von meinem iPhone gesendet",
+            "Envoyé de mon iPad",
+            "Enviado desde mi Samsung Galaxy",
+            "Inviato da iPhone",
+            "Verstuurd vanaf mijn iPhone",
+            "Enviado do meu iPhone",
+            "Skickat från min iPhone",
+            "Wysłane z iPhone'a",
+            "iPhoneから送信",
+            "发自我的iPhone",
+            "從我的 iPhone 傳送",
+            "Outlook für iOS<https://aka.ms/o0ukef> beziehen",
+        ] {
+            let text = format!("Works.\n\n{footer}\n\nOn Mon, Beta <b@x.org> wrote:\n> q\n");
+            assert_eq!(split(&text).0, "Works.", "{footer}");
+            assert_eq!(
+                split(&format!("Works.\n{footer}\n")).0,
+                "Works.",
+                "{footer}"
+            );
+        }
+        // In the middle of the tester's text it is just text.
+        let text = "Sent from my iPhone, the app crashes.\nTwice.";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn kept_lines_lose_trailing_spaces() {
+        assert_eq!(split("Line one \nline two  \n").0, "Line one\nline two");
+    }
+
+    #[test]
+    fn html_containers() {
+        let html = "<div dir=\"ltr\">Fixed, thanks.<div><br></div><div>Dana</div></div><br>\
+                    <div class=\"gmail_quote\"><div dir=\"ltr\" class=\"gmail_attr\">Am Di., 3. März \
+                    2026 um 10:02 Uhr schrieb Beta &lt;<a href=\"mailto:b@x.org\">b@x.org</a>&gt;:<br></div>\
+                    <blockquote class=\"gmail_quote\"><div>Hallo</div></blockquote></div>";
+        let reply = split_html_reply(html);
+        assert_eq!(reply.body, "Fixed, thanks.\n\nDana");
+        assert_eq!(
+            reply.elided.as_deref(),
+            Some("Am Di., 3. März 2026 um 10:02 Uhr schrieb Beta <b@x.org>:\n> Hallo")
+        );
+
+        let outlook = "<div>Still slow.</div><div id=\"appendonsend\"></div><hr>\
+                       <div id=\"divRplyFwdMsg\"><b>De :</b> Beta<br><b>Objet :</b> x</div>\
+                       <div>Bonjour</div>";
+        let reply = split_html_reply(outlook);
+        assert_eq!(reply.body, "Still slow.");
+        assert_eq!(
+            reply.elided.as_deref(),
+            Some("De : Beta\nObjet : x\nBonjour")
+        );
+
+        let thunderbird = "<p>Answers inline.</p><div class=\"moz-cite-prefix\">On 3/3/26 10:02, Beta \
+                           wrote:<br></div><blockquote type=\"cite\"><p>Which build?</p></blockquote>\
+                           <p>412</p><blockquote type=\"cite\"><p>Crash?</p></blockquote><p>No.</p>\
+                           <div class=\"moz-signature\">-- <br>Dana</div>";
+        let reply = split_html_reply(thunderbird);
+        assert_eq!(reply.body, "Answers inline.\n\n412\n\nNo.");
     }
 }

@@ -96,6 +96,8 @@ pub struct Email {
     pub html_body: Option<String>,
     /// Attachment metadata.
     pub attachments: Vec<Attachment>,
+    /// Decoding problems the host met (bad charset, replaced bytes...).
+    pub warnings: Vec<String>,
 }
 
 impl Email {
@@ -150,6 +152,8 @@ pub enum MatchMethod {
     References,
     /// A token in the subject.
     Subject,
+    /// A marker in the body.
+    BodyMarker,
 }
 
 impl MatchMethod {
@@ -160,7 +164,58 @@ impl MatchMethod {
             Self::InReplyTo => "in-reply-to",
             Self::References => "references",
             Self::Subject => "subject",
+            Self::BodyMarker => "body-marker",
         }
+    }
+}
+
+/// Why an email is not feedback. Every skip reason starts with one of these
+/// names and a colon, e.g. `auto-reply: Auto-Submitted: auto-replied`, so
+/// reasons can be counted by category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipCategory {
+    /// Out-of-office and other automatic replies, read receipts.
+    AutoReply,
+    /// Delivery status notifications and mail from bounce senders.
+    Bounce,
+    /// Mailing-list and bulk mail.
+    Bulk,
+    /// Mail from the mailbox's own address.
+    Loop,
+    /// No signal ties the email to a feedback item.
+    NoMatch,
+}
+
+impl SkipCategory {
+    /// Every category.
+    pub const ALL: [SkipCategory; 5] = [
+        Self::AutoReply,
+        Self::Bounce,
+        Self::Bulk,
+        Self::Loop,
+        Self::NoMatch,
+    ];
+
+    /// The name that starts the skip reason, e.g. `auto-reply`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AutoReply => "auto-reply",
+            Self::Bounce => "bounce",
+            Self::Bulk => "bulk",
+            Self::Loop => "loop",
+            Self::NoMatch => "no-match",
+        }
+    }
+
+    /// The category a skip reason starts with, if any.
+    pub fn of_reason(reason: &str) -> Option<Self> {
+        let (name, _) = reason.split_once(':')?;
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// A skip reason of this category.
+    pub fn reason(self, detail: impl std::fmt::Display) -> String {
+        format!("{}: {detail}", self.as_str())
     }
 }
 

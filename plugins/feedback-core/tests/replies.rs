@@ -2,7 +2,7 @@
 
 use feedback_core::{
     Address, Attachment, Config, ConfigError, Context, Email, Feedback, FeedbackKind, Header,
-    MatchMethod, Outcome, map_email,
+    MatchMethod, Outcome, SkipCategory, map_email,
 };
 
 fn context() -> Context {
@@ -251,6 +251,7 @@ fn html_only_reply_with_blockquote_matched_by_subject() {
         Some(
             "On Wed, 4 Mar 2026 at 16:20, Lumen Beta Team <beta@notify.beta.example.com> wrote:\n\
              > Hi Priya,\n\
+             >\n\
              > Build 415 has a new onboarding tour. What do you think?"
         )
     );
@@ -339,11 +340,17 @@ fn unmatched_is_skipped_by_default() {
     let reason = skip_reason(map_email(&email, &context(), &Config::default()).unwrap());
     assert_eq!(
         reason,
-        "no feedback reference found: checked plus-address, in-reply-to/references, subject"
+        "no-match: plus-address: no replies+TOKEN recipient; in-reply-to/references: no \
+         In-Reply-To or References; subject: no token in the subject; body-marker: no marker \
+         in the body"
+    );
+    assert_eq!(
+        SkipCategory::of_reason(&reason),
+        Some(SkipCategory::NoMatch)
     );
     let reason =
         skip_reason(map_email(&email, &context(), &config(&[("match-order", "subject")])).unwrap());
-    assert_eq!(reason, "no feedback reference found: checked subject");
+    assert_eq!(reason, "no-match: subject: no token in the subject");
 }
 
 #[test]
@@ -366,19 +373,19 @@ fn auto_replies_are_skipped_even_when_matched() {
         (
             "Auto-Submitted",
             "auto-replied",
-            "Auto-Submitted: auto-replied",
+            "auto-reply: Auto-Submitted: auto-replied",
         ),
-        ("X-Autoreply", "yes", "X-Autoreply: yes"),
+        ("X-Autoreply", "yes", "auto-reply: X-Autoreply: yes"),
         (
             "X-Autorespond",
             "Out of office",
-            "X-Autorespond: Out of office",
+            "auto-reply: X-Autorespond: Out of office",
         ),
-        ("Precedence", "bulk", "Precedence: bulk"),
+        ("Precedence", "bulk", "bulk: Precedence: bulk"),
         (
             "Content-Type",
             "multipart/report; report-type=delivery-status; boundary=\"x\"",
-            "Content-Type: multipart/report; report-type=delivery-status",
+            "bounce: Content-Type: multipart/report; report-type=delivery-status",
         ),
     ];
     for (name, value, expected) in cases {
@@ -391,6 +398,112 @@ fn auto_replies_are_skipped_even_when_matched() {
     let mut human = gmail_reply();
     human.headers.push(Header::new("Auto-Submitted", "no"));
     single(map_email(&human, &context(), &Config::default()).unwrap());
+}
+
+#[test]
+fn mail_from_the_mailbox_itself_is_a_loop() {
+    let email = Email {
+        from: vec![Address::named("Lumen Beta", "replies@beta.example.com")],
+        ..gmail_reply()
+    };
+    let reason = skip_reason(map_email(&email, &context(), &Config::default()).unwrap());
+    assert_eq!(
+        SkipCategory::of_reason(&reason),
+        Some(SkipCategory::Loop),
+        "{reason}"
+    );
+}
+
+#[test]
+fn signed_plus_address_token_end_to_end() {
+    let key = "k7f1c0d9e8b2a3f4c5d6e7f8a9b0c1d2";
+    let token = feedback_core::token::mint(
+        "FB-1042",
+        "dana.whitfield@example.org",
+        1_780_000_000,
+        key.as_bytes(),
+    )
+    .unwrap();
+    let email = Email {
+        to: vec![Address::new(format!("replies+{token}@beta.example.com"))],
+        ..gmail_reply()
+    };
+    let signed = config(&[("token-keys", key)]);
+    let feedback = single(map_email(&email, &context(), &signed).unwrap());
+    assert_eq!(feedback.target.as_deref(), Some("FB-1042"));
+    assert_eq!(feedback.matched.unwrap().value, token);
+
+    // The same token from someone else falls through to the other signals,
+    // and the skip says why the token was refused.
+    let forwarded = Email {
+        from: vec![Address::new("eve@example.net")],
+        in_reply_to: vec![],
+        references: vec![],
+        ..email
+    };
+    let reason = skip_reason(map_email(&forwarded, &context(), &signed).unwrap());
+    assert!(
+        reason.starts_with(&format!(
+            "no-match: plus-address: token {token} rejected: signature"
+        )),
+        "{reason}"
+    );
+    assert!(reason.contains("for sender eve@example.net"), "{reason}");
+}
+
+#[test]
+fn decoding_warnings_are_carried_in_the_record() {
+    let email = Email {
+        warnings: vec!["text body has bytes that could not be decoded".into()],
+        ..gmail_reply()
+    };
+    let feedback = single(map_email(&email, &context(), &Config::default()).unwrap());
+    assert_eq!(
+        feedback.fields,
+        [(
+            "decode-warnings".to_owned(),
+            "text body has bytes that could not be decoded".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn localized_replies_are_trimmed() {
+    let cases = [
+        (
+            "Funktioniert jetzt.\n\nAm Di., 3. März 2026 um 10:02 Uhr schrieb Lumen Beta Team <\nbeta@notify.beta.example.com>:\n> Hallo Dana,\n",
+            "Funktioniert jetzt.",
+        ),
+        (
+            "Ça marche.\n\nEnvoyé de mon iPhone\n\nLe mar. 3 mars 2026 à 10:02, Lumen Beta Team <beta@notify.beta.example.com> a écrit :\n\n> Bonjour,\n",
+            "Ça marche.",
+        ),
+        (
+            "Sigue fallando.\n\n________________________________\nDe: Lumen Beta Team <beta@notify.beta.example.com>\nEnviado: martes, 3 de marzo de 2026 10:02\nPara: Dana\nAsunto: [Lumen beta] Exportar\n\nHola,\n",
+            "Sigue fallando.",
+        ),
+        (
+            "直りました。\n\n2026年3月3日(火) 10:02 Lumen Beta Team <beta@notify.beta.example.com>:\n\n> こんにちは\n",
+            "直りました。",
+        ),
+        (
+            "已经修复了。\n\nLumen Beta Team <beta@notify.beta.example.com> 于2026年3月3日周二 10:02写道：\n\n> 你好\n",
+            "已经修复了。",
+        ),
+        (
+            "Działa.\n\n-----Wiadomość oryginalna-----\nOd: Lumen Beta Team\n",
+            "Działa.",
+        ),
+    ];
+    for (text, expected) in cases {
+        let email = Email {
+            text_body: Some(text.into()),
+            ..gmail_reply()
+        };
+        let feedback = single(map_email(&email, &context(), &Config::default()).unwrap());
+        assert_eq!(feedback.body_text, expected, "{text}");
+        assert!(feedback.elided_text.is_some(), "{text}");
+    }
 }
 
 #[test]
@@ -431,7 +544,7 @@ fn config_errors_name_the_key() {
     assert_eq!(
         err.to_string(),
         "unknown config key `subject_pattern`; valid keys: plus-prefix, message-id-pattern, \
-         subject-pattern, match-order, unmatched"
+         subject-pattern, body-marker-pattern, match-order, unmatched, token-keys, sender-check"
     );
     let err = Config::from_pairs([("unmatched", "ignore")]).unwrap_err();
     assert_eq!(

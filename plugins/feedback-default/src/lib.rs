@@ -89,6 +89,7 @@ fn email(e: wit::Email) -> fc::Email {
                 inline: a.inline,
             })
             .collect(),
+        warnings: e.warnings,
     }
 }
 

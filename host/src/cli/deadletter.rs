@@ -1,0 +1,110 @@
+//! `popline dead-letter list | show ID | retry [ID|--all] [--mapper PLUGIN.wasm]`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::config::Config;
+use crate::deadletter::DeadLetters;
+use crate::pipeline::{RetryOutcome, Runtime};
+use crate::plugin::{Limits, MapperPlugin};
+
+#[derive(Debug, Subcommand)]
+pub enum DeadLetterCommand {
+    /// List dead letters: id, pipeline, uid, time and reason.
+    List,
+    /// Show one dead letter's sidecar and the start of the message.
+    Show {
+        /// The dead letter's id (from `list`).
+        id: String,
+    },
+    /// Reprocess dead letters and deliver the results to the pipeline's sinks.
+    Retry {
+        /// The dead letter to retry.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Retry every dead letter.
+        #[arg(long)]
+        all: bool,
+        /// Use this mapper instead of the pipeline's.
+        #[arg(long)]
+        mapper: Option<PathBuf>,
+    },
+}
+
+pub async fn run(config_path: &Path, cmd: DeadLetterCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DeadLetterCommand::List => {
+            let config = Config::load(config_path)?;
+            let dl = DeadLetters::new(config.path(&config.state.dead_letter_dir));
+            let all = dl.list()?;
+            if all.is_empty() {
+                println!("no dead letters in {}", dl.dir().display());
+            }
+            for m in all {
+                println!(
+                    "{}\t{}\tuid {}\t{}\t{}",
+                    m.id, m.pipeline, m.uid, m.at, m.reason
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DeadLetterCommand::Show { id } => {
+            let config = Config::load(config_path)?;
+            let dl = DeadLetters::new(config.path(&config.state.dead_letter_dir));
+            let (meta, raw) = dl.get(&id)?;
+            println!("{}", serde_json::to_string_pretty(&meta)?);
+            let head = String::from_utf8_lossy(&raw[..raw.len().min(2048)]);
+            println!("--- message ({} bytes) ---\n{head}", raw.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        DeadLetterCommand::Retry { id, all: _, mapper } => {
+            let config = Config::load(config_path)?;
+            let rt = Runtime::load(&config).await?;
+            let mapper = match mapper {
+                Some(p) => Some(MapperPlugin::load(&rt.engine, &p, Limits::default())?),
+                None => None,
+            };
+            let metas = match id {
+                Some(id) => vec![rt.dead_letters.get(&id)?.0],
+                None => rt.dead_letters.list()?,
+            };
+            let mut failed = false;
+            for meta in metas {
+                let Some(mb) = rt.mailboxes.iter().find(|m| m.name == meta.pipeline) else {
+                    println!(
+                        "{}: pipeline {:?} is no longer configured; kept",
+                        meta.id, meta.pipeline
+                    );
+                    failed = true;
+                    continue;
+                };
+                let (_, raw) = rt.dead_letters.get(&meta.id)?;
+                match mb
+                    .retry_dead_letter(&meta, &raw, mapper.as_ref(), &rt.store)
+                    .await
+                {
+                    Ok(outcome) => {
+                        rt.dead_letters.remove(&meta.id)?;
+                        match outcome {
+                            RetryOutcome::Delivered(n) => {
+                                println!("{}: delivered {n} record(s)", meta.id)
+                            }
+                            RetryOutcome::Skipped(r) => println!("{}: skipped: {r}", meta.id),
+                        }
+                    }
+                    Err(e) => {
+                        failed = true;
+                        println!("{}: still failing: {e:#}", meta.id);
+                    }
+                }
+            }
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}

@@ -1,0 +1,478 @@
+//! The configuration file: state, sinks and mailboxes (pipelines).
+//!
+//! Every struct denies unknown fields and documents each field; an error
+//! names the file, line and column and what to write instead.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::plugin::Limits;
+use crate::sink::SinkConfig;
+
+/// The whole configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Durable state (which messages were committed).
+    #[serde(default)]
+    pub state: StateConfig,
+    /// Plugin engine settings.
+    #[serde(default)]
+    pub plugins: PluginsConfig,
+    /// Named sinks that mailboxes deliver feedback records to.
+    #[serde(default)]
+    pub sinks: BTreeMap<String, SinkConfig>,
+    /// Named mailboxes; each is one pipeline with its own schedule.
+    pub mailboxes: BTreeMap<String, MailboxConfig>,
+    /// The folder relative paths in the file resolve against (the file's own).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// Where popline keeps its state.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// SQLite database holding committed unique ids (created if missing).
+    pub path: PathBuf,
+    /// Folder for dead letters: raw `.eml` plus a JSON sidecar per message
+    /// that could not be mapped.
+    pub dead_letter_dir: PathBuf,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            path: PathBuf::from("popline-state.db"),
+            dead_letter_dir: PathBuf::from("dead-letters"),
+        }
+    }
+}
+
+/// Plugin engine settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Where compiled plugins are cached (default: `$XDG_CACHE_HOME/popline`).
+    pub cache_dir: Option<PathBuf>,
+    /// Plugin instances that may be alive at once (default 1000).
+    pub max_instances: Option<u32>,
+}
+
+/// How to reach the server securely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (POP3S, port 995). Microsoft 365 uses this.
+    Implicit,
+    /// Connect in plain text, then upgrade with STLS (port 110).
+    Starttls,
+    /// No TLS. Only for a loopback server, and only with `allow_plaintext`.
+    None,
+}
+
+/// What happens to a message on the server once its result is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Retention {
+    /// Delete it (DELE) right after the result is durably committed.
+    Delete,
+    /// Leave it; committed unique ids are remembered so it is not fetched
+    /// again. With `keep_days`, delete it that many days after committing.
+    Keep,
+}
+
+/// One mailbox: where to fetch, how to log in, which plugins, where to deliver.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    /// Server host name, e.g. `outlook.office365.com`.
+    pub host: String,
+    /// Server port (default: 995 for `implicit`, 110 otherwise).
+    pub port: Option<u16>,
+    /// `implicit` (default), `starttls` or `none`.
+    #[serde(default = "default_tls")]
+    pub tls: TlsMode,
+    /// Extra CA certificates (PEM) to trust for this server, for private CAs.
+    pub ca_file: Option<PathBuf>,
+    /// Allow credentials without TLS; honoured only for a loopback server.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// The mailbox address (POP3 user name, XOAUTH2 `user=`).
+    pub user: String,
+    /// The password: `{ env = "VAR" }` or `{ file = "path" }`.
+    pub password: Option<SecretRef>,
+    /// The POP3 dialogue plugin (.wasm).
+    pub dialogue: PathBuf,
+    /// Login mechanisms allowed, in preference order (e.g. `["XOAUTH2"]`);
+    /// empty lets the dialogue plugin choose from what the server offers.
+    #[serde(default)]
+    pub mechanisms: Vec<String>,
+    /// The mapper plugin and its configuration.
+    pub mapper: MapperConfig,
+    /// Names of the sinks (from `[sinks]`) that receive this mailbox's records.
+    pub sinks: Vec<String>,
+    /// How often to poll, e.g. `"60s"`, `"5m"` (default 60 s).
+    #[serde(default = "default_interval", deserialize_with = "de_duration")]
+    pub poll_interval: Duration,
+    /// `keep` (default) or `delete`.
+    #[serde(default = "default_retention")]
+    pub retention: Retention,
+    /// With `retention = "keep"`: delete messages this many days after commit.
+    pub keep_days: Option<u32>,
+    /// Messages fetched (and committed) per batch; one fsync per batch.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Messages larger than this (MiB, from LIST) are not fetched.
+    #[serde(default = "default_max_message")]
+    pub max_message_mib: u64,
+    /// TCP connect timeout, in seconds.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    /// How long the server may stay silent mid-response, in seconds.
+    #[serde(default = "default_read_timeout")]
+    pub read_timeout_secs: u64,
+    /// Limits for the dialogue plugin (CPU is per operation, network waits excluded).
+    #[serde(default)]
+    pub dialogue_limits: Limits,
+    /// Consecutive mapper failures that open the circuit breaker: the
+    /// pipeline then stops mapping (messages stay on the server) until
+    /// `breaker_cooldown` has passed.
+    #[serde(default = "default_breaker")]
+    pub breaker_threshold: u32,
+    /// How long an open breaker waits before trying one message again.
+    #[serde(default = "default_cooldown", deserialize_with = "de_duration")]
+    pub breaker_cooldown: Duration,
+}
+
+/// The mapper plugin of a mailbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapperConfig {
+    /// The mapper plugin (.wasm).
+    pub plugin: PathBuf,
+    /// Key/value configuration handed to the plugin with every message.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Resource limits for the plugin.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+fn default_tls() -> TlsMode {
+    TlsMode::Implicit
+}
+fn default_interval() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_retention() -> Retention {
+    Retention::Keep
+}
+fn default_batch() -> usize {
+    50
+}
+fn default_max_message() -> u64 {
+    50
+}
+fn default_breaker() -> u32 {
+    5
+}
+fn default_cooldown() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_connect_timeout() -> u64 {
+    15
+}
+fn default_read_timeout() -> u64 {
+    60
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "invalid duration {s:?} ({e}); write e.g. \"30s\", \"5m\" or \"1h\""
+        ))
+    })
+}
+
+/// A reference to a secret; secrets are never written inline.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// Read from this environment variable.
+    Env(String),
+    /// Read from this file (trailing newline trimmed).
+    File(PathBuf),
+}
+
+impl fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Env(v) => write!(f, "{{ env = {v:?} }}"),
+            SecretRef::File(p) => write!(f, "{{ file = {:?} }}", p.display()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Env { env: String },
+            File { file: PathBuf },
+            Inline(#[allow(dead_code)] String),
+            Other(#[allow(dead_code)] toml::Value),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Env { env } => Ok(SecretRef::Env(env)),
+            Raw::File { file } => Ok(SecretRef::File(file)),
+            Raw::Inline(_) => Err(serde::de::Error::custom(
+                "secrets are not accepted inline; write { env = \"VARIABLE\" } or { file = \"/path/to/secret\" }",
+            )),
+            Raw::Other(_) => Err(serde::de::Error::custom(
+                "expected { env = \"VARIABLE\" } or { file = \"/path/to/secret\" }",
+            )),
+        }
+    }
+}
+
+impl SecretRef {
+    /// Read the secret. Errors name the variable or file, never the value.
+    pub fn resolve(&self, base_dir: &Path) -> Result<String, ConfigError> {
+        match self {
+            SecretRef::Env(var) => std::env::var(var).map_err(|_| ConfigError::Secret {
+                what: format!("environment variable {var}"),
+                fix: format!("export {var}=... before starting popline"),
+            }),
+            SecretRef::File(path) => {
+                let path = base_dir.join(path);
+                let s = std::fs::read_to_string(&path).map_err(|e| ConfigError::Secret {
+                    what: format!("file {} ({e})", path.display()),
+                    fix: "create it, readable only by popline's user (chmod 600)".into(),
+                })?;
+                let s = s.trim_end_matches(['\r', '\n']).to_string();
+                if s.is_empty() {
+                    return Err(ConfigError::Secret {
+                        what: format!("file {} is empty", path.display()),
+                        fix: "write the secret into it".into(),
+                    });
+                }
+                Ok(s)
+            }
+        }
+    }
+}
+
+/// Configuration errors, as an operator sees them.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}, line {line}, column {column}: {message}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot read secret from {what}; {fix}")]
+    Secret { what: String, fix: String },
+}
+
+impl Config {
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Config::parse(&text, path, base)
+    }
+
+    /// Parse configuration text; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Config, ConfigError> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+            ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        cfg.base_dir = base_dir.to_path_buf();
+        cfg.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.mailboxes.is_empty() {
+            return Err("no mailboxes: add a [mailboxes.NAME] table".into());
+        }
+        for (name, mb) in &self.mailboxes {
+            let at = format!("[mailboxes.{name}]");
+            if mb.sinks.is_empty() {
+                return Err(format!(
+                    "{at}: `sinks` is empty; name at least one sink from [sinks]"
+                ));
+            }
+            for s in &mb.sinks {
+                if !self.sinks.contains_key(s) {
+                    let known: Vec<&str> = self.sinks.keys().map(String::as_str).collect();
+                    return Err(format!(
+                        "{at}: sink {s:?} is not defined; defined sinks: [{}]",
+                        known.join(", ")
+                    ));
+                }
+            }
+            if mb.password.is_none() {
+                return Err(format!(
+                    "{at}: no credential; add password = {{ env = \"VAR\" }} or {{ file = \"path\" }}"
+                ));
+            }
+            if mb.tls == TlsMode::None && !mb.allow_plaintext {
+                return Err(format!(
+                    "{at}: tls = \"none\" sends credentials unencrypted; use \"implicit\" or \"starttls\", or set allow_plaintext = true for a loopback test server"
+                ));
+            }
+            if mb.batch_size == 0 {
+                return Err(format!("{at}: batch_size must be at least 1"));
+            }
+            if mb.keep_days.is_some() && mb.retention != Retention::Keep {
+                return Err(format!(
+                    "{at}: keep_days only applies with retention = \"keep\""
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolve a path from the file against the file's folder.
+    pub fn path(&self, p: &Path) -> PathBuf {
+        self.base_dir.join(p)
+    }
+}
+
+impl MailboxConfig {
+    /// The configured port, or the usual one for the TLS mode.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Implicit => 995,
+            _ => 110,
+        })
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[sinks.out]
+type = "jsonl"
+path = "feedback.jsonl"
+
+[mailboxes.beta]
+host = "outlook.office365.com"
+user = "beta@contoso.example"
+password = { env = "BETA_PW" }
+dialogue = "plugins/pop3_standard.wasm"
+mapper = { plugin = "plugins/feedback_default.wasm" }
+sinks = ["out"]
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("popline.toml"), Path::new("/etc/popline"))
+    }
+
+    #[test]
+    fn a_minimal_config_gets_sensible_defaults() {
+        let c = parse(MINIMAL).unwrap();
+        let mb = &c.mailboxes["beta"];
+        assert_eq!(mb.tls, TlsMode::Implicit);
+        assert_eq!(mb.port(), 995);
+        assert_eq!(mb.retention, Retention::Keep);
+        assert_eq!(mb.poll_interval, Duration::from_secs(60));
+        assert_eq!(mb.batch_size, 50);
+        assert_eq!(mb.password, Some(SecretRef::Env("BETA_PW".into())));
+        assert_eq!(c.state.path, PathBuf::from("popline-state.db"));
+        assert_eq!(
+            c.path(&mb.dialogue),
+            PathBuf::from("/etc/popline/plugins/pop3_standard.wasm")
+        );
+    }
+
+    #[test]
+    fn unknown_fields_name_the_line_and_the_alternatives() {
+        let text = MINIMAL.replace("sinks = [\"out\"]", "sinks = [\"out\"]\npoll = \"5m\"");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("popline.toml, line 13, column 1: unknown field `poll`"),
+            "{err}"
+        );
+        assert!(err.contains("poll_interval"), "{err}");
+    }
+
+    #[test]
+    fn inline_secrets_are_refused_with_the_fix() {
+        let text = MINIMAL.replace("{ env = \"BETA_PW\" }", "\"hunter2\"");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("not accepted inline"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors() {
+        let err = parse(&MINIMAL.replace("sinks = [\"out\"]", "sinks = [\"nope\"]"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sink \"nope\" is not defined; defined sinks: [out]"),
+            "{err}"
+        );
+        let err = parse(&MINIMAL.replace("user =", "tls = \"none\"\nuser ="))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allow_plaintext"), "{err}");
+        let err = parse(&MINIMAL.replace("user =", "poll_interval = \"soon\"\nuser ="))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid duration \"soon\""), "{err}");
+    }
+
+    #[test]
+    fn secrets_resolve_from_env_and_file_without_leaking() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
+        let f = SecretRef::File("pw".into());
+        assert_eq!(f.resolve(dir.path()).unwrap(), "s3cret");
+        let missing = SecretRef::Env("POPLINE_TEST_SURELY_UNSET".into());
+        let err = missing.resolve(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("POPLINE_TEST_SURELY_UNSET"), "{err}");
+    }
+}

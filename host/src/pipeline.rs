@@ -1,0 +1,650 @@
+//! One mailbox's poll: the host decides policy, the plugins do the talking.
+//!
+//! connect → dialogue greets/authenticates → list → skip committed uids →
+//! retrieve a batch → parse → map → commit to every sink → record in state →
+//! only then DELE (retention policy) → … → QUIT.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::config::{Config, MailboxConfig, Retention, TlsMode};
+use crate::deadletter::{DeadLetter, DeadLetters};
+use crate::plugin::dialogue::{Listing, Session, SessionError, SessionParams};
+use crate::plugin::mapper::{MapOutcome, MapperInput, wit};
+use crate::plugin::{DialoguePlugin, Engine, MapperPlugin};
+use crate::pop3::{ConnSettings, Connection, Credential, Secret};
+use crate::record::{self, FeedbackRecord};
+use crate::sink::Sink;
+use crate::store::{Committed, Outcome, Store};
+use crate::transport::{self, Stream, TlsClient};
+use crate::{failpoint, mime};
+
+/// Everything one mailbox's pipeline needs, loaded once.
+pub struct Mailbox {
+    pub name: String,
+    cfg: MailboxConfig,
+    base_dir: std::path::PathBuf,
+    dialogue: DialoguePlugin,
+    mapper: MapperPlugin,
+    mapper_config: Vec<(String, String)>,
+    sinks: Vec<Arc<AsyncMutex<Sink>>>,
+    tls: TlsClient,
+    dead_letters: Arc<DeadLetters>,
+    breaker: Mutex<Breaker>,
+}
+
+/// Consecutive mapper failures, and when an open breaker may try again.
+#[derive(Default)]
+struct Breaker {
+    consecutive: u32,
+    open_until: Option<std::time::Instant>,
+}
+
+/// Why one message could not be processed.
+enum MessageError {
+    /// The message itself cannot be mapped (parse failure, plugin error,
+    /// trap, limit, invalid output): dead-letter it.
+    Unmappable(String),
+    /// Anything else (state, I/O): abort the poll; the message stays.
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for MessageError {
+    fn from(e: anyhow::Error) -> Self {
+        MessageError::Internal(e)
+    }
+}
+
+/// Counts from one poll, printed by `popline once`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PollSummary {
+    /// Messages on the server when listed.
+    pub listed: usize,
+    /// Messages retrieved this poll.
+    pub fetched: usize,
+    /// Messages whose feedback records were committed.
+    pub committed: usize,
+    /// Feedback records written.
+    pub records: usize,
+    /// Messages the mapper skipped (auto-replies, no match…).
+    pub skipped: usize,
+    /// Messages recognised as already committed under another uid.
+    pub duplicates: usize,
+    /// Messages that could not be processed (left on the server).
+    pub failed: usize,
+    /// Messages deleted from the server.
+    pub deleted: usize,
+    /// Bytes read from the server.
+    pub bytes: u64,
+}
+
+/// Shared resources for all mailboxes.
+pub struct Runtime {
+    pub engine: Engine,
+    pub store: Arc<Mutex<Store>>,
+    pub mailboxes: Vec<Arc<Mailbox>>,
+    pub dead_letters: Arc<DeadLetters>,
+}
+
+impl Runtime {
+    /// Load plugins, open state and sinks for every mailbox in the config.
+    pub async fn load(config: &Config) -> anyhow::Result<Runtime> {
+        let engine = Engine::new(crate::plugin::EngineOptions {
+            cache_dir: config
+                .plugins
+                .cache_dir
+                .as_ref()
+                .map(|p| config.path(p))
+                .or_else(Engine::default_cache_dir),
+            max_instances: config.plugins.max_instances,
+        })?;
+        let store = Store::open(&config.path(&config.state.path))?;
+        let mut sinks = std::collections::BTreeMap::new();
+        for (name, sc) in &config.sinks {
+            let sink = Sink::open(name, sc, &config.base_dir)
+                .await
+                .with_context(|| format!("opening sink {name:?}"))?;
+            sinks.insert(name.clone(), Arc::new(AsyncMutex::new(sink)));
+        }
+        let dead_letters = Arc::new(DeadLetters::new(config.path(&config.state.dead_letter_dir)));
+        let mut mailboxes = Vec::new();
+        for (name, mb) in &config.mailboxes {
+            mailboxes.push(Arc::new(Mailbox::load(
+                name,
+                mb,
+                config,
+                &engine,
+                &sinks,
+                dead_letters.clone(),
+            )?));
+        }
+        Ok(Runtime {
+            engine,
+            store: Arc::new(Mutex::new(store)),
+            mailboxes,
+            dead_letters,
+        })
+    }
+}
+
+impl Mailbox {
+    fn load(
+        name: &str,
+        mb: &MailboxConfig,
+        config: &Config,
+        engine: &Engine,
+        sinks: &std::collections::BTreeMap<String, Arc<AsyncMutex<Sink>>>,
+        dead_letters: Arc<DeadLetters>,
+    ) -> anyhow::Result<Mailbox> {
+        let dialogue = DialoguePlugin::load(
+            engine,
+            &config.path(&mb.dialogue),
+            mb.dialogue_limits.clone(),
+        )
+        .with_context(|| format!("mailbox {name}: loading the dialogue plugin"))?;
+        let mapper = MapperPlugin::load(
+            engine,
+            &config.path(&mb.mapper.plugin),
+            mb.mapper.limits.clone(),
+        )
+        .with_context(|| format!("mailbox {name}: loading the mapper plugin"))?;
+        let tls = TlsClient::new(
+            &mb.host,
+            mb.ca_file.as_ref().map(|p| config.path(p)).as_deref(),
+        )
+        .with_context(|| format!("mailbox {name}: TLS settings"))?;
+        Ok(Mailbox {
+            name: name.to_string(),
+            cfg: mb.clone(),
+            base_dir: config.base_dir.clone(),
+            dialogue,
+            mapper,
+            mapper_config: mb
+                .mapper
+                .config
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            sinks: mb.sinks.iter().map(|s| sinks[s].clone()).collect(),
+            tls,
+            dead_letters,
+            breaker: Mutex::new(Breaker::default()),
+        })
+    }
+
+    /// The poll interval from the configuration.
+    pub fn interval(&self) -> Duration {
+        self.cfg.poll_interval
+    }
+
+    fn credential(&self) -> anyhow::Result<Credential> {
+        let pw = self
+            .cfg
+            .password
+            .as_ref()
+            .context("no credential configured")?
+            .resolve(&self.base_dir)?;
+        Ok(Credential::Password(Secret::new(pw)))
+    }
+
+    /// Connect and log in; returns the open session.
+    pub async fn open_session(&self) -> anyhow::Result<Session> {
+        let cfg = &self.cfg;
+        let port = cfg.port();
+        let timeout = Duration::from_secs(cfg.connect_timeout_secs);
+        let tcp = transport::connect_tcp(&cfg.host, port, timeout)
+            .await
+            .with_context(|| format!("connecting to {}:{port}", cfg.host))?;
+        let stream = match cfg.tls {
+            TlsMode::Implicit => tokio::time::timeout(timeout, self.tls.handshake(tcp))
+                .await
+                .map_err(|_| anyhow::anyhow!("TLS handshake with {} timed out", cfg.host))?
+                .map_err(|e| anyhow::anyhow!(transport::explain_tls_error(&e, &cfg.host)))?,
+            TlsMode::Starttls | TlsMode::None => Stream::Plain(tcp),
+        };
+        let conn = Connection::new(
+            stream,
+            (cfg.tls == TlsMode::Starttls).then(|| self.tls.clone()),
+            self.credential()?,
+            ConnSettings {
+                host: cfg.host.clone(),
+                port,
+                user: cfg.user.clone(),
+                read_timeout: Duration::from_secs(cfg.read_timeout_secs),
+                max_message: cfg.max_message_mib.saturating_mul(1024 * 1024),
+                allow_plaintext: cfg.allow_plaintext,
+            },
+        );
+        let params = SessionParams {
+            user: cfg.user.clone(),
+            tls: match cfg.tls {
+                TlsMode::Implicit => crate::plugin::dialogue::TlsMode::Implicit,
+                TlsMode::Starttls => crate::plugin::dialogue::TlsMode::Starttls,
+                TlsMode::None => crate::plugin::dialogue::TlsMode::None,
+            },
+            mechanisms: cfg.mechanisms.clone(),
+        };
+        Ok(self.dialogue.open(conn, &params).await?)
+    }
+
+    /// One full poll of this mailbox.
+    pub async fn poll(&self, store: &Arc<Mutex<Store>>) -> anyhow::Result<PollSummary> {
+        if let Some(until) = self.breaker.lock().unwrap().open_until {
+            let now = std::time::Instant::now();
+            if until > now {
+                anyhow::bail!(
+                    "circuit breaker open: mapper {} failed on {} consecutive messages; fix or replace the plugin (see `popline dead-letter list`); next attempt in {:?}",
+                    self.mapper.name(),
+                    self.cfg.breaker_threshold,
+                    until - now
+                );
+            }
+        }
+        let mut session = self.open_session().await?;
+        let result = self.poll_session(&mut session, store).await;
+        match result {
+            Ok(mut summary) => {
+                summary.counts.bytes = session.bytes_read();
+                let deleted = std::mem::take(&mut summary.deleted_uids);
+                session.quit().await.context("ending the session (QUIT)")?;
+                // Deletions take effect at QUIT; only now are they real.
+                if !deleted.is_empty() {
+                    let name = self.name.clone();
+                    let store = store.clone();
+                    tokio::task::spawn_blocking(move || {
+                        store.lock().unwrap().mark_deleted(&name, &deleted)
+                    })
+                    .await??;
+                }
+                Ok(summary.counts)
+            }
+            Err(e) => {
+                // Without QUIT the server keeps every message, including any
+                // marked for deletion in this session.
+                session.abandon().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn poll_session(
+        &self,
+        session: &mut Session,
+        store: &Arc<Mutex<Store>>,
+    ) -> anyhow::Result<SessionResult> {
+        let mut out = SessionResult::default();
+        let listing = session.list().await.context("listing messages")?;
+        out.counts.listed = listing.len();
+        let seen = {
+            let store = store.lock().unwrap();
+            store.seen(&self.name)?
+        };
+        let now = unix_now();
+        let keep_secs = self.cfg.keep_days.map(|d| i64::from(d) * 86_400);
+        let max_size = self.cfg.max_message_mib.saturating_mul(1024 * 1024);
+
+        let mut to_fetch: Vec<&Listing> = Vec::new();
+        let mut expired: Vec<&Listing> = Vec::new();
+        for l in &listing {
+            match seen.get(&l.uid) {
+                Some(s) => {
+                    // Committed earlier (perhaps a crash before DELE/QUIT).
+                    let due = match self.cfg.retention {
+                        Retention::Delete => true,
+                        Retention::Keep => keep_secs.is_some_and(|k| now - s.committed_at >= k),
+                    };
+                    if due {
+                        expired.push(l);
+                    }
+                }
+                None if l.size > max_size => {
+                    tracing::warn!(mailbox = %self.name, uid = %l.uid, size = l.size,
+                        "message larger than max_message_mib; left on the server");
+                    out.counts.failed += 1;
+                }
+                None => to_fetch.push(l),
+            }
+        }
+        if !expired.is_empty() {
+            self.delete(session, &expired, &mut out).await?;
+        }
+        for batch in to_fetch.chunks(self.cfg.batch_size) {
+            let committed = self.process_batch(session, batch, store, &mut out).await?;
+            if self.cfg.retention == Retention::Delete && !committed.is_empty() {
+                self.delete(session, &committed, &mut out).await?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Retrieve, parse, map and durably commit one batch. Returns the
+    /// listings whose result is now stored (and so may be deleted).
+    async fn process_batch<'l>(
+        &self,
+        session: &mut Session,
+        batch: &[&'l Listing],
+        store: &Arc<Mutex<Store>>,
+        out: &mut SessionResult,
+    ) -> anyhow::Result<Vec<&'l Listing>> {
+        let numbers: Vec<u32> = batch.iter().map(|l| l.number).collect();
+        let fetched = session
+            .retrieve(&numbers)
+            .await
+            .context("retrieving messages")?;
+        let received_at = crate::now_rfc3339();
+        let mut records: Vec<FeedbackRecord> = Vec::new();
+        let mut commits: Vec<Committed> = Vec::new();
+        let mut done: Vec<&Listing> = Vec::new();
+        for (l, raw) in batch.iter().zip(fetched) {
+            let raw = match raw {
+                Ok(raw) => raw,
+                Err(e) => {
+                    tracing::warn!(mailbox = %self.name, uid = %l.uid, "retrieve failed: {e}");
+                    out.counts.failed += 1;
+                    continue;
+                }
+            };
+            out.counts.fetched += 1;
+            if self
+                .breaker
+                .lock()
+                .unwrap()
+                .open_until
+                .is_some_and(|u| u > std::time::Instant::now())
+            {
+                // Tripped during this batch: leave the rest on the server.
+                out.counts.failed += 1;
+                continue;
+            }
+            let processed = match self.process_message(l, &raw, &received_at, store).await {
+                Ok(p) => {
+                    self.breaker_result(true);
+                    Ok(p)
+                }
+                Err(MessageError::Unmappable(reason)) => {
+                    self.breaker_result(false);
+                    self.dead_letter(l, &raw, &reason, &received_at).await
+                }
+                Err(MessageError::Internal(e)) => return Err(e),
+            };
+            match processed {
+                Ok((commit, recs)) => {
+                    match &commit.outcome {
+                        Outcome::Feedback { .. } => out.counts.committed += 1,
+                        Outcome::Skipped { .. } => out.counts.skipped += 1,
+                        Outcome::Duplicate { .. } => out.counts.duplicates += 1,
+                        Outcome::DeadLetter { .. } => out.counts.failed += 1,
+                    }
+                    out.counts.records += recs.len();
+                    records.extend(recs);
+                    commits.push(commit);
+                    done.push(l);
+                }
+                Err(e) => {
+                    tracing::warn!(mailbox = %self.name, uid = %l.uid, "message left on the server: {e:#}");
+                    out.counts.failed += 1;
+                }
+            }
+        }
+        if commits.is_empty() {
+            return Ok(done);
+        }
+        // Sinks first, then state: a crash in between replays the batch, and
+        // the sinks drop records whose idempotency key they already hold.
+        for sink in &self.sinks {
+            let mut sink = sink.lock().await;
+            sink.write_batch(&records)
+                .await
+                .with_context(|| format!("delivering to sink {:?}", sink.name()))?;
+        }
+        failpoint::hit("after-sink");
+        let name = self.name.clone();
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.lock().unwrap().record_batch(&name, &commits))
+            .await??;
+        failpoint::hit("after-state");
+        Ok(done)
+    }
+
+    /// Record a mapping success or failure; open the breaker at the threshold.
+    fn breaker_result(&self, ok: bool) {
+        let mut b = self.breaker.lock().unwrap();
+        if ok {
+            *b = Breaker::default();
+            return;
+        }
+        b.consecutive += 1;
+        if b.consecutive >= self.cfg.breaker_threshold {
+            tracing::error!(mailbox = %self.name, plugin = %self.mapper.name(),
+                "mapper failed on {} consecutive messages: circuit breaker open for {:?}",
+                b.consecutive, self.cfg.breaker_cooldown);
+            b.open_until = Some(std::time::Instant::now() + self.cfg.breaker_cooldown);
+            // Half-open after the cooldown: one more failure re-opens it.
+            b.consecutive = self.cfg.breaker_threshold.saturating_sub(1);
+        }
+    }
+
+    /// Quarantine a message that cannot be mapped; its outcome is then
+    /// stored like any other, so it may be deleted from the server.
+    async fn dead_letter(
+        &self,
+        l: &Listing,
+        raw: &[u8],
+        reason: &str,
+        received_at: &str,
+    ) -> anyhow::Result<(Committed, Vec<FeedbackRecord>)> {
+        let sha256 = mime::sha256_hex(raw);
+        let message_id = mime::parse(raw).ok().and_then(|p| p.email.message_id);
+        let meta = DeadLetter {
+            id: format!("{}-{}", self.name, &sha256[..16]),
+            pipeline: self.name.clone(),
+            mailbox: self.cfg.user.clone(),
+            uid: l.uid.clone(),
+            message_id: message_id.clone(),
+            sha256: sha256.clone(),
+            reason: reason.to_string(),
+            plugin: self.mapper.name().to_string(),
+            plugin_sha256: self.mapper.digest().to_string(),
+            at: received_at.to_string(),
+        };
+        tracing::warn!(mailbox = %self.name, uid = %l.uid, id = %meta.id, "dead-lettered: {reason}");
+        let dl = self.dead_letters.clone();
+        let raw_owned = raw.to_vec();
+        let stored = meta.clone();
+        tokio::task::spawn_blocking(move || dl.store(&stored, &raw_owned))
+            .await?
+            .context("storing a dead letter")?;
+        Ok((
+            Committed {
+                uid: l.uid.clone(),
+                message_id,
+                sha256,
+                size: raw.len() as u64,
+                outcome: Outcome::DeadLetter {
+                    reason: format!("{} ({})", reason, meta.id),
+                },
+            },
+            Vec::new(),
+        ))
+    }
+
+    async fn process_message(
+        &self,
+        l: &Listing,
+        raw: &[u8],
+        received_at: &str,
+        store: &Arc<Mutex<Store>>,
+    ) -> Result<(Committed, Vec<FeedbackRecord>), MessageError> {
+        let parsed = mime::parse(raw)
+            .map_err(|e| MessageError::Unmappable(format!("cannot parse the message: {e}")))?;
+        failpoint::hit("after-parse");
+        let message_id = parsed.email.message_id.clone();
+        let commit = |outcome| Committed {
+            uid: l.uid.clone(),
+            message_id: message_id.clone(),
+            sha256: parsed.sha256.clone(),
+            size: raw.len() as u64,
+            outcome,
+        };
+        let dup = store
+            .lock()
+            .unwrap()
+            .find_duplicate(&self.name, message_id.as_deref(), &parsed.sha256)
+            .map_err(MessageError::Internal)?;
+        if let Some(of_uid) = dup {
+            tracing::info!(mailbox = %self.name, uid = %l.uid, of = %of_uid, "already committed under another unique id");
+            return Ok((commit(Outcome::Duplicate { of_uid }), Vec::new()));
+        }
+        let ctx = wit::Context {
+            pipeline: self.name.clone(),
+            mailbox: self.cfg.user.clone(),
+            uid: l.uid.clone(),
+            received_at: received_at.to_string(),
+        };
+        let outcome = self
+            .mapper
+            .map(MapperInput {
+                email: &parsed.email,
+                attachments: parsed.attachments.clone(),
+                context: &ctx,
+                config: &self.mapper_config,
+            })
+            .await
+            .map_err(|e| MessageError::Unmappable(e.to_string()))?;
+        Ok(match outcome {
+            MapOutcome::Feedback(list) => {
+                let recs = record::build(&parsed, &ctx, self.mapper.name(), list);
+                (
+                    commit(Outcome::Feedback {
+                        records: recs.len() as u32,
+                    }),
+                    recs,
+                )
+            }
+            MapOutcome::Skip(reason) => {
+                tracing::info!(mailbox = %self.name, uid = %l.uid, "skipped: {reason}");
+                (commit(Outcome::Skipped { reason }), Vec::new())
+            }
+        })
+    }
+
+    async fn delete(
+        &self,
+        session: &mut Session,
+        listings: &[&Listing],
+        out: &mut SessionResult,
+    ) -> anyhow::Result<()> {
+        let numbers: Vec<u32> = listings.iter().map(|l| l.number).collect();
+        let results = session
+            .delete(&numbers)
+            .await
+            .context("deleting messages")?;
+        failpoint::hit("after-dele");
+        for (l, r) in listings.iter().zip(results) {
+            match r {
+                Ok(()) => {
+                    out.deleted_uids.push(l.uid.clone());
+                    out.counts.deleted += 1;
+                }
+                Err(e) => tracing::warn!(mailbox = %self.name, uid = %l.uid, "DELE failed: {e}"),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct SessionResult {
+    counts: PollSummary,
+    deleted_uids: Vec<String>,
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Map a poll error to the session error it came from, if any.
+pub fn session_error(e: &anyhow::Error) -> Option<&SessionError> {
+    e.chain().find_map(|c| c.downcast_ref::<SessionError>())
+}
+
+/// What a dead-letter retry did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryOutcome {
+    /// Records were delivered to the sinks.
+    Delivered(usize),
+    /// The mapper now skips the message.
+    Skipped(String),
+}
+
+impl Mailbox {
+    /// Reprocess a dead letter with this mailbox's mapper (or `mapper`), and
+    /// deliver to its sinks. The records get the same idempotency keys as a
+    /// first delivery would, so a retry never duplicates.
+    pub async fn retry_dead_letter(
+        &self,
+        meta: &DeadLetter,
+        raw: &[u8],
+        mapper: Option<&MapperPlugin>,
+        store: &Arc<Mutex<Store>>,
+    ) -> anyhow::Result<RetryOutcome> {
+        let mapper = mapper.unwrap_or(&self.mapper);
+        let parsed = mime::parse(raw).context("parsing the message")?;
+        let ctx = wit::Context {
+            pipeline: self.name.clone(),
+            mailbox: self.cfg.user.clone(),
+            uid: meta.uid.clone(),
+            received_at: meta.at.clone(),
+        };
+        let outcome = mapper
+            .map(MapperInput {
+                email: &parsed.email,
+                attachments: parsed.attachments.clone(),
+                context: &ctx,
+                config: &self.mapper_config,
+            })
+            .await?;
+        let (records, state_outcome, result) = match outcome {
+            MapOutcome::Feedback(list) => {
+                let recs = record::build(&parsed, &ctx, mapper.name(), list);
+                let n = recs.len();
+                (
+                    recs,
+                    Outcome::Feedback { records: n as u32 },
+                    RetryOutcome::Delivered(n),
+                )
+            }
+            MapOutcome::Skip(reason) => (
+                Vec::new(),
+                Outcome::Skipped {
+                    reason: reason.clone(),
+                },
+                RetryOutcome::Skipped(reason),
+            ),
+        };
+        for sink in &self.sinks {
+            let mut sink = sink.lock().await;
+            sink.write_batch(&records)
+                .await
+                .with_context(|| format!("delivering to sink {:?}", sink.name()))?;
+        }
+        let commit = Committed {
+            uid: meta.uid.clone(),
+            message_id: parsed.email.message_id.clone(),
+            sha256: parsed.sha256.clone(),
+            size: raw.len() as u64,
+            outcome: state_outcome,
+        };
+        let name = self.name.clone();
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.lock().unwrap().record_batch(&name, &[commit]))
+            .await??;
+        Ok(result)
+    }
+}

@@ -1,0 +1,97 @@
+//! A real Dovecot POP3 server for popline's tests, demo and benchmarks.
+//!
+//! [`Dovecot::start`] runs Debian's Dovecot 2.3 (`dovecot-core`,
+//! `dovecot-pop3d`) as an ordinary foreground child process from a private
+//! temporary directory: its own config, users, maildirs, a test CA
+//! ([`Tls`]) and free ports on 127.0.0.1/127.0.0.2. Nothing touches the system
+//! Dovecot service. Needs root (file ownership for Dovecot's users).
+//!
+//! ```no_run
+//! use popline_testkit::{Dovecot, DovecotOptions, beta_replies};
+//!
+//! let dovecot = Dovecot::start(DovecotOptions::default().user("alice@contoso.example", "secret"))?;
+//! dovecot.seed("alice@contoso.example", &beta_replies())?;
+//! // connect to 127.0.0.1:{dovecot.tls_port()} trusting dovecot.ca_pem() ...
+//! assert_eq!(dovecot.count("alice@contoso.example")?, 6);
+//! # anyhow::Ok(())
+//! ```
+//!
+//! The `popline-testkit dovecot` binary runs the same server in the
+//! foreground for `just demo` and the ingestion benchmark, describing it in a
+//! [`State`] file.
+
+mod dovecot;
+mod mail;
+mod tls;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+pub use dovecot::{Dovecot, DovecotOptions};
+pub use mail::{beta_replies, mixed_corpus};
+pub use tls::Tls;
+
+/// The error text when Dovecot is not installed.
+pub const MISSING_DOVECOT: &str = "dovecot not found: apt-get install dovecot-core dovecot-pop3d";
+
+/// Where the `dovecot` binary is: `$PATH` first, then `/usr/sbin` and
+/// `/usr/local/sbin` (often missing from a non-root `$PATH`). `None` if it is
+/// not installed.
+pub fn which_dovecot() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
+        .map(|dir| dir.join("dovecot"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// What `popline-testkit dovecot --state FILE` writes (TOML) once Dovecot is
+/// ready, for scripts and benchmarks that talk to it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct State {
+    /// The `popline-testkit` process: send it SIGTERM to stop Dovecot and clean up.
+    pub pid: u32,
+    /// The Dovecot master process.
+    pub dovecot_pid: u32,
+    /// The server's temporary directory.
+    pub dir: PathBuf,
+    /// The CA certificate to trust.
+    pub ca_pem: PathBuf,
+    /// Always `127.0.0.1`.
+    pub host: String,
+    /// Plaintext POP3 with STLS, see [`Dovecot::plain_port`].
+    pub plain_port: u16,
+    /// Implicit TLS (pop3s), see [`Dovecot::tls_port`].
+    pub tls_port: u16,
+    /// Plaintext on 127.0.0.2, see [`Dovecot::nonlocal_plain_port`].
+    pub nonlocal_plain_port: u16,
+    /// The mailbox's login name.
+    pub user: String,
+    /// The mailbox's password (USER/PASS, PLAIN, LOGIN).
+    pub password: String,
+    /// Messages seeded.
+    pub messages: usize,
+    /// Their total size as seeded (bytes).
+    pub bytes: u64,
+}
+
+impl State {
+    /// Reads a state file.
+    pub fn read(path: &Path) -> Result<State> {
+        let text =
+            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    /// Writes the state file atomically (a reader never sees half of it).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        fs::write(&tmp, toml::to_string(self)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    }
+}

@@ -1,0 +1,333 @@
+//! Proves the harness against the real server: TLS with the generated CA,
+//! logins, STAT/RETR byte-exactness, STLS, deletions and the gotchas the
+//! harness configures away (failure delay, loopback counting as secure).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use popline_testkit::{Dovecot, DovecotOptions, Tls, beta_replies};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto::ring};
+
+const USER: &str = "alice@contoso.example";
+const PASSWORD: &str = "s3cret pass";
+
+fn start() -> Dovecot {
+    let started = Instant::now();
+    let dovecot =
+        Dovecot::start(DovecotOptions::default().user(USER, PASSWORD)).expect("starting dovecot");
+    eprintln!("dovecot started in {:?}", started.elapsed());
+    dovecot
+}
+
+/// Three messages with CRLF line endings, as on the wire. The first has lines
+/// starting with "." (dot-stuffed by the server) and one that is just ".".
+fn three_messages() -> Vec<Vec<u8>> {
+    let first = b"From: Dana <dana@example.org>\r\nTo: replies+FB-2001@beta.example.com\r\n\
+Subject: dots\r\n\r\nA line:\r\n.starts with a dot\r\n..and two\r\n.\r\nend\r\n"
+        .to_vec();
+    let beta = beta_replies();
+    vec![first, beta[1].clone(), beta[4].clone()]
+}
+
+fn connector(ca: &Path) -> TlsConnector {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).expect("reading CA") {
+        roots.add(cert.expect("CA PEM")).expect("adding CA");
+    }
+    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    TlsConnector::from(Arc::new(config))
+}
+
+/// A minimal POP3 client, enough to check the server.
+struct Pop3<S> {
+    io: BufReader<S>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
+    async fn greeting(io: S) -> Pop3<S> {
+        let mut pop = Pop3 {
+            io: BufReader::new(io),
+        };
+        let line = pop.line().await;
+        assert!(line.starts_with("+OK"), "greeting: {line}");
+        pop
+    }
+
+    async fn line(&mut self) -> String {
+        let mut buf = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), self.io.read_until(b'\n', &mut buf))
+            .await
+            .expect("server answered in time")
+            .expect("reading");
+        String::from_utf8(buf).expect("UTF-8 status line")
+    }
+
+    /// Sends `command` and returns the status line (without CRLF).
+    async fn cmd(&mut self, command: &str) -> String {
+        self.io
+            .get_mut()
+            .write_all(format!("{command}\r\n").as_bytes())
+            .await
+            .expect("writing");
+        self.io.get_mut().flush().await.expect("flushing");
+        self.line().await.trim_end().to_owned()
+    }
+
+    /// Sends `command`, expects `+OK` and returns the multi-line body, dot-unstuffed.
+    async fn multi(&mut self, command: &str) -> Vec<u8> {
+        let status = self.cmd(command).await;
+        assert!(status.starts_with("+OK"), "{command}: {status}");
+        let mut body = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            self.io.read_until(b'\n', &mut line).await.expect("reading");
+            assert!(!line.is_empty(), "connection closed in a multi-line answer");
+            if line == b".\r\n" {
+                return body;
+            }
+            let unstuffed = line.strip_prefix(b".").unwrap_or(&line);
+            body.extend_from_slice(unstuffed);
+        }
+    }
+
+    async fn login(&mut self) {
+        let user = self.cmd(&format!("USER {USER}")).await;
+        assert!(user.starts_with("+OK"), "USER: {user}");
+        let pass = self.cmd(&format!("PASS {PASSWORD}")).await;
+        assert!(pass.starts_with("+OK"), "PASS: {pass}");
+    }
+}
+
+async fn pop3s(
+    dovecot: &Dovecot,
+    ca: &Path,
+) -> std::io::Result<impl AsyncRead + AsyncWrite + Unpin> {
+    let tcp = TcpStream::connect(("127.0.0.1", dovecot.tls_port())).await?;
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    connector(ca).connect(name, tcp).await
+}
+
+#[tokio::test]
+async fn pop3s_login_stat_and_byte_exact_retr() {
+    let dovecot = start();
+    let messages = three_messages();
+    dovecot.seed(USER, &messages).unwrap();
+    assert_eq!(dovecot.count(USER).unwrap(), 3);
+
+    let tls = pop3s(&dovecot, dovecot.ca_pem())
+        .await
+        .expect("TLS with the test CA");
+    let mut pop = Pop3::greeting(tls).await;
+    pop.login().await;
+
+    // STAT counts sizes as served (CRLF): proves the S=/W= file names are right.
+    let total: usize = messages.iter().map(Vec::len).sum();
+    assert_eq!(pop.cmd("STAT").await, format!("+OK 3 {total}"));
+    let list = String::from_utf8(pop.multi("LIST").await).unwrap();
+    let expected: String = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| format!("{} {}\r\n", i + 1, m.len()))
+        .collect();
+    assert_eq!(list, expected);
+
+    // Seeding order is POP3 order, and RETR gives back exactly what was seeded.
+    for (i, message) in messages.iter().enumerate() {
+        let got = pop.multi(&format!("RETR {}", i + 1)).await;
+        assert!(
+            got == *message,
+            "RETR {} differs:\n{}",
+            i + 1,
+            String::from_utf8_lossy(&got)
+        );
+    }
+    let uidl = String::from_utf8(pop.multi("UIDL").await).unwrap();
+    assert_eq!(uidl.lines().count(), 3, "{uidl}");
+    assert!(pop.cmd("QUIT").await.starts_with("+OK"));
+    // Nothing deleted: messages stay (moved from new/ to cur/).
+    assert_eq!(dovecot.count(USER).unwrap(), 3);
+}
+
+#[tokio::test]
+async fn stls_on_plain_port_and_dele_is_counted() {
+    let dovecot = start();
+    dovecot.seed(USER, &three_messages()).unwrap();
+
+    let tcp = TcpStream::connect(("127.0.0.1", dovecot.plain_port()))
+        .await
+        .unwrap();
+    let mut pop = Pop3::greeting(tcp).await;
+    let capa = String::from_utf8(pop.multi("CAPA").await).unwrap();
+    assert!(capa.lines().any(|l| l == "STLS"), "{capa}");
+    assert!(pop.cmd("STLS").await.starts_with("+OK"));
+    // No bytes may follow STLS's answer before the handshake.
+    assert!(pop.io.buffer().is_empty());
+    let name = ServerName::try_from("localhost").unwrap();
+    let tls = connector(dovecot.ca_pem())
+        .connect(name, pop.io.into_inner())
+        .await
+        .expect("STLS handshake (DNS:localhost)");
+    let mut pop = Pop3 {
+        io: BufReader::new(tls),
+    };
+    let capa = String::from_utf8(pop.multi("CAPA").await).unwrap();
+    assert!(!capa.lines().any(|l| l == "STLS"), "{capa}");
+    // No introspection endpoint configured: no bearer-token mechanisms.
+    assert!(capa.lines().any(|l| l == "SASL PLAIN LOGIN"), "{capa}");
+    pop.login().await;
+    assert!(pop.cmd("DELE 2").await.starts_with("+OK"));
+    assert!(pop.cmd("QUIT").await.starts_with("+OK"));
+    assert_eq!(dovecot.count(USER).unwrap(), 2);
+}
+
+#[tokio::test]
+async fn unknown_ca_is_refused() {
+    let dovecot = start();
+    let rogue = Tls::rogue_ca(dovecot.dir()).unwrap();
+    let err = match pop3s(&dovecot, &rogue).await {
+        Ok(_) => panic!("handshake succeeded with a CA that did not sign the server certificate"),
+        Err(err) => err,
+    };
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+}
+
+#[tokio::test]
+async fn plaintext_login_refused_when_not_loopback_equal() {
+    let dovecot = start();
+    // 127.0.0.1 → 127.0.0.2: Dovecot no longer counts the connection as secure.
+    let tcp = TcpStream::connect(("127.0.0.2", dovecot.nonlocal_plain_port()))
+        .await
+        .unwrap();
+    let mut pop = Pop3::greeting(tcp).await;
+    let user = pop.cmd(&format!("USER {USER}")).await;
+    assert_eq!(
+        user,
+        "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."
+    );
+
+    // 127.0.0.1 → 127.0.0.1 counts as secure: plaintext login works.
+    let tcp = TcpStream::connect(("127.0.0.1", dovecot.plain_port()))
+        .await
+        .unwrap();
+    let mut pop = Pop3::greeting(tcp).await;
+    pop.login().await;
+}
+
+#[tokio::test]
+async fn failed_logins_answer_without_delay() {
+    let dovecot = start();
+    let started = Instant::now();
+    for _ in 0..3 {
+        let tls = pop3s(&dovecot, dovecot.ca_pem()).await.unwrap();
+        let mut pop = Pop3::greeting(tls).await;
+        assert!(pop.cmd(&format!("USER {USER}")).await.starts_with("+OK"));
+        assert_eq!(
+            pop.cmd("PASS wrong").await,
+            "-ERR [AUTH] Authentication failed."
+        );
+    }
+    // Dovecot's default is 2 s per failure, escalating per IP.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(dovecot.log().contains("auth"), "{}", dovecot.log());
+}
+
+/// A stand-in RFC 7662 introspection endpoint: the token `good` is active for
+/// `USER`, anything else is not.
+async fn introspection_endpoint() -> u16 {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0; 4096];
+                // Headers, then a Content-Length form body:
+                // `token=...&client_id=...&client_secret=...`.
+                let body = loop {
+                    let text = String::from_utf8_lossy(&request).into_owned();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("Content-Length: "))
+                            .map_or(0, |n| n.trim().parse().unwrap());
+                        if body.len() >= length {
+                            assert!(head.starts_with("POST /introspect "), "{head}");
+                            break body.to_owned();
+                        }
+                    }
+                    let n = stream.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                };
+                let body = if body.split('&').any(|field| field == "token=good") {
+                    format!(
+                        r#"{{"active":true,"username":"{USER}","scope":"POP.AccessAsUser.All"}}"#
+                    )
+                } else {
+                    r#"{"active":false}"#.to_owned()
+                };
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.write_all(response.as_bytes()).await.unwrap();
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn xoauth2_checked_by_the_introspection_endpoint() {
+    use base64::Engine as _;
+    let port = introspection_endpoint().await;
+    let dovecot = Dovecot::start(
+        DovecotOptions::default()
+            .user(USER, PASSWORD)
+            .oauth2_introspection_url(format!("http://127.0.0.1:{port}/introspect")),
+    )
+    .unwrap();
+    let xoauth2 = |token: &str| {
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("user={USER}\x01auth=Bearer {token}\x01\x01"))
+    };
+
+    let tls = pop3s(&dovecot, dovecot.ca_pem()).await.unwrap();
+    let mut pop = Pop3::greeting(tls).await;
+    let capa = String::from_utf8(pop.multi("CAPA").await).unwrap();
+    assert!(
+        capa.lines()
+            .any(|l| l == "SASL PLAIN LOGIN XOAUTH2 OAUTHBEARER"),
+        "{capa}"
+    );
+    let answer = pop.cmd(&format!("AUTH XOAUTH2 {}", xoauth2("good"))).await;
+    assert_eq!(answer, "+OK Logged in.", "{}", dovecot.log());
+
+    // A rejected token gets an error challenge; the client must answer it
+    // with an empty line to get the final -ERR.
+    let tls = pop3s(&dovecot, dovecot.ca_pem()).await.unwrap();
+    let mut pop = Pop3::greeting(tls).await;
+    let challenge = pop
+        .cmd(&format!("AUTH XOAUTH2 {}", xoauth2("revoked")))
+        .await;
+    assert!(challenge.starts_with("+ eyJ"), "{challenge}");
+    assert_eq!(pop.cmd("").await, "-ERR [AUTH] Authentication failed.");
+}
