@@ -13,8 +13,12 @@ default:
 plugins:
     cargo build --target wasm32-wasip2 --profile plugin {{guests}}
 
-# Run the demo: map the sample beta-tester replies with the reference mapper.
+# The demo: a local Dovecot with sample beta-tester replies, one `popline once`, the records.
 demo: plugins
+    scripts/demo.sh
+
+# Map the sample .eml files with the reference mapper (no server needed).
+demo-map: plugins
     cargo build --quiet --bin popline
     target/debug/popline map examples/mail/*.eml --mapper {{wasm}}/feedback_default.wasm --set message-id-pattern='feedback-{id}@notify.beta.example.com'
 

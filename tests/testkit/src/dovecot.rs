@@ -426,7 +426,7 @@ ssl_key = <{key}
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = yes
 auth_mechanisms = {mechanisms}
-# Else every failed login costs 2 s.
+# Else every failed login costs 2 s (Dovecot 2.3 keeps a 0.5 s floor).
 auth_failure_delay = 0
 mail_location = maildir:{dir}/mail/%u
 first_valid_uid = {MAIL_ID}

@@ -221,28 +221,37 @@ async fn plaintext_login_refused_when_not_loopback_equal() {
         .unwrap();
     let mut pop = Pop3::greeting(tcp).await;
     pop.login().await;
+    let t = Instant::now();
+    drop(dovecot);
+    eprintln!("TMP drop took {:?}", t.elapsed());
 }
 
 #[tokio::test]
-async fn failed_logins_answer_without_delay() {
+async fn failed_logins_are_not_penalised() {
     let dovecot = start();
-    let started = Instant::now();
     for _ in 0..3 {
         let tls = pop3s(&dovecot, dovecot.ca_pem()).await.unwrap();
         let mut pop = Pop3::greeting(tls).await;
         assert!(pop.cmd(&format!("USER {USER}")).await.starts_with("+OK"));
+        let started = Instant::now();
         assert_eq!(
             pop.cmd("PASS wrong").await,
             "-ERR [AUTH] Authentication failed."
         );
+        // Dovecot's defaults: 2 s, then 4, 8, 15 s per IP. With
+        // `auth_failure_delay = 0` and anvil's penalty off, what remains is
+        // Dovecot 2.3's 0.5 s failure-flush timer.
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
     }
-    // Dovecot's default is 2 s per failure, escalating per IP.
     assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
+        dovecot.log().contains("Password mismatch"),
+        "{}",
+        dovecot.log()
     );
-    assert!(dovecot.log().contains("auth"), "{}", dovecot.log());
 }
 
 /// A stand-in RFC 7662 introspection endpoint: the token `good` is active for
