@@ -26,6 +26,10 @@ demo-map: plugins
 test: plugins
     cargo test
 
+# The reference mapper on the labelled corpus (corpus/): exact trimmed text, match accuracy, skip precision/recall.
+quality:
+    cargo test --test all quality -- --nocapture
+
 # The reference plugins also build with cargo-component (what plugin authors use).
 component-check:
     cargo component build --profile plugin -p pop3-standard -p feedback-default
@@ -36,6 +40,10 @@ component-check:
 # Benchmarks (criterion): instantiate + map one message.
 bench: plugins
     cargo bench --bench plugin
+
+# Ingestion benchmark: popline once vs mpop on 2,000 messages, loopback and +20 ms RTT.
+bench-ingest:
+    scripts/bench-ingest.sh
 
 # fmt + clippy for host and guests.
 lint:

@@ -106,6 +106,8 @@ pub struct MailboxConfig {
     pub user: String,
     /// The password: `{ env = "VAR" }` or `{ file = "path" }`.
     pub password: Option<SecretRef>,
+    /// OAuth 2.0 instead of a password (Microsoft 365, Outlook.com, Google).
+    pub oauth: Option<crate::oauth::OAuthConfig>,
     /// The POP3 dialogue plugin (.wasm).
     pub dialogue: PathBuf,
     /// Login mechanisms allowed, in preference order (e.g. `["XOAUTH2"]`);
@@ -191,7 +193,7 @@ fn default_read_timeout() -> u64 {
     60
 }
 
-fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(crate) fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     humantime::parse_duration(&s).map_err(|e| {
         serde::de::Error::custom(format!(
@@ -343,10 +345,16 @@ impl Config {
                     ));
                 }
             }
-            if mb.password.is_none() {
-                return Err(format!(
-                    "{at}: no credential; add password = {{ env = \"VAR\" }} or {{ file = \"path\" }}"
-                ));
+            match (&mb.password, &mb.oauth) {
+                (None, None) => {
+                    return Err(format!(
+                        "{at}: no credential; add password = {{ env = \"VAR\" }} (or {{ file = \"path\" }}), or an [mailboxes.{name}.oauth] table"
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(format!("{at}: both password and oauth are set; keep one"));
+                }
+                _ => {}
             }
             if mb.tls == TlsMode::None && !mb.allow_plaintext {
                 return Err(format!(

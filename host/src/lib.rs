@@ -10,6 +10,7 @@ pub mod config;
 pub mod deadletter;
 pub mod failpoint;
 pub mod mime;
+pub mod oauth;
 pub mod pipeline;
 pub mod plugin;
 pub mod pop3;

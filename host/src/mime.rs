@@ -6,7 +6,10 @@
 
 use std::sync::Arc;
 
-use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
+use encoding_rs::{Encoding, WINDOWS_1252};
+use mail_parser::decoders::base64::base64_decode;
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::{Address, HeaderValue, MessageParser, MessagePart, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 use crate::plugin::mapper::wit;
@@ -44,23 +47,23 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, MimeError> {
     }
     let mut warnings = Vec::new();
 
+    // Bodies are decoded here rather than by mail-parser, so a missing or
+    // wrong charset declaration can be caught from the bytes.
+    let mut decode = |part: &MessagePart<'_>, what: &str| -> Option<String> {
+        let (text, warning) = decode_text_part(raw, part)?;
+        warnings.extend(warning.map(|w| format!("{what} body: {w}")));
+        Some(text)
+    };
     let text_body = join(
         msg.text_bodies()
             .filter(|p| !p.is_text_html())
-            .filter_map(|p| p.text_contents()),
+            .filter_map(|p| decode(p, "text")),
     );
     let html_body = join(
         msg.html_bodies()
             .filter(|p| p.is_text_html())
-            .filter_map(|p| p.text_contents()),
+            .filter_map(|p| decode(p, "HTML")),
     );
-    for (what, body) in [("text", &text_body), ("HTML", &html_body)] {
-        if body.as_deref().is_some_and(|b| b.contains('\u{FFFD}')) {
-            warnings.push(format!(
-                "{what} body has bytes that could not be decoded in its charset (replaced by U+FFFD)"
-            ));
-        }
-    }
 
     let mut attachments = Vec::new();
     let mut infos = Vec::new();
@@ -134,9 +137,109 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn join<'a>(parts: impl Iterator<Item = &'a str>) -> Option<String> {
-    let parts: Vec<&str> = parts.collect();
+fn join(parts: impl Iterator<Item = String>) -> Option<String> {
+    let parts: Vec<String> = parts.collect();
     (!parts.is_empty()).then(|| parts.join("\n"))
+}
+
+/// The text of a text or HTML body part and, if decoding needed a guess or
+/// replaced bytes, a warning.
+///
+/// - The declared charset is used when the bytes fit it. An HTML part
+///   without one may declare it in a `<meta>` tag.
+/// - No charset, or US-ASCII with 8-bit bytes: UTF-8 if the bytes are valid
+///   UTF-8, else windows-1252 (what such mail almost always is).
+/// - A single-byte charset (ISO-8859-x, windows-125x, KOI8...) declared for
+///   bytes that are valid UTF-8 with non-ASCII characters: UTF-8. Real
+///   Latin-1 text is practically never valid UTF-8; mislabelled UTF-8 is
+///   common.
+/// - A charset nobody knows: as if none was declared.
+/// - Bytes invalid in the charset become U+FFFD.
+fn decode_text_part(raw: &[u8], part: &MessagePart<'_>) -> Option<(String, Option<String>)> {
+    if !matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
+        return part.text_contents().map(|t| (t.to_string(), None));
+    }
+    let body = raw.get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
+    let decoded = match part.encoding {
+        mail_parser::Encoding::QuotedPrintable => quoted_printable_decode(body),
+        mail_parser::Encoding::Base64 => base64_decode(body),
+        mail_parser::Encoding::None => Some(body.to_vec()),
+    };
+    let Some(bytes) = decoded else {
+        // A broken transfer encoding: keep what mail-parser salvaged.
+        let text = part.text_contents()?.to_string();
+        return Some((text, Some("broken transfer encoding".into())));
+    };
+    let declared = part
+        .content_type()
+        .and_then(|ct| ct.attribute("charset"))
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .or_else(|| part.is_text_html().then(|| meta_charset(&bytes)).flatten());
+    Some(decode_bytes(&bytes, declared.as_deref()))
+}
+
+fn decode_bytes(bytes: &[u8], declared: Option<&str>) -> (String, Option<String>) {
+    let known = declared.and_then(|label| Encoding::for_label(label.as_bytes()));
+    let ascii_label = declared.is_some_and(|l| {
+        ["us-ascii", "ascii", "ansi_x3.4-1968"]
+            .iter()
+            .any(|a| l.eq_ignore_ascii_case(a))
+    });
+    let utf8 = std::str::from_utf8(bytes).ok();
+    let guess = |why: String| match utf8 {
+        Some(text) => (text.trim_start_matches('\u{feff}').to_string(), None),
+        None => {
+            let (text, _) = WINDOWS_1252.decode_without_bom_handling(bytes);
+            (
+                text.into_owned(),
+                Some(format!(
+                    "{why} and the bytes are not UTF-8; decoded as windows-1252"
+                )),
+            )
+        }
+    };
+    let encoding = match (declared, known) {
+        (None, _) => return guess("no charset declared".into()),
+        (Some(_), _) if ascii_label => {
+            return guess("declared US-ASCII but has 8-bit bytes".into());
+        }
+        (Some(label), None) => return guess(format!("unknown charset `{label}`")),
+        (Some(_), Some(encoding)) => encoding,
+    };
+    if encoding.is_single_byte()
+        && let Some(text) = utf8.filter(|t| !t.is_ascii())
+    {
+        let label = declared.unwrap_or_default();
+        return (
+            text.to_string(),
+            Some(format!(
+                "declared `{label}` but the bytes are UTF-8; decoded as UTF-8"
+            )),
+        );
+    }
+    let (text, _, replaced) = encoding.decode(bytes);
+    let warning = replaced.then(|| {
+        format!(
+            "bytes that are not valid {} were replaced by U+FFFD",
+            encoding.name()
+        )
+    });
+    (text.into_owned(), warning)
+}
+
+/// The charset an HTML document declares in a `<meta>` tag, if any.
+fn meta_charset(html: &[u8]) -> Option<String> {
+    let head = &html[..html.len().min(4096)];
+    let lower = head.to_ascii_lowercase();
+    let at = lower.windows(8).position(|w| w == b"charset=")? + 8;
+    let value: String = head[at..]
+        .iter()
+        .skip_while(|b| matches!(b, b'"' | b'\'' | b' '))
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'))
+        .map(|&b| b as char)
+        .collect();
+    (!value.is_empty()).then_some(value)
 }
 
 fn addresses(a: Option<&Address<'_>>) -> Vec<wit::Address> {
@@ -241,5 +344,192 @@ iVBORw0KGgo=\r\n\
         assert!(matches!(parse(b" \r\n"), Err(MimeError::Empty)));
         // Arbitrary bytes either parse into something or give an error.
         let _ = parse(&[0xff, 0x00, b':', b'\n', 0x80]);
+    }
+
+    /// A one-part message with these Content-Type parameters, transfer
+    /// encoding and body bytes.
+    fn message(content_type: &str, cte: &str, body: &[u8]) -> ParsedEmail {
+        let mut raw = format!(
+            "From: a@example.org\r\nSubject: t\r\nMIME-Version: 1.0\r\n\
+             Content-Type: {content_type}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n"
+        )
+        .into_bytes();
+        raw.extend_from_slice(body);
+        parse(&raw).unwrap()
+    }
+
+    fn text(p: &ParsedEmail) -> &str {
+        p.email.text_body.as_deref().unwrap().trim_end()
+    }
+
+    #[test]
+    fn legacy_charsets_decode() {
+        let cases: [(&str, &str, &[u8], &str); 8] = [
+            (
+                "text/plain; charset=ISO-2022-JP",
+                "7bit",
+                b"\x1b$B%S%k%I\x1b(B412\x1b$B$GD>$j$^$7$?!#\x1b(B\r\n",
+                "ビルド412で直りました。",
+            ),
+            (
+                "text/plain; charset=\"Shift_JIS\"",
+                "base64",
+                b"gqiQophigsmCyILBgsSCqILogtyCt4FCCpbikeiCqonwjIiCtYLcgrWCvYFCCg==\r\n",
+                "お世話になっております。\n問題が解決しました。",
+            ),
+            (
+                "text/plain; charset=big5",
+                "quoted-printable",
+                b"=B6=D7=A5X=A5\\=AF=E0=A5=BF=B1`=A4F=A1C\r\n",
+                "匯出功能正常了。",
+            ),
+            (
+                "text/plain; charset=gb2312",
+                "base64",
+                b"zayyvc7KzOLS0b6tveK+9sHLoaMK\r\n",
+                "同步问题已经解决了。",
+            ),
+            (
+                "text/plain; charset=koi8-r",
+                "8bit",
+                b"\xfc\xcb\xd3\xd0\xcf\xd2\xd4 \xd2\xc1\xc2\xcf\xd4\xc1\xc5\xd4, \xd3\xd0\xc1\xd3\xc9\xc2\xcf!\r\n",
+                "Экспорт работает, спасибо!",
+            ),
+            (
+                "text/plain; charset=windows-1252",
+                "quoted-printable",
+                b"=93Gr=F6=DFe=94 costs 5 =80 =96 fixed.\r\n",
+                "\u{201c}Größe\u{201d} costs 5 € \u{2013} fixed.",
+            ),
+            (
+                "text/plain; charset=iso-8859-2",
+                "8bit",
+                b"Za\xbf\xf3\xb3\xe6 g\xea\xb6l\xb1 ja\xbc\xf1.\r\n",
+                "Zażółć gęślą jaźń.",
+            ),
+            (
+                "text/plain; charset=ISO-8859-15",
+                "quoted-printable",
+                b"5 =A4 pour l'=A6uvre\r\n",
+                "5 € pour l'Šuvre",
+            ),
+        ];
+        for (content_type, cte, body, expected) in cases {
+            let p = message(content_type, cte, body);
+            assert_eq!(text(&p), expected, "{content_type}");
+            assert!(
+                p.email.warnings.is_empty(),
+                "{content_type}: {:?}",
+                p.email.warnings
+            );
+        }
+    }
+
+    #[test]
+    fn encoded_word_headers_in_legacy_charsets() {
+        let raw = b"From: =?ISO-2022-JP?B?GyRCOjRGIxsoQiAbJEI3chsoQg==?= <ken@example.jp>\r\n\
+Subject: =?ISO-2022-JP?B?GyRCN29MPiROJUYlOSVIGyhC?=\r\n\
+To: =?iso-8859-1?Q?R=E9mi?= <remi@example.fr>, =?gb2312?B?u9i4tDogzayyvc7KzOI=?= <x@example.cn>\r\n\
+\r\n\
+body\r\n";
+        let p = parse(raw).unwrap();
+        assert_eq!(p.email.from[0].name.as_deref(), Some("佐藤 健"));
+        assert_eq!(p.email.subject.as_deref(), Some("件名のテスト"));
+        assert_eq!(p.email.to[0].name.as_deref(), Some("Rémi"));
+        assert_eq!(p.email.to[1].name.as_deref(), Some("回复: 同步问题"));
+        let raw = b"From: a@example.org\r\n\
+Subject: =?iso-8859-1?Q?R=E9ponse_=E0?= =?utf-8?B?IHZvdHJlIG1lc3NhZ2U=?=\r\n\r\nx\r\n";
+        assert_eq!(
+            parse(raw).unwrap().email.subject.as_deref(),
+            Some("Réponse à votre message")
+        );
+    }
+
+    #[test]
+    fn missing_charset_is_utf8_or_windows_1252() {
+        let p = message("text/plain", "8bit", "Café crème\r\n".as_bytes());
+        assert_eq!(text(&p), "Café crème");
+        assert!(p.email.warnings.is_empty(), "{:?}", p.email.warnings);
+
+        let p = message("text/plain", "8bit", b"Caf\xe9 cr\xe8me \x93ok\x94\r\n");
+        assert_eq!(text(&p), "Café crème \u{201c}ok\u{201d}");
+        assert_eq!(
+            p.email.warnings,
+            ["text body: no charset declared and the bytes are not UTF-8; decoded as windows-1252"]
+        );
+
+        let p = message("text/plain; charset=us-ascii", "8bit", b"Caf\xe9\r\n");
+        assert_eq!(text(&p), "Café");
+        assert_eq!(p.email.warnings.len(), 1);
+
+        let p = message(
+            "text/plain; charset=x-unknown-42",
+            "8bit",
+            "Grüße\r\n".as_bytes(),
+        );
+        assert_eq!(text(&p), "Grüße");
+    }
+
+    #[test]
+    fn wrong_single_byte_charset_on_utf8_bytes() {
+        let p = message(
+            "text/plain; charset=iso-8859-1",
+            "quoted-printable",
+            b"Caf=C3=A9 cr=C3=A8me\r\n",
+        );
+        assert_eq!(text(&p), "Café crème");
+        assert_eq!(
+            p.email.warnings,
+            ["text body: declared `iso-8859-1` but the bytes are UTF-8; decoded as UTF-8"]
+        );
+        // Genuine Latin-1 is left alone.
+        let p = message("text/plain; charset=iso-8859-1", "8bit", b"Caf\xe9\r\n");
+        assert_eq!(text(&p), "Café");
+        assert!(p.email.warnings.is_empty());
+    }
+
+    #[test]
+    fn undecodable_bytes_are_replaced_and_flagged() {
+        let p = message("text/plain; charset=utf-8", "8bit", b"ok \xff\xfe done\r\n");
+        assert_eq!(text(&p), "ok \u{fffd}\u{fffd} done");
+        assert_eq!(
+            p.email.warnings,
+            ["text body: bytes that are not valid UTF-8 were replaced by U+FFFD"]
+        );
+        let p = message("text/plain; charset=shift_jis", "8bit", b"\x82\xa0\x82\r\n");
+        assert!(text(&p).contains('\u{fffd}'));
+        assert_eq!(p.email.warnings.len(), 1);
+    }
+
+    #[test]
+    fn html_meta_charset_when_the_header_has_none() {
+        let p = message(
+            "text/html",
+            "8bit",
+            b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1252\"></head><body>Caf\xe9</body></html>\r\n",
+        );
+        assert!(p.email.html_body.as_deref().unwrap().contains("Café"));
+        assert!(p.email.warnings.is_empty(), "{:?}", p.email.warnings);
+    }
+
+    #[test]
+    fn multipart_bodies_decode_each_part_in_its_charset() {
+        let raw = b"From: a@example.org\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=\"b\"\r\n\r\n\
+--b\r\nContent-Type: text/plain; charset=ISO-2022-JP\r\nContent-Transfer-Encoding: 7bit\r\n\r\n\
+\x1b$B%S%k%I\x1b(B412\r\n\
+--b\r\nContent-Type: text/html; charset=\"Shift_JIS\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+PGRpdj6CqJCimGKCyYLIgsGCxIKoguiC3IK3gUI8L2Rpdj4=\r\n\
+--b--\r\n";
+        let p = parse(raw).unwrap();
+        assert_eq!(
+            p.email.text_body.as_deref().map(str::trim_end),
+            Some("ビルド412")
+        );
+        assert_eq!(
+            p.email.html_body.as_deref().map(str::trim_end),
+            Some("<div>お世話になっております。</div>")
+        );
+        assert!(p.email.warnings.is_empty(), "{:?}", p.email.warnings);
     }
 }

@@ -34,6 +34,8 @@ pub struct Mailbox {
     tls: TlsClient,
     dead_letters: Arc<DeadLetters>,
     breaker: Mutex<Breaker>,
+    /// OAuth tokens, when the mailbox uses OAuth instead of a password.
+    pub tokens: Option<Arc<crate::oauth::TokenManager>>,
 }
 
 /// Consecutive mapper failures, and when an open breaker may try again.
@@ -110,8 +112,18 @@ impl Runtime {
             sinks.insert(name.clone(), Arc::new(AsyncMutex::new(sink)));
         }
         let dead_letters = Arc::new(DeadLetters::new(config.path(&config.state.dead_letter_dir)));
+        let mut accounts = crate::oauth::Accounts::default();
         let mut mailboxes = Vec::new();
         for (name, mb) in &config.mailboxes {
+            let tokens = match &mb.oauth {
+                Some(o) => Some(accounts.get(
+                    name,
+                    o,
+                    &config.base_dir,
+                    default_token_cache(config, name),
+                )?),
+                None => None,
+            };
             mailboxes.push(Arc::new(Mailbox::load(
                 name,
                 mb,
@@ -119,6 +131,7 @@ impl Runtime {
                 &engine,
                 &sinks,
                 dead_letters.clone(),
+                tokens,
             )?));
         }
         Ok(Runtime {
@@ -138,6 +151,7 @@ impl Mailbox {
         engine: &Engine,
         sinks: &std::collections::BTreeMap<String, Arc<AsyncMutex<Sink>>>,
         dead_letters: Arc<DeadLetters>,
+        tokens: Option<Arc<crate::oauth::TokenManager>>,
     ) -> anyhow::Result<Mailbox> {
         let dialogue = DialoguePlugin::load(
             engine,
@@ -172,6 +186,7 @@ impl Mailbox {
             tls,
             dead_letters,
             breaker: Mutex::new(Breaker::default()),
+            tokens,
         })
     }
 
@@ -180,7 +195,15 @@ impl Mailbox {
         self.cfg.poll_interval
     }
 
-    fn credential(&self) -> anyhow::Result<Credential> {
+    async fn credential(&self, renew: bool) -> anyhow::Result<Credential> {
+        if let Some(tokens) = &self.tokens {
+            let token = if renew {
+                tokens.renew_access_token().await?
+            } else {
+                tokens.access_token().await?
+            };
+            return Ok(Credential::Bearer(token));
+        }
         let pw = self
             .cfg
             .password
@@ -190,8 +213,28 @@ impl Mailbox {
         Ok(Credential::Password(Secret::new(pw)))
     }
 
-    /// Connect and log in; returns the open session.
+    /// Connect and log in; returns the open session. With OAuth, a rejected
+    /// cached token is renewed once (it may have been revoked).
     pub async fn open_session(&self) -> anyhow::Result<Session> {
+        match self.try_open(false).await {
+            Err(e) if self.tokens.is_some() && is_auth_rejection(&e) => {
+                tracing::info!(mailbox = %self.name, "server rejected the cached token; renewing it");
+                self.try_open(true).await.map_err(|e| {
+                    if is_auth_rejection(&e) {
+                        e.context(format!(
+                            "the server rejected a freshly issued token for user={}: check that POP is enabled for the mailbox, that `user` is the mailbox address (for a shared mailbox: its own address), and for app-only access the POP.AccessAsApp permission with admin consent, the Exchange service principal (New-ServicePrincipal) and Add-MailboxPermission",
+                            self.cfg.user
+                        ))
+                    } else {
+                        e
+                    }
+                })
+            }
+            other => other,
+        }
+    }
+
+    async fn try_open(&self, renew: bool) -> anyhow::Result<Session> {
         let cfg = &self.cfg;
         let port = cfg.port();
         let timeout = Duration::from_secs(cfg.connect_timeout_secs);
@@ -208,7 +251,7 @@ impl Mailbox {
         let conn = Connection::new(
             stream,
             (cfg.tls == TlsMode::Starttls).then(|| self.tls.clone()),
-            self.credential()?,
+            self.credential(renew).await?,
             ConnSettings {
                 host: cfg.host.clone(),
                 port,
@@ -572,6 +615,22 @@ pub fn unix_now() -> i64 {
 /// Map a poll error to the session error it came from, if any.
 pub fn session_error(e: &anyhow::Error) -> Option<&SessionError> {
     e.chain().find_map(|c| c.downcast_ref::<SessionError>())
+}
+
+fn is_auth_rejection(e: &anyhow::Error) -> bool {
+    matches!(
+        session_error(e),
+        Some(SessionError::Pop3(p)) if p.kind == crate::plugin::dialogue::ErrorKind::Auth
+    )
+}
+
+fn default_token_cache(config: &Config, mailbox: &str) -> std::path::PathBuf {
+    let state = config.path(&config.state.path);
+    state
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("tokens")
+        .join(format!("{mailbox}.json"))
 }
 
 /// What a dead-letter retry did.

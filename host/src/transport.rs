@@ -37,31 +37,7 @@ pub struct TlsClient {
 impl TlsClient {
     /// Roots: webpki's Mozilla set plus every certificate in `ca_file`.
     pub fn new(host: &str, ca_file: Option<&Path>) -> anyhow::Result<TlsClient> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = ca_file {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .with_context(|| format!("reading CA file {}", path.display()))?
-                .collect::<Result<_, _>>()
-                .with_context(|| format!("parsing PEM certificates in {}", path.display()))?;
-            if certs.is_empty() {
-                anyhow::bail!(
-                    "CA file {} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
-                    path.display()
-                );
-            }
-            for c in certs {
-                roots
-                    .add(c)
-                    .with_context(|| format!("adding a CA from {}", path.display()))?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .context("configuring TLS versions")?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = rustls_config(ca_file)?;
         let server_name = ServerName::try_from(host.to_string())
             .with_context(|| format!("{host:?} is not a valid TLS server name"))?;
         Ok(TlsClient {
@@ -78,6 +54,48 @@ impl TlsClient {
             .await?;
         Ok(Stream::Tls(Box::new(tls)))
     }
+}
+
+/// A verifying rustls client configuration (ring provider): webpki's Mozilla
+/// roots plus every PEM certificate in `ca_file`. Shared by POP3, the http
+/// sink and OAuth, so every TLS connection popline makes is verified alike.
+pub fn rustls_config(ca_file: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("reading CA file {}", path.display()))?
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("parsing PEM certificates in {}", path.display()))?;
+        if certs.is_empty() {
+            anyhow::bail!(
+                "CA file {} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
+                path.display()
+            );
+        }
+        for c in certs {
+            roots
+                .add(c)
+                .with_context(|| format!("adding a CA from {}", path.display()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("configuring TLS versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// An HTTP client that verifies TLS like the rest of popline and never
+/// follows redirects (a redirect would carry secrets elsewhere).
+pub fn http_client(timeout: Duration, ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(rustls_config(ca_file)?)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .build()
+        .context("building the HTTP client")
 }
 
 /// Open a TCP connection with a timeout.

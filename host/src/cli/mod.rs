@@ -1,5 +1,6 @@
 //! The `popline` command line.
 
+mod auth;
 mod deadletter;
 mod ingest;
 mod map;
@@ -59,6 +60,9 @@ pub enum Command {
     Run,
     /// Validate the config, load and type-check plugins; `--connect` logs in.
     Check(ingest::CheckArgs),
+    /// OAuth sign-in and token status.
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
     /// Inspect and retry messages that could not be mapped.
     #[command(subcommand, name = "dead-letter")]
     DeadLetter(deadletter::DeadLetterCommand),
@@ -99,6 +103,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run => ingest::run(&cli.config).await,
         Command::Check(args) => ingest::check(&cli.config, args).await,
         Command::DeadLetter(cmd) => deadletter::run(&cli.config, cmd).await,
+        Command::Auth(cmd) => auth::run(&cli.config, cmd).await,
     }
 }
 

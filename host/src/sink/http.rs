@@ -3,13 +3,11 @@
 
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
-use tokio_rustls::rustls;
 
 use super::{HttpConfig, SinkError, record_json};
 use crate::record::FeedbackRecord;
@@ -92,7 +90,7 @@ impl HttpSink {
 
         let timeout = Duration::from_secs(cfg.timeout_secs);
         let client = reqwest::Client::builder()
-            .use_preconfigured_tls(tls_config()?)
+            .use_preconfigured_tls(crate::transport::rustls_config(None)?)
             .timeout(timeout)
             // Following a redirect would turn the POST into a GET whose 2xx
             // means nothing; a 3xx is reported instead.
@@ -186,18 +184,6 @@ impl HttpSink {
 }
 
 /// Verified TLS with the webpki roots, on ring (as `crate::transport`).
-fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .context("configuring TLS versions")?
-    .with_root_certificates(roots)
-    .with_no_client_auth())
-}
-
 fn is_loopback(url: &Url) -> bool {
     match url.host_str() {
         Some(host) if host.eq_ignore_ascii_case("localhost") => true,
@@ -218,7 +204,8 @@ fn is_transient(status: StatusCode) -> bool {
 }
 
 /// `Retry-After` in seconds (the HTTP-date form falls back to backoff).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// `Retry-After` in seconds, capped; shared with the OAuth token client.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let secs: u64 = headers
         .get(RETRY_AFTER)?
         .to_str()
@@ -265,7 +252,7 @@ fn describe(e: reqwest::Error, timeout: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};

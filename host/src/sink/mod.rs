@@ -11,7 +11,7 @@
 //! | `sqlite` | committed (WAL, `synchronous=FULL`) | `INSERT OR IGNORE` on the `id` primary key |
 //! | `http` | every record answered 2xx | the server, by the `Idempotency-Key` header |
 
-mod http;
+pub(crate) mod http;
 mod jsonl;
 mod sqlite;
 

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# `just bench-ingest`: 2,000 mixed messages in a local Dovecot; time
+# `popline once` (keep mode: fetch, parse, map, commit) against Debian's mpop
+# (fetch into a maildir) over the same TLS port, on loopback and through a
+# 20 ms round-trip delay proxy. Prints medians of 3 runs and the ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-2000}
+RUNS=${RUNS:-3}
+command -v mpop >/dev/null || { echo "needs mpop: apt-get install mpop" >&2; exit 1; }
+
+cargo build --quiet --release -p popline -p popline-testkit
+cargo build --quiet --target wasm32-wasip2 --profile plugin -p pop3-standard -p feedback-default
+bin=target/release
+work=target/bench-ingest
+rm -rf "$work" && mkdir -p "$work"
+
+$bin/popline-testkit dovecot --seed "bench:$N" --state "$work/dovecot.toml" > "$work/dovecot.out" &
+server=$!
+proxy=
+cleanup() { kill $server $proxy 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT
+for _ in $(seq 600); do [ -f "$work/dovecot.toml" ] && break; sleep 0.1; done
+val() { sed -n "s/^$1 = \"\{0,1\}\([^\"]*\)\"\{0,1\}$/\1/p" "$work/dovecot.toml"; }
+tls_port=$(val tls_port); ca=$(val ca_pem); user=$(val user)
+printf '%s\n' "$(val password)" > "$work/password"
+echo "mailbox: $(val messages) messages, $(( $(val bytes) / 1048576 )) MiB"
+
+delay_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+$bin/delay-proxy "$delay_port" "$tls_port" 10 > /dev/null &
+proxy=$!
+sleep 0.3
+
+wasm="$PWD/target/wasm32-wasip2/plugin"
+config() { # $1 = port, $2 = dir
+  mkdir -p "$2"
+  cat > "$2/popline.toml" <<TOML
+[state]
+path = "state.db"
+[plugins]
+cache_dir = "$PWD/$work/cache"
+[sinks.out]
+type = "jsonl"
+path = "feedback.jsonl"
+[mailboxes.bench]
+host = "localhost"
+port = $1
+ca_file = "$ca"
+user = "$user"
+password = { file = "$PWD/$work/password" }
+dialogue = "$wasm/pop3_standard.wasm"
+mapper = { plugin = "$wasm/feedback_default.wasm", config = { unmatched = "new" } }
+sinks = ["out"]
+retention = "keep"
+batch_size = 100
+TOML
+}
+mpoprc() { # $1 = port, $2 = file, $3 = pipelining on|off
+  cat > "$2" <<RC
+defaults
+tls on
+tls_trust_file $ca
+tls_host_override localhost
+auth user
+keep on
+only_new off
+pipelining $3
+received_header off
+account bench
+host 127.0.0.1
+port $1
+user $user
+passwordeval "cat $PWD/$work/password"
+delivery maildir $PWD/$work/maildir
+RC
+  chmod 600 "$2"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+now() { date +%s.%N; }
+
+time_popline() { # $1 = port, $2 = label
+  local t
+  for i in $(seq "$RUNS"); do
+    rm -rf "$work/p"; config "$1" "$work/p"
+    local s=$(now)
+    $bin/popline --log warn --config "$work/p/popline.toml" once > "$work/p/out.txt"
+    local e=$(now)
+    awk -v a="$s" -v b="$e" 'BEGIN{print b-a}'
+  done | median
+}
+time_mpop() { # $1 = port, $2 = pipelining
+  mpoprc "$1" "$work/mpoprc" "$2"
+  for i in $(seq "$RUNS"); do
+    rm -rf "$work/maildir"; mkdir -p "$work/maildir"/{new,cur,tmp}
+    local s=$(now)
+    mpop -q -C "$work/mpoprc" bench > /dev/null
+    local e=$(now)
+    awk -v a="$s" -v b="$e" 'BEGIN{print b-a}'
+  done | median
+}
+
+# Warm the compiled-plugin cache so popline's figures are steady-state.
+config "$tls_port" "$work/warm"; $bin/popline --log warn --config "$work/warm/popline.toml" check > /dev/null
+
+p_loop=$(time_popline "$tls_port")
+cat "$work/p/out.txt"
+m_loop=$(time_mpop "$tls_port" on)
+m_loop_np=$(time_mpop "$tls_port" off)
+p_delay=$(time_popline "$delay_port")
+m_delay=$(time_mpop "$delay_port" on)
+
+printf '\n%-44s %8s\n' "run (median of $RUNS)" "seconds"
+printf '%-44s %8.2f\n' "popline once, loopback TLS" "$p_loop"
+printf '%-44s %8.2f\n' "mpop pipelined, loopback TLS" "$m_loop"
+printf '%-44s %8.2f\n' "mpop not pipelined, loopback TLS" "$m_loop_np"
+printf '%-44s %8.2f\n' "popline once, +20 ms RTT" "$p_delay"
+printf '%-44s %8.2f\n' "mpop pipelined, +20 ms RTT" "$m_delay"
+awk -v a="$p_loop" -v b="$m_loop" -v c="$p_delay" -v d="$m_delay" \
+  'BEGIN{printf "\npopline / mpop: loopback %.2f, +20 ms RTT %.2f\n", a/b, c/d}'
