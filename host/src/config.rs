@@ -377,6 +377,16 @@ impl Config {
     pub fn path(&self, p: &Path) -> PathBuf {
         self.base_dir.join(p)
     }
+
+    /// Where a mailbox's OAuth tokens live unless `oauth.token_cache` says:
+    /// `tokens/NAME.json` beside the state database.
+    pub fn default_token_cache(&self, mailbox: &str) -> PathBuf {
+        self.path(&self.state.path)
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("tokens")
+            .join(format!("{mailbox}.json"))
+    }
 }
 
 impl MailboxConfig {

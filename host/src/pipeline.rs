@@ -120,7 +120,7 @@ impl Runtime {
                     name,
                     o,
                     &config.base_dir,
-                    default_token_cache(config, name),
+                    config.default_token_cache(name),
                 )?),
                 None => None,
             };
@@ -622,15 +622,6 @@ fn is_auth_rejection(e: &anyhow::Error) -> bool {
         session_error(e),
         Some(SessionError::Pop3(p)) if p.kind == crate::plugin::dialogue::ErrorKind::Auth
     )
-}
-
-fn default_token_cache(config: &Config, mailbox: &str) -> std::path::PathBuf {
-    let state = config.path(&config.state.path);
-    state
-        .parent()
-        .unwrap_or(std::path::Path::new("."))
-        .join("tokens")
-        .join(format!("{mailbox}.json"))
 }
 
 /// What a dead-letter retry did.

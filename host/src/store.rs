@@ -322,6 +322,47 @@ impl Store {
     }
 }
 
+/// What `popline status` shows for one mailbox.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MailboxStatus {
+    /// Unix seconds of the last poll, its outcome and summary line.
+    pub last: Option<(i64, bool, String)>,
+    /// Unix seconds of the last successful poll.
+    pub last_ok_at: Option<i64>,
+    pub consecutive_failures: i64,
+    /// Committed messages by outcome (`feedback`, `skipped`, ...).
+    pub outcomes: Vec<(String, i64)>,
+}
+
+impl Store {
+    /// Poll bookkeeping and message counts for one mailbox.
+    pub fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus> {
+        let mut st = MailboxStatus::default();
+        let row = self
+            .conn
+            .query_row(
+                "SELECT last_at, last_ok, last_summary, last_ok_at, consecutive_failures
+                 FROM polls WHERE mailbox = ?1",
+                params![mailbox],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .with_context(|| format!("reading poll state from {}", self.path.display()))?;
+        if let Some((at, ok, summary, ok_at, fails)) = row {
+            st.last = Some((at, ok, summary));
+            st.last_ok_at = ok_at;
+            st.consecutive_failures = fails;
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT outcome, count(*) FROM messages WHERE mailbox = ?1 GROUP BY outcome ORDER BY outcome")?;
+        st.outcomes = stmt
+            .query_map(params![mailbox], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(st)
+    }
+}
+
 /// Open a popline SQLite file: create parent folders, set WAL,
 /// `synchronous=FULL` and the busy timeout, and migrate the schema.
 /// Shared by [`Store`] and the sqlite sink.

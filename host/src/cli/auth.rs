@@ -31,12 +31,7 @@ pub async fn run(config_path: &Path, cmd: AuthCommand) -> anyhow::Result<ExitCod
     let mut manager = |name: &str| -> anyhow::Result<Option<_>> {
         let mb = &config.mailboxes[name];
         let Some(o) = &mb.oauth else { return Ok(None) };
-        let default_cache = config
-            .path(&config.state.path)
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("tokens")
-            .join(format!("{name}.json"));
+        let default_cache = config.default_token_cache(name);
         Ok(Some((
             o.flow,
             accounts.get(name, o, &config.base_dir, default_cache)?,

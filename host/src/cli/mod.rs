@@ -5,6 +5,7 @@ mod deadletter;
 mod ingest;
 mod map;
 mod plugin;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,6 +61,8 @@ pub enum Command {
     Run,
     /// Validate the config, load and type-check plugins; `--connect` logs in.
     Check(ingest::CheckArgs),
+    /// A table per mailbox: last poll, outcome, counts, token state, dead letters.
+    Status,
     /// OAuth sign-in and token status.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
@@ -104,6 +107,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => ingest::check(&cli.config, args).await,
         Command::DeadLetter(cmd) => deadletter::run(&cli.config, cmd).await,
         Command::Auth(cmd) => auth::run(&cli.config, cmd).await,
+        Command::Status => status::run(&cli.config),
     }
 }
 
