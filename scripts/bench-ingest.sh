@@ -59,6 +59,7 @@ mpoprc() { # $1 = port, $2 = file, $3 = pipelining on|off
   cat > "$2" <<RC
 defaults
 tls on
+tls_starttls off
 tls_trust_file $ca
 tls_host_override localhost
 auth user

@@ -54,6 +54,7 @@ fn script() -> Script {
         ],
         user: "ana".into(),
         password: "s3cret".into(),
+        ..Script::default()
     }
 }
 

@@ -7,5 +7,8 @@ mod support;
 
 mod cli_map;
 mod dialogue;
+mod faults;
 mod ingest;
+mod oauth;
 mod plugin_runtime;
+mod quality;

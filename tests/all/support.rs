@@ -1,6 +1,7 @@
 //! Shared test harness: builds the guest plugins once, locates them, and
 //! gives every test the same engine (and compiled-plugin cache).
 
+pub mod scenario;
 pub mod scripted;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +25,12 @@ fn target_dir() -> PathBuf {
 }
 
 /// Guest crates the suite needs, as (package, wasm file stem).
-const GUESTS: &[&str] = &["pop3-standard", "feedback-default", "test-mapper"];
+const GUESTS: &[&str] = &[
+    "pop3-standard",
+    "feedback-default",
+    "test-mapper",
+    "hostile-dialogue",
+];
 
 /// Build every guest crate for wasm32-wasip2 (once per test process; a no-op
 /// when they are fresh) and return the folder holding the .wasm files.

@@ -6,6 +6,7 @@ mod ingest;
 mod map;
 mod plugin;
 mod status;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +64,9 @@ pub enum Command {
     Check(ingest::CheckArgs),
     /// A table per mailbox: last poll, outcome, counts, token state, dead letters.
     Status,
+    /// Mint and verify signed reply tokens (for the system that sends notifications).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// OAuth sign-in and token status.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
@@ -108,6 +112,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DeadLetter(cmd) => deadletter::run(&cli.config, cmd).await,
         Command::Auth(cmd) => auth::run(&cli.config, cmd).await,
         Command::Status => status::run(&cli.config),
+        Command::Token(cmd) => token::run(cmd),
     }
 }
 

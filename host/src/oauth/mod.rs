@@ -392,7 +392,7 @@ impl TokenManager {
         }
         let Some(rt) = &tokens.refresh_token else {
             return Err(AuthError::NeedsLogin(format!(
-                "no token yet; run `popline auth login {}`{}",
+                "no token yet; run `popline auth login {}{}`",
                 self.mailbox,
                 if self.cfg.flow == Flow::DeviceCode {
                     " --device"

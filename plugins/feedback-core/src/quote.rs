@@ -58,15 +58,26 @@ fn split(lines: &[&str], marks: &[Mark]) -> Reply {
             i += 1;
             continue;
         }
+        let introduces_quote = |len: usize| {
+            (i + len..lines.len())
+                .find(|&j| !is_blank(lines[j]))
+                .is_some_and(|j| is_quoted(lines[j]) || marks[j] != Mark::Text)
+        };
         if let Some(len) = attribution_len(lines, i) {
-            let next = (i + len..lines.len()).find(|&j| !is_blank(lines[j]));
-            if next.is_some_and(|j| is_quoted(lines[j]) || marks[j] != Mark::Text) {
+            if introduces_quote(len) {
                 removed[i..i + len].fill(true);
                 i += len;
                 continue;
             }
             removed[i..].fill(true);
             break;
+        }
+        // Any other line naming an address and ending in a colon right above
+        // a quote introduces it (mutt's `* Name <addr> [date]:`...).
+        if names_and_introduces(lines[i]) && introduces_quote(1) {
+            removed[i] = true;
+            i += 1;
+            continue;
         }
         if let Some(start) = cut_start(lines, i) {
             removed[start..].fill(true);
@@ -173,6 +184,13 @@ fn is_attribution(line: &str) -> bool {
         || CJK_VERBS.iter().any(|v| lower.contains(v));
     let anchored = starts_like_header(line) || line.contains('@');
     (has_verb && anchored) || (is_cjk_date_start(line) && line.contains('@'))
+}
+
+/// A line that could introduce a quote in any client's format: it names an
+/// address and ends with a colon.
+fn names_and_introduces(line: &str) -> bool {
+    let line = line.trim();
+    ends_with_colon(line) && line.contains('@') && line.chars().count() <= 300
 }
 
 fn ends_with_colon(line: &str) -> bool {
@@ -374,10 +392,11 @@ fn is_outlook_header(lines: &[&str], i: usize) -> bool {
 }
 
 /// Footer lines mobile mail apps add, lowercase prefixes.
-const FOOTER_PREFIXES: [&str; 24] = [
+const FOOTER_PREFIXES: [&str; 25] = [
     "sent from my ",
     "sent from ",
     "sent via ",
+    "sent with ",
     "get outlook for ",
     "von meinem ",
     "gesendet von ",
@@ -563,6 +582,17 @@ mod tests {
     fn answers_around_a_removed_quote_are_separate_paragraphs() {
         let text = "> Which build?\n412\n> Still crashing?\nNo.\n";
         assert_eq!(split(text).0, "412\n\nNo.");
+    }
+
+    #[test]
+    fn any_line_naming_an_address_right_above_a_quote_introduces_it() {
+        let text = "Still broken.\n\n* Beta <b@x.org> [2026-03-03 10:02]:\n> q\n";
+        let (body, elided) = split(text);
+        assert_eq!(body, "Still broken.");
+        assert!(elided.unwrap().starts_with("* Beta"));
+        // Without a quote below it is the tester's text.
+        let text = "Write to me at dana@example.org:\nI am back Monday.\n";
+        assert_eq!(split(text).1, None);
     }
 
     #[test]

@@ -42,9 +42,12 @@ pub struct DovecotOptions {
     /// with the full address as the user name.
     pub users: Vec<(String, String)>,
     /// If set, bearer tokens (XOAUTH2, OAUTHBEARER) are checked by Dovecot's
-    /// `oauth2` passdb against this RFC 7662 introspection endpoint (POST),
-    /// e.g. `http://127.0.0.1:PORT/introspect`. It must answer
-    /// `{"active":true,"username":"ADDRESS","scope":"POP.AccessAsUser.All"}`.
+    /// `oauth2` passdbs against this RFC 7662 introspection endpoint (POST),
+    /// e.g. [`crate::idp::Idp::introspection_url`]. It must answer
+    /// `{"active":true,"username":"ADDRESS","scope":"POP.AccessAsUser.All"}`
+    /// for a delegated token, `{"active":true,"username":"ANY@DOMAIN",
+    /// "scope":"POP.AccessAsApp"}` for an app-only token valid for every
+    /// mailbox of `DOMAIN`, and `{"active":false}` otherwise.
     /// Without it, Dovecot offers only `SASL PLAIN LOGIN` (and USER/PASS); with
     /// it, also `XOAUTH2 OAUTHBEARER`. (Offering them without an `oauth2`
     /// passdb would answer every attempt with `-ERR [SYS/TEMP]` after 0.5 s.)
@@ -68,7 +71,7 @@ impl DovecotOptions {
 /// A running Dovecot (`dovecot -F`) serving POP3 from a temporary directory.
 ///
 /// Dropping it stops Dovecot (SIGTERM to its process group, SIGKILL after
-/// 5 s), waits for it, and removes the directory. If the test process dies without dropping it,
+/// 250 ms), waits for it, and removes the directory. If the test process dies without dropping it,
 /// Dovecot still gets SIGTERM (Linux parent-death signal).
 ///
 /// Needs root: the maildirs must belong to `mail` (8:8) and the users file
@@ -251,13 +254,15 @@ impl Drop for Dovecot {
         let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
         if let Ok(None) = child.try_wait() {
             // SIGTERM to the master alone takes it ~1.1 s to shut down; to its
-            // whole process group (all Dovecot processes) ~10 ms, and the
-            // master still reaps its children.
+            // whole process group (every Dovecot process) ~10 ms, and the
+            // master still reaps its children. Right after a login, shutdown
+            // still takes 1 s, so SIGKILL whatever is left after a short grace:
+            // the directory is deleted anyway.
             let group = -(self.pid as libc::pid_t);
             // SAFETY: kill has no memory-safety preconditions. The group id is
             // our unreaped child's pid, so it cannot have been reused.
             unsafe { libc::kill(group, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(5);
+            let deadline = Instant::now() + Duration::from_millis(250);
             while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(2));
             }
@@ -346,42 +351,61 @@ fn start_once(binary: &Path, opts: &DovecotOptions) -> Result<Dovecot> {
     Ok(dovecot)
 }
 
-/// The `passdb` blocks. Bearer tokens go to the `oauth2` passdb; passwords
+/// The `passdb` blocks. Bearer tokens go to two `oauth2` passdbs, passwords
 /// (USER/PASS, PLAIN, LOGIN) to the passwd-file.
 ///
-/// Extension point: app-only tokens (client credentials, `POP.AccessAsApp`)
-/// would get a second `oauth2` passdb of the same shape with
-/// `username_format = %Ld` in its args file (see the reference).
+/// The first `oauth2` passdb takes delegated tokens: the introspected
+/// `username` must be the login name (`%Lu`) and `scope` must list
+/// `POP.AccessAsUser.All`. The second takes app-only tokens (client
+/// credentials, role `POP.AccessAsApp`) for any mailbox of the token's domain:
+/// Dovecot applies `username_format` to both the login name and the
+/// introspected `username` and compares the results, so with `%Ld` only the
+/// domains must match (the identity stand-in names app tokens
+/// `{client_id}@{domain}`). Its `scope` check keeps delegated tokens of one
+/// user out of other mailboxes. A token that fails the first passdb falls
+/// through to the second (Dovecot's default `result_failure = continue`), so
+/// a refused bearer login costs two introspection requests.
+///
+/// Dovecot 2.3.19 in `post` mode sends `token`, `client_id` and
+/// `client_secret` as form fields (and HTTP Basic too if the URL has
+/// `user:password@`); `client_id`/`client_secret` are what
+/// [`crate::idp::Idp`] expects by default.
 fn passdbs(root: &Path, opts: &DovecotOptions) -> Result<String> {
+    use crate::idp::{DOVECOT_CLIENT_ID, DOVECOT_CLIENT_SECRET, POP_APP_ROLE};
     let mut out = String::new();
     if let Some(url) = &opts.oauth2_introspection_url {
-        let ext = root.join("oauth2.conf.ext");
-        fs::write(
-            &ext,
-            format!(
-                "introspection_url = {url}
+        for (name, username_format, scope) in [
+            ("oauth2.conf.ext", "%Lu", "POP.AccessAsUser.All"),
+            ("oauth2-app.conf.ext", "%Ld", POP_APP_ROLE),
+        ] {
+            let ext = root.join(name);
+            fs::write(
+                &ext,
+                format!(
+                    "introspection_url = {url}
 introspection_mode = post
-client_id = dovecot-resource-server
-client_secret = popline-testkit-secret
+client_id = {DOVECOT_CLIENT_ID}
+client_secret = {DOVECOT_CLIENT_SECRET}
 username_attribute = username
-username_format = %Lu
+username_format = {username_format}
 active_attribute = active
 active_value = true
-scope = POP.AccessAsUser.All
+scope = {scope}
 timeout_msecs = 5000
 "
-            ),
-        )?;
-        write!(
-            out,
-            "passdb {{
+                ),
+            )?;
+            write!(
+                out,
+                "passdb {{
   driver = oauth2
   mechanisms = xoauth2 oauthbearer
   args = {}
 }}
 ",
-            ext.display()
-        )?;
+                ext.display()
+            )?;
+        }
     }
     write!(
         out,

@@ -21,6 +21,7 @@
 //! [`State`] file.
 
 mod dovecot;
+pub mod idp;
 mod mail;
 mod tls;
 
@@ -31,6 +32,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 pub use dovecot::{Dovecot, DovecotOptions};
+pub use idp::{App, ClientCertificate, Fault, Idp, IdpOptions};
 pub use mail::{beta_replies, mixed_corpus};
 pub use tls::Tls;
 

@@ -221,9 +221,6 @@ async fn plaintext_login_refused_when_not_loopback_equal() {
         .unwrap();
     let mut pop = Pop3::greeting(tcp).await;
     pop.login().await;
-    let t = Instant::now();
-    drop(dovecot);
-    eprintln!("TMP drop took {:?}", t.elapsed());
 }
 
 #[tokio::test]

@@ -1,0 +1,386 @@
+//! OAuth end to end: the host gets tokens from the identity-platform
+//! stand-in (Microsoft's v2.0 wire format) and logs in to a real Dovecot,
+//! which validates every bearer token against that same stand-in.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use popline_testkit::{
+    App, ClientCertificate, Dovecot, DovecotOptions, Fault, Idp, IdpOptions, beta_replies,
+};
+use serde_json::Value;
+
+use crate::support;
+
+const USER: &str = "replies@beta.example.com";
+const OTHER: &str = "other@beta.example.com";
+const DESKTOP: &str = "11111111-2222-4333-8444-555555555555";
+const DAEMON: &str = "99999999-8888-4777-8666-555555555555";
+const SECRET: &str = "daemon-secret~with+chars";
+
+struct Env {
+    idp: Idp,
+    dovecot: Dovecot,
+    dir: tempfile::TempDir,
+    cert: ClientCertificate,
+    redirect_port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Env {
+    fn new(access_lifetime: Duration) -> Env {
+        let cert = ClientCertificate::generate("popline test app").unwrap();
+        let idp = Idp::start(
+            IdpOptions::default()
+                .user(USER)
+                .user(OTHER)
+                .domain("beta.example.com")
+                .access_token_lifetime(access_lifetime)
+                .app(App::new(DESKTOP).redirect_uri("http://localhost/callback"))
+                .app(App::new(DAEMON).secret(SECRET).certificate(cert.cert_pem())),
+        )
+        .unwrap();
+        let dovecot = Dovecot::start(
+            DovecotOptions::default()
+                .user(USER, "unused-1")
+                .user(OTHER, "pw-other")
+                .oauth2_introspection_url(idp.introspection_url()),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret"), SECRET).unwrap();
+        std::fs::write(dir.path().join("other-pw"), "pw-other").unwrap();
+        cert.write_pem(dir.path()).unwrap();
+        Env {
+            idp,
+            dovecot,
+            dir,
+            cert,
+            redirect_port: free_port(),
+        }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// One OAuth mailbox `beta` (plus, optionally, a password mailbox `other`).
+    fn config(&self, oauth: &str, extra_mailbox: bool, mechanisms: &str) -> PathBuf {
+        let (cert, key) = self.cert.write_pem(self.dir.path()).unwrap();
+        let common = |user: &str| {
+            format!(
+                r#"host = "localhost"
+port = {port}
+ca_file = "{ca}"
+user = "{user}"
+dialogue = "{dialogue}"
+mapper = {{ plugin = "{mapper}", config = {{ unmatched = "new" }} }}
+sinks = ["out"]
+retention = "keep"
+"#,
+                port = self.dovecot.tls_port(),
+                ca = self.dovecot.ca_pem().display(),
+                dialogue = support::plugin("pop3-standard").display(),
+                mapper = support::plugin("feedback-default").display(),
+            )
+        };
+        let mut text = format!(
+            r#"[state]
+path = "state.db"
+[sinks.out]
+type = "jsonl"
+path = "feedback.jsonl"
+
+[mailboxes.beta]
+{common}{mechanisms}
+[mailboxes.beta.oauth]
+authority = "{authority}"
+tenant = "{tenant}"
+redirect_uri = "http://localhost:{redirect}/callback"
+{oauth}
+"#,
+            common = common(USER),
+            authority = self.idp.base_url(),
+            tenant = self.idp.tenant(),
+            redirect = self.redirect_port,
+        );
+        text = text
+            .replace("CERT", &cert.display().to_string())
+            .replace("KEY", &key.display().to_string());
+        if extra_mailbox {
+            text.push_str(&format!(
+                "\n[mailboxes.other]\n{}password = {{ file = \"other-pw\" }}\n",
+                common(OTHER)
+            ));
+        }
+        let p = self.path("popline.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn popline(&self, config: &Path) -> Command {
+        let mut c = support::popline();
+        c.arg("--config").arg(config);
+        c
+    }
+
+    fn once(&self, config: &Path) -> Output {
+        self.popline(config).arg("once").output().unwrap()
+    }
+
+    fn records(&self) -> usize {
+        std::fs::read_to_string(self.path("feedback.jsonl")).map_or(0, |t| t.lines().count())
+    }
+
+    fn cache(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.path("tokens/beta.json")).unwrap())
+            .unwrap()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn expect_ok(out: &Output) -> String {
+    let t = text(out);
+    assert!(out.status.success(), "{t}");
+    t
+}
+
+const CLIENT_SECRET: &str = "flow = \"client-credentials\"\nclient_id = \"99999999-8888-4777-8666-555555555555\"\nclient_secret = { file = \"secret\" }";
+
+#[test]
+fn client_credentials_with_a_secret_log_in_with_two_step_xoauth2() {
+    let env = Env::new(Duration::from_secs(3600));
+    env.dovecot.seed(USER, &beta_replies()).unwrap();
+    let cfg = env.config(CLIENT_SECRET, false, "");
+    let out = expect_ok(&env.once(&cfg));
+    assert!(out.contains("beta: listed 6, fetched 6"), "{out}");
+    // Six replies, one of them an auto-reply (skipped).
+    assert_eq!(env.records(), 5);
+    assert_eq!(env.idp.token_requests("client_credentials"), 1);
+    // The token cache is private.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(env.path("tokens/beta.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // A second run reuses the cached token.
+    expect_ok(&env.once(&cfg));
+    assert_eq!(env.idp.token_requests("client_credentials"), 1);
+}
+
+#[test]
+fn client_credentials_with_a_certificate_and_oauthbearer() {
+    let env = Env::new(Duration::from_secs(3600));
+    env.dovecot.seed(USER, &beta_replies()[..2]).unwrap();
+    let oauth = "flow = \"client-credentials\"\nclient_id = \"99999999-8888-4777-8666-555555555555\"\ncertificate = { cert = \"CERT\", key = \"KEY\" }";
+    let cfg = env.config(oauth, false, "mechanisms = [\"OAUTHBEARER\"]\n");
+    let out = expect_ok(&env.once(&cfg));
+    assert!(out.contains("beta: listed 2, fetched 2"), "{out}");
+    let req = env.idp.last_token_request().unwrap();
+    assert_eq!(
+        req.field("client_assertion_type"),
+        Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    );
+    assert!(req.field("client_secret").is_none());
+}
+
+#[test]
+fn device_code_login_then_refresh_rotation_survives_restarts() {
+    // Access tokens shorter than the refresh margin: every poll refreshes.
+    let env = Env::new(Duration::from_secs(120));
+    env.dovecot.seed(USER, &beta_replies()[..3]).unwrap();
+    let oauth = format!("flow = \"device-code\"\nclient_id = \"{DESKTOP}\"");
+    let cfg = env.config(&oauth, false, "");
+
+    // Before login: needs-login, nothing fetched.
+    let out = env.once(&cfg);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("needs-login")
+            && text(&out).contains("popline auth login beta --device"),
+        "{}",
+        text(&out)
+    );
+
+    let mut child = env
+        .popline(&cfg)
+        .args(["auth", "login", "beta", "--device"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let code = loop {
+        if let Some(c) = env.idp.latest_user_code() {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    env.idp.approve_device(&code, USER).unwrap();
+    assert!(child.wait().unwrap().success());
+    let first_rt = env.cache()["refresh_token"].as_str().unwrap().to_string();
+
+    expect_ok(&env.once(&cfg));
+    assert_eq!(env.records(), 3);
+    let second_rt = env.cache()["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(
+        first_rt, second_rt,
+        "the rotated refresh token is persisted"
+    );
+    assert!(env.idp.token_requests("refresh_token") >= 1);
+
+    // A new process picks up the rotated token (the old one is now invalid).
+    expect_ok(&env.once(&cfg));
+    assert_ne!(env.cache()["refresh_token"].as_str().unwrap(), second_rt);
+
+    // auth status shows claims, never the token.
+    let status = expect_ok(&env.popline(&cfg).args(["auth", "status"]).output().unwrap());
+    assert!(
+        status.contains("device-code") && status.contains(USER),
+        "{status}"
+    );
+    let at = env.cache()["access_token"].as_str().unwrap().to_string();
+    assert!(!status.contains(&at));
+}
+
+#[tokio::test]
+async fn authorization_code_with_pkce_through_the_loopback_redirect() {
+    let env = Env::new(Duration::from_secs(3600));
+    env.dovecot.seed(USER, &beta_replies()[..1]).unwrap();
+    let oauth = format!(
+        "flow = \"authorization-code\"\nclient_id = \"{DESKTOP}\"\nlogin_hint = \"{USER}\""
+    );
+    let cfg = env.config(&oauth, false, "");
+    let mut child = env
+        .popline(&cfg)
+        .args(["auth", "login", "beta", "--no-browser"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("popline printed no URL").unwrap();
+        if let Some(u) = line.trim().strip_prefix("http") {
+            break format!("http{u}");
+        }
+    };
+    assert!(
+        url.contains("code_challenge_method=S256") && url.contains("state="),
+        "{url}"
+    );
+    let http = popline::transport::http_client(Duration::from_secs(10), None).unwrap();
+    let resp = http.get(&url).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 302);
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    let done = http.get(&location).send().await.unwrap();
+    assert!(done.status().is_success());
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        env.idp.last_token_request().unwrap().field("grant_type"),
+        Some("authorization_code")
+    );
+    assert!(
+        env.idp
+            .last_token_request()
+            .unwrap()
+            .field("code_verifier")
+            .is_some()
+    );
+
+    expect_ok(&env.once(&cfg));
+    assert_eq!(env.records(), 1);
+}
+
+#[test]
+fn an_expired_refresh_token_marks_only_that_mailbox_needs_login() {
+    let env = Env::new(Duration::from_secs(60));
+    env.dovecot.seed(USER, &beta_replies()[..2]).unwrap();
+    env.dovecot.seed(OTHER, &beta_replies()[2..4]).unwrap();
+    let oauth = format!("flow = \"device-code\"\nclient_id = \"{DESKTOP}\"");
+    let cfg = env.config(&oauth, true, "");
+    let mut child = env
+        .popline(&cfg)
+        .args(["auth", "login", "beta", "--device"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let code = loop {
+        if let Some(c) = env.idp.latest_user_code() {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    env.idp.approve_device(&code, USER).unwrap();
+    assert!(child.wait().unwrap().success());
+
+    env.idp.expire_refresh_tokens_for(USER);
+    let out = env.once(&cfg);
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(
+        t.contains("beta: FAILED: needs-login: the refresh token expired"),
+        "{t}"
+    );
+    assert!(t.contains("popline auth login beta"), "{t}");
+    assert!(t.contains("other: listed 2, fetched 2"), "{t}");
+}
+
+#[test]
+fn a_revoked_access_token_is_renewed_and_secrets_never_reach_the_logs() {
+    let env = Env::new(Duration::from_secs(3600));
+    env.dovecot.seed(USER, &beta_replies()[..2]).unwrap();
+    let cfg = env.config(CLIENT_SECRET, false, "");
+    expect_ok(&env.once(&cfg));
+    let revoked = env.cache()["access_token"].as_str().unwrap().to_string();
+    assert!(env.idp.revoke(&revoked));
+    env.dovecot.seed(USER, &beta_replies()[2..3]).unwrap();
+
+    let out = env
+        .popline(&cfg)
+        .env("POPLINE_LOG", "trace")
+        .arg("once")
+        .output()
+        .unwrap();
+    let t = expect_ok(&out);
+    assert!(t.contains("renewing"), "{t}");
+    assert_eq!(env.records(), 3);
+    let fresh = env.cache()["access_token"].as_str().unwrap().to_string();
+    assert_ne!(fresh, revoked);
+    for secret in [revoked.as_str(), fresh.as_str(), SECRET] {
+        assert!(!t.contains(secret), "a secret reached the output");
+    }
+}
+
+#[test]
+fn token_endpoint_errors_are_actionable_and_429_is_retried() {
+    let env = Env::new(Duration::from_secs(3600));
+    env.dovecot.seed(USER, &beta_replies()[..1]).unwrap();
+    let cfg = env.config(CLIENT_SECRET, false, "");
+    env.idp.fail_next(1, Fault::aadsts(7000222));
+    let t = text(&env.once(&cfg));
+    assert!(
+        t.contains("the client secret has expired") && t.contains("new secret"),
+        "{t}"
+    );
+    assert!(!t.contains(SECRET));
+
+    env.idp
+        .fail_next(1, Fault::TooManyRequests { retry_after: 1 });
+    let t = expect_ok(&env.once(&cfg));
+    assert!(t.contains("beta: listed 1, fetched 1"), "{t}");
+}
