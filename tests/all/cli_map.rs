@@ -162,3 +162,33 @@ fn inspect_names_world_version_and_interfaces() {
     assert!(text.contains("popline:plugin/dialogue@0.1.0"), "{text}");
     assert!(text.contains("retrieve"), "{text}");
 }
+
+#[test]
+fn replay_shows_what_a_candidate_mapper_would_change() {
+    let dir = support::root().join("examples/mail");
+    let out = run(support::popline()
+        .arg("replay")
+        .arg(&dir)
+        .arg("--mapper")
+        .arg(support::plugin("feedback-default"))
+        .arg("--against")
+        .arg(support::plugin("feedback-default")));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.trim_end().ends_with("summary: same 3"), "{text}");
+
+    let out = run(support::popline()
+        .arg("replay")
+        .arg(&dir)
+        .arg("--mapper")
+        .arg(support::plugin("test-mapper"))
+        .arg("--against")
+        .arg(support::plugin("feedback-default")));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("summary: changed 3"), "{text}");
+    assert!(text.contains(".kind: \"reply\" → \"new\""), "{text}");
+}

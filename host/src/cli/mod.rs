@@ -5,6 +5,7 @@ mod deadletter;
 mod ingest;
 mod map;
 mod plugin;
+mod replay;
 mod status;
 mod token;
 
@@ -53,6 +54,9 @@ pub enum Command {
     /// Parse .eml files and run a mapper plugin over them; print feedback
     /// records as JSON lines (the plugin author's inner loop).
     Map(map::MapArgs),
+    /// Try a candidate mapper on real messages and show what would change
+    /// (same / changed / newly failing / newly skipped). Writes nothing.
+    Replay(replay::ReplayArgs),
     /// Work with plugin files.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -106,6 +110,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Map(args) => map::run(&engine()?, args).await,
         Command::Plugin(cmd) => plugin::run(&engine()?, cmd),
+        Command::Replay(args) => replay::run(&engine()?, args).await,
         Command::Once(args) => ingest::once(&cli.config, args).await,
         Command::Run => ingest::run(&cli.config).await,
         Command::Check(args) => ingest::check(&cli.config, args).await,
