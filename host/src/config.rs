@@ -28,6 +28,8 @@ pub struct Config {
     pub sinks: BTreeMap<String, SinkConfig>,
     /// Named mailboxes; each is one pipeline with its own schedule.
     pub mailboxes: BTreeMap<String, MailboxConfig>,
+    /// Optional Prometheus endpoint (`popline run` only).
+    pub metrics: Option<crate::metrics::MetricsConfig>,
     /// The folder relative paths in the file resolve against (the file's own).
     #[serde(skip)]
     pub base_dir: PathBuf,

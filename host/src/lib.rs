@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod deadletter;
 pub mod failpoint;
+pub mod metrics;
 pub mod mime;
 pub mod oauth;
 pub mod pipeline;

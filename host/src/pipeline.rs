@@ -75,6 +75,8 @@ pub struct PollSummary {
     pub skipped: usize,
     /// Messages recognised as already committed under another uid.
     pub duplicates: usize,
+    /// Messages the mapper could not handle, kept as dead letters.
+    pub dead_lettered: usize,
     /// Messages that could not be processed (left on the server).
     pub failed: usize,
     /// Messages deleted from the server.
@@ -332,7 +334,12 @@ impl Mailbox {
         let mut to_fetch: Vec<&Listing> = Vec::new();
         let mut expired: Vec<&Listing> = Vec::new();
         for l in &listing {
-            match seen.get(&l.uid) {
+            // A uid committed and then deleted from the server, yet listed
+            // again, names a message this session has not seen: servers
+            // that derive ids from positions reuse them for new mail (or the
+            // server lost the deletion). Fetch it; the content digest tells
+            // the two apart, and deleting it unread would lose it.
+            match seen.get(&l.uid).filter(|s| !s.deleted) {
                 Some(s) => {
                     // Committed earlier (perhaps a crash before DELE/QUIT).
                     let due = match self.cfg.retention {
@@ -354,7 +361,13 @@ impl Mailbox {
         if !expired.is_empty() {
             self.delete(session, &expired, &mut out).await?;
         }
-        for batch in to_fetch.chunks(self.cfg.batch_size) {
+        for (i, batch) in to_fetch.chunks(self.cfg.batch_size).enumerate() {
+            if self.breaker_open() {
+                // Tripped by an earlier batch: fetching the rest would only
+                // download messages to leave them on the server.
+                out.counts.failed += to_fetch.len() - i * self.cfg.batch_size;
+                break;
+            }
             let committed = self.process_batch(session, batch, store, &mut out).await?;
             if self.cfg.retention == Retention::Delete && !committed.is_empty() {
                 self.delete(session, &committed, &mut out).await?;
@@ -381,23 +394,23 @@ impl Mailbox {
         let mut records: Vec<FeedbackRecord> = Vec::new();
         let mut commits: Vec<Committed> = Vec::new();
         let mut done: Vec<&Listing> = Vec::new();
+        // The first failure that left the connection unusable: the poll ends
+        // with it once what did arrive is committed.
+        let mut lost: Option<anyhow::Error> = None;
         for (l, raw) in batch.iter().zip(fetched) {
             let raw = match raw {
                 Ok(raw) => raw,
                 Err(e) => {
                     tracing::warn!(mailbox = %self.name, uid = %l.uid, "retrieve failed: {e}");
                     out.counts.failed += 1;
+                    if lost.is_none() && connection_lost(&e) {
+                        lost = Some(lost_connection(e, "retrieving", l));
+                    }
                     continue;
                 }
             };
             out.counts.fetched += 1;
-            if self
-                .breaker
-                .lock()
-                .unwrap()
-                .open_until
-                .is_some_and(|u| u > std::time::Instant::now())
-            {
+            if self.breaker_open() {
                 // Tripped during this batch: leave the rest on the server.
                 out.counts.failed += 1;
                 continue;
@@ -419,11 +432,17 @@ impl Mailbox {
                         Outcome::Feedback { .. } => out.counts.committed += 1,
                         Outcome::Skipped { .. } => out.counts.skipped += 1,
                         Outcome::Duplicate { .. } => out.counts.duplicates += 1,
-                        Outcome::DeadLetter { .. } => out.counts.failed += 1,
+                        Outcome::DeadLetter { .. } => out.counts.dead_lettered += 1,
                     }
                     out.counts.records += recs.len();
                     records.extend(recs);
-                    commits.push(commit);
+                    // The very message this uid was committed as, listed
+                    // again after its deletion: its row already says so.
+                    let relisted = matches!(&commit.outcome,
+                        Outcome::Duplicate { of_uid } if *of_uid == commit.uid);
+                    if !relisted {
+                        commits.push(commit);
+                    }
                     done.push(l);
                 }
                 Err(e) => {
@@ -432,24 +451,37 @@ impl Mailbox {
                 }
             }
         }
-        if commits.is_empty() {
-            return Ok(done);
-        }
-        // Sinks first, then state: a crash in between replays the batch, and
-        // the sinks drop records whose idempotency key they already hold.
-        for sink in &self.sinks {
-            let mut sink = sink.lock().await;
-            sink.write_batch(&records)
-                .await
-                .with_context(|| format!("delivering to sink {:?}", sink.name()))?;
-        }
-        failpoint::hit("after-sink");
-        let name = self.name.clone();
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.lock().unwrap().record_batch(&name, &commits))
+        if !commits.is_empty() {
+            // Sinks first, then state: a crash in between replays the batch,
+            // and the sinks drop records whose idempotency key they hold.
+            for sink in &self.sinks {
+                let mut sink = sink.lock().await;
+                sink.write_batch(&records)
+                    .await
+                    .with_context(|| format!("delivering to sink {:?}", sink.name()))?;
+            }
+            failpoint::hit("after-sink");
+            let name = self.name.clone();
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || {
+                store.lock().unwrap().record_batch(&name, &commits)
+            })
             .await??;
-        failpoint::hit("after-state");
-        Ok(done)
+            failpoint::hit("after-state");
+        }
+        match lost {
+            Some(e) => Err(e),
+            None => Ok(done),
+        }
+    }
+
+    /// Whether the circuit breaker is open now.
+    fn breaker_open(&self) -> bool {
+        self.breaker
+            .lock()
+            .unwrap()
+            .open_until
+            .is_some_and(|u| u > std::time::Instant::now())
     }
 
     /// Record a mapping success or failure; open the breaker at the threshold.
@@ -586,16 +618,25 @@ impl Mailbox {
             .await
             .context("deleting messages")?;
         failpoint::hit("after-dele");
+        let mut lost: Option<anyhow::Error> = None;
         for (l, r) in listings.iter().zip(results) {
             match r {
                 Ok(()) => {
                     out.deleted_uids.push(l.uid.clone());
                     out.counts.deleted += 1;
                 }
-                Err(e) => tracing::warn!(mailbox = %self.name, uid = %l.uid, "DELE failed: {e}"),
+                Err(e) => {
+                    tracing::warn!(mailbox = %self.name, uid = %l.uid, "DELE failed: {e}");
+                    if lost.is_none() && connection_lost(&e) {
+                        lost = Some(lost_connection(e, "deleting", l));
+                    }
+                }
             }
         }
-        Ok(())
+        match lost {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 
@@ -610,6 +651,24 @@ pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Whether a per-message failure left the connection unusable (transport
+/// failure, or an answer out of step), rather than a `-ERR` for that message.
+fn connection_lost(e: &crate::plugin::dialogue::Pop3Error) -> bool {
+    use crate::plugin::dialogue::ErrorKind;
+    matches!(e.kind, ErrorKind::Io | ErrorKind::Protocol)
+}
+
+/// The poll's error for a failure that left the connection unusable while
+/// `doing` something to message `l`.
+fn lost_connection(
+    e: crate::plugin::dialogue::Pop3Error,
+    doing: &str,
+    l: &Listing,
+) -> anyhow::Error {
+    anyhow::Error::new(SessionError::Pop3(e))
+        .context(format!("{doing} message {} (uid {})", l.number, l.uid))
 }
 
 /// Map a poll error to the session error it came from, if any.

@@ -55,13 +55,19 @@ fn selected(rt: &Runtime, only: Option<&str>) -> anyhow::Result<Vec<Arc<Mailbox>
 /// Poll one mailbox and record the outcome in state.
 async fn poll_and_record(rt: &Runtime, mb: &Mailbox) -> anyhow::Result<PollSummary> {
     let res = mb.poll(&rt.store).await;
+    let at = crate::pipeline::unix_now();
     let (ok, line) = match &res {
-        Ok(s) => (true, summary_line(s)),
-        Err(e) => (false, format!("{e:#}")),
+        Ok(s) => {
+            crate::metrics::record_poll(&mb.name, s, at);
+            (true, summary_line(s))
+        }
+        Err(e) => {
+            crate::metrics::record_error(&mb.name, error_kind(e));
+            (false, format!("{e:#}"))
+        }
     };
     let store = rt.store.clone();
     let name = mb.name.clone();
-    let at = crate::pipeline::unix_now();
     let _ = tokio::task::spawn_blocking(move || {
         if let Err(e) = store.lock().unwrap().record_poll(&name, at, ok, &line) {
             tracing::warn!(mailbox = %name, "cannot record poll outcome: {e:#}");
@@ -71,15 +77,50 @@ async fn poll_and_record(rt: &Runtime, mb: &Mailbox) -> anyhow::Result<PollSumma
     res
 }
 
+/// A coarse error class for metrics.
+fn error_kind(e: &anyhow::Error) -> &'static str {
+    if let Some(a) = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<crate::oauth::AuthError>())
+    {
+        return match a {
+            crate::oauth::AuthError::NeedsLogin(_) => "needs_login",
+            crate::oauth::AuthError::Unavailable(_) => "token_endpoint",
+            _ => "oauth",
+        };
+    }
+    match crate::pipeline::session_error(e) {
+        Some(crate::plugin::dialogue::SessionError::Plugin(_)) => "plugin",
+        Some(crate::plugin::dialogue::SessionError::Pop3(p)) => match p.kind {
+            crate::plugin::dialogue::ErrorKind::Auth => "auth",
+            crate::plugin::dialogue::ErrorKind::Io => "network",
+            _ => "server",
+        },
+        None => {
+            let text = format!("{e:#}");
+            if text.contains("TLS") {
+                "tls"
+            } else if text.contains("connecting to") {
+                "network"
+            } else if text.contains("sink") {
+                "sink"
+            } else {
+                "other"
+            }
+        }
+    }
+}
+
 fn summary_line(s: &PollSummary) -> String {
     format!(
-        "listed {}, fetched {}, committed {} ({} records), skipped {}, duplicates {}, failed {}, deleted {}, {} KiB",
+        "listed {}, fetched {}, committed {} ({} records), skipped {}, duplicates {}, dead-lettered {}, failed {}, deleted {}, {} KiB",
         s.listed,
         s.fetched,
         s.committed,
         s.records,
         s.skipped,
         s.duplicates,
+        s.dead_lettered,
         s.failed,
         s.deleted,
         s.bytes / 1024
@@ -121,7 +162,10 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
 
 /// The daemon: each mailbox on its own schedule until SIGINT/SIGTERM.
 pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
-    let (_config, rt) = load(config_path).await?;
+    let (config, rt) = load(config_path).await?;
+    if let Some(m) = &config.metrics {
+        crate::metrics::serve(&m.listen).await?;
+    }
     let rt = Arc::new(rt);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();

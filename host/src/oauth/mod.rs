@@ -351,6 +351,7 @@ impl TokenManager {
             flow: flow.as_str().into(),
         };
         self.cache.store(&tokens).map_err(AuthError::Local)?;
+        crate::metrics::record_token_expiry(&self.mailbox, tokens.access_expires_at);
         Ok(Secret::new(t.access_token))
     }
 
@@ -367,6 +368,7 @@ impl TokenManager {
             && tokens.access_expires_at - margin > now
             && !keepalive_due
         {
+            crate::metrics::record_token_expiry(&self.mailbox, tokens.access_expires_at);
             return Ok(Secret::new(at.clone()));
         }
         self.renew(&tokens).await

@@ -100,6 +100,7 @@ impl MapperPlugin {
         let mut store =
             State::new_store(self.engine.wasmtime(), self.name.clone(), &self.limits, ext);
         store.data_mut().start_call();
+        let started = std::time::Instant::now();
         let result = async {
             let inst = self.pre.instantiate_async(&mut store).await?;
             crate::failpoint::hit("in-mapper");
@@ -108,6 +109,7 @@ impl MapperPlugin {
                 .await
         }
         .await;
+        crate::metrics::record_call(&self.name, started.elapsed());
         let out = match result {
             Ok(out) => out,
             Err(e) => {
