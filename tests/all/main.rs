@@ -6,8 +6,10 @@
 mod support;
 
 mod cli_map;
+mod daemon;
 mod dialogue;
 mod faults;
+mod hostile;
 mod ingest;
 mod oauth;
 mod plugin_runtime;

@@ -1,0 +1,104 @@
+//! `popline run`: the daemon polls on its interval, serves metrics, and stops
+//! gracefully on SIGTERM.
+
+use std::time::{Duration, Instant};
+
+use popline_testkit::beta_replies;
+
+use crate::ingest::Setup;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn the_daemon_polls_on_schedule_serves_metrics_and_stops_on_sigterm() {
+    let s = Setup::new();
+    s.dovecot
+        .seed(popline_testkit_user(), &beta_replies()[..2])
+        .unwrap();
+    let metrics = free_port();
+    let cfg = s.config(
+        s.dovecot.tls_port(),
+        "implicit",
+        s.dovecot.ca_pem(),
+        "poll_interval = \"1s\"\nretention = \"delete\"",
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        format!("[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n{text}"),
+    )
+    .unwrap();
+    let mut child = crate::support::popline()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .spawn()
+        .unwrap();
+
+    // New mail arriving while the daemon runs is picked up on a later poll.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.jsonl().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s.dovecot
+        .seed(popline_testkit_user(), &beta_replies()[2..3])
+        .unwrap();
+    while s.jsonl().len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(s.jsonl().len(), 3, "the daemon did not pick up new mail");
+
+    let body = get(metrics, "/metrics");
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.contains("popline_messages_committed_total{mailbox=\"beta\"} 3"),
+        "{body}"
+    );
+    assert!(
+        body.contains("popline_last_success_timestamp_seconds{mailbox=\"beta\"}"),
+        "{body}"
+    );
+    assert!(
+        body.contains("popline_plugin_call_duration_seconds_count{plugin=\"feedback_default\"} 3"),
+        "{body}"
+    );
+
+    unsafe { libc_kill(child.id() as i32, 15) };
+    let started = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(35),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert_eq!(s.count(), 0);
+}
+
+fn popline_testkit_user() -> &'static str {
+    "replies@beta.example.com"
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
