@@ -1,0 +1,244 @@
+//! Containment of the dialogue plugin: `tests/plugins/hostile-dialogue`
+//! attacks the host on cue (see its module docs). Each attack is refused or
+//! stopped, reported with the plugin's name, and a healthy mailbox polled in
+//! the same `popline once` still succeeds.
+
+use std::time::{Duration, Instant};
+
+use crate::support::scenario::{Mailbox, Workspace, replies};
+use crate::support::scripted::{Script, ScriptedServer};
+use crate::support::{self};
+
+const PASSWORD: &str = "lumen-beta";
+const HEALTHY: &str = "healthy@beta.example.com";
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn user(mode: &str) -> String {
+    format!("{mode}@beta.example.com")
+}
+
+/// A server with the healthy user (three messages) and one user per mode.
+fn server(modes: &[&str]) -> ScriptedServer {
+    let server = ScriptedServer::spawn(
+        Script {
+            capa: vec!["USER".into(), "UIDL".into()],
+            user: HEALTHY.into(),
+            password: PASSWORD.into(),
+            ..Script::default()
+        },
+        replies("healthy", 3),
+    );
+    for mode in modes {
+        server.add_user(&user(mode), PASSWORD, replies(mode, 3));
+    }
+    server
+}
+
+/// The healthy mailbox (reference plugin) and one hostile mailbox per mode,
+/// each with the `extra` lines, then its own.
+fn mailboxes(port: u16, modes: &[(&str, &[&str])], extra: &[&str]) -> Vec<Mailbox> {
+    let mut all =
+        vec![Mailbox::scripted("healthy", port, HEALTHY, PASSWORD).with("retention = \"delete\"")];
+    for (mode, own) in modes {
+        let mechanism = format!("hostile:{mode}");
+        let mut m = Mailbox::scripted(&mode.replace('-', "_"), port, &user(mode), PASSWORD)
+            .dialogue(support::plugin("hostile-dialogue"), &[&mechanism]);
+        for line in extra.iter().chain(own.iter()) {
+            m = m.with(line);
+        }
+        all.push(m);
+    }
+    all
+}
+
+/// The healthy mailbox was fully ingested and emptied.
+#[track_caller]
+fn assert_healthy(server: &ScriptedServer, ws: &Workspace, out: &crate::support::scenario::Run) {
+    assert!(
+        out.line("healthy")
+            .starts_with("healthy: listed 3, fetched 3, committed 3 (3 records)"),
+        "{out}"
+    );
+    assert_eq!(server.remaining_of(HEALTHY), 0, "{out}");
+    let healthy = ws
+        .jsonl()
+        .iter()
+        .filter(|r| r["pipeline"] == "healthy")
+        .count();
+    assert_eq!(healthy, 3, "{out}");
+}
+
+/// Commands the host must never let a plugin send: its own `DELE` outside
+/// what the host authorised, credentials commands, and lines hiding a second
+/// command behind CR, LF or NUL. The plugin ignores every refusal and goes
+/// on, so the sessions complete; the server sees only what the host allowed.
+#[test]
+fn unauthorised_commands_are_refused_and_never_reach_the_server() {
+    let modes = ["dele", "credentials", "smuggle"];
+    let server = server(&modes);
+    // A fourth message for `dele`, larger than max_message_mib: never
+    // committed, so never authorised for deletion.
+    let mut big = crate::support::scenario::reply("dele", 4);
+    big.extend(b"0123456789abcdef".repeat(70_000));
+    server.deliver(&user("dele"), vec![big]);
+    let ws = Workspace::new();
+    ws.configure(&mailboxes(
+        server.port,
+        &modes.map(|m| (m, &[][..])),
+        &["retention = \"delete\"", "max_message_mib = 1"],
+    ));
+    let out = ws.once(LIMIT);
+    assert_healthy(&server, &ws, &out);
+
+    // dele: only the host's DELEs of committed messages reached the server.
+    assert!(out.line("dele").contains("committed 3"), "{out}");
+    let deles: Vec<String> = server
+        .commands_of(&user("dele"))
+        .into_iter()
+        .filter(|c| c.to_ascii_uppercase().starts_with("DELE"))
+        .collect();
+    assert_eq!(deles, ["DELE 1", "DELE 2", "DELE 3"], "{out}");
+    assert_eq!(
+        server.remaining_of(&user("dele")),
+        1,
+        "the big message survives"
+    );
+    for refused in [
+        "`DELE 1` was not authorised",
+        "`dele 1` was not authorised",
+        "`DELE 4` was not authorised",
+    ] {
+        assert!(out.stderr.contains(refused), "{refused}\n{out}");
+    }
+
+    // credentials, smuggle: the host wrote the only PASS of each session,
+    // and nothing hidden behind a line end got through.
+    for mode in ["credentials", "smuggle"] {
+        let cmds = server.commands_of(&user(mode));
+        assert!(out.line(mode).contains("committed 3"), "{out}");
+        assert_eq!(
+            cmds.iter().filter(|c| c.starts_with("PASS")).count(),
+            1,
+            "{mode}: {cmds:?}"
+        );
+        assert!(
+            !cmds.iter().any(|c| {
+                let upper = c.to_ascii_uppercase();
+                c.contains("attacker")
+                    || c.contains("stolen")
+                    || upper.starts_with("AUTH")
+                    || upper.starts_with("APOP")
+                    || upper.starts_with("NOOP")
+            }),
+            "{mode}: {cmds:?}"
+        );
+        // Only the DELEs the host authorised, once each: no smuggled extra.
+        let deles: Vec<&String> = cmds.iter().filter(|c| c.starts_with("DELE")).collect();
+        assert_eq!(deles, ["DELE 1", "DELE 2", "DELE 3"], "{mode}: {cmds:?}");
+        assert_eq!(server.remaining_of(&user(mode)), 0, "{mode}");
+    }
+    for refused in [
+        "USER carries credentials",
+        "PASS carries credentials",
+        "AUTH carries credentials",
+        "APOP carries credentials",
+        "command contains CR, LF or NUL",
+    ] {
+        assert!(out.stderr.contains(refused), "{refused}\n{out}");
+    }
+    // Every refusal names the plugin.
+    let refusals: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("refused a plugin request"))
+        .collect();
+    assert!(refusals.len() >= 15, "{out}");
+    assert!(
+        refusals
+            .iter()
+            .all(|l| l.contains("plugin=hostile_dialogue")),
+        "{refusals:#?}"
+    );
+}
+
+/// A plugin that spins, allocates without bound, queues commands without
+/// ever reading, or reads forever through every error is stopped by a
+/// limit, reported with the plugin's name and the limit; nothing of its
+/// mailbox is deleted, and the healthy mailbox beside it succeeds.
+#[test]
+fn runaway_dialogue_plugins_are_stopped_and_reported_by_name() {
+    let modes = ["loop", "oom", "no-read", "read-forever"];
+    let server = server(&modes);
+    let ws = Workspace::new();
+    ws.configure(&mailboxes(
+        server.port,
+        &[
+            ("loop", &[]),
+            ("oom", &[]),
+            // Enough CPU to queue a mebibyte of commands one call at a time:
+            // the write buffer bound, not the CPU limit, must end it.
+            (
+                "no-read",
+                &["dialogue_limits = { cpu_ms = 20000, memory_mib = 16 }"],
+            ),
+            ("read-forever", &[]),
+        ],
+        &[
+            "retention = \"delete\"",
+            "read_timeout_secs = 1",
+            "dialogue_limits = { cpu_ms = 300, memory_mib = 16 }",
+        ],
+    ));
+    let started = Instant::now();
+    let out = ws.once(LIMIT);
+    let took = started.elapsed();
+    out.assert_failure();
+    assert_healthy(&server, &ws, &out);
+
+    let expect = [
+        (
+            "loop",
+            "plugin hostile_dialogue exceeded its CPU limit of 300 ms per call",
+        ),
+        (
+            "oom",
+            "plugin hostile_dialogue exceeded its memory limit of 16 MiB",
+        ),
+        (
+            "no_read",
+            "more than 1048576 bytes of commands queued without reading a response",
+        ),
+        // One read timeout, then every read fails at once: the spinning
+        // plugin meets its CPU limit instead of waiting forever.
+        (
+            "read_forever",
+            "plugin hostile_dialogue exceeded its CPU limit of 300 ms per call",
+        ),
+    ];
+    for (name, cause) in expect {
+        let line = out.line(name);
+        assert!(
+            line.starts_with(&format!("{name}: FAILED: listing messages: "))
+                && line.contains(cause),
+            "{name}: expected {cause:?}\n{out}"
+        );
+    }
+    for mode in modes {
+        assert_eq!(server.remaining_of(&user(mode)), 3, "{mode}\n{out}");
+        let cmds = server.commands_of(&user(mode));
+        assert!(
+            !cmds
+                .iter()
+                .any(|c| c.starts_with("DELE") || c.starts_with("RETR")),
+            "{mode}: {cmds:?}"
+        );
+    }
+    // The queued NOOPs never went out: nothing is flushed without a read.
+    assert!(
+        !server
+            .commands_of(&user("no-read"))
+            .iter()
+            .any(|c| c == "NOOP")
+    );
+    assert!(took < Duration::from_secs(30), "took {took:?}\n{out}");
+}
