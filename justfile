@@ -45,6 +45,12 @@ bench: plugins
 bench-ingest:
     scripts/bench-ingest.sh
 
+# Regenerate the config reference and JSON Schema from the config structs.
+docs:
+    cargo build --quiet --bin popline
+    target/debug/popline config reference > docs/config-reference.md
+    target/debug/popline config schema > schema/popline-config.schema.json
+
 # fmt + clippy for host and guests.
 lint:
     cargo fmt --all -- --check

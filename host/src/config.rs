@@ -14,7 +14,7 @@ use crate::plugin::Limits;
 use crate::sink::SinkConfig;
 
 /// The whole configuration file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Durable state (which messages were committed).
@@ -36,7 +36,7 @@ pub struct Config {
 }
 
 /// Where popline keeps its state.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct StateConfig {
     /// SQLite database holding committed unique ids (created if missing).
@@ -56,7 +56,7 @@ impl Default for StateConfig {
 }
 
 /// Plugin engine settings.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PluginsConfig {
     /// Where compiled plugins are cached (default: `$XDG_CACHE_HOME/popline`).
@@ -66,7 +66,9 @@ pub struct PluginsConfig {
 }
 
 /// How to reach the server securely.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TlsMode {
     /// TLS from the first byte (POP3S, port 995). Microsoft 365 uses this.
@@ -78,7 +80,9 @@ pub enum TlsMode {
 }
 
 /// What happens to a message on the server once its result is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Retention {
     /// Delete it (DELE) right after the result is durably committed.
@@ -89,7 +93,7 @@ pub enum Retention {
 }
 
 /// One mailbox: where to fetch, how to log in, which plugins, where to deliver.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MailboxConfig {
     /// Server host name, e.g. `outlook.office365.com`.
@@ -122,6 +126,7 @@ pub struct MailboxConfig {
     pub sinks: Vec<String>,
     /// How often to poll, e.g. `"60s"`, `"5m"` (default 60 s).
     #[serde(default = "default_interval", deserialize_with = "de_duration")]
+    #[schemars(with = "String", extend("default" = "60s"))]
     pub poll_interval: Duration,
     /// `keep` (default) or `delete`.
     #[serde(default = "default_retention")]
@@ -150,11 +155,12 @@ pub struct MailboxConfig {
     pub breaker_threshold: u32,
     /// How long an open breaker waits before trying one message again.
     #[serde(default = "default_cooldown", deserialize_with = "de_duration")]
+    #[schemars(with = "String", extend("default" = "10m"))]
     pub breaker_cooldown: Duration,
 }
 
 /// The mapper plugin of a mailbox.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MapperConfig {
     /// The mapper plugin (.wasm).
@@ -242,6 +248,22 @@ impl<'de> Deserialize<'de> for SecretRef {
                 "expected { env = \"VARIABLE\" } or { file = \"/path/to/secret\" }",
             )),
         }
+    }
+}
+
+impl schemars::JsonSchema for SecretRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SecretRef".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A secret, never inline: { env = \"VARIABLE\" } or { file = \"path\" }.",
+            "oneOf": [
+                { "type": "object", "properties": { "env": { "type": "string", "description": "Read from this environment variable." } }, "required": ["env"], "additionalProperties": false },
+                { "type": "object", "properties": { "file": { "type": "string", "description": "Read from this file (relative to the config file; trailing newline trimmed)." } }, "required": ["file"], "additionalProperties": false }
+            ]
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `popline` command line.
 
 mod auth;
+mod configdoc;
 mod deadletter;
 mod ingest;
 mod map;
@@ -71,6 +72,9 @@ pub enum Command {
     /// Mint and verify signed reply tokens (for the system that sends notifications).
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// The configuration's JSON Schema and reference, generated from the code.
+    #[command(subcommand)]
+    Config(configdoc::ConfigCommand),
     /// OAuth sign-in and token status.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
@@ -117,6 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DeadLetter(cmd) => deadletter::run(&cli.config, cmd).await,
         Command::Auth(cmd) => auth::run(&cli.config, cmd).await,
         Command::Status => status::run(&cli.config),
+        Command::Config(cmd) => configdoc::run(cmd),
         Command::Token(cmd) => token::run(cmd),
     }
 }

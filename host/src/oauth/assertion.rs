@@ -17,9 +17,13 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 /// Signature algorithms Entra ID accepts for client assertions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
     RS256,
+    /// RSASSA-PSS with SHA-256.
     PS256,
 }
 

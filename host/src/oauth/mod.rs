@@ -33,7 +33,7 @@ pub const POP_DELEGATED: &str = "https://outlook.office.com/POP.AccessAsUser.All
 pub const POP_APP: &str = "https://outlook.office365.com/.default";
 
 /// OAuth settings of a mailbox (`[mailboxes.NAME.oauth]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthConfig {
     /// `microsoft` (default) or `generic`.
@@ -80,6 +80,7 @@ pub struct OAuthConfig {
         default = "default_margin",
         deserialize_with = "crate::config::de_duration"
     )]
+    #[schemars(with = "String", extend("default" = "5m"))]
     pub refresh_margin: Duration,
     /// Refresh at least this often even when idle, so the refresh token
     /// never reaches Microsoft's 90-day inactivity limit (default 7 days).
@@ -87,11 +88,12 @@ pub struct OAuthConfig {
         default = "default_keepalive",
         deserialize_with = "crate::config::de_duration"
     )]
+    #[schemars(with = "String", extend("default" = "7days"))]
     pub refresh_keepalive: Duration,
 }
 
 /// Certificate credential files.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateConfig {
     /// The certificate uploaded to the app registration (PEM: .pem/.crt/.cer).
@@ -103,18 +105,29 @@ pub struct CertificateConfig {
     pub algorithm: Algorithm,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// The identity provider.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
+    /// Microsoft identity platform v2.0 (`authority`/`tenant`/oauth2/v2.0/...).
     Microsoft,
+    /// Any OAuth 2.0 provider by its endpoint URLs.
     Generic,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// How tokens are obtained.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Flow {
+    /// A person signs in in a browser (`popline auth login`), PKCE, loopback redirect.
     AuthorizationCode,
+    /// A person signs in on another device (`popline auth login --device`).
     DeviceCode,
+    /// App-only, no person: client secret or certificate.
     ClientCredentials,
 }
 

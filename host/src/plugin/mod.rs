@@ -35,7 +35,7 @@ const TICK: Duration = Duration::from_millis(10);
 
 /// Resource limits for one plugin. Every field has a default, so a pipeline
 /// only names the limits it wants to change.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Maximum linear memory of one instance, in MiB.

@@ -133,6 +133,13 @@ pub struct Connection {
     settings: ConnSettings,
     authenticated: bool,
     dele_allowed: HashSet<u32>,
+    /// The failure that left the stream at an unknown position (timeout,
+    /// close, over-long line or body, transport error). Every later
+    /// operation fails at once with it: the plugin learns nothing new by
+    /// asking again, and a plugin that ignores errors must not wait out the
+    /// read timeout again and again (time in host I/O is not charged to its
+    /// CPU budget, so it would never be stopped).
+    failed: Option<ConnError>,
     pub stats: ConnStats,
 }
 
@@ -158,14 +165,29 @@ impl Connection {
             settings,
             authenticated: false,
             dele_allowed: HashSet::new(),
+            failed: None,
             stats: ConnStats::default(),
         }
     }
 
     fn io(&mut self) -> Result<&mut BufReader<Stream>, ConnError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         self.io
             .as_mut()
             .ok_or_else(|| ConnError::Other("the connection was lost during a TLS upgrade".into()))
+    }
+
+    /// Remember a failure that leaves the stream unusable (see `failed`).
+    fn poison<T>(&mut self, res: Result<T, ConnError>) -> Result<T, ConnError> {
+        if let Err(e) = &res
+            && !matches!(e, ConnError::Refused(_))
+            && self.failed.is_none()
+        {
+            self.failed = Some(e.clone());
+        }
+        res
     }
 
     /// Whether the connection is TLS-protected now.
@@ -193,6 +215,11 @@ impl Connection {
     }
 
     async fn flush(&mut self) -> Result<(), ConnError> {
+        let res = self.flush_inner().await;
+        self.poison(res)
+    }
+
+    async fn flush_inner(&mut self) -> Result<(), ConnError> {
         if self.wbuf.is_empty() {
             return Ok(());
         }
@@ -218,7 +245,10 @@ impl Connection {
         self.flush().await?;
         let timeout = self.settings.read_timeout;
         let io = self.io()?;
-        let line = wire::read_line(io, max, timeout).await?;
+        let line = wire::read_line(io, max, timeout)
+            .await
+            .map_err(ConnError::from);
+        let line = self.poison(line)?;
         self.stats.bytes_read += line.len() as u64 + 2;
         Ok(line)
     }
@@ -231,13 +261,19 @@ impl Connection {
         let io = self.io()?;
         let mut out = Vec::new();
         crate::failpoint::hit("retr");
-        wire::read_multiline(io, max, timeout, &mut out).await?;
+        let res = wire::read_multiline(io, max, timeout, &mut out)
+            .await
+            .map_err(ConnError::from);
+        self.poison(res)?;
         self.stats.bytes_read += out.len() as u64;
         Ok(out)
     }
 
     /// Queue one command line from the plugin, after the policy check.
     pub fn write_line(&mut self, line: &str) -> Result<(), ConnError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         self.check_command(line)?;
         if self.wbuf.len() + line.len() + 2 > MAX_WRITE_BUF {
             return Err(ConnError::Refused(format!(
@@ -316,8 +352,11 @@ impl Connection {
             .ok_or_else(|| ConnError::Other("not a plain stream".into()))?;
         let stream = tokio::time::timeout(self.settings.read_timeout, tls.handshake(tcp))
             .await
-            .map_err(|_| ConnError::Timeout)?
-            .map_err(|e| ConnError::Tls(explain_tls_error(&e, &self.settings.host)))?;
+            .map_err(|_| ConnError::Timeout)
+            .and_then(|r| {
+                r.map_err(|e| ConnError::Tls(explain_tls_error(&e, &self.settings.host)))
+            });
+        let stream = self.poison(stream)?;
         self.io = Some(BufReader::with_capacity(READ_BUF, stream));
         Ok(status)
     }

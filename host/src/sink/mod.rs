@@ -30,7 +30,7 @@ pub use jsonl::JsonlSink;
 pub use sqlite::SqliteSink;
 
 /// One `[sinks.NAME]` table of the configuration, chosen by `type`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum SinkConfig {
     /// `type = "jsonl"`: append records to a JSON Lines file.
@@ -42,7 +42,7 @@ pub enum SinkConfig {
 }
 
 /// A JSON Lines file: one record per line.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonlConfig {
     /// The file to append to (created with its folders if missing); relative
@@ -52,7 +52,7 @@ pub struct JsonlConfig {
 
 /// A SQLite database with a `feedback` table. May be the same file as
 /// `[state] path`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SqliteConfig {
     /// The database file (created with its folders if missing); relative to
@@ -61,7 +61,7 @@ pub struct SqliteConfig {
 }
 
 /// An HTTP endpoint that receives each record as a JSON `POST`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     /// The endpoint. `https://`, or `http://` to a loopback address only (the
@@ -90,7 +90,7 @@ fn default_max_attempts() -> u32 {
 }
 
 /// Where a header value comes from. Its `Debug` never shows a literal value.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(
     untagged,
     deny_unknown_fields,
