@@ -190,12 +190,13 @@ mod tests {
             "retention",
             "client_id",
             "refresh_keepalive",
-            "max_attempts",
             "cpu_ms",
             "listen",
         ] {
             assert!(doc.contains(&format!("| `{key}` |")), "{key} missing");
         }
+        // Sink kinds are listed per variant rather than as table rows.
+        assert!(doc.contains("`max_attempts` (integer) Attempts per record"));
         assert!(!doc.contains("|  |\n"), "a field without a doc comment");
     }
 }
