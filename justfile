@@ -56,3 +56,22 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
     cargo clippy --target wasm32-wasip2 {{guests}} -- -D warnings
+
+# Needs nightly and `cargo install cargo-fuzz --locked`; ARGS go to `cargo fuzz run` (e.g. `-s none`).
+# Fuzz the parsers (pop3_status, multiline, mime, config) for SECS seconds each, then replay fuzz/regressions.
+fuzz secs="60" *args="":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd fuzz
+    for t in pop3_status multiline mime config; do
+        mkdir -p "corpus/$t"
+        cargo +nightly fuzz run {{args}} "$t" "corpus/$t" "seeds/$t" -- -max_total_time={{secs}}
+        if [ -d "regressions/$t" ]; then
+            cargo +nightly fuzz run {{args}} "$t" "regressions/$t" -- -runs=0
+        fi
+    done
+
+# ARGS go to cargo, e.g. `just load --release`.
+# Load test: 200 mailboxes polled concurrently by one `popline once`; prints peak RSS and messages/s.
+load *args="":
+    cargo test {{args}} --test all load:: -- --ignored --nocapture

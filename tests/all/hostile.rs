@@ -242,3 +242,58 @@ fn runaway_dialogue_plugins_are_stopped_and_reported_by_name() {
     );
     assert!(took < Duration::from_secs(30), "took {took:?}\n{out}");
 }
+
+/// The CPU limit must charge a plugin for its own computation, not for time
+/// its task waits for the executor. A guest that reaches an epoch deadline
+/// yields to the runtime; if other work holds the worker thread meanwhile
+/// (here a neighbour blocking it for 1.5 s; under load, hundreds of other
+/// sessions and mappers), that wait is counted as guest CPU today, and a
+/// well-behaved plugin (a few tens of milliseconds of work) is killed.
+/// `just load` shows it with 200 mailboxes on 2 cores. Fix (in
+/// `plugin/state.rs`): yield with `UpdateDeadline::YieldCustom` and a future
+/// that measures its own wait and adds it to the time excluded from the
+/// budget.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "known bug: time spent yielded to the executor counts as plugin CPU"]
+async fn time_waiting_for_the_executor_is_not_charged_as_plugin_cpu() {
+    use popline::plugin::dialogue::{SessionParams, TlsMode};
+    use popline::plugin::{DialoguePlugin, Limits};
+    use popline::pop3::{ConnSettings, Connection, Credential, Secret};
+    use popline::transport::{Stream, connect_tcp};
+
+    let server = server(&[]);
+    let tcp = connect_tcp("127.0.0.1", server.port, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let conn = Connection::new(
+        Stream::Plain(tcp),
+        None,
+        Credential::Password(Secret::new(PASSWORD)),
+        ConnSettings {
+            host: "127.0.0.1".into(),
+            port: server.port,
+            user: HEALTHY.into(),
+            read_timeout: Duration::from_secs(5),
+            max_message: 1 << 20,
+            allow_plaintext: true,
+        },
+    );
+    let plugin = DialoguePlugin::load(
+        support::engine(),
+        &support::plugin("hostile-dialogue"),
+        Limits::default(),
+    )
+    .unwrap();
+    let params = SessionParams {
+        user: HEALTHY.into(),
+        tls: TlsMode::None,
+        mechanisms: vec!["hostile:compute".into()],
+    };
+    let mut session = plugin.open(conn, &params).await.unwrap();
+    // A neighbour that holds the only worker thread for 1.5 s once it runs:
+    // at the guest's first yield.
+    tokio::spawn(async { std::thread::sleep(Duration::from_millis(1500)) });
+    let listed = session.list().await;
+    assert!(listed.is_ok(), "{:?}", listed.err().map(|e| e.to_string()));
+    assert_eq!(listed.unwrap().len(), 3);
+}

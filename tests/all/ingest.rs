@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::support;
 
-const USER: &str = "replies@beta.example.com";
+pub const USER: &str = "replies@beta.example.com";
 const PASSWORD: &str = "lumen-beta";
 
 pub struct Setup {

@@ -6,11 +6,15 @@
 mod support;
 
 mod cli_map;
+mod crash;
 mod daemon;
+mod deadletters;
 mod dialogue;
 mod faults;
 mod hostile;
 mod ingest;
+mod load;
 mod oauth;
 mod plugin_runtime;
 mod quality;
+mod sinks;

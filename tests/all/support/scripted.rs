@@ -286,12 +286,7 @@ impl ScriptedServer {
         self.lock().deliver(user, messages);
     }
 
-    /// Replace the faults (e.g. clear them to let the next poll succeed).
-    pub fn set_faults(&self, faults: Vec<Fault>) {
-        self.lock().script.faults = faults;
-    }
-
-    /// Change the script for sessions that start from now on.
+    /// Change the script (faults included) for what happens from now on.
     pub fn update_script(&self, f: impl FnOnce(&mut Script)) {
         f(&mut self.lock().script);
     }
@@ -334,11 +329,6 @@ impl ScriptedServer {
             .filter(|c| c.user == user)
             .map(|c| c.line.clone())
             .collect()
-    }
-
-    /// Every command with its session and user.
-    pub fn received(&self) -> Vec<Received> {
-        self.lock().commands.clone()
     }
 
     /// Successful logins of `user`.

@@ -13,6 +13,7 @@
 //! | `oom` | allocates without bound in `list` |
 //! | `no-read` | in `list`, queues `NOOP`s without ever reading an answer |
 //! | `read-forever` | in `list`, reads lines forever, ignoring every error |
+//! | `compute` | not hostile: computes briefly (well under any CPU limit) at the start of `list` |
 //!
 //! Refused writes are ignored, as an attacker would; anything the host lets
 //! through reaches the server, where the tests look for it.
@@ -202,6 +203,15 @@ impl Guest for Plugin {
 
     fn list() -> Result<Vec<Listing>, Pop3Error> {
         with(|s| {
+            if s.has("compute") {
+                // Some tens of milliseconds of honest work: crosses epoch
+                // ticks, so the guest yields to the executor on the way.
+                let mut x: u64 = 0;
+                for i in 0..20_000_000u64 {
+                    x = std::hint::black_box(x.wrapping_add(i));
+                }
+                std::hint::black_box(x);
+            }
             if s.has("loop") {
                 let mut x: u64 = 0;
                 loop {
