@@ -137,6 +137,24 @@ redirect_uri = "http://localhost:{redirect}/callback"
         self.popline(config).arg("once").output().unwrap()
     }
 
+    /// `popline auth login beta --device`, approved in the stand-in as USER.
+    fn device_login(&self, config: &Path) {
+        let mut child = self
+            .popline(config)
+            .args(["auth", "login", "beta", "--device"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let code = loop {
+            if let Some(c) = self.idp.latest_user_code() {
+                break c;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        self.idp.approve_device(&code, USER).unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+
     fn records(&self) -> usize {
         std::fs::read_to_string(self.path("feedback.jsonl")).map_or(0, |t| t.lines().count())
     }
@@ -219,20 +237,7 @@ fn device_code_login_then_refresh_rotation_survives_restarts() {
         text(&out)
     );
 
-    let mut child = env
-        .popline(&cfg)
-        .args(["auth", "login", "beta", "--device"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let code = loop {
-        if let Some(c) = env.idp.latest_user_code() {
-            break c;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    env.idp.approve_device(&code, USER).unwrap();
-    assert!(child.wait().unwrap().success());
+    env.device_login(&cfg);
     let first_rt = env.cache()["refresh_token"].as_str().unwrap().to_string();
 
     expect_ok(&env.once(&cfg));
@@ -313,20 +318,7 @@ fn an_expired_refresh_token_marks_only_that_mailbox_needs_login() {
     env.dovecot.seed(OTHER, &beta_replies()[2..4]).unwrap();
     let oauth = format!("flow = \"device-code\"\nclient_id = \"{DESKTOP}\"");
     let cfg = env.config(&oauth, true, "");
-    let mut child = env
-        .popline(&cfg)
-        .args(["auth", "login", "beta", "--device"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let code = loop {
-        if let Some(c) = env.idp.latest_user_code() {
-            break c;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    env.idp.approve_device(&code, USER).unwrap();
-    assert!(child.wait().unwrap().success());
+    env.device_login(&cfg);
 
     env.idp.expire_refresh_tokens_for(USER);
     let out = env.once(&cfg);
