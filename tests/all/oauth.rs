@@ -376,3 +376,33 @@ fn token_endpoint_errors_are_actionable_and_429_is_retried() {
     let t = expect_ok(&env.once(&cfg));
     assert!(t.contains("beta: listed 1, fetched 1"), "{t}");
 }
+
+/// Two mailboxes of one account (same token cache), polled concurrently,
+/// share one token: the endpoint is asked once.
+#[test]
+fn mailboxes_sharing_an_account_fetch_one_token() {
+    let env = Env::new(Duration::from_secs(3600));
+    env.dovecot.seed(USER, &beta_replies()[..1]).unwrap();
+    env.dovecot.seed(OTHER, &beta_replies()[1..2]).unwrap();
+    let cfg = env.config(
+        &format!("{CLIENT_SECRET}\ntoken_cache = \"shared.json\""),
+        false,
+        "",
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let beta = text.split("[mailboxes.beta]").nth(1).unwrap().to_string();
+    let other = beta
+        .replace(
+            &format!("user = \"{USER}\""),
+            &format!("user = \"{OTHER}\""),
+        )
+        .replace("[mailboxes.beta.oauth]", "[mailboxes.other.oauth]");
+    std::fs::write(&cfg, format!("{text}\n[mailboxes.other]{other}")).unwrap();
+    let out = expect_ok(&env.once(&cfg));
+    assert!(
+        out.contains("beta: listed 1, fetched 1") && out.contains("other: listed 1, fetched 1"),
+        "{out}"
+    );
+    assert_eq!(env.idp.token_requests("client_credentials"), 1);
+    assert_eq!(env.records(), 2);
+}
