@@ -36,7 +36,11 @@ fn reference(input: &[u8]) -> Option<(Vec<u8>, usize)> {
         }
         let line = line.strip_prefix(b".").unwrap_or(line);
         out.extend_from_slice(line);
-        out.extend_from_slice(if line.ends_with(b"\r") { b"\n" } else { b"\r\n" });
+        out.extend_from_slice(if line.ends_with(b"\r") {
+            b"\n"
+        } else {
+            b"\r\n"
+        });
     }
 }
 

@@ -15,7 +15,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = Status::parse_ok(&text);
 
     let caps = Capabilities::parse(data);
-    let _ = (caps.lines(), caps.pipelining(), caps.uidl(), caps.sasl_mechanisms());
+    let _ = (
+        caps.lines(),
+        caps.pipelining(),
+        caps.uidl(),
+        caps.sasl_mechanisms(),
+    );
     for tls in [false, true] {
         for credential in [CredentialKind::Password, CredentialKind::BearerToken] {
             let _ = choose_mechanism(&caps, tls, credential, &[]);

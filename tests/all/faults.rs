@@ -544,9 +544,8 @@ fn the_daemon_keeps_polling_a_healthy_mailbox_beside_a_stalling_one() {
     assert!(ws.jsonl().iter().all(|r| r["pipeline"] == "healthy"));
 }
 
-/// The failure lines and `run` are the product of real polls, not of a
-/// hard-coded pass: a scripted server that behaves is ingested fully by the
-/// same harness (guards the assertions above against vacuous success).
+/// The control for the cases above: the same server and harness without a
+/// fault ingest everything in one session, batch by batch.
 #[test]
 fn a_well_behaved_scripted_server_is_ingested_fully() {
     let server = ScriptedServer::spawn(script(), replies("plain", 5));
@@ -561,6 +560,18 @@ fn a_well_behaved_scripted_server_is_ingested_fully() {
     );
     assert_eq!(server.remaining(), 0);
     ws.assert_exactly_once(5, "plain");
-    // DELE only after the batch is committed; QUIT once.
+    // Each batch is retrieved, then deleted, in one session ended by QUIT.
+    let cmds: Vec<String> = server
+        .commands()
+        .into_iter()
+        .filter(|c| !c.starts_with("USER") && !c.starts_with("PASS"))
+        .collect();
+    assert_eq!(
+        cmds,
+        [
+            "CAPA", "LIST", "UIDL", "RETR 1", "RETR 2", "DELE 1", "DELE 2", "RETR 3", "RETR 4",
+            "DELE 3", "DELE 4", "RETR 5", "DELE 5", "QUIT"
+        ]
+    );
     assert_eq!(server.quits(), 1);
 }
