@@ -254,7 +254,6 @@ fn runaway_dialogue_plugins_are_stopped_and_reported_by_name() {
 /// that measures its own wait and adds it to the time excluded from the
 /// budget.
 #[tokio::test(flavor = "current_thread")]
-#[ignore = "known bug: time spent yielded to the executor counts as plugin CPU"]
 async fn time_waiting_for_the_executor_is_not_charged_as_plugin_cpu() {
     use popline::plugin::dialogue::{SessionParams, TlsMode};
     use popline::plugin::{DialoguePlugin, Limits};

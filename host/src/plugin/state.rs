@@ -2,6 +2,7 @@
 //! context, resource table, limits, CPU accounting and the guest log sink.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
@@ -27,11 +28,24 @@ pub(crate) struct PluginState<X> {
 }
 
 /// Guest CPU time, approximated as wall time inside the current call minus
-/// time spent in host calls that wait on the network.
+/// time spent in host calls that wait on the network, minus time spent
+/// queued in the async runtime after a cooperative yield (other tasks'
+/// work must not be charged to this plugin).
 struct CpuClock {
     limit: Duration,
     call_started: Instant,
     in_host: Duration,
+    /// Nanoseconds spent waiting to be scheduled again after yields.
+    queued: Arc<AtomicU64>,
+}
+
+impl CpuClock {
+    fn used(&self) -> Duration {
+        self.call_started
+            .elapsed()
+            .saturating_sub(self.in_host)
+            .saturating_sub(Duration::from_nanos(self.queued.load(Ordering::Relaxed)))
+    }
 }
 
 struct MemoryLimiter {
@@ -89,6 +103,7 @@ impl<X: Send + 'static> PluginState<X> {
                 limit: Duration::from_millis(limits.cpu_ms),
                 call_started: Instant::now(),
                 in_host: Duration::ZERO,
+                queued: Arc::new(AtomicU64::new(0)),
             },
             ext,
         };
@@ -97,12 +112,20 @@ impl<X: Send + 'static> PluginState<X> {
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             let cpu = &ctx.data().cpu;
-            let used = cpu.call_started.elapsed().saturating_sub(cpu.in_host);
-            if used > cpu.limit {
+            if cpu.used() > cpu.limit {
                 return Err(LimitExceeded(Limit::Cpu(cpu.limit.as_millis() as u64)).into());
             }
-            // Yield so a busy guest never hogs a runtime worker thread.
-            Ok(UpdateDeadline::Yield(1))
+            // Yield so a busy guest never hogs a runtime worker thread, and
+            // do not charge the guest for the time it then waits in the queue.
+            let queued = cpu.queued.clone();
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(async move {
+                    let t = Instant::now();
+                    tokio::task::yield_now().await;
+                    queued.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                }),
+            ))
         });
         store
     }
@@ -111,6 +134,7 @@ impl<X: Send + 'static> PluginState<X> {
     pub fn start_call(&mut self) {
         self.cpu.call_started = Instant::now();
         self.cpu.in_host = Duration::ZERO;
+        self.cpu.queued.store(0, Ordering::Relaxed);
     }
 
     /// Exclude time spent waiting in a host call from the guest's budget.
