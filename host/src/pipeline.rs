@@ -192,6 +192,11 @@ impl Mailbox {
         })
     }
 
+    /// The mapper's key/value configuration from the pipeline.
+    pub fn mapper_config(&self) -> &[(String, String)] {
+        &self.mapper_config
+    }
+
     /// The poll interval from the configuration.
     pub fn interval(&self) -> Duration {
         self.cfg.poll_interval
@@ -693,17 +698,18 @@ pub enum RetryOutcome {
 }
 
 impl Mailbox {
-    /// Reprocess a dead letter with this mailbox's mapper (or `mapper`), and
+    /// Reprocess a dead letter with this mailbox's mapper (or `mapper` with
+    /// its own configuration), and
     /// deliver to its sinks. The records get the same idempotency keys as a
     /// first delivery would, so a retry never duplicates.
     pub async fn retry_dead_letter(
         &self,
         meta: &DeadLetter,
         raw: &[u8],
-        mapper: Option<&MapperPlugin>,
+        mapper: Option<(&MapperPlugin, &[(String, String)])>,
         store: &Arc<Mutex<Store>>,
     ) -> anyhow::Result<RetryOutcome> {
-        let mapper = mapper.unwrap_or(&self.mapper);
+        let (mapper, config) = mapper.unwrap_or((&self.mapper, &self.mapper_config));
         let parsed = mime::parse(raw).context("parsing the message")?;
         let ctx = wit::Context {
             pipeline: self.name.clone(),
@@ -716,7 +722,7 @@ impl Mailbox {
                 email: &parsed.email,
                 attachments: parsed.attachments.clone(),
                 context: &ctx,
-                config: &self.mapper_config,
+                config,
             })
             .await?;
         let (records, state_outcome, result) = match outcome {

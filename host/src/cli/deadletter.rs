@@ -30,6 +30,9 @@ pub enum DeadLetterCommand {
         /// Use this mapper instead of the pipeline's.
         #[arg(long)]
         mapper: Option<PathBuf>,
+        /// Configuration for `--mapper` (default: the pipeline's mapper config).
+        #[arg(long = "set", value_name = "KEY=VALUE", requires = "mapper")]
+        set: Vec<String>,
     },
 }
 
@@ -59,7 +62,13 @@ pub async fn run(config_path: &Path, cmd: DeadLetterCommand) -> anyhow::Result<E
             println!("--- message ({} bytes) ---\n{head}", raw.len());
             Ok(ExitCode::SUCCESS)
         }
-        DeadLetterCommand::Retry { id, all: _, mapper } => {
+        DeadLetterCommand::Retry {
+            id,
+            all: _,
+            mapper,
+            set,
+        } => {
+            let overrides = super::parse_pairs(&set)?;
             let config = Config::load(config_path)?;
             let rt = Runtime::load(&config).await?;
             let mapper = match mapper {
@@ -81,10 +90,16 @@ pub async fn run(config_path: &Path, cmd: DeadLetterCommand) -> anyhow::Result<E
                     continue;
                 };
                 let (_, raw) = rt.dead_letters.get(&meta.id)?;
-                match mb
-                    .retry_dead_letter(&meta, &raw, mapper.as_ref(), &rt.store)
-                    .await
-                {
+                // `--mapper` gets `--set` if given, else the pipeline's config.
+                let with = mapper.as_ref().map(|m| {
+                    let cfg: &[(String, String)] = if set.is_empty() {
+                        mb.mapper_config()
+                    } else {
+                        &overrides
+                    };
+                    (m, cfg)
+                });
+                match mb.retry_dead_letter(&meta, &raw, with, &rt.store).await {
                     Ok(outcome) => {
                         rt.dead_letters.remove(&meta.id)?;
                         match outcome {
