@@ -78,10 +78,10 @@ fn the_daemon_polls_on_schedule_serves_metrics_and_stops_on_sigterm() {
         "{body}"
     );
 
-    unsafe { libc_kill(child.id() as i32, 15) };
+    unsafe { libc_kill(child.0.id() as i32, 15) };
     let started = Instant::now();
     let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
+        if let Some(st) = child.0.try_wait().unwrap() {
             break st;
         }
         assert!(
@@ -92,6 +92,16 @@ fn the_daemon_polls_on_schedule_serves_metrics_and_stops_on_sigterm() {
     };
     assert!(status.success(), "{status:?}");
     assert_eq!(s.count(), 0);
+}
+
+/// A failing assertion must not leave the daemon running.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn popline_testkit_user() -> &'static str {
