@@ -43,12 +43,14 @@ fn the_daemon_polls_on_schedule_serves_metrics_and_stops_on_sigterm() {
         format!("[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n{text}"),
     )
     .unwrap();
-    let mut child = crate::support::popline()
-        .arg("--config")
-        .arg(&cfg)
-        .arg("run")
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        crate::support::popline()
+            .arg("--config")
+            .arg(&cfg)
+            .arg("run")
+            .spawn()
+            .unwrap(),
+    );
 
     // New mail arriving while the daemon runs is picked up on a later poll.
     let deadline = Instant::now() + Duration::from_secs(20);
