@@ -65,7 +65,14 @@ fn the_daemon_polls_on_schedule_serves_metrics_and_stops_on_sigterm() {
     }
     assert_eq!(s.jsonl().len(), 3, "the daemon did not pick up new mail");
 
-    let body = get(metrics, "/metrics");
+    // The sink is written before the poll ends and its counters are recorded:
+    // wait for the poll to finish.
+    let want = "popline_messages_committed_total{mailbox=\"beta\"} 3";
+    let mut body = get(metrics, "/metrics");
+    while !body.contains(want) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        body = get(metrics, "/metrics");
+    }
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(
         body.contains("popline_messages_committed_total{mailbox=\"beta\"} 3"),
