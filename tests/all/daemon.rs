@@ -15,13 +15,30 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// One HTTP GET; a transient connection error is retried for a few seconds.
 fn get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
+    let attempt = || -> std::io::Result<String> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        )?;
+        let mut out = String::new();
+        s.read_to_string(&mut out)?;
+        Ok(out)
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match attempt() {
+            Ok(out) => return out,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("GET {path}: {e}; retrying");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("GET {path} on port {port}: {e}"),
+        }
+    }
 }
 
 #[test]
