@@ -457,22 +457,7 @@ impl Mailbox {
             }
         }
         if !commits.is_empty() {
-            // Sinks first, then state: a crash in between replays the batch,
-            // and the sinks drop records whose idempotency key they hold.
-            for sink in &self.sinks {
-                let mut sink = sink.lock().await;
-                sink.write_batch(&records)
-                    .await
-                    .with_context(|| format!("delivering to sink {:?}", sink.name()))?;
-            }
-            failpoint::hit("after-sink");
-            let name = self.name.clone();
-            let store = store.clone();
-            tokio::task::spawn_blocking(move || {
-                store.lock().unwrap().record_batch(&name, &commits)
-            })
-            .await??;
-            failpoint::hit("after-state");
+            self.commit(&records, commits, store).await?;
         }
         match lost {
             Some(e) => Err(e),
@@ -578,37 +563,76 @@ impl Mailbox {
             tracing::info!(mailbox = %self.name, uid = %l.uid, of = %of_uid, "already committed under another unique id");
             return Ok((commit(Outcome::Duplicate { of_uid }), Vec::new()));
         }
+        let (outcome, recs) = self
+            .map_parsed(
+                &self.mapper,
+                &self.mapper_config,
+                &parsed,
+                &l.uid,
+                received_at,
+            )
+            .await
+            .map_err(|e| MessageError::Unmappable(e.to_string()))?;
+        if let Outcome::Skipped { reason } = &outcome {
+            tracing::info!(mailbox = %self.name, uid = %l.uid, "skipped: {reason}");
+        }
+        Ok((commit(outcome), recs))
+    }
+
+    /// Run `mapper` on a parsed message in this pipeline's context: the
+    /// state outcome and the records it produced.
+    async fn map_parsed(
+        &self,
+        mapper: &MapperPlugin,
+        config: &[(String, String)],
+        parsed: &mime::ParsedEmail,
+        uid: &str,
+        received_at: &str,
+    ) -> Result<(Outcome, Vec<FeedbackRecord>), crate::plugin::PluginError> {
         let ctx = wit::Context {
             pipeline: self.name.clone(),
             mailbox: self.cfg.user.clone(),
-            uid: l.uid.clone(),
+            uid: uid.to_string(),
             received_at: received_at.to_string(),
         };
-        let outcome = self
-            .mapper
-            .map(MapperInput {
-                email: &parsed.email,
-                attachments: parsed.attachments.clone(),
-                context: &ctx,
-                config: &self.mapper_config,
-            })
-            .await
-            .map_err(|e| MessageError::Unmappable(e.to_string()))?;
-        Ok(match outcome {
+        let input = MapperInput {
+            email: &parsed.email,
+            attachments: parsed.attachments.clone(),
+            context: &ctx,
+            config,
+        };
+        Ok(match mapper.map(input).await? {
             MapOutcome::Feedback(list) => {
-                let recs = record::build(&parsed, &ctx, self.mapper.name(), list);
-                (
-                    commit(Outcome::Feedback {
-                        records: recs.len() as u32,
-                    }),
-                    recs,
-                )
+                let recs = record::build(parsed, &ctx, mapper.name(), list);
+                let records = recs.len() as u32;
+                (Outcome::Feedback { records }, recs)
             }
-            MapOutcome::Skip(reason) => {
-                tracing::info!(mailbox = %self.name, uid = %l.uid, "skipped: {reason}");
-                (commit(Outcome::Skipped { reason }), Vec::new())
-            }
+            MapOutcome::Skip(reason) => (Outcome::Skipped { reason }, Vec::new()),
         })
+    }
+
+    /// Durably store one batch's results: every sink first, then the state
+    /// (one transaction). A crash in between replays the batch, and the sinks
+    /// drop records whose idempotency key they already hold.
+    async fn commit(
+        &self,
+        records: &[FeedbackRecord],
+        commits: Vec<Committed>,
+        store: &Arc<Mutex<Store>>,
+    ) -> anyhow::Result<()> {
+        for sink in &self.sinks {
+            let mut sink = sink.lock().await;
+            sink.write_batch(records)
+                .await
+                .with_context(|| format!("delivering to sink {:?}", sink.name()))?;
+        }
+        failpoint::hit("after-sink");
+        let name = self.name.clone();
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.lock().unwrap().record_batch(&name, &commits))
+            .await??;
+        failpoint::hit("after-state");
+        Ok(())
     }
 
     async fn delete(
@@ -711,55 +735,21 @@ impl Mailbox {
     ) -> anyhow::Result<RetryOutcome> {
         let (mapper, config) = mapper.unwrap_or((&self.mapper, &self.mapper_config));
         let parsed = mime::parse(raw).context("parsing the message")?;
-        let ctx = wit::Context {
-            pipeline: self.name.clone(),
-            mailbox: self.cfg.user.clone(),
-            uid: meta.uid.clone(),
-            received_at: meta.at.clone(),
-        };
-        let outcome = mapper
-            .map(MapperInput {
-                email: &parsed.email,
-                attachments: parsed.attachments.clone(),
-                context: &ctx,
-                config,
-            })
+        let (outcome, records) = self
+            .map_parsed(mapper, config, &parsed, &meta.uid, &meta.at)
             .await?;
-        let (records, state_outcome, result) = match outcome {
-            MapOutcome::Feedback(list) => {
-                let recs = record::build(&parsed, &ctx, mapper.name(), list);
-                let n = recs.len();
-                (
-                    recs,
-                    Outcome::Feedback { records: n as u32 },
-                    RetryOutcome::Delivered(n),
-                )
-            }
-            MapOutcome::Skip(reason) => (
-                Vec::new(),
-                Outcome::Skipped {
-                    reason: reason.clone(),
-                },
-                RetryOutcome::Skipped(reason),
-            ),
+        let result = match &outcome {
+            Outcome::Skipped { reason } => RetryOutcome::Skipped(reason.clone()),
+            _ => RetryOutcome::Delivered(records.len()),
         };
-        for sink in &self.sinks {
-            let mut sink = sink.lock().await;
-            sink.write_batch(&records)
-                .await
-                .with_context(|| format!("delivering to sink {:?}", sink.name()))?;
-        }
         let commit = Committed {
             uid: meta.uid.clone(),
             message_id: parsed.email.message_id.clone(),
             sha256: parsed.sha256.clone(),
             size: raw.len() as u64,
-            outcome: state_outcome,
+            outcome,
         };
-        let name = self.name.clone();
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.lock().unwrap().record_batch(&name, &[commit]))
-            .await??;
+        self.commit(&records, vec![commit], store).await?;
         Ok(result)
     }
 }
