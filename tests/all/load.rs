@@ -47,15 +47,10 @@ fn two_hundred_mailboxes_in_one_concurrent_pass() {
             Mailbox::scripted(&format!("mb{i:03}"), server.port, &user(i), PASSWORD)
                 .with("retention = \"delete\"")
                 .with("read_timeout_secs = 60")
-                .with("connect_timeout_secs = 30")
-                // Under this load the default 1 s CPU limit kills healthy
-                // plugins (dialogue sessions fail, good messages are
-                // dead-lettered): time spent waiting for the executor is
-                // charged as plugin CPU, see hostile::time_waiting_for_the_
-                // executor_is_not_charged_as_plugin_cpu. Back to the
-                // defaults once that is fixed.
-                .with("dialogue_limits = { cpu_ms = 30000 }")
-                .mapper_limits("{ cpu_ms = 30000 }"),
+                // Default CPU limits: time queued in the runtime is not
+                // charged to plugins (hostile::time_waiting_for_the_executor_
+                // is_not_charged_as_plugin_cpu).
+                .with("connect_timeout_secs = 30"),
         );
     }
     let ws = Workspace::new();

@@ -45,8 +45,6 @@ pub struct Mailbox {
     pub mechanisms: Vec<String>,
     pub mapper: PathBuf,
     pub mapper_config: Vec<(String, String)>,
-    /// The mapper's `limits` inline table, e.g. `{ cpu_ms = 500 }`.
-    pub mapper_limits: Option<String>,
     pub sinks: Vec<String>,
     /// Further `key = value` lines inside the table.
     pub extra: Vec<String>,
@@ -65,7 +63,6 @@ impl Mailbox {
             mechanisms: Vec::new(),
             mapper: support::plugin("feedback-default"),
             mapper_config: vec![("unmatched".into(), "new".into())],
-            mapper_limits: None,
             sinks: vec!["jsonl".into(), "db".into()],
             extra: vec![
                 "tls = \"none\"".into(),
@@ -96,11 +93,6 @@ impl Mailbox {
         self
     }
 
-    pub fn mapper_limits(mut self, limits: &str) -> Mailbox {
-        self.mapper_limits = Some(limits.to_string());
-        self
-    }
-
     pub fn dialogue(mut self, plugin: PathBuf, mechanisms: &[&str]) -> Mailbox {
         self.dialogue = plugin;
         self.mechanisms = mechanisms.iter().map(|m| m.to_string()).collect();
@@ -128,7 +120,7 @@ impl Mailbox {
         format!(
             "[mailboxes.{name}]\nhost = \"127.0.0.1\"\nport = {port}\nuser = {user:?}\n\
              password = {{ file = \"{name}.password\" }}\ndialogue = {dialogue:?}\n\
-             mechanisms = [{mechanisms}]\nmapper = {{ plugin = {mapper:?}, config = {{ {config} }}{limits} }}\n\
+             mechanisms = [{mechanisms}]\nmapper = {{ plugin = {mapper:?}, config = {{ {config} }} }}\n\
              sinks = [{sinks}]\n{extra}\n",
             name = self.name,
             port = self.port,
@@ -136,10 +128,6 @@ impl Mailbox {
             dialogue = self.dialogue.display().to_string(),
             mechanisms = list(&self.mechanisms),
             mapper = self.mapper.display().to_string(),
-            limits = self
-                .mapper_limits
-                .as_ref()
-                .map_or(String::new(), |l| format!(", limits = {l}")),
             sinks = list(&self.sinks),
             extra = self.extra.join("\n"),
         )
