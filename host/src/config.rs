@@ -271,20 +271,27 @@ impl SecretRef {
     /// Read the secret. Errors name the variable or file, never the value.
     pub fn resolve(&self, base_dir: &Path) -> Result<String, ConfigError> {
         match self {
-            SecretRef::Env(var) => std::env::var(var).map_err(|_| ConfigError::Secret {
-                what: format!("environment variable {var}"),
-                fix: format!("export {var}=... before starting popline"),
-            }),
+            SecretRef::Env(var) => match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Ok(v),
+                Ok(_) => Err(ConfigError::Secret {
+                    what: format!("environment variable {var} is empty"),
+                    fix: format!("set {var} to the secret"),
+                }),
+                Err(_) => Err(ConfigError::Secret {
+                    what: format!("environment variable {var} is not set (or not UTF-8)"),
+                    fix: format!("export {var}=... before starting popline"),
+                }),
+            },
             SecretRef::File(path) => {
                 let path = base_dir.join(path);
                 let s = std::fs::read_to_string(&path).map_err(|e| ConfigError::Secret {
-                    what: format!("file {} ({e})", path.display()),
+                    what: format!("cannot read secret file {} ({e})", path.display()),
                     fix: "create it, readable only by popline's user (chmod 600)".into(),
                 })?;
                 let s = s.trim_end_matches(['\r', '\n']).to_string();
                 if s.is_empty() {
                     return Err(ConfigError::Secret {
-                        what: format!("file {} is empty", path.display()),
+                        what: format!("secret file {} is empty", path.display()),
                         fix: "write the secret into it".into(),
                     });
                 }
@@ -312,7 +319,7 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("cannot read secret from {what}; {fix}")]
+    #[error("{what}; {fix}")]
     Secret { what: String, fix: String },
 }
 

@@ -20,7 +20,6 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::Deserialize;
 
 use crate::record::FeedbackRecord;
@@ -128,35 +127,13 @@ impl HeaderValueRef {
     fn resolve(&self, header: &str, base_dir: &Path) -> anyhow::Result<String> {
         match self {
             HeaderValueRef::Plain(v) => Ok(v.clone()),
-            HeaderValueRef::Env { env } => {
-                let value = std::env::var(env).map_err(|e| match e {
-                    std::env::VarError::NotPresent => anyhow::anyhow!(
-                        "header {header:?}: environment variable {env} is not set; set it in \
-                         popline's environment"
-                    ),
-                    std::env::VarError::NotUnicode(_) => anyhow::anyhow!(
-                        "header {header:?}: environment variable {env} is not valid UTF-8"
-                    ),
-                })?;
-                if value.is_empty() {
-                    anyhow::bail!("header {header:?}: environment variable {env} is empty");
-                }
-                Ok(value)
-            }
-            HeaderValueRef::File { file } => {
-                let path = base_dir.join(file);
-                let text = std::fs::read_to_string(&path).with_context(|| {
-                    format!(
-                        "header {header:?}: reading the value from {}",
-                        path.display()
-                    )
-                })?;
-                let value = text.trim_end_matches(['\n', '\r']);
-                if value.is_empty() {
-                    anyhow::bail!("header {header:?}: {} is empty", path.display());
-                }
-                Ok(value.to_string())
-            }
+            // Secrets resolve like every other secret reference in the config.
+            HeaderValueRef::Env { env } => Ok(crate::config::SecretRef::Env(env.clone())
+                .resolve(base_dir)
+                .map_err(|e| anyhow::anyhow!("header {header:?}: {e}"))?),
+            HeaderValueRef::File { file } => Ok(crate::config::SecretRef::File(file.clone())
+                .resolve(base_dir)
+                .map_err(|e| anyhow::anyhow!("header {header:?}: {e}"))?),
         }
     }
 }
