@@ -3,7 +3,7 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Guest crates built for wasm32-wasip2.
-guests := "-p pop3-standard -p feedback-default -p test-mapper -p hostile-dialogue"
+guests := "-p pop3-standard -p feedback-default -p test-mapper -p hostile-dialogue -p sdk-dialogue"
 wasm := "target/wasm32-wasip2/plugin"
 
 default:

@@ -30,6 +30,7 @@ const GUESTS: &[&str] = &[
     "feedback-default",
     "test-mapper",
     "hostile-dialogue",
+    "sdk-dialogue",
 ];
 
 /// Build every guest crate for wasm32-wasip2 (once per test process; a no-op

@@ -1,55 +1,33 @@
-//! Test-only mapper. Config key `mode` picks its behaviour:
+//! Test-only mapper, written on the `popline-plugin` SDK so the suite
+//! exercises it. Config key `mode` picks its behaviour:
 //! `echo` (default: one record whose body is the subject upper-cased),
 //! `loop`, `oom`, `panic`, `huge`, `log-flood`, `error`, `empty`,
-//! `attachment` (reads attachment 0 through the host and reports its length).
+//! `attachment` (reads attachment 0 through the host and reports its length),
+//! `log` (one line per level through the `log` crate, then a skip),
+//! `require` (fails unless config key `needed` is set).
 
-wit_bindgen::generate!({ path: "../../../wit", world: "feedback-mapper" });
-
-use exports::popline::plugin::mapper::Guest;
-use popline::plugin::log::{Level, log};
-use popline::plugin::mail::{Address, Context, Email, Feedback, FeedbackKind, Outcome};
+use popline_plugin::{Address, Config, Context, Email, Feedback, Mapper, Outcome, log};
 
 struct TestMapper;
 
 fn record(email: &Email, body: String) -> Feedback {
-    Feedback {
-        target: None,
-        kind: FeedbackKind::New,
-        author: email.from.first().cloned().unwrap_or(Address {
-            name: None,
-            address: "unknown@invalid".into(),
-        }),
-        subject: email.subject.clone(),
-        body_text: body,
-        body_html: None,
-        elided_text: None,
-        attachments: Vec::new(),
-        received_at: None,
-        source_message_id: email.message_id.clone(),
-        match_: None,
-        fields: vec![("mapper".into(), "test-mapper".into())],
-    }
+    let author = email
+        .sender()
+        .cloned()
+        .unwrap_or_else(|| Address::new("unknown@invalid"));
+    Feedback::new(author, body)
+        .from_email(email)
+        .field("mapper", "test-mapper")
 }
 
-impl Guest for TestMapper {
-    fn handle(
-        email: Email,
-        _ctx: Context,
-        config: Vec<(String, String)>,
-    ) -> Result<Outcome, String> {
-        let mode = config
-            .iter()
-            .find(|(k, _)| k == "mode")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("echo");
-        match mode {
-            "echo" => {
-                let subject = email.subject.clone().unwrap_or_default();
-                Ok(Outcome::Feedback(vec![record(
-                    &email,
-                    subject.to_uppercase(),
-                )]))
-            }
+impl Mapper for TestMapper {
+    fn map(email: &Email, _ctx: &Context, config: &Config) -> Result<Outcome, String> {
+        match config.get_or("mode", "echo") {
+            "echo" => Ok(record(
+                email,
+                email.subject.clone().unwrap_or_default().to_uppercase(),
+            )
+            .into()),
             "loop" => {
                 let mut x: u64 = 0;
                 loop {
@@ -64,34 +42,34 @@ impl Guest for TestMapper {
                 }
             }
             "panic" => panic!("test-mapper was told to panic"),
-            "huge" => Ok(Outcome::Feedback(vec![record(&email, "x".repeat(8 << 20))])),
+            "huge" => Ok(record(email, "x".repeat(8 << 20)).into()),
             "log-flood" => {
                 for i in 0..100_000 {
-                    log(Level::Info, &format!("flood line {i}"));
+                    log::info!("flood line {i}");
                 }
-                Ok(Outcome::Skip("flooded the log".into()))
+                Ok(Outcome::skip("flooded the log"))
+            }
+            "log" => {
+                log::error!("sdk log error");
+                log::warn!("sdk log warn");
+                log::info!("sdk log info");
+                log::debug!("sdk log debug");
+                log::trace!("sdk log trace");
+                Ok(Outcome::skip("logged one line per level"))
+            }
+            "require" => {
+                let needed = config.require("needed")?;
+                Ok(record(email, format!("needed={needed}")).into())
             }
             "error" => Err("test-mapper was told to fail".into()),
             "empty" => Ok(Outcome::Feedback(Vec::new())),
             "attachment" => {
-                let mut total = 0usize;
-                let mut offset = 0u64;
-                loop {
-                    let chunk = popline::plugin::attachments::read(0, offset, 4096)?;
-                    if chunk.is_empty() {
-                        break;
-                    }
-                    total += chunk.len();
-                    offset += chunk.len() as u64;
-                }
-                Ok(Outcome::Feedback(vec![record(
-                    &email,
-                    format!("attachment 0 has {total} bytes"),
-                )]))
+                let bytes = email.read_attachment(0)?;
+                Ok(record(email, format!("attachment 0 has {} bytes", bytes.len())).into())
             }
             other => Err(format!("unknown mode {other:?}")),
         }
     }
 }
 
-export!(TestMapper);
+popline_plugin::export_mapper!(TestMapper);
