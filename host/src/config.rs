@@ -92,6 +92,20 @@ pub enum Retention {
     Keep,
 }
 
+/// What happens to a message larger than `max_message_mib`.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum OversizePolicy {
+    /// Leave it on the server, recorded in the state with its headers.
+    #[default]
+    Skip,
+    /// Retrieve and process it anyway (spooled to disk, so it costs disk,
+    /// not memory, while it is received).
+    Fetch,
+}
+
 /// One mailbox: where to fetch, how to log in, which plugins, where to deliver.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -136,9 +150,22 @@ pub struct MailboxConfig {
     /// Messages fetched (and committed) per batch; one fsync per batch.
     #[serde(default = "default_batch")]
     pub batch_size: usize,
-    /// Messages larger than this (MiB, from LIST) are not fetched.
+    /// Messages larger than this (MiB, as LIST reports them) are oversized
+    /// and handled by `oversize`.
     #[serde(default = "default_max_message")]
     pub max_message_mib: u64,
+    /// What to do with an oversized message: `skip` (default: read its
+    /// headers with TOP, record it in the state, warn once, leave it on the
+    /// server; `popline status` lists it) or `fetch` (retrieve it anyway,
+    /// spooled to disk).
+    #[serde(default)]
+    pub oversize: OversizePolicy,
+    /// Messages are received into memory up to this size (KiB); a larger one
+    /// goes to an unnamed temporary file in the state folder's `spool/` and
+    /// is parsed from a memory map. Peak memory per mailbox is about
+    /// `batch_size` × this. Default 4096 (4 MiB).
+    #[serde(default = "default_spool_above")]
+    pub spool_above_kib: u64,
     /// TCP connect timeout, in seconds.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: u64,
@@ -187,6 +214,9 @@ fn default_batch() -> usize {
 }
 fn default_max_message() -> u64 {
     50
+}
+fn default_spool_above() -> u64 {
+    4096
 }
 fn default_breaker() -> u32 {
     5

@@ -15,8 +15,10 @@ pub mod oauth;
 pub mod pipeline;
 pub mod plugin;
 pub mod pop3;
+pub mod progress;
 pub mod record;
 pub mod sink;
+pub mod spool;
 pub mod store;
 pub mod transport;
 

@@ -4,13 +4,15 @@
 //! retrieve a batch → parse → map → commit to every sink → record in state →
 //! only then DELE (retention policy) → … → QUIT.
 
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use tokio::sync::Mutex as AsyncMutex;
 
-use crate::config::{Config, MailboxConfig, Retention, TlsMode};
+use crate::config::{Config, MailboxConfig, OversizePolicy, Retention, TlsMode};
 use crate::deadletter::{DeadLetter, DeadLetters};
 use crate::plugin::dialogue::{Listing, Session, SessionError, SessionParams};
 use crate::plugin::mapper::{MapOutcome, MapperInput, wit};
@@ -18,7 +20,7 @@ use crate::plugin::{DialoguePlugin, Engine, MapperPlugin};
 use crate::pop3::{ConnSettings, Connection, Credential, Secret};
 use crate::record::{self, FeedbackRecord};
 use crate::sink::Sink;
-use crate::store::{Committed, Outcome, Store};
+use crate::store::{Committed, Outcome, Oversized, Store};
 use crate::transport::{self, Stream, TlsClient};
 use crate::{failpoint, mime};
 
@@ -33,6 +35,8 @@ pub struct Mailbox {
     sinks: Vec<Arc<AsyncMutex<Sink>>>,
     tls: TlsClient,
     dead_letters: Arc<DeadLetters>,
+    /// Where large messages are received (see [`crate::spool`]).
+    spool_dir: PathBuf,
     breaker: Mutex<Breaker>,
     /// OAuth tokens, when the mailbox uses OAuth instead of a password.
     pub tokens: Option<Arc<crate::oauth::TokenManager>>,
@@ -79,6 +83,10 @@ pub struct PollSummary {
     pub dead_lettered: usize,
     /// Messages that could not be processed (left on the server).
     pub failed: usize,
+    /// Messages left on the server for their size (`oversize = "skip"`).
+    pub oversized: usize,
+    /// Messages received into a spool file rather than memory.
+    pub spooled: usize,
     /// Messages deleted from the server.
     pub deleted: usize,
     /// Bytes read from the server.
@@ -187,6 +195,10 @@ impl Mailbox {
             sinks: mb.sinks.iter().map(|s| sinks[s].clone()).collect(),
             tls,
             dead_letters,
+            spool_dir: config
+                .path(&config.state.path)
+                .parent()
+                .map_or_else(|| PathBuf::from("spool"), |p| p.join("spool")),
             breaker: Mutex::new(Breaker::default()),
             tokens,
         })
@@ -265,6 +277,10 @@ impl Mailbox {
                 user: cfg.user.clone(),
                 read_timeout: Duration::from_secs(cfg.read_timeout_secs),
                 max_message: cfg.max_message_mib.saturating_mul(1024 * 1024),
+                spool: crate::spool::SpoolPolicy {
+                    above: cfg.spool_above_kib.saturating_mul(1024),
+                    dir: self.spool_dir.clone(),
+                },
                 allow_plaintext: cfg.allow_plaintext,
             },
         );
@@ -338,6 +354,7 @@ impl Mailbox {
 
         let mut to_fetch: Vec<&Listing> = Vec::new();
         let mut expired: Vec<&Listing> = Vec::new();
+        let mut oversized: Vec<&Listing> = Vec::new();
         for l in &listing {
             // A uid committed and then deleted from the server, yet listed
             // again, names a message this session has not seen: servers
@@ -355,14 +372,28 @@ impl Mailbox {
                         expired.push(l);
                     }
                 }
-                None if l.size > max_size => {
-                    tracing::warn!(mailbox = %self.name, uid = %l.uid, size = l.size,
-                        "message larger than max_message_mib; left on the server");
-                    out.counts.failed += 1;
+                None if l.size > max_size && self.cfg.oversize == OversizePolicy::Skip => {
+                    oversized.push(l);
                 }
                 None => to_fetch.push(l),
             }
         }
+        out.counts.oversized = oversized.len();
+        self.triage_oversized(session, &listing, &oversized, store)
+            .await?;
+        if let Some(largest) = to_fetch.iter().map(|l| l.size).max()
+            && largest > max_size
+        {
+            // `oversize = "fetch"`: accept the largest listed message, with
+            // slack for a server whose LIST size is a little off, but still
+            // bounded so a runaway response cannot fill the disk.
+            session.set_max_message(largest.saturating_add(largest / 10 + (1 << 20)));
+        }
+        crate::progress::planned(
+            &self.name,
+            to_fetch.len(),
+            to_fetch.iter().map(|l| l.size).sum(),
+        );
         if !expired.is_empty() {
             self.delete(session, &expired, &mut out).await?;
         }
@@ -379,6 +410,62 @@ impl Mailbox {
             }
         }
         Ok(out)
+    }
+
+    /// Record messages left on the server for their size. A uid seen for the
+    /// first time has its headers read with TOP (so the operator learns who
+    /// sent what) and is logged once; later polls only count it.
+    async fn triage_oversized(
+        &self,
+        session: &mut Session,
+        listing: &[Listing],
+        oversized: &[&Listing],
+        store: &Arc<Mutex<Store>>,
+    ) -> anyhow::Result<()> {
+        let known = store.lock().unwrap().oversized_uids(&self.name)?;
+        let listed: HashSet<String> = listing.iter().map(|l| l.uid.clone()).collect();
+        let mut found = Vec::new();
+        for l in oversized.iter().filter(|l| !known.contains(&l.uid)) {
+            let headers = match session.top(l.number, 0).await {
+                Ok(raw) => mime::parse(&raw).ok(),
+                // A server without TOP, or a message it cannot show: record
+                // it without headers.
+                Err(SessionError::Pop3(e)) => {
+                    tracing::debug!(mailbox = %self.name, uid = %l.uid, "TOP failed: {e}");
+                    None
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context("reading headers (TOP)")),
+            };
+            let email = headers.map(|p| p.email);
+            let o = Oversized {
+                uid: l.uid.clone(),
+                size: l.size,
+                message_id: email.as_ref().and_then(|e| e.message_id.clone()),
+                sender: email
+                    .as_ref()
+                    .and_then(|e| e.from.first())
+                    .map(|a| a.address.clone()),
+                subject: email.and_then(|e| e.subject),
+            };
+            tracing::warn!(mailbox = %self.name, uid = %l.uid, size = l.size,
+                from = o.sender.as_deref().unwrap_or("?"), subject = o.subject.as_deref().unwrap_or("?"),
+                "message larger than max_message_mib ({} MiB): left on the server and recorded; \
+                 raise max_message_mib or set oversize = \"fetch\" to ingest it",
+                self.cfg.max_message_mib);
+            found.push(o);
+        }
+        if !found.is_empty() || known.iter().any(|uid| !listed.contains(uid)) {
+            let name = self.name.clone();
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || {
+                store
+                    .lock()
+                    .unwrap()
+                    .record_oversized(&name, &found, &listed)
+            })
+            .await??;
+        }
+        Ok(())
     }
 
     /// Retrieve, parse, map and durably commit one batch. Returns the
@@ -415,6 +502,10 @@ impl Mailbox {
                 }
             };
             out.counts.fetched += 1;
+            crate::progress::fetched(&self.name, raw.len() as u64);
+            if raw.is_spooled() {
+                out.counts.spooled += 1;
+            }
             if self.breaker_open() {
                 // Tripped during this batch: leave the rest on the server.
                 out.counts.failed += 1;

@@ -11,7 +11,7 @@
 //! Durability: WAL journal with `synchronous=FULL`, so a transaction is on
 //! disk when its commit returns. A batch is one transaction (one fsync).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -72,6 +72,27 @@ const MIGRATIONS: &[&str] = &[
          record         TEXT NOT NULL
      );
      CREATE INDEX feedback_by_target ON feedback (pipeline, target);",
+    // 2: messages left on the server for their size (`oversize = "skip"`),
+    // with the headers TOP showed, so operators can see and act on them.
+    "CREATE TABLE oversized (
+         mailbox     TEXT    NOT NULL,
+         uid         TEXT    NOT NULL,
+         size        INTEGER NOT NULL,
+         message_id  TEXT,
+         sender      TEXT,
+         subject     TEXT,
+         -- Unix seconds of the first poll that saw it
+         seen_at     INTEGER NOT NULL,
+         PRIMARY KEY (mailbox, uid)
+     ) WITHOUT ROWID;",
+    // 3: the sqlite sink's attachment bytes, content-addressed; a record's
+    // `attachments[].sha256` is the key.
+    "CREATE TABLE attachments (
+         sha256       TEXT    PRIMARY KEY,
+         content_type TEXT    NOT NULL,
+         size         INTEGER NOT NULL,
+         data         BLOB    NOT NULL
+     );",
 ];
 
 /// What became of one retrieved message.
@@ -113,6 +134,20 @@ pub struct Committed {
     pub size: u64,
     /// What became of it.
     pub outcome: Outcome,
+}
+
+/// A message left on the server because it is larger than the mailbox's
+/// `max_message_mib`, with what its headers (TOP) said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Oversized {
+    /// The server's unique id (UIDL).
+    pub uid: String,
+    /// Size as LIST reported it, in bytes.
+    pub size: u64,
+    /// Message-ID, From and Subject from the headers, when TOP gave them.
+    pub message_id: Option<String>,
+    pub sender: Option<String>,
+    pub subject: Option<String>,
 }
 
 /// What the state knows about a committed unique id.
@@ -289,6 +324,101 @@ impl Store {
         Ok(())
     }
 
+    /// Unique ids of `mailbox` already recorded as oversized.
+    pub fn oversized_uids(&self, mailbox: &str) -> anyhow::Result<HashSet<String>> {
+        let read = || -> rusqlite::Result<HashSet<String>> {
+            self.conn
+                .prepare_cached("SELECT uid FROM oversized WHERE mailbox = ?1")?
+                .query_map([mailbox], |row| row.get(0))?
+                .collect()
+        };
+        read().with_context(|| {
+            format!(
+                "reading the oversized messages of mailbox {mailbox:?} from {}",
+                self.path.display()
+            )
+        })
+    }
+
+    /// Every oversized message of `mailbox` still on record, largest first.
+    pub fn oversized(&self, mailbox: &str) -> anyhow::Result<Vec<Oversized>> {
+        let read = || -> rusqlite::Result<Vec<Oversized>> {
+            self.conn
+                .prepare_cached(
+                    "SELECT uid, size, message_id, sender, subject FROM oversized
+                     WHERE mailbox = ?1 ORDER BY size DESC, uid",
+                )?
+                .query_map([mailbox], |row| {
+                    Ok(Oversized {
+                        uid: row.get(0)?,
+                        size: row.get::<_, i64>(1)? as u64,
+                        message_id: row.get(2)?,
+                        sender: row.get(3)?,
+                        subject: row.get(4)?,
+                    })
+                })?
+                .collect()
+        };
+        read().with_context(|| {
+            format!(
+                "reading the oversized messages of mailbox {mailbox:?} from {}",
+                self.path.display()
+            )
+        })
+    }
+
+    /// Record oversized messages (a uid already recorded keeps its row), and
+    /// forget those of `mailbox` that are no longer listed (`listed`: every
+    /// uid the server listed this poll), so the record mirrors the server.
+    pub fn record_oversized(
+        &mut self,
+        mailbox: &str,
+        found: &[Oversized],
+        listed: &HashSet<String>,
+    ) -> anyhow::Result<()> {
+        let now = unix_now();
+        let write = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO oversized
+                         (mailbox, uid, size, message_id, sender, subject, seen_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for o in found {
+                    insert.execute(params![
+                        mailbox,
+                        o.uid,
+                        i64::try_from(o.size).unwrap_or(i64::MAX),
+                        o.message_id,
+                        o.sender,
+                        o.subject,
+                        now
+                    ])?;
+                }
+                let gone: Vec<String> = tx
+                    .prepare_cached("SELECT uid FROM oversized WHERE mailbox = ?1")?
+                    .query_map([mailbox], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+                    .into_iter()
+                    .filter(|uid| !listed.contains(uid))
+                    .collect();
+                let mut delete =
+                    tx.prepare_cached("DELETE FROM oversized WHERE mailbox = ?1 AND uid = ?2")?;
+                for uid in gone {
+                    delete.execute(params![mailbox, uid])?;
+                }
+            }
+            tx.commit()
+        };
+        write(&mut self.conn).with_context(|| {
+            format!(
+                "recording oversized messages of mailbox {mailbox:?} in {}",
+                self.path.display()
+            )
+        })
+    }
+
     /// Record the result of one poll of `mailbox` at `at` (Unix seconds):
     /// the last poll, the last successful one, and the failure streak.
     pub fn record_poll(
@@ -332,6 +462,8 @@ pub struct MailboxStatus {
     pub consecutive_failures: i64,
     /// Committed messages by outcome (`feedback`, `skipped`, ...).
     pub outcomes: Vec<(String, i64)>,
+    /// Messages left on the server for their size.
+    pub oversized: i64,
 }
 
 impl Store {
@@ -359,6 +491,11 @@ impl Store {
         st.outcomes = stmt
             .query_map(params![mailbox], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
+        st.oversized = self.conn.query_row(
+            "SELECT count(*) FROM oversized WHERE mailbox = ?1",
+            params![mailbox],
+            |r| r.get(0),
+        )?;
         Ok(st)
     }
 }

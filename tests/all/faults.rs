@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::support::scenario::{Mailbox, Workspace, replies, reply, wait_for};
+use crate::support::scenario::{Mailbox, Workspace, replies, reply, run, wait_for};
 use crate::support::scripted::{Action, Fault, Script, ScriptedServer, UidStyle};
 
 const USER: &str = "replies@beta.example.com";
@@ -383,9 +383,10 @@ fn a_reused_uid_of_a_deleted_message_is_fetched_not_deleted_unread() {
 }
 
 /// LIST sizes are advice, not a bound: an understated size still yields the
-/// whole message; an overstated one over `max_message_mib` leaves the
-/// message on the server, reported; and a message really larger than the
-/// bound is cut off by the host however small LIST said it was.
+/// whole message; an overstated one over `max_message_mib` is triaged with
+/// TOP, recorded and left on the server (or fetched with `oversize =
+/// "fetch"`); and a message really larger than the bound is cut off by the
+/// host however small LIST said it was.
 #[test]
 fn sizes_that_differ_from_list() {
     // Understated.
@@ -408,7 +409,8 @@ fn sizes_that_differ_from_list() {
         ws.jsonl()
     );
 
-    // Overstated beyond the bound: not fetched, reported, kept.
+    // Overstated beyond the bound: not fetched; headers read once with TOP,
+    // recorded in the state, reported once, kept on the server.
     let server = ScriptedServer::spawn(
         Script {
             list_size: Some(200 << 20),
@@ -417,16 +419,74 @@ fn sizes_that_differ_from_list() {
         replies("big", 2),
     );
     let ws = Workspace::new();
-    ws.configure(&[mailbox("beta", server.port, USER)]);
+    ws.configure(&[mailbox("beta", server.port, USER).with("retention = \"delete\"")]);
     let out = ws.once(LIMIT);
-    out.assert_failure();
-    assert!(out.line("beta").contains("failed 2"), "{out}");
-    assert!(out.stderr.contains("larger than max_message_mib"), "{out}");
-    assert!(!server.commands().iter().any(|c| c.starts_with("RETR")));
+    out.assert_success();
+    assert!(
+        out.line("beta").contains("failed 0")
+            && out
+                .line("beta")
+                .contains("oversized (left on the server) 2"),
+        "{out}"
+    );
+    assert_eq!(
+        out.stderr.matches("larger than max_message_mib").count(),
+        2,
+        "{out}"
+    );
+    let tops = |server: &ScriptedServer| {
+        server
+            .commands()
+            .iter()
+            .filter(|c| c.starts_with("TOP"))
+            .count()
+    };
+    assert_eq!(tops(&server), 2);
+    assert!(
+        !server
+            .commands()
+            .iter()
+            .any(|c| c.starts_with("RETR") || c.starts_with("DELE"))
+    );
     assert_eq!(server.remaining(), 2);
+    let recorded = oversized_rows(&ws);
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    assert!(
+        recorded
+            .iter()
+            .all(|(size, from, subject)| *size == 200 << 20
+                && from.starts_with("tester")
+                && from.ends_with("@example.org")
+                && subject.contains("(big)")),
+        "{recorded:?}"
+    );
+    let status = run(ws.popline(&["status"]), LIMIT);
+    status.assert_success();
+    assert!(status.stdout.contains("oversized"), "{status}");
+    // The next poll only counts them: no TOP, no warning.
+    let out = ws.once(LIMIT);
+    out.assert_success();
+    assert!(
+        out.line("beta")
+            .contains("oversized (left on the server) 2"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("larger than max_message_mib"), "{out}");
+    assert_eq!(tops(&server), 2);
+    // `oversize = "fetch"`: retrieved after all (and the record of them is
+    // dropped once they are gone from the server).
+    ws.configure(&[mailbox("beta", server.port, USER)
+        .with("retention = \"delete\"")
+        .with("oversize = \"fetch\"")]);
+    ws.once(LIMIT).assert_success();
+    ws.assert_exactly_once(2, "oversize = fetch");
+    assert_eq!(server.remaining(), 0);
+    ws.once(LIMIT).assert_success();
+    assert_eq!(oversized_rows(&ws).len(), 0);
 
     // Really too large, LIST says 100 bytes: the host stops reading at the
-    // bound; nothing is lost, and with a larger bound it goes through.
+    // bound; nothing is lost, and with a larger bound it goes through,
+    // received into a spool file rather than memory.
     let mut huge = reply("huge", 1);
     huge.extend(b"0123456789abcdef".repeat(80_000)); // 1.2 MiB
     let server = ScriptedServer::spawn(
@@ -446,10 +506,38 @@ fn sizes_that_differ_from_list() {
     );
     assert_eq!(server.remaining(), 2);
     ws.assert_exactly_once(0, "too large");
-    ws.configure(&[mailbox("beta", server.port, USER).with("max_message_mib = 2")]);
-    ws.once(LIMIT).assert_success();
+    ws.configure(&[mailbox("beta", server.port, USER)
+        .with("max_message_mib = 2")
+        .with("spool_above_kib = 256")]);
+    let out = ws.once(LIMIT);
+    out.assert_success();
+    assert!(out.line("beta").contains("spooled to disk 1"), "{out}");
     ws.assert_exactly_once(2, "larger bound");
     assert_eq!(server.remaining(), 0);
+    let body = ws
+        .jsonl()
+        .iter()
+        .map(|r| r["body_text"].as_str().unwrap().len())
+        .max()
+        .unwrap();
+    assert!(
+        body > 1_200_000,
+        "the spooled message was mapped whole: {body}"
+    );
+    // Spool files are unnamed: nothing is left behind.
+    assert_eq!(std::fs::read_dir(ws.path("spool")).unwrap().count(), 0);
+}
+
+/// `(size, from, subject)` of the oversized messages recorded for `beta`.
+fn oversized_rows(ws: &Workspace) -> Vec<(i64, String, String)> {
+    let db = rusqlite::Connection::open(ws.path("state.db")).unwrap();
+    let mut stmt = db
+        .prepare("SELECT size, sender, subject FROM oversized WHERE mailbox = 'beta' ORDER BY uid")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 /// `popline once` polls mailboxes concurrently: a mailbox whose server

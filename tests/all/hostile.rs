@@ -274,6 +274,7 @@ async fn time_waiting_for_the_executor_is_not_charged_as_plugin_cpu() {
             user: HEALTHY.into(),
             read_timeout: Duration::from_secs(5),
             max_message: 1 << 20,
+            spool: popline::spool::SpoolPolicy::memory_only(),
             allow_plaintext: true,
         },
     );

@@ -15,6 +15,9 @@ pub struct OnceArgs {
     /// Poll only this mailbox (default: all).
     #[arg(long)]
     pub mailbox: Option<String>,
+    /// Never draw progress bars (they are drawn only when stderr is a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Args)]
@@ -124,34 +127,63 @@ fn summary_line(s: &PollSummary) -> String {
         s.failed,
         s.deleted,
         s.bytes / 1024
-    )
+    ) + &[
+        ("oversized (left on the server)", s.oversized),
+        ("spooled to disk", s.spooled),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(what, n)| format!(", {what} {n}"))
+    .collect::<String>()
 }
 
 /// One pass over the mailboxes, concurrently. Non-zero exit if any failed.
+///
+/// On a terminal, a progress bar per mailbox (messages and bytes) is drawn on
+/// stderr while the polls run; each is replaced by the mailbox's summary line
+/// on stdout when its poll ends. Otherwise only the summary lines are printed,
+/// in configuration order.
 pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
     let (_config, rt) = load(config_path).await?;
     let rt = Arc::new(rt);
-    let mut tasks = Vec::new();
-    for mb in selected(&rt, args.mailbox.as_deref())? {
+    let mailboxes = selected(&rt, args.mailbox.as_deref())?;
+    let bars = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
+        let names: Vec<String> = mailboxes.iter().map(|m| m.name.clone()).collect();
+        crate::progress::Bars::start(&names)
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, mb) in mailboxes.into_iter().enumerate() {
         let rt = rt.clone();
-        tasks.push(tokio::spawn(async move {
+        tasks.spawn(async move {
             let res = poll_and_record(&rt, &mb).await;
-            (mb.name.clone(), res)
-        }));
+            (i, mb.name.clone(), res)
+        });
     }
     let mut failed = false;
-    for t in tasks {
-        let (name, res) = t.await?;
-        match res {
+    let mut lines = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let (i, name, res) = done?;
+        let line = match res {
             Ok(s) => {
                 failed |= s.failed > 0;
-                println!("{name}: {}", summary_line(&s));
+                format!("{name}: {}", summary_line(&s))
             }
             Err(e) => {
                 failed = true;
-                println!("{name}: FAILED: {e:#}");
+                format!("{name}: FAILED: {e:#}")
             }
+        };
+        match &bars {
+            // On a terminal, as each poll ends.
+            Some(bars) => bars.finish(&name, &line),
+            None => lines.push((i, line)),
         }
+    }
+    drop(bars);
+    lines.sort();
+    for (_, line) in lines {
+        println!("{line}");
     }
     Ok(if failed {
         ExitCode::FAILURE

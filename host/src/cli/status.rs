@@ -64,6 +64,22 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         if let Some((_, false, summary)) = &st.last {
             println!("{:<16} last error: {summary}", "");
         }
+        if st.oversized > 0 {
+            println!(
+                "{:<16} oversized: {} message(s) over max_message_mib = {} left on the server",
+                "", st.oversized, mb.max_message_mib
+            );
+            for o in store.oversized(name)?.iter().take(5) {
+                println!(
+                    "{:<16}   {} ({} KiB) from {} {:?}",
+                    "",
+                    o.uid,
+                    o.size / 1024,
+                    o.sender.as_deref().unwrap_or("?"),
+                    o.subject.as_deref().unwrap_or("?")
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@ use super::error::PluginError;
 use super::state::PluginState;
 use super::{Engine, Limits, inspect};
 use crate::pop3::{AuthOutcome, ConnError, Connection, Mechanism};
+use crate::spool::RawMessage;
 
 pub(crate) mod bindings {
     wasmtime::component::bindgen!({
@@ -39,9 +40,9 @@ pub use wit::{ErrorKind, Listing, ServerInfo, SessionParams, TlsMode};
 /// the store data, since a session has exactly one.
 pub struct ConnectionRes;
 
-/// A multi-line response held by the host.
+/// A multi-line response held by the host (in memory or spooled to disk).
 pub struct HeldMessage {
-    bytes: Vec<u8>,
+    bytes: RawMessage,
 }
 
 pub(crate) struct DialogueExt {
@@ -218,7 +219,7 @@ impl Session {
     pub async fn retrieve(
         &mut self,
         numbers: &[u32],
-    ) -> Result<Vec<Result<Vec<u8>, Pop3Error>>, SessionError> {
+    ) -> Result<Vec<Result<RawMessage, Pop3Error>>, SessionError> {
         self.store.data_mut().start_call();
         let res = self
             .bindings
@@ -247,7 +248,7 @@ impl Session {
     }
 
     /// Headers and `lines` body lines of one message.
-    pub async fn top(&mut self, number: u32, lines: u32) -> Result<Vec<u8>, SessionError> {
+    pub async fn top(&mut self, number: u32, lines: u32) -> Result<RawMessage, SessionError> {
         self.store.data_mut().start_call();
         let res = self
             .bindings
@@ -261,7 +262,7 @@ impl Session {
         }
     }
 
-    fn take_message(&mut self, handle: Resource<HeldMessage>) -> Result<Vec<u8>, PluginError> {
+    fn take_message(&mut self, handle: Resource<HeldMessage>) -> Result<RawMessage, PluginError> {
         self.store
             .data_mut()
             .table
@@ -292,6 +293,11 @@ impl Session {
             .into_iter()
             .map(|r| r.map_err(Pop3Error::from))
             .collect())
+    }
+
+    /// Change the largest message the connection accepts from now on.
+    pub fn set_max_message(&mut self, bytes: u64) {
+        self.conn_mut().set_max_message(bytes);
     }
 
     fn conn_mut(&mut self) -> &mut Connection {

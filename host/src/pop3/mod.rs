@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, BufReader};
 
+use crate::spool::{RawMessage, Spooler};
 use crate::transport::{Stream, TlsClient, explain_tls_error};
 use wire::WireError;
 
@@ -114,6 +115,8 @@ pub struct ConnSettings {
     pub read_timeout: Duration,
     /// Largest multi-line response accepted, in bytes.
     pub max_message: u64,
+    /// When multi-line responses move from memory to a spool file.
+    pub spool: crate::spool::SpoolPolicy,
     /// Operator allowed credentials without TLS (only honoured for loopback).
     pub allow_plaintext: bool,
 }
@@ -253,20 +256,33 @@ impl Connection {
         Ok(line)
     }
 
-    /// Read a dot-terminated body into host memory.
-    pub async fn read_multiline(&mut self) -> Result<Vec<u8>, ConnError> {
+    /// Read a dot-terminated body into host memory, or into a spool file
+    /// once it passes the spool threshold.
+    pub async fn read_multiline(&mut self) -> Result<RawMessage, ConnError> {
         self.flush().await?;
         let timeout = self.settings.read_timeout;
         let max = self.settings.max_message;
+        // The policy is cloned so the spooler can live beside `io`'s borrow.
+        let policy = self.settings.spool.clone();
         let io = self.io()?;
-        let mut out = Vec::new();
+        let mut out = Spooler::new(&policy);
         crate::failpoint::hit("retr");
         let res = wire::read_multiline(io, max, timeout, &mut out)
             .await
             .map_err(ConnError::from);
         self.poison(res)?;
-        self.stats.bytes_read += out.len() as u64;
-        Ok(out)
+        self.stats.bytes_read += out.len();
+        let raw = out
+            .finish()
+            .map_err(|e| ConnError::Other(format!("mapping the spooled response: {e}")));
+        self.poison(raw)
+    }
+
+    /// Change the largest multi-line response accepted from now on (the
+    /// pipeline raises it to fetch a message it chose to fetch despite its
+    /// size).
+    pub fn set_max_message(&mut self, bytes: u64) {
+        self.settings.max_message = bytes;
     }
 
     /// Queue one command line from the plugin, after the policy check.

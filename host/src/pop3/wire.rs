@@ -69,7 +69,7 @@ pub async fn read_multiline<R: AsyncBufRead + Unpin>(
     r: &mut R,
     max: u64,
     idle: Duration,
-    out: &mut Vec<u8>,
+    out: &mut impl Collect,
 ) -> Result<(), WireError> {
     // Where we are in the current line; kept across buffer refills.
     #[derive(Clone, Copy)]
@@ -123,7 +123,7 @@ pub async fn read_multiline<R: AsyncBufRead + Unpin>(
                             let has_cr = if n > 0 {
                                 rest[n - 1] == b'\r'
                             } else {
-                                out.last() == Some(&b'\r')
+                                out.last_byte() == Some(b'\r')
                             };
                             push(out, &rest[..n], max)?;
                             push(out, if has_cr { b"\n" } else { b"\r\n" }, max)?;
@@ -149,12 +149,48 @@ async fn fill<R: AsyncBufRead + Unpin>(r: &mut R, idle: Duration) -> Result<&[u8
     }
 }
 
-fn push(out: &mut Vec<u8>, bytes: &[u8], max: u64) -> Result<(), WireError> {
-    if out.len() as u64 + bytes.len() as u64 > max {
+fn push(out: &mut impl Collect, bytes: &[u8], max: u64) -> Result<(), WireError> {
+    if out.collected() + bytes.len() as u64 > max {
         return Err(WireError::TooLarge(max));
     }
-    out.extend_from_slice(bytes);
-    Ok(())
+    out.append(bytes)
+        .map_err(|e| WireError::Io(format!("storing the response: {e}")))
+}
+
+/// Where a multi-line body goes: memory, or a [`crate::spool::Spooler`] that
+/// moves to disk past a threshold.
+pub trait Collect {
+    /// Bytes collected so far.
+    fn collected(&self) -> u64;
+    /// The last byte collected.
+    fn last_byte(&self) -> Option<u8>;
+    /// Append bytes.
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+}
+
+impl Collect for Vec<u8> {
+    fn collected(&self) -> u64 {
+        self.len() as u64
+    }
+    fn last_byte(&self) -> Option<u8> {
+        self.last().copied()
+    }
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+impl Collect for crate::spool::Spooler<'_> {
+    fn collected(&self) -> u64 {
+        self.len()
+    }
+    fn last_byte(&self) -> Option<u8> {
+        self.last()
+    }
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.push(bytes)
+    }
 }
 
 fn trim_eol(line: &mut Vec<u8>) {

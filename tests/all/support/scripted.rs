@@ -577,6 +577,20 @@ async fn session(
                 }
                 _ => b"-ERR no such message\r\n".to_vec(),
             },
+            // `TOP n 0` (the only form the host uses): the header section.
+            "TOP" => match arg {
+                Some(n) if live(n) => {
+                    let body = &drop.as_ref().unwrap()[n - 1].1;
+                    let end = body
+                        .windows(4)
+                        .position(|w| w == b"\r\n\r\n")
+                        .map_or(body.len(), |i| i + 4);
+                    let mut out = b"+OK top follows\r\n".to_vec();
+                    out.extend(stuff(&body[..end]));
+                    out
+                }
+                _ => b"-ERR no such message\r\n".to_vec(),
+            },
             "DELE" => match arg {
                 Some(n) if live(n) => {
                     marked.insert(n);
