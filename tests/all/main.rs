@@ -15,6 +15,7 @@ mod hostile;
 mod ingest;
 mod load;
 mod oauth;
+mod once_progress;
 mod plugin_runtime;
 mod quality;
 mod sinks;

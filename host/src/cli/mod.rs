@@ -133,7 +133,7 @@ fn init_tracing(filter: &str, format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(|| crate::progress::LogWriter);
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),

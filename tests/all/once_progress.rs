@@ -1,0 +1,127 @@
+//! `popline once` output: plain summary lines when not on a terminal, and
+//! progress bars on a terminal that leave the summary and log lines intact.
+
+use std::process::Command;
+
+use popline_testkit::beta_replies;
+
+use crate::ingest::{Setup, USER};
+use crate::support;
+
+/// The summary line `popline once` prints per mailbox.
+fn is_summary_line(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix("beta: listed ") else {
+        return false;
+    };
+    let fields: Vec<&str> = rest.split(", ").collect();
+    let names = [
+        "",
+        "fetched",
+        "committed",
+        "skipped",
+        "duplicates",
+        "dead-lettered",
+        "failed",
+        "deleted",
+    ];
+    fields.len() > names.len()
+        && fields.last().is_some_and(|f| f.ends_with(" KiB"))
+        && names.iter().zip(&fields).all(|(n, f)| f.starts_with(n))
+}
+
+#[test]
+fn once_without_a_terminal_prints_plain_summary_lines_only() {
+    let s = Setup::new();
+    s.dovecot.seed(USER, &beta_replies()).unwrap();
+    let cfg = s.config(s.dovecot.tls_port(), "implicit", s.dovecot.ca_pem(), "");
+    let out = s.once(&cfg);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(is_summary_line(lines[0]), "{stdout}");
+    let n = beta_replies().len();
+    assert!(
+        lines[0].starts_with(&format!(
+            "beta: listed {n}, fetched {n}, committed {}",
+            n - 1
+        )),
+        "{stdout}"
+    );
+    // Nothing drawn: no carriage returns or terminal escapes anywhere.
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains('\r') && !text.contains('\x1b'), "{text:?}");
+    }
+}
+
+#[test]
+fn once_on_a_terminal_draws_bars_and_keeps_summary_and_log_lines_whole() {
+    if Command::new("script").arg("--version").output().is_err() {
+        panic!("`script` (util-linux) is needed to run popline under a terminal");
+    }
+    let s = Setup::new();
+    s.dovecot.seed(USER, &beta_replies()).unwrap();
+    // A starttls mailbox over the testkit's CA, logging at info: the skip of
+    // the auto-reply is logged while the bar is up.
+    let cfg = s.config(s.dovecot.plain_port(), "starttls", s.dovecot.ca_pem(), "");
+    let cmd = support::popline();
+    let bin = cmd.get_program().to_string_lossy().into_owned();
+    let inner = format!("{bin} --config {} once; echo exit=$?", cfg.display());
+    let mut script = Command::new("script");
+    script.args(["-qefc", &inner, "/dev/null"]);
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            script.env(k, v);
+        }
+    }
+    script.env("POPLINE_LOG", "info").env("COLUMNS", "120");
+    let out = script.output().expect("running popline under script");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("exit=0"), "{text}");
+    // The spinner was drawn with the mailbox name while it connected.
+    assert!(text.contains("connecting"), "{text:?}");
+    assert!(text.contains('\x1b'), "no terminal drawing: {text:?}");
+    // Each line as the terminal shows it: the last thing written after any
+    // carriage return, without erase sequences.
+    let shown: Vec<String> = text
+        .split('\n')
+        .map(|l| {
+            let l = l.trim_end_matches('\r');
+            let l = l.rsplit('\r').next().unwrap_or(l);
+            strip_escapes(l)
+        })
+        .collect();
+    assert!(
+        shown.iter().any(|l| is_summary_line(l)),
+        "no whole summary line in {shown:#?}"
+    );
+    // The skip is logged on a line of its own, not torn by a redraw.
+    assert!(
+        shown
+            .iter()
+            .any(|l| l.contains("INFO") && l.contains("skipped: ") && l.contains("mailbox=")),
+        "no whole log line in {shown:#?}"
+    );
+}
+
+/// Drop ANSI CSI sequences (`ESC [ ... letter`).
+fn strip_escapes(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if d.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
