@@ -192,3 +192,94 @@ fn replay_shows_what_a_candidate_mapper_would_change() {
     assert!(text.contains("summary: changed 3"), "{text}");
     assert!(text.contains(".kind: \"reply\" → \"new\""), "{text}");
 }
+
+/// `popline map --verbose`: the input the mapper saw, its log lines and
+/// stderr, its cost, and the outcome with each record in full.
+#[test]
+fn map_verbose_reports_input_logs_cost_and_records() {
+    let file = support::example_mail("html-only-reply.eml");
+    let mut cmd = support::popline();
+    cmd.args(["map", "--verbose"])
+        .arg(&file)
+        .arg("--mapper")
+        .arg(support::plugin("feedback-default"))
+        .args([
+            "--set",
+            "message-id-pattern=feedback-{id}@notify.beta.example.com",
+        ]);
+    let out = run(&mut cmd);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("== "), "{text}");
+    assert!(text.contains("html-only-reply.eml ("), "{text}");
+    for needle in [
+        "input (as the mapper received it):",
+        "  subject:      ",
+        "  html body:    ",
+        "  attachments:  1\n    [0] ",
+        "  warnings:     none",
+        "config: message-id-pattern=\"feedback-{id}@notify.beta.example.com\"",
+        // feedback-default logs one summary line per message at debug level,
+        // captured whatever the log filter says.
+        "plugin log: 1 line(s)\n  DEBUG ",
+        "ms CPU of 1000 ms allowed, peak memory ",
+        "outcome: feedback, 1 record(s)\n  {",
+        "\"target\": \"1044\"",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    // Peak memory is measured, not a placeholder.
+    let peak: f64 = text
+        .split("peak memory ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory figure in {text}"));
+    assert!(peak > 0.0 && peak < 64.0, "{peak}");
+    // Not JSON lines: the record is pretty-printed inside the report.
+    assert!(
+        text.lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_err())
+    );
+
+    // Log lines past the budget are counted; stderr and failures are shown.
+    let gmail = support::example_mail("gmail-reply.eml");
+    let out = run(support::popline()
+        .args(["map", "-v"])
+        .arg(&gmail)
+        .arg("--mapper")
+        .arg(support::plugin("test-mapper"))
+        .args(["--set", "mode=log-flood"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(
+            "plugin log: 1000 line(s), 99000 dropped past the limit\n  INFO  flood line 0\n"
+        ),
+        "{}",
+        &text[..text.len().min(3000)]
+    );
+    assert!(text.contains("outcome: skip: flooded the log"), "{text}");
+
+    let out = run(support::popline()
+        .args(["map", "--verbose"])
+        .arg(&gmail)
+        .arg("--mapper")
+        .arg(support::plugin("test-mapper"))
+        .args(["--set", "mode=panic"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "a failing mapper must fail the command"
+    );
+    assert!(text.contains("plugin stderr:\n"), "{text}");
+    assert!(text.contains("test-mapper was told to panic"), "{text}");
+    assert!(
+        text.contains("outcome: FAILED: plugin test_mapper crashed"),
+        "{text}"
+    );
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::error::{Limit, PluginError};
-use super::state::{Level, PluginState};
+use super::state::{CallReport, Level, PluginState};
 use super::{Engine, Limits, inspect};
 
 pub mod bindings {
@@ -94,11 +94,24 @@ impl MapperPlugin {
 
     /// Map one message in a fresh instance; a trap or limit ends only this call.
     pub async fn map(&self, input: MapperInput<'_>) -> Result<MapOutcome, PluginError> {
+        self.map_reported(input, false).await.0
+    }
+
+    /// [`Self::map`], and what the call cost (CPU, memory) and, with
+    /// `capture_logs`, the guest's log lines: for plugin authors.
+    pub async fn map_reported(
+        &self,
+        input: MapperInput<'_>,
+        capture_logs: bool,
+    ) -> (Result<MapOutcome, PluginError>, CallReport) {
         let ext = MapperExt {
             attachments: input.attachments,
         };
         let mut store =
             State::new_store(self.engine.wasmtime(), self.name.clone(), &self.limits, ext);
+        if capture_logs {
+            store.data_mut().capture_logs();
+        }
         store.data_mut().start_call();
         let started = std::time::Instant::now();
         let result = async {
@@ -110,12 +123,23 @@ impl MapperPlugin {
         }
         .await;
         crate::metrics::record_call(&self.name, started.elapsed());
+        let report = store.data().report();
         let out = match result {
             Ok(out) => out,
             Err(e) => {
-                return Err(PluginError::from_call(&self.name, e, store.data().stderr()));
+                let err = PluginError::from_call(&self.name, e, store.data().stderr());
+                return (Err(err), report);
             }
         };
+        (self.check_output(input.email, out), report)
+    }
+
+    /// The guest's answer, checked against the output limit and validated.
+    fn check_output(
+        &self,
+        email: &wit::Email,
+        out: Result<wit::Outcome, String>,
+    ) -> Result<MapOutcome, PluginError> {
         match out {
             Err(message) => Err(PluginError::Returned {
                 plugin: self.name.to_string(),
@@ -135,7 +159,7 @@ impl MapperPlugin {
                     wit::Outcome::Feedback(f) => MapOutcome::Feedback(f),
                     wit::Outcome::Skip(reason) => MapOutcome::Skip(reason),
                 };
-                validate(&self.name, input.email, &outcome)?;
+                validate(&self.name, email, &outcome)?;
                 Ok(outcome)
             }
         }

@@ -16,6 +16,7 @@ mod state;
 pub use dialogue::DialoguePlugin;
 pub use error::{Limit, PluginError};
 pub use mapper::MapperPlugin;
+pub use state::{CallReport, Level as LogLevel};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

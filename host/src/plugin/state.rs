@@ -24,7 +24,24 @@ pub(crate) struct PluginState<X> {
     logs_dropped: u32,
     stderr: MemoryOutputPipe,
     cpu: CpuClock,
+    /// Guest log lines kept for a [`CallReport`] (`popline map --verbose`).
+    captured: Option<Vec<(Level, String)>>,
     pub ext: X,
+}
+
+/// What one call cost and said, for plugin authors (`popline map --verbose`).
+#[derive(Debug, Clone, Default)]
+pub struct CallReport {
+    /// Guest CPU time, as the CPU limit counts it.
+    pub cpu: Duration,
+    /// Largest linear memory the instance asked for, in bytes.
+    pub memory_peak: u64,
+    /// Log lines the guest emitted within its budget, when captured.
+    pub logs: Vec<(Level, String)>,
+    /// Log lines dropped past the budget.
+    pub logs_dropped: u32,
+    /// What the guest wrote to stderr (bounded).
+    pub stderr: String,
 }
 
 /// Guest CPU time, approximated as wall time inside the current call minus
@@ -50,6 +67,7 @@ impl CpuClock {
 
 struct MemoryLimiter {
     max: usize,
+    peak: usize,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -64,6 +82,7 @@ impl ResourceLimiter for MemoryLimiter {
             // the operator sees "memory limit" instead of an allocator abort.
             return Err(LimitExceeded(Limit::Memory(self.max as u64)).into());
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 
@@ -95,6 +114,7 @@ impl<X: Send + 'static> PluginState<X> {
             plugin,
             limiter: MemoryLimiter {
                 max: limits.memory_bytes(),
+                peak: 0,
             },
             log_left: limits.log_lines,
             logs_dropped: 0,
@@ -105,6 +125,7 @@ impl<X: Send + 'static> PluginState<X> {
                 in_host: Duration::ZERO,
                 queued: Arc::new(AtomicU64::new(0)),
             },
+            captured: None,
             ext,
         };
         let mut store = Store::new(engine, state);
@@ -142,6 +163,22 @@ impl<X: Send + 'static> PluginState<X> {
         self.cpu.in_host += d;
     }
 
+    /// Keep this instance's log lines for [`Self::report`] too.
+    pub fn capture_logs(&mut self) {
+        self.captured.get_or_insert_with(Vec::new);
+    }
+
+    /// The cost and output of the call started by [`Self::start_call`].
+    pub fn report(&self) -> CallReport {
+        CallReport {
+            cpu: self.cpu.used(),
+            memory_peak: self.limiter.peak as u64,
+            logs: self.captured.clone().unwrap_or_default(),
+            logs_dropped: self.logs_dropped,
+            stderr: self.stderr(),
+        }
+    }
+
     /// What the guest wrote to stderr (bounded), lossily decoded.
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.contents()).into_owned()
@@ -159,6 +196,9 @@ impl<X: Send + 'static> PluginState<X> {
         self.log_left -= 1;
         let plugin = &*self.plugin;
         let message = truncate(message, 4096);
+        if let Some(c) = &mut self.captured {
+            c.push((level, message.to_string()));
+        }
         match level {
             Level::Trace => tracing::trace!(target: "plugin", plugin, "{message}"),
             Level::Debug => tracing::debug!(target: "plugin", plugin, "{message}"),
@@ -170,8 +210,8 @@ impl<X: Send + 'static> PluginState<X> {
 }
 
 /// Guest log level, independent of either world's generated bindings.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Level {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
     Trace,
     Debug,
     Info,
