@@ -10,6 +10,7 @@ mod crash;
 mod daemon;
 mod deadletters;
 mod dialogue;
+mod docs;
 mod faults;
 mod hostile;
 mod ingest;
