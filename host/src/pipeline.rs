@@ -19,7 +19,7 @@ use crate::plugin::mapper::{MapOutcome, MapperInput, wit};
 use crate::plugin::{DialoguePlugin, Engine, MapperPlugin};
 use crate::pop3::{ConnSettings, Connection, Credential, Secret};
 use crate::record::{self, FeedbackRecord};
-use crate::sink::Sink;
+use crate::sink::{Blobs, Sink};
 use crate::store::{Committed, Outcome, Oversized, Store};
 use crate::transport::{self, Stream, TlsClient};
 use crate::{failpoint, mime};
@@ -37,6 +37,8 @@ pub struct Mailbox {
     dead_letters: Arc<DeadLetters>,
     /// Where large messages are received (see [`crate::spool`]).
     spool_dir: PathBuf,
+    /// The raw archive, with `archive_days`.
+    archive: Option<crate::archive::Archive>,
     breaker: Mutex<Breaker>,
     /// OAuth tokens, when the mailbox uses OAuth instead of a password.
     pub tokens: Option<Arc<crate::oauth::TokenManager>>,
@@ -199,6 +201,7 @@ impl Mailbox {
                 .path(&config.state.path)
                 .parent()
                 .map_or_else(|| PathBuf::from("spool"), |p| p.join("spool")),
+            archive: crate::archive::Archive::for_mailbox(config, name, mb.archive_days)?,
             breaker: Mutex::new(Breaker::default()),
             tokens,
         })
@@ -308,6 +311,9 @@ impl Mailbox {
                     until - now
                 );
             }
+        }
+        if let Some(a) = &self.archive {
+            a.prune(&self.name).await;
         }
         let mut session = self.open_session().await?;
         let result = self.poll_session(&mut session, store).await;
@@ -484,6 +490,7 @@ impl Mailbox {
             .context("retrieving messages")?;
         let received_at = crate::now_rfc3339();
         let mut records: Vec<FeedbackRecord> = Vec::new();
+        let mut blobs = Blobs::default();
         let mut commits: Vec<Committed> = Vec::new();
         let mut done: Vec<&Listing> = Vec::new();
         // The first failure that left the connection unusable: the poll ends
@@ -503,6 +510,9 @@ impl Mailbox {
             };
             out.counts.fetched += 1;
             crate::progress::fetched(&self.name, raw.len() as u64);
+            if let Some(a) = &self.archive {
+                a.keep(&self.name, &l.uid, &raw).await;
+            }
             if raw.is_spooled() {
                 out.counts.spooled += 1;
             }
@@ -511,7 +521,10 @@ impl Mailbox {
                 out.counts.failed += 1;
                 continue;
             }
-            let processed = match self.process_message(l, &raw, &received_at, store).await {
+            let processed = match self
+                .process_message(l, &raw, &received_at, store, &mut blobs)
+                .await
+            {
                 Ok(p) => {
                     self.breaker_result(true);
                     Ok(p)
@@ -548,7 +561,7 @@ impl Mailbox {
             }
         }
         if !commits.is_empty() {
-            self.commit(&records, commits, store).await?;
+            self.commit(&records, &blobs, commits, store).await?;
         }
         match lost {
             Some(e) => Err(e),
@@ -633,6 +646,7 @@ impl Mailbox {
         raw: &[u8],
         received_at: &str,
         store: &Arc<Mutex<Store>>,
+        blobs: &mut Blobs,
     ) -> Result<(Committed, Vec<FeedbackRecord>), MessageError> {
         let parsed = mime::parse(raw)
             .map_err(|e| MessageError::Unmappable(format!("cannot parse the message: {e}")))?;
@@ -666,6 +680,9 @@ impl Mailbox {
             .map_err(|e| MessageError::Unmappable(e.to_string()))?;
         if let Outcome::Skipped { reason } = &outcome {
             tracing::info!(mailbox = %self.name, uid = %l.uid, "skipped: {reason}");
+        }
+        if !recs.is_empty() {
+            blobs.add_message(&parsed);
         }
         Ok((commit(outcome), recs))
     }
@@ -708,12 +725,13 @@ impl Mailbox {
     async fn commit(
         &self,
         records: &[FeedbackRecord],
+        blobs: &Blobs,
         commits: Vec<Committed>,
         store: &Arc<Mutex<Store>>,
     ) -> anyhow::Result<()> {
         for sink in &self.sinks {
             let mut sink = sink.lock().await;
-            sink.write_batch(records)
+            sink.write_batch(records, blobs)
                 .await
                 .with_context(|| format!("delivering to sink {:?}", sink.name()))?;
         }
@@ -840,7 +858,9 @@ impl Mailbox {
             size: raw.len() as u64,
             outcome,
         };
-        self.commit(&records, vec![commit], store).await?;
+        let mut blobs = Blobs::default();
+        blobs.add_message(&parsed);
+        self.commit(&records, &blobs, vec![commit], store).await?;
         Ok(result)
     }
 }

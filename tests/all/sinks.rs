@@ -280,3 +280,74 @@ path = "blocker/feedback.jsonl"
     assert_eq!(server.sessions(), 0, "no login before the sinks are usable");
     assert_eq!(server.remaining(), 3);
 }
+
+/// Attachment bytes reach the sinks, not just their references: the jsonl
+/// sink's folder holds a file named by the SHA-256 the record carries, the
+/// sqlite sink's `attachments` table the same bytes, each stored once even
+/// when the message is polled again.
+#[test]
+fn attachments_are_stored_by_the_file_sinks() {
+    let png: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+    let b64 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&png)
+    };
+    let message = format!(
+        "From: Ada <ada@example.org>\r\n\
+         To: Lumen Beta <replies+FB-1001@beta.example.com>\r\n\
+         Subject: Re: [Lumen beta] item 1001\r\n\
+         Message-ID: <shot-1@example.org>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
+         \r\n\
+         --b1\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         Screenshot attached: the icon overlaps the badge.\r\n\
+         --b1\r\n\
+         Content-Type: image/png; name=\"shot.png\"\r\n\
+         Content-Disposition: attachment; filename=\"shot.png\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         \r\n\
+         {b64}\r\n\
+         --b1--\r\n"
+    )
+    .into_bytes();
+    let server = ScriptedServer::spawn(
+        Script {
+            capa: ["USER", "UIDL", "TOP", "PIPELINING"]
+                .map(String::from)
+                .to_vec(),
+            user: USER.into(),
+            password: PASSWORD.into(),
+            ..Script::default()
+        },
+        vec![message],
+    );
+    let ws = Workspace::new();
+    ws.configure(&[Mailbox::scripted("beta", server.port, USER, PASSWORD)]);
+    ws.once(LIMIT).assert_success();
+    // Polled again (retention keep, state removed): replayed, stored once.
+    std::fs::remove_file(ws.path("state.db")).unwrap();
+    ws.once(LIMIT).assert_success();
+
+    let records = ws.jsonl();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let att = &records[0]["attachments"][0];
+    assert_eq!(att["file_name"], "shot.png");
+    let sha = att["sha256"].as_str().unwrap();
+    let folder = ws.path("feedback.attachments");
+    assert_eq!(std::fs::read(folder.join(sha)).unwrap(), png);
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 1);
+
+    let db = rusqlite::Connection::open(ws.path("feedback.db")).unwrap();
+    let (n, data, ctype): (i64, Vec<u8>, String) = db
+        .query_row(
+            "SELECT count(*), data, content_type FROM attachments WHERE sha256 = ?1",
+            [sha],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((n, ctype.as_str()), (1, "image/png"));
+    assert_eq!(data, png);
+}

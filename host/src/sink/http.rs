@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
-use super::{HttpConfig, SinkError, record_json};
+use super::{Blobs, HttpAttachments, HttpConfig, SinkError, record_json};
 use crate::record::FeedbackRecord;
 
 /// The header carrying the record id, so the server can drop replays.
@@ -33,6 +33,9 @@ pub struct HttpSink {
     timeout: Duration,
     max_attempts: u32,
     backoff_base: Duration,
+    attachments: HttpAttachments,
+    /// With `attachments = "upload"`: the URL template (`{sha256}`).
+    upload_url: Option<String>,
 }
 
 impl HttpSink {
@@ -40,10 +43,7 @@ impl HttpSink {
     pub(super) fn open(name: &str, cfg: &HttpConfig, base_dir: &Path) -> anyhow::Result<HttpSink> {
         let url = Url::parse(&cfg.url)
             .with_context(|| format!("sink {name:?}: `url` {:?} is not a valid URL", cfg.url))?;
-        let mut shown = url.clone();
-        shown.set_query(None);
-        shown.set_fragment(None);
-        let shown_url = shown.to_string();
+        let shown_url = strip_query(&url);
         match url.scheme() {
             "https" => {}
             "http" if is_loopback(&url) => {}
@@ -65,6 +65,37 @@ impl HttpSink {
         if cfg.max_attempts == 0 {
             bail!("sink {name:?}: `max_attempts` must be at least 1");
         }
+        let upload_url = match (cfg.attachments, &cfg.attachments_url) {
+            (HttpAttachments::Upload, None) => bail!(
+                "sink {name:?}: attachments = \"upload\" needs `attachments_url`, e.g. \
+                 \"https://feedback.example.com/api/blobs/{{sha256}}\""
+            ),
+            (HttpAttachments::Upload, Some(t)) => {
+                if !t.contains("{sha256}") {
+                    bail!(
+                        "sink {name:?}: `attachments_url` {t:?} has no `{{sha256}}` placeholder; \
+                         each attachment needs its own URL"
+                    );
+                }
+                let u = Url::parse(&t.replace("{sha256}", "0")).with_context(|| {
+                    format!("sink {name:?}: `attachments_url` {t:?} is not a valid URL")
+                })?;
+                match u.scheme() {
+                    "https" => {}
+                    "http" if is_loopback(&u) => {}
+                    _ => bail!(
+                        "sink {name:?}: `attachments_url` {t:?} must be https:// (plain http:// \
+                         is allowed to loopback only)"
+                    ),
+                }
+                Some(t.clone())
+            }
+            (_, Some(_)) => bail!(
+                "sink {name:?}: `attachments_url` is set but `attachments` is not \"upload\"; \
+                 set attachments = \"upload\" or remove it"
+            ),
+            (_, None) => None,
+        };
 
         let mut headers = HeaderMap::new();
         for (key, value) in &cfg.headers {
@@ -107,6 +138,8 @@ impl HttpSink {
             timeout,
             max_attempts: cfg.max_attempts,
             backoff_base: BACKOFF_BASE,
+            attachments: cfg.attachments,
+            upload_url,
         })
     }
 
@@ -117,31 +150,58 @@ impl HttpSink {
 
     /// POST the records in order; stop at the first that is not accepted.
     /// The server drops replays by `Idempotency-Key`, so the sink keeps no
-    /// record of what was sent.
+    /// record of what was sent. Attachments go first (uploaded) or inside
+    /// the record (inline), per `attachments`.
     pub(super) async fn write_batch(
         &mut self,
         records: &[FeedbackRecord],
+        blobs: &Blobs,
     ) -> Result<(), SinkError> {
         for record in records {
-            self.post(record).await?;
+            let body = match self.attachments {
+                HttpAttachments::None => record_json(record),
+                HttpAttachments::Inline => inline_json(record, &blobs.of(&self.name, record)?),
+                HttpAttachments::Upload => {
+                    let template = self.upload_url.as_deref().expect("checked at open");
+                    for (a, bytes) in record.attachments.iter().zip(blobs.of(&self.name, record)?) {
+                        let url = template.replace("{sha256}", &a.sha256);
+                        let url = Url::parse(&url).expect("checked at open");
+                        let shown = strip_query(&url);
+                        self.send(&record.id, &shown, || {
+                            self.client
+                                .put(url.clone())
+                                .header(CONTENT_TYPE, &a.content_type)
+                                .body(bytes.to_vec())
+                        })
+                        .await?;
+                    }
+                    record_json(record)
+                }
+            };
+            self.send(&record.id, &self.shown_url, || {
+                self.client
+                    .post(self.url.clone())
+                    .header(IDEMPOTENCY_KEY, &record.id)
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+            })
+            .await?;
         }
         tracing::debug!(sink = %self.name, records = records.len(), "http batch accepted");
         Ok(())
     }
 
-    async fn post(&self, record: &FeedbackRecord) -> Result<(), SinkError> {
-        let body = record_json(record);
+    /// Send the request `make` builds until it is answered 2xx, retrying
+    /// transient failures with backoff; `id` is the record it is for.
+    async fn send(
+        &self,
+        id: &str,
+        shown_url: &str,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<(), SinkError> {
         let mut last = String::new();
         for attempt in 1..=self.max_attempts {
-            let sent = self
-                .client
-                .post(self.url.clone())
-                .header(IDEMPOTENCY_KEY, &record.id)
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone())
-                .send()
-                .await;
-            let retry_after = match sent {
+            let retry_after = match make().send().await {
                 Ok(resp) if resp.status().is_success() => return Ok(()),
                 Ok(resp) if is_transient(resp.status()) => {
                     last = format!("HTTP {}", resp.status());
@@ -151,8 +211,8 @@ impl HttpSink {
                     let status = resp.status().as_u16();
                     return Err(SinkError::HttpRejected {
                         sink: self.name.clone(),
-                        url: self.shown_url.clone(),
-                        id: record.id.clone(),
+                        url: shown_url.to_string(),
+                        id: id.to_string(),
                         status,
                         body: body_start(resp).await,
                     });
@@ -167,7 +227,7 @@ impl HttpSink {
                     crate::backoff::delay(attempt, self.backoff_base, BACKOFF_CAP)
                 });
                 tracing::warn!(
-                    sink = %self.name, url = %self.shown_url, id = %record.id, attempt,
+                    sink = %self.name, url = %shown_url, id = %id, attempt,
                     "{last}; retrying in {delay:?}"
                 );
                 tokio::time::sleep(delay).await;
@@ -175,12 +235,32 @@ impl HttpSink {
         }
         Err(SinkError::HttpUnavailable {
             sink: self.name.clone(),
-            url: self.shown_url.clone(),
-            id: record.id.clone(),
+            url: shown_url.to_string(),
+            id: id.to_string(),
             attempts: self.max_attempts,
             last,
         })
     }
+}
+
+/// The record as JSON with each attachment's bytes in `content_base64`.
+fn inline_json(record: &FeedbackRecord, bytes: &[&[u8]]) -> String {
+    use base64::Engine as _;
+    let mut v = serde_json::to_value(record).expect("a FeedbackRecord always serializes");
+    if let Some(list) = v["attachments"].as_array_mut() {
+        for (a, b) in list.iter_mut().zip(bytes) {
+            a["content_base64"] = base64::engine::general_purpose::STANDARD.encode(b).into();
+        }
+    }
+    v.to_string()
+}
+
+/// A URL without query or fragment, for messages.
+fn strip_query(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
 }
 
 /// Verified TLS with the webpki roots, on ring (as `crate::transport`).
@@ -258,7 +338,7 @@ mod tests {
     use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
-    use crate::sink::tests::sample;
+    use crate::sink::tests::{blobs, sample};
     use crate::sink::{HeaderValueRef, Sink, SinkConfig};
 
     /// What the test server answers to one connection.
@@ -271,6 +351,8 @@ mod tests {
     }
 
     struct Request {
+        /// `METHOD /path HTTP/1.1`.
+        line: String,
         headers: BTreeMap<String, String>,
         body: Vec<u8>,
     }
@@ -346,7 +428,12 @@ mod tests {
             assert!(n > 0, "client closed mid-body");
             body.extend_from_slice(&chunk[..n]);
         }
-        Request { headers, body }
+        let line = head.lines().next().unwrap_or_default().to_string();
+        Request {
+            line,
+            headers,
+            body,
+        }
     }
 
     fn config(url: &str) -> HttpConfig {
@@ -358,6 +445,8 @@ mod tests {
                 "X-Source".to_string(),
                 HeaderValueRef::Plain("popline-test".into()),
             )]),
+            attachments: HttpAttachments::Inline,
+            attachments_url: None,
         }
     }
 
@@ -378,7 +467,9 @@ mod tests {
         ])
         .await;
         let mut sink = fast(&config(&server.url));
-        sink.write_batch(&[sample(0), sample(1)]).await.unwrap();
+        sink.write_batch(&[sample(0), sample(1)], &blobs())
+            .await
+            .unwrap();
 
         let requests = server.requests.lock().unwrap();
         assert_eq!(requests.len(), 4);
@@ -389,7 +480,61 @@ mod tests {
             assert_eq!(r.headers["x-source"], "popline-test");
             let sent: FeedbackRecord = serde_json::from_slice(&r.body).unwrap();
             assert_eq!(sent, record);
+            // Inline by default: the attachment's bytes ride along.
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            use base64::Engine as _;
+            assert_eq!(
+                v["attachments"][0]["content_base64"],
+                base64::engine::general_purpose::STANDARD
+                    .encode(crate::sink::tests::SAMPLE_ATTACHMENT)
+            );
         }
+    }
+
+    #[tokio::test]
+    async fn upload_puts_each_attachment_before_its_record_and_retries_it() {
+        let server = serve(vec![
+            Reply::Status(503, "", "busy"),
+            Reply::Status(201, "", ""),
+            Reply::Status(200, "", ""),
+        ])
+        .await;
+        let base = server.url.split("/api/").next().unwrap().to_string();
+        let cfg = HttpConfig {
+            attachments: HttpAttachments::Upload,
+            attachments_url: Some(format!("{base}/blobs/{{sha256}}?sig=s3cret")),
+            ..config(&server.url)
+        };
+        let mut sink = fast(&cfg);
+        sink.write_batch(&[sample(0)], &blobs()).await.unwrap();
+        let requests = server.requests.lock().unwrap();
+        let sha = crate::mime::sha256_hex(crate::sink::tests::SAMPLE_ATTACHMENT);
+        let lines: Vec<&str> = requests.iter().map(|r| r.line.as_str()).collect();
+        assert_eq!(
+            lines,
+            [
+                format!("PUT /blobs/{sha}?sig=s3cret HTTP/1.1"),
+                format!("PUT /blobs/{sha}?sig=s3cret HTTP/1.1"),
+                "POST /api/replies?k=v HTTP/1.1".to_string(),
+            ]
+        );
+        assert_eq!(requests[1].body, crate::sink::tests::SAMPLE_ATTACHMENT);
+        assert_eq!(requests[1].headers["content-type"], "text/plain");
+        assert_eq!(requests[1].headers["x-source"], "popline-test");
+        let v: serde_json::Value = serde_json::from_slice(&requests[2].body).unwrap();
+        assert!(v["attachments"][0].get("content_base64").is_none(), "{v}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_attachment_fails_before_anything_is_sent() {
+        let server = serve(vec![Reply::Status(200, "", "")]).await;
+        let mut sink = fast(&config(&server.url));
+        let err = sink
+            .write_batch(&[sample(0)], &crate::sink::Blobs::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SinkError::MissingAttachment { .. }), "{err}");
+        assert!(server.requests.lock().unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -402,7 +547,7 @@ mod tests {
         );
         let server = serve(vec![Reply::Status(400, "", BODY)]).await;
         let mut sink = fast(&config(&server.url));
-        let err = sink.write_batch(&[sample(0)]).await.unwrap_err();
+        let err = sink.write_batch(&[sample(0)], &blobs()).await.unwrap_err();
         assert_eq!(server.requests.lock().unwrap().len(), 1);
         let msg = err.to_string();
         let SinkError::HttpRejected { status, body, .. } = err else {
@@ -431,7 +576,10 @@ mod tests {
         let mut cfg = config(&server.url);
         cfg.max_attempts = 4;
         let mut sink = fast(&cfg);
-        let err = sink.write_batch(&[sample(0), sample(1)]).await.unwrap_err();
+        let err = sink
+            .write_batch(&[sample(0), sample(1)], &blobs())
+            .await
+            .unwrap_err();
         // The first record used every attempt; the second was never sent.
         assert_eq!(server.requests.lock().unwrap().len(), 4);
         let msg = err.to_string();
@@ -464,7 +612,10 @@ mod tests {
         let mut cfg = config(&server.url);
         cfg.timeout_secs = 1;
         cfg.max_attempts = 2;
-        let err = fast(&cfg).write_batch(&[sample(0)]).await.unwrap_err();
+        let err = fast(&cfg)
+            .write_batch(&[sample(0)], &blobs())
+            .await
+            .unwrap_err();
         assert_eq!(server.requests.lock().unwrap().len(), 2);
         assert!(
             err.to_string().contains("last: no response within 1s"),
@@ -479,7 +630,10 @@ mod tests {
             .unwrap()
             .port();
         cfg.url = format!("http://127.0.0.1:{port}/");
-        let err = fast(&cfg).write_batch(&[sample(0)]).await.unwrap_err();
+        let err = fast(&cfg)
+            .write_batch(&[sample(0)], &blobs())
+            .await
+            .unwrap_err();
         let msg = err.to_string();
         assert!(
             matches!(err, SinkError::HttpUnavailable { attempts: 2, .. }),
@@ -529,6 +683,32 @@ mod tests {
         })
         .await;
         assert!(err.contains("`max_attempts` must be at least 1"), "{err}");
+        for (mode, url, expect) in [
+            (HttpAttachments::Upload, None, "needs `attachments_url`"),
+            (
+                HttpAttachments::Upload,
+                Some("https://x/blobs"),
+                "no `{sha256}`",
+            ),
+            (
+                HttpAttachments::Upload,
+                Some("http://files.example.com/{sha256}"),
+                "must be https://",
+            ),
+            (
+                HttpAttachments::Inline,
+                Some("https://x/{sha256}"),
+                "is not \"upload\"",
+            ),
+        ] {
+            let err = open(HttpConfig {
+                attachments: mode,
+                attachments_url: url.map(str::to_string),
+                ..config("https://x")
+            })
+            .await;
+            assert!(err.contains(expect), "{err}");
+        }
 
         let with_header = |k: &str, v: HeaderValueRef| HttpConfig {
             headers: BTreeMap::from([(k.to_string(), v)]),
@@ -578,7 +758,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(sink.name(), "api");
-        sink.write_batch(&[sample(0)]).await.unwrap();
+        sink.write_batch(&[sample(0)], &blobs()).await.unwrap();
         assert_eq!(
             server.requests.lock().unwrap()[0].headers["x-api-key"],
             "k-123"

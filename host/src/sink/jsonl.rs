@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Deserialize;
 
-use super::{SinkError, blocking, record_json};
+use super::{Blobs, SinkError, blocking, record_json};
 use crate::record::FeedbackRecord;
 
 /// Appends records to a JSON Lines file.
@@ -17,17 +17,25 @@ pub struct JsonlSink {
     // The file work runs in `spawn_blocking`, which needs owned ('static)
     // state; the mutex is never contended (one writer per sink).
     file: Arc<Mutex<JsonlFile>>,
+    /// Whether attachment bytes are stored (in the file's attachment folder).
+    store_attachments: bool,
 }
 
 impl JsonlSink {
     /// Open (creating it and its folders if missing) the file at `path` and
     /// load the ids it holds, cutting off an incomplete last line.
-    pub(super) async fn open(name: &str, path: PathBuf) -> Result<JsonlSink, SinkError> {
+    pub(super) async fn open(
+        name: &str,
+        path: PathBuf,
+        attachments_dir: Option<PathBuf>,
+    ) -> Result<JsonlSink, SinkError> {
         let sink = name.to_string();
-        let file = blocking(name, move || JsonlFile::open(sink, path)).await?;
+        let store_attachments = attachments_dir.is_some();
+        let file = blocking(name, move || JsonlFile::open(sink, path, attachments_dir)).await?;
         Ok(JsonlSink {
             name: name.to_string(),
             file: Arc::new(Mutex::new(file)),
+            store_attachments,
         })
     }
 
@@ -36,30 +44,50 @@ impl JsonlSink {
         &self.name
     }
 
-    /// Append the records whose ids the file does not hold yet; one fsync.
+    /// Append the records whose ids the file does not hold yet, after
+    /// storing their attachments; one fsync for the lines.
     pub(super) async fn write_batch(
         &mut self,
         records: &[FeedbackRecord],
+        blobs: &Blobs,
     ) -> Result<(), SinkError> {
         if records.is_empty() {
             return Ok(());
         }
-        let lines: Vec<(String, String)> = records
-            .iter()
-            .map(|r| (r.id.clone(), record_json(r)))
-            .collect();
+        let mut lines = Vec::with_capacity(records.len());
+        for r in records {
+            // Checked here, so a missing blob fails before anything is written.
+            if self.store_attachments {
+                blobs.of(&self.name, r)?;
+            }
+            let shas = r.attachments.iter().map(|a| a.sha256.clone()).collect();
+            lines.push(Line {
+                id: r.id.clone(),
+                json: record_json(r),
+                attachments: shas,
+            });
+        }
         let file = self.file.clone();
+        let blobs = blobs.clone();
         let written = blocking(&self.name, move || {
             // A panic mid-append poisons the lock; `append` re-checks the
             // file against what it believes, so the state is still usable.
             file.lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .append(lines)
+                .append(lines, &blobs)
         })
         .await?;
         tracing::debug!(sink = %self.name, written, skipped = records.len() - written, "jsonl batch stored");
         Ok(())
     }
+}
+
+/// One record to append.
+struct Line {
+    id: String,
+    json: String,
+    /// SHA-256 of each attachment it references.
+    attachments: Vec<String>,
 }
 
 /// Only the `id` of a stored line matters when loading.
@@ -76,10 +104,16 @@ struct JsonlFile {
     len: u64,
     /// Ids of the records in the file.
     ids: HashSet<String>,
+    /// Where attachment bytes go, when they are stored.
+    attachments_dir: Option<PathBuf>,
 }
 
 impl JsonlFile {
-    fn open(sink: String, path: PathBuf) -> Result<JsonlFile, SinkError> {
+    fn open(
+        sink: String,
+        path: PathBuf,
+        attachments_dir: Option<PathBuf>,
+    ) -> Result<JsonlFile, SinkError> {
         let fail = |op, path: &Path| {
             let sink = sink.clone();
             let path = path.to_path_buf();
@@ -95,6 +129,9 @@ impl JsonlFile {
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&parent).map_err(fail("creating the folder", &parent))?;
+        if let Some(dir) = &attachments_dir {
+            std::fs::create_dir_all(dir).map_err(fail("creating the attachment folder", dir))?;
+        }
         let existed = path.try_exists().map_err(fail("checking for", &path))?;
         let file = OpenOptions::new()
             .read(true)
@@ -121,6 +158,7 @@ impl JsonlFile {
             file,
             len: 0,
             ids: HashSet::new(),
+            attachments_dir,
         };
         f.load()?;
         Ok(f)
@@ -191,7 +229,7 @@ impl JsonlFile {
 
     /// Append `(id, json)` lines whose id is new, then fsync once. Returns
     /// how many were written.
-    fn append(&mut self, lines: Vec<(String, String)>) -> Result<usize, SinkError> {
+    fn append(&mut self, lines: Vec<Line>, blobs: &Blobs) -> Result<usize, SinkError> {
         let actual = self.file.metadata().map_err(self.io_err("checking"))?.len();
         if actual != self.len {
             // Another writer, or a failed append that could not be cut
@@ -207,14 +245,20 @@ impl JsonlFile {
         }
         let mut fresh = HashSet::new();
         let mut buf = String::new();
-        for (id, json) in lines {
-            if !self.ids.contains(&id) && fresh.insert(id) {
-                buf.push_str(&json);
+        let mut shas = Vec::new();
+        for line in lines {
+            if !self.ids.contains(&line.id) && fresh.insert(line.id) {
+                buf.push_str(&line.json);
                 buf.push('\n');
+                shas.extend(line.attachments);
             }
         }
         if fresh.is_empty() {
             return Ok(0);
+        }
+        // The bytes first: a record on disk never points at a missing file.
+        if let Some(dir) = &self.attachments_dir {
+            store_blobs(&self.sink, dir, &shas, blobs)?;
         }
         let result = self
             .file
@@ -241,14 +285,57 @@ impl JsonlFile {
     }
 }
 
+/// Write each blob to `dir/<sha256>` (temporary name, fsync, rename) unless
+/// a file of that name and size is there already, then fsync the folder.
+fn store_blobs(sink: &str, dir: &Path, shas: &[String], blobs: &Blobs) -> Result<(), SinkError> {
+    let fail = |op, path: &Path| {
+        let (sink, path) = (sink.to_string(), path.to_path_buf());
+        move |error| SinkError::Io {
+            sink,
+            op,
+            path,
+            error,
+        }
+    };
+    let mut wrote = false;
+    for sha in shas {
+        let bytes = blobs.get(sha).ok_or_else(|| SinkError::MissingAttachment {
+            sink: sink.to_string(),
+            id: String::new(),
+            sha256: sha.clone(),
+        })?;
+        let path = dir.join(sha);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.len() == bytes.len() as u64 => continue,
+            _ => {}
+        }
+        let tmp = dir.join(format!(".{sha}.tmp"));
+        let mut f = File::create(&tmp).map_err(fail("creating", &tmp))?;
+        f.write_all(bytes).map_err(fail("writing", &tmp))?;
+        f.sync_all().map_err(fail("flushing to disk", &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(fail("renaming into place", &path))?;
+        wrote = true;
+    }
+    if wrote {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(fail("flushing the folder", dir))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::tests::sample;
+    use crate::sink::tests::{blobs, sample};
     use crate::sink::{JsonlConfig, Sink, SinkConfig};
 
     async fn open(dir: &Path, path: &str) -> anyhow::Result<Sink> {
-        let cfg = SinkConfig::Jsonl(JsonlConfig { path: path.into() });
+        let cfg = SinkConfig::Jsonl(JsonlConfig {
+            path: path.into(),
+            store_attachments: true,
+            attachments_dir: None,
+        });
         Sink::open("feedback", &cfg, dir).await
     }
 
@@ -266,9 +353,9 @@ mod tests {
         let mut sink = open(dir.path(), "out/feedback.jsonl").await.unwrap();
         assert_eq!(sink.name(), "feedback");
         let batch = [sample(0), sample(1)];
-        sink.write_batch(&batch).await.unwrap();
-        sink.write_batch(&[]).await.unwrap();
-        sink.write_batch(&[sample(2)]).await.unwrap();
+        sink.write_batch(&batch, &blobs()).await.unwrap();
+        sink.write_batch(&[], &blobs()).await.unwrap();
+        sink.write_batch(&[sample(2)], &blobs()).await.unwrap();
         let path = dir.path().join("out/feedback.jsonl");
         assert_eq!(read_back(&path), vec![sample(0), sample(1), sample(2)]);
         // One object per line: embedded newlines are escaped.
@@ -276,18 +363,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn attachments_are_stored_beside_the_file_by_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = open(dir.path(), "out/feedback.jsonl").await.unwrap();
+        sink.write_batch(&[sample(0), sample(1)], &blobs())
+            .await
+            .unwrap();
+        let sha = &sample(0).attachments[0].sha256;
+        let stored = dir.path().join("out/feedback.attachments").join(sha);
+        assert_eq!(
+            std::fs::read(&stored).unwrap(),
+            crate::sink::tests::SAMPLE_ATTACHMENT
+        );
+        // One file per content, no temporary leftovers.
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("out/feedback.attachments"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        // Bytes missing for a new record: nothing is written.
+        let err = sink
+            .write_batch(&[sample(2)], &crate::sink::Blobs::default())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("bytes are missing"), "{err}");
+        assert_eq!(read_back(&dir.path().join("out/feedback.jsonl")).len(), 2);
+
+        // Off: no folder at all.
+        let cfg = SinkConfig::Jsonl(JsonlConfig {
+            path: "plain.jsonl".into(),
+            store_attachments: false,
+            attachments_dir: None,
+        });
+        let mut sink = Sink::open("plain", &cfg, dir.path()).await.unwrap();
+        sink.write_batch(&[sample(0)], &crate::sink::Blobs::default())
+            .await
+            .unwrap();
+        assert!(!dir.path().join("plain.attachments").exists());
+    }
+
+    #[tokio::test]
     async fn skips_ids_it_already_holds_across_reopen_and_within_a_batch() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("feedback.jsonl");
         let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
-        sink.write_batch(&[sample(0), sample(1)]).await.unwrap();
+        sink.write_batch(&[sample(0), sample(1)], &blobs())
+            .await
+            .unwrap();
         // Replay of the same batch plus one new record, twice in the batch.
-        sink.write_batch(&[sample(0), sample(1), sample(2), sample(2)])
+        sink.write_batch(&[sample(0), sample(1), sample(2), sample(2)], &blobs())
             .await
             .unwrap();
         drop(sink);
         let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
-        sink.write_batch(&[sample(1), sample(2), sample(3)])
+        sink.write_batch(&[sample(1), sample(2), sample(3)], &blobs())
             .await
             .unwrap();
         let ids: Vec<u32> = read_back(&path).iter().map(|r| r.index).collect();
@@ -299,7 +428,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("feedback.jsonl");
         let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
-        sink.write_batch(&[sample(0)]).await.unwrap();
+        sink.write_batch(&[sample(0)], &blobs()).await.unwrap();
         drop(sink);
         // A crash in the middle of appending sample(1).
         let torn = record_json(&sample(1));
@@ -309,7 +438,9 @@ mod tests {
 
         let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
         // The torn record was never acknowledged: the replay writes it whole.
-        sink.write_batch(&[sample(0), sample(1)]).await.unwrap();
+        sink.write_batch(&[sample(0), sample(1)], &blobs())
+            .await
+            .unwrap();
         assert_eq!(read_back(&path), vec![sample(0), sample(1)]);
     }
 
@@ -318,13 +449,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("feedback.jsonl");
         let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
-        sink.write_batch(&[sample(0)]).await.unwrap();
+        sink.write_batch(&[sample(0)], &blobs()).await.unwrap();
         // Another writer appends sample(1), and leaves a torn line.
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         writeln!(f, "{}", record_json(&sample(1))).unwrap();
         f.write_all(b"{\"id\":").unwrap();
         drop(f);
-        sink.write_batch(&[sample(1), sample(2)]).await.unwrap();
+        sink.write_batch(&[sample(1), sample(2)], &blobs())
+            .await
+            .unwrap();
         let ids: Vec<u32> = read_back(&path).iter().map(|r| r.index).collect();
         assert_eq!(ids, [0, 1, 2]);
     }

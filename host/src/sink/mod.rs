@@ -10,18 +10,26 @@
 //! | `jsonl` | appended and fsynced (one fsync per batch) | ids already in the file, loaded on open |
 //! | `sqlite` | committed (WAL, `synchronous=FULL`) | `INSERT OR IGNORE` on the `id` primary key |
 //! | `http` | every record answered 2xx | the server, by the `Idempotency-Key` header |
+//!
+//! Attachment bytes travel beside the records in [`Blobs`], keyed by
+//! SHA-256, and are stored content-addressed (so storing one twice is a
+//! no-op): `jsonl` as files in a folder beside the file, `sqlite` in an
+//! `attachments` table, `http` inline as base64 or `PUT` to an upload URL.
+//! They are stored before the records that reference them.
 
 pub(crate) mod http;
 mod jsonl;
 mod sqlite;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::mime::ParsedEmail;
 use crate::record::FeedbackRecord;
 
 pub use http::HttpSink;
@@ -47,6 +55,26 @@ pub struct JsonlConfig {
     /// The file to append to (created with its folders if missing); relative
     /// to the configuration file's folder.
     pub path: PathBuf,
+    /// Store attachment bytes as files named by their SHA-256 (the record's
+    /// `attachments[].sha256`) in `attachments_dir`. Default true.
+    #[serde(default = "yes")]
+    pub store_attachments: bool,
+    /// The attachment folder. Default: beside the file, named after it with
+    /// `.attachments` (`feedback.jsonl` → `feedback.attachments/`).
+    pub attachments_dir: Option<PathBuf>,
+}
+
+impl JsonlConfig {
+    /// The attachment folder, if attachments are stored.
+    fn attachments_dir(&self, base_dir: &Path) -> Option<PathBuf> {
+        if !self.store_attachments {
+            return None;
+        }
+        Some(match &self.attachments_dir {
+            Some(dir) => base_dir.join(dir),
+            None => base_dir.join(self.path.with_extension("attachments")),
+        })
+    }
 }
 
 /// A SQLite database with a `feedback` table. May be the same file as
@@ -57,6 +85,16 @@ pub struct SqliteConfig {
     /// The database file (created with its folders if missing); relative to
     /// the configuration file's folder.
     pub path: PathBuf,
+    /// Store attachment bytes in the `attachments` table (`sha256`,
+    /// `content_type`, `size`, `data`), keyed by the record's
+    /// `attachments[].sha256`, in the same transaction as the records.
+    /// Default true.
+    #[serde(default = "yes")]
+    pub store_attachments: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// An HTTP endpoint that receives each record as a JSON `POST`.
@@ -78,6 +116,31 @@ pub struct HttpConfig {
     /// Values are resolved when the sink opens and never logged.
     #[serde(default)]
     pub headers: BTreeMap<String, HeaderValueRef>,
+    /// How attachment bytes reach the endpoint: `inline` (default: each
+    /// `attachments[]` entry of the posted JSON gets `content_base64`),
+    /// `upload` (each is `PUT` to `attachments_url` before the record), or
+    /// `none` (references only).
+    #[serde(default)]
+    pub attachments: HttpAttachments,
+    /// With `attachments = "upload"`: where each attachment is `PUT`, with
+    /// `{sha256}` replaced by its digest, e.g.
+    /// `https://feedback.example.com/api/blobs/{sha256}`. Same TLS rule and
+    /// headers as `url`; the body is the raw bytes with the attachment's
+    /// `Content-Type`. Content-addressed, so a replayed `PUT` is harmless.
+    pub attachments_url: Option<String>,
+}
+
+/// How the http sink delivers attachment bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpAttachments {
+    /// Base64 in the posted record (`attachments[].content_base64`).
+    #[default]
+    Inline,
+    /// `PUT` to `attachments_url` before the record is posted.
+    Upload,
+    /// Not sent: the record carries references (name, type, size, SHA-256).
+    None,
 }
 
 fn default_timeout_secs() -> u64 {
@@ -154,12 +217,12 @@ impl Sink {
     /// resolved now, so a missing one fails at startup, not at first delivery.
     pub async fn open(name: &str, cfg: &SinkConfig, base_dir: &Path) -> anyhow::Result<Sink> {
         Ok(match cfg {
-            SinkConfig::Jsonl(c) => {
-                Sink::Jsonl(JsonlSink::open(name, base_dir.join(&c.path)).await?)
-            }
-            SinkConfig::Sqlite(c) => {
-                Sink::Sqlite(SqliteSink::open(name, base_dir.join(&c.path)).await?)
-            }
+            SinkConfig::Jsonl(c) => Sink::Jsonl(
+                JsonlSink::open(name, base_dir.join(&c.path), c.attachments_dir(base_dir)).await?,
+            ),
+            SinkConfig::Sqlite(c) => Sink::Sqlite(
+                SqliteSink::open(name, base_dir.join(&c.path), c.store_attachments).await?,
+            ),
             SinkConfig::Http(c) => Sink::Http(HttpSink::open(name, c, base_dir)?),
         })
     }
@@ -173,17 +236,88 @@ impl Sink {
         }
     }
 
-    /// Durably store every record of a batch. Ok means: on disk and fsynced
-    /// (jsonl), committed (sqlite), or accepted with 2xx by the server for
-    /// every record (http). Records whose `id` the sink already holds are not
+    /// Durably store every record of a batch, and the attachment bytes they
+    /// reference (from `blobs`). Ok means: on disk and fsynced (jsonl),
+    /// committed (sqlite), or accepted with 2xx by the server for every
+    /// record (http). Records whose `id` the sink already holds are not
     /// written again (a replay after a crash must not duplicate). On error
     /// part of the batch may be stored; replaying the whole batch is safe.
-    pub async fn write_batch(&mut self, records: &[FeedbackRecord]) -> Result<(), SinkError> {
+    pub async fn write_batch(
+        &mut self,
+        records: &[FeedbackRecord],
+        blobs: &Blobs,
+    ) -> Result<(), SinkError> {
         match self {
-            Sink::Jsonl(s) => s.write_batch(records).await,
-            Sink::Sqlite(s) => s.write_batch(records).await,
-            Sink::Http(s) => s.write_batch(records).await,
+            Sink::Jsonl(s) => s.write_batch(records, blobs).await,
+            Sink::Sqlite(s) => s.write_batch(records, blobs).await,
+            Sink::Http(s) => s.write_batch(records, blobs).await,
         }
+    }
+}
+
+/// Attachment bytes by SHA-256 (lowercase hex), shared with the parsed
+/// messages they came from rather than copied.
+#[derive(Clone, Default)]
+pub struct Blobs(HashMap<String, Blob>);
+
+#[derive(Clone)]
+enum Blob {
+    /// Attachment `index` of a parsed message.
+    Parsed(Arc<Vec<Vec<u8>>>, usize),
+    Owned(Arc<[u8]>),
+}
+
+impl Blobs {
+    /// The attachments of a parsed message.
+    pub fn add_message(&mut self, parsed: &ParsedEmail) {
+        for a in &parsed.email.attachments {
+            if (a.index as usize) < parsed.attachments.len() {
+                self.0
+                    .entry(a.sha256.clone())
+                    .or_insert_with(|| Blob::Parsed(parsed.attachments.clone(), a.index as usize));
+            }
+        }
+    }
+
+    /// Bytes known by their digest (`sha256` must be theirs).
+    pub fn insert(&mut self, sha256: String, bytes: Vec<u8>) {
+        self.0.insert(sha256, Blob::Owned(bytes.into()));
+    }
+
+    /// Another batch's blobs.
+    pub fn extend(&mut self, other: Blobs) {
+        for (k, v) in other.0 {
+            self.0.entry(k).or_insert(v);
+        }
+    }
+
+    /// The bytes with this SHA-256.
+    pub fn get(&self, sha256: &str) -> Option<&[u8]> {
+        self.0.get(sha256).map(|b| match b {
+            Blob::Parsed(all, i) => all[*i].as_slice(),
+            Blob::Owned(bytes) => bytes,
+        })
+    }
+
+    /// The bytes of every attachment `record` references; an error names the
+    /// first that is missing (a bug: they come from the same message).
+    pub(crate) fn of<'b>(
+        &'b self,
+        sink: &str,
+        record: &FeedbackRecord,
+    ) -> Result<Vec<&'b [u8]>, SinkError> {
+        record
+            .attachments
+            .iter()
+            .map(|a| {
+                self.get(&a.sha256)
+                    .ok_or_else(|| SinkError::MissingAttachment {
+                        sink: sink.to_string(),
+                        id: record.id.clone(),
+                        sha256: a.sha256.clone(),
+                    })
+            })
+            .collect()
     }
 }
 
@@ -269,6 +403,19 @@ pub enum SinkError {
         attempts: u32,
         /// The last attempt's failure.
         last: String,
+    },
+    /// A record references an attachment whose bytes were not handed over.
+    #[error(
+        "sink {sink:?}: record {id} references attachment {sha256} but its bytes are missing; \
+         nothing of the batch is acknowledged. This is a bug in popline: please report it"
+    )]
+    MissingAttachment {
+        /// The sink's name.
+        sink: String,
+        /// The record's idempotency key.
+        id: String,
+        /// The attachment's SHA-256.
+        sha256: String,
     },
     /// The blocking write task was cancelled: the runtime is shutting down.
     #[error(
@@ -369,6 +516,19 @@ pub(crate) mod tests {
     use super::*;
     use crate::record::{AttachmentRef, Author, Match};
 
+    /// The bytes of [`sample`]'s attachment.
+    pub(crate) const SAMPLE_ATTACHMENT: &[u8] = b"log line one";
+
+    /// Blobs holding [`sample`]'s attachment.
+    pub(crate) fn blobs() -> Blobs {
+        let mut b = Blobs::default();
+        b.insert(
+            crate::mime::sha256_hex(SAMPLE_ATTACHMENT),
+            SAMPLE_ATTACHMENT.to_vec(),
+        );
+        b
+    }
+
     /// A record with every optional field set; `n` varies the id.
     pub(crate) fn sample(n: u32) -> FeedbackRecord {
         let sha = "ab".repeat(32);
@@ -394,8 +554,8 @@ pub(crate) mod tests {
             attachments: vec![AttachmentRef {
                 file_name: Some("log.txt".into()),
                 content_type: "text/plain".into(),
-                size: 12,
-                sha256: "cd".repeat(32),
+                size: SAMPLE_ATTACHMENT.len() as u64,
+                sha256: crate::mime::sha256_hex(SAMPLE_ATTACHMENT),
                 content_id: Some("<log@x>".into()),
                 inline: false,
             }],

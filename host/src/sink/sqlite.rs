@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use anyhow::Context;
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::{SinkError, blocking, record_json};
+use super::{Blobs, SinkError, blocking, record_json};
 use crate::record::FeedbackRecord;
 
 /// Inserts records into the `feedback` table of a SQLite database.
@@ -18,11 +18,17 @@ pub struct SqliteSink {
     path: PathBuf,
     // Owned by the blocking task while it writes; never contended.
     conn: Arc<Mutex<Connection>>,
+    /// Whether attachment bytes go into the `attachments` table.
+    store_attachments: bool,
 }
 
 impl SqliteSink {
     /// Open (creating and migrating it if needed) the database at `path`.
-    pub(super) async fn open(name: &str, path: PathBuf) -> anyhow::Result<SqliteSink> {
+    pub(super) async fn open(
+        name: &str,
+        path: PathBuf,
+        store_attachments: bool,
+    ) -> anyhow::Result<SqliteSink> {
         let p = path.clone();
         let conn = tokio::task::spawn_blocking(move || crate::store::open_database(&p))
             .await
@@ -32,6 +38,7 @@ impl SqliteSink {
             name: name.to_string(),
             path,
             conn: Arc::new(Mutex::new(conn)),
+            store_attachments,
         })
     }
 
@@ -40,23 +47,31 @@ impl SqliteSink {
         &self.name
     }
 
-    /// Insert every record whose id is new, in one transaction.
+    /// Insert every record whose id is new, and the attachments they
+    /// reference, in one transaction.
     pub(super) async fn write_batch(
         &mut self,
         records: &[FeedbackRecord],
+        blobs: &Blobs,
     ) -> Result<(), SinkError> {
         if records.is_empty() {
             return Ok(());
         }
+        if self.store_attachments {
+            for r in records {
+                blobs.of(&self.name, r)?;
+            }
+        }
         let total = records.len();
         let records = records.to_vec();
+        let blobs = self.store_attachments.then(|| blobs.clone());
         let conn = self.conn.clone();
         let (sink, path) = (self.name.clone(), self.path.clone());
         let inserted = blocking(&self.name, move || {
             // An unwinding transaction rolls back, so a poisoned connection
             // is still consistent.
             let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            insert(&mut conn, &records).map_err(|error| SinkError::Sqlite {
+            insert(&mut conn, &records, blobs.as_ref()).map_err(|error| SinkError::Sqlite {
                 sink,
                 op: "storing records in",
                 path,
@@ -69,9 +84,25 @@ impl SqliteSink {
     }
 }
 
-fn insert(conn: &mut Connection, records: &[FeedbackRecord]) -> rusqlite::Result<usize> {
+fn insert(
+    conn: &mut Connection,
+    records: &[FeedbackRecord],
+    blobs: Option<&Blobs>,
+) -> rusqlite::Result<usize> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut inserted = 0;
+    if let Some(blobs) = blobs {
+        let mut stmt = tx.prepare_cached(
+            "INSERT OR IGNORE INTO attachments (sha256, content_type, size, data)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for a in records.iter().flat_map(|r| &r.attachments) {
+            // Present: checked by the caller.
+            if let Some(bytes) = blobs.get(&a.sha256) {
+                stmt.execute(params![a.sha256, a.content_type, bytes.len() as i64, bytes])?;
+            }
+        }
+    }
     {
         let mut stmt = tx.prepare_cached(
             "INSERT OR IGNORE INTO feedback (id, pipeline, mailbox, uid, target, kind,
@@ -107,12 +138,15 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::sink::tests::sample;
+    use crate::sink::tests::{blobs, sample};
     use crate::sink::{Sink, SinkConfig, SqliteConfig};
     use crate::store::{Committed, Outcome, Store};
 
     async fn open(dir: &Path, path: &str) -> Sink {
-        let cfg = SinkConfig::Sqlite(SqliteConfig { path: path.into() });
+        let cfg = SinkConfig::Sqlite(SqliteConfig {
+            path: path.into(),
+            store_attachments: true,
+        });
         Sink::open("db", &cfg, dir).await.unwrap()
     }
 
@@ -133,13 +167,17 @@ mod tests {
         let path = dir.path().join("data/feedback.db");
         let mut sink = open(dir.path(), "data/feedback.db").await;
         assert_eq!(sink.name(), "db");
-        sink.write_batch(&[sample(0), sample(1)]).await.unwrap();
-        sink.write_batch(&[sample(1), sample(2), sample(2)])
+        sink.write_batch(&[sample(0), sample(1)], &blobs())
+            .await
+            .unwrap();
+        sink.write_batch(&[sample(1), sample(2), sample(2)], &blobs())
             .await
             .unwrap();
         drop(sink);
         let mut sink = open(dir.path(), "data/feedback.db").await;
-        sink.write_batch(&[sample(0), sample(3)]).await.unwrap();
+        sink.write_batch(&[sample(0), sample(3)], &blobs())
+            .await
+            .unwrap();
         assert_eq!(
             stored(&path),
             vec![sample(0), sample(1), sample(2), sample(3)]
@@ -147,6 +185,23 @@ mod tests {
 
         // The columns mirror the record.
         let conn = Connection::open(&path).unwrap();
+        // The attachment is stored once, and joins to its records.
+        let (count, data): (i64, Vec<u8>) = conn
+            .query_row(
+                "SELECT count(*), a.data FROM feedback f, json_each(f.record, '$.attachments') j
+                 JOIN attachments a ON a.sha256 = j.value ->> 'sha256' WHERE f.id = ?1",
+                [&sample(1).id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (count, data.as_slice()),
+            (1, crate::sink::tests::SAMPLE_ATTACHMENT)
+        );
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM attachments", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
         let row: (
             String,
             Option<String>,
@@ -179,7 +234,7 @@ mod tests {
         let path = dir.path().join("popline.db");
         let mut store = Store::open(&path).unwrap();
         let mut sink = open(dir.path(), "popline.db").await;
-        sink.write_batch(&[sample(0)]).await.unwrap();
+        sink.write_batch(&[sample(0)], &blobs()).await.unwrap();
         store
             .record_batch(
                 "beta",
@@ -211,7 +266,7 @@ mod tests {
             ))
             .unwrap();
         let err = sink
-            .write_batch(&[sample(0), sample(1)])
+            .write_batch(&[sample(0), sample(1)], &blobs())
             .await
             .unwrap_err()
             .to_string();
