@@ -729,12 +729,9 @@ def expected_body(case):
     if case.style == "inline":
         intro, answers = case.inline
         return "\n\n".join(([intro] if intro else []) + list(answers))
-    body = "\n\n".join(case.paragraphs)
-    if case.client == "thunderbird" and case.fmt != "html":
-        # format=flowed soft breaks stay line breaks: the host does not
-        # reflow text parts.
-        body = "\n".join(line.rstrip() for line in wrap(body).split("\n"))
-    return body
+    # Thunderbird's format=flowed soft breaks are undone by the host
+    # (RFC 3676), so wrapped paragraphs come back whole.
+    return "\n\n".join(case.paragraphs)
 
 
 def quote_lines(text):

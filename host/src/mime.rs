@@ -176,7 +176,93 @@ fn decode_text_part(raw: &[u8], part: &MessagePart<'_>) -> Option<(String, Optio
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty())
         .or_else(|| part.is_text_html().then(|| meta_charset(&bytes)).flatten());
-    Some(decode_bytes(&bytes, declared.as_deref()))
+    let (text, warning) = decode_bytes(&bytes, declared.as_deref());
+    let flowed = part.content_type().filter(|ct| {
+        ct.subtype()
+            .is_some_and(|s| s.eq_ignore_ascii_case("plain"))
+            && ct
+                .attribute("format")
+                .is_some_and(|f| f.trim().eq_ignore_ascii_case("flowed"))
+    });
+    let text = match flowed {
+        Some(ct) => {
+            let delsp = ct
+                .attribute("delsp")
+                .is_some_and(|d| d.trim().eq_ignore_ascii_case("yes"));
+            unflow(&text, delsp)
+        }
+        None => text,
+    };
+    Some((text, warning))
+}
+
+/// Undo RFC 3676 `format=flowed`: join soft-broken lines (those ending in a
+/// space) with the next line of the same quote depth, and remove space-
+/// stuffing. With `delsp=yes` the soft-break space itself is dropped.
+/// Quoted lines come back as `>` × depth, a space, then the text; the
+/// signature separator `-- ` is never joined.
+pub fn unflow(text: &str, delsp: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    // The paragraph being joined: its quote depth and text so far.
+    let mut open: Option<(usize, String)> = None;
+    let emit = |out: &mut String, depth: usize, line: &str| {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        if depth > 0 {
+            out.push_str(&">".repeat(depth));
+            if !line.is_empty() {
+                out.push(' ');
+            }
+        }
+        out.push_str(line);
+    };
+    let lines: Vec<&str> = text.split('\n').collect();
+    let last = lines.len() - 1;
+    for (i, raw) in lines.into_iter().enumerate() {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        if i == last && raw.is_empty() {
+            // The text's own final newline.
+            break;
+        }
+        let depth = raw.bytes().take_while(|&b| b == b'>').count();
+        let mut line = &raw[depth..];
+        // Space-stuffing (and the space after quote marks).
+        line = line.strip_prefix(' ').unwrap_or(line);
+        let soft = line.ends_with(' ') && line != "-- ";
+        if let Some((d, mut para)) = open.take() {
+            if d == depth {
+                para.push_str(line);
+                if soft {
+                    if delsp {
+                        para.pop();
+                    }
+                    open = Some((d, para));
+                } else {
+                    emit(&mut out, d, &para);
+                }
+                continue;
+            }
+            // Quote depth changed: the open paragraph ends as it is.
+            emit(&mut out, d, para.trim_end_matches(' '));
+        }
+        if soft {
+            let mut para = line.to_string();
+            if delsp {
+                para.pop();
+            }
+            open = Some((depth, para));
+        } else {
+            emit(&mut out, depth, line);
+        }
+    }
+    if let Some((d, para)) = open {
+        emit(&mut out, d, para.trim_end_matches(' '));
+    }
+    if text.ends_with('\n') {
+        out.push('\n');
+    }
+    out
 }
 
 fn decode_bytes(bytes: &[u8], declared: Option<&str>) -> (String, Option<String>) {
@@ -289,6 +375,35 @@ fn unfold(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_flowed_is_reflowed() {
+        let text = "Works now, \r\nthanks for the quick \r\nfix.\r\n\r\n Sent with\r\n>> deep \r\n>> quote\r\n> shallow \r\nnot joined\r\n-- \r\nPriya\r\n";
+        assert_eq!(
+            unflow(text, false),
+            "Works now, thanks for the quick fix.\n\nSent with\n>> deep quote\n> shallow\nnot joined\n-- \nPriya\n"
+        );
+        // delsp=yes: the break space is not part of the text (CJK, long words).
+        assert_eq!(unflow("長い文 \r\n章です\r\n", true), "長い文章です\n");
+        // A soft break at the very end still ends the text.
+        assert_eq!(unflow("dangling ", false), "dangling");
+
+        let raw = b"From: a@example.com\r\nContent-Type: text/plain; charset=utf-8; format=flowed\r\n\r\nOne long \r\nline.\r\n";
+        assert_eq!(
+            parse(raw).unwrap().email.text_body.as_deref(),
+            Some("One long line.\n")
+        );
+        // Without format=flowed, trailing spaces are left alone.
+        let raw = b"From: a@example.com\r\nContent-Type: text/plain\r\n\r\nOne long \r\nline.\r\n";
+        assert!(
+            parse(raw)
+                .unwrap()
+                .email
+                .text_body
+                .unwrap()
+                .contains("long \r\nline"),
+        );
+    }
 
     const REPLY: &[u8] = b"From: Ana Silva <ana@example.org>\r\n\
 To: replies+FB-1@beta.example.com\r\n\
