@@ -147,6 +147,11 @@ pub struct MailboxConfig {
     pub retention: Retention,
     /// With `retention = "keep"`: delete messages this many days after commit.
     pub keep_days: Option<u32>,
+    /// Keep the raw `.eml` of every message this mailbox fetches for this
+    /// many days (at least 1) in `archive/NAME/` in the state folder, named
+    /// by SHA-256 and pruned on each poll, to try a new mapper on real
+    /// traffic with `popline replay --archive NAME`. Off when left out.
+    pub archive_days: Option<u32>,
     /// Messages fetched (and committed) per batch; one fsync per batch.
     #[serde(default = "default_batch")]
     pub batch_size: usize,

@@ -4,6 +4,7 @@
 //! sinks; WebAssembly plugins speak the POP3 dialogue and map messages to
 //! feedback. See `ARCHITECTURE.md` at the repository root for the map.
 
+pub mod archive;
 pub mod backoff;
 pub mod cli;
 pub mod config;

@@ -65,6 +65,9 @@ fn troubleshooting_page_covers_every_error_the_host_names() {
         "refused record",
         "did not accept record",
     ] {
-        assert!(page.contains(text), "docs/troubleshooting.md lacks {text:?}");
+        assert!(
+            page.contains(text),
+            "docs/troubleshooting.md lacks {text:?}"
+        );
     }
 }

@@ -19,4 +19,5 @@ mod oauth;
 mod once_progress;
 mod plugin_runtime;
 mod quality;
+mod replay;
 mod sinks;

@@ -114,7 +114,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Map(args) => map::run(&engine()?, args).await,
         Command::Plugin(cmd) => plugin::run(&engine()?, cmd),
-        Command::Replay(args) => replay::run(&engine()?, args).await,
+        Command::Replay(args) => replay::run(&engine()?, &cli.config, args).await,
         Command::Once(args) => ingest::once(&cli.config, args).await,
         Command::Run => ingest::run(&cli.config).await,
         Command::Check(args) => ingest::check(&cli.config, args).await,

@@ -1,0 +1,316 @@
+//! The raw archive: with `archive_days` on a mailbox, the raw `.eml` of every
+//! message it fetches is kept for that many days in the state folder's
+//! `archive/NAME/`, named by its SHA-256, so a candidate mapper can be tried
+//! on real traffic (`popline replay --archive NAME`).
+//!
+//! Files are written to a temporary name and renamed into place, so a reader
+//! never sees a partial message. They are not fsynced: the archive is a
+//! debugging aid, not part of the delivery guarantee, and a reader checks
+//! every file against the digest in its name ([`read_verified`]). Each poll
+//! prunes files older than the retention, by modification time.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+
+use crate::config::Config;
+
+/// One mailbox's archive folder and how long it keeps messages.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    dir: PathBuf,
+    keep: Duration,
+}
+
+/// One archived message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The `.eml` file.
+    pub path: PathBuf,
+    /// Lowercase hex SHA-256 of its bytes (the file stem).
+    pub sha256: String,
+    /// When it was archived.
+    pub archived: SystemTime,
+}
+
+/// The archive folder of pipeline `name`: `archive/NAME` in the state folder
+/// (the folder holding `[state] path`).
+pub fn dir_for(config: &Config, name: &str) -> PathBuf {
+    config
+        .path(&config.state.path)
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("archive")
+        .join(name)
+}
+
+impl Archive {
+    /// The archive of mailbox `name`, if its configuration asks for one.
+    pub fn for_mailbox(
+        config: &Config,
+        name: &str,
+        days: Option<u32>,
+    ) -> anyhow::Result<Option<Archive>> {
+        match days {
+            None => Ok(None),
+            Some(0) => anyhow::bail!(
+                "mailbox {name}: archive_days must be at least 1 (leave it out to keep no archive)"
+            ),
+            Some(d) => Ok(Some(Archive::new(
+                dir_for(config, name),
+                Duration::from_secs(u64::from(d) * 86_400),
+            ))),
+        }
+    }
+
+    /// An archive in `dir` keeping messages for `keep`.
+    pub fn new(dir: PathBuf, keep: Duration) -> Archive {
+        Archive { dir, keep }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Archive one raw message (blocking). Idempotent: a message already
+    /// archived is left as it is. Returns the file.
+    pub fn store(&self, raw: &[u8]) -> anyhow::Result<PathBuf> {
+        let sha = crate::mime::sha256_hex(raw);
+        let path = self.dir.join(format!("{sha}.eml"));
+        if path.exists() {
+            return Ok(path);
+        }
+        create_private_dir(&self.dir)
+            .with_context(|| format!("creating archive folder {}", self.dir.display()))?;
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let tmp = self.dir.join(format!(
+            ".{sha}.{}-{}.tmp",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = (|| {
+            let mut f = private_file(&tmp)?;
+            f.write_all(raw)?;
+            std::fs::rename(&tmp, &path)
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e).with_context(|| format!("archiving to {}", path.display()));
+        }
+        Ok(path)
+    }
+
+    /// [`Self::store`] off the async runtime; a failure is logged, not
+    /// returned: the archive never holds up ingestion.
+    pub async fn keep(&self, mailbox: &str, uid: &str, raw: &[u8]) {
+        let archive = self.clone();
+        let raw = raw.to_vec();
+        let res = tokio::task::spawn_blocking(move || archive.store(&raw)).await;
+        match res {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(
+                    mailbox,
+                    uid,
+                    "raw archive: {e:#}; the message is processed anyway"
+                )
+            }
+            Err(e) => tracing::warn!(mailbox, uid, "raw archive: {e}"),
+        }
+    }
+
+    /// Delete archived messages older than the retention (and temporary files
+    /// left by a crash); returns how many messages were removed.
+    pub fn prune_at(&self, now: SystemTime) -> anyhow::Result<usize> {
+        let rd = match std::fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading {}", self.dir.display()));
+            }
+        };
+        let mut removed = 0;
+        for entry in rd {
+            let entry = entry.with_context(|| format!("reading {}", self.dir.display()))?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let is_tmp = name.starts_with('.') && name.ends_with(".tmp");
+            if !(is_tmp || name.ends_with(".eml")) {
+                continue;
+            }
+            let Ok(modified) = entry.metadata().and_then(|m| m.modified()) else {
+                continue;
+            };
+            let age = now.duration_since(modified).unwrap_or_default();
+            let limit = if is_tmp {
+                Duration::from_secs(3600)
+            } else {
+                self.keep
+            };
+            if age > limit {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("pruning {}", path.display()))?;
+                removed += usize::from(!is_tmp);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// [`Self::prune_at`] now, off the async runtime; failures are logged.
+    pub async fn prune(&self, mailbox: &str) {
+        let archive = self.clone();
+        match tokio::task::spawn_blocking(move || archive.prune_at(SystemTime::now())).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::debug!(mailbox, removed = n, "raw archive pruned"),
+            Ok(Err(e)) => tracing::warn!(mailbox, "raw archive: {e:#}"),
+            Err(e) => tracing::warn!(mailbox, "raw archive: {e}"),
+        }
+    }
+}
+
+/// Every archived message in `dir`, oldest first (then by digest).
+pub fn list(dir: &Path) -> anyhow::Result<Vec<Entry>> {
+    let rd = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        let path = entry.path();
+        let Some(sha) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".eml"))
+            .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        else {
+            continue;
+        };
+        let archived = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        out.push(Entry {
+            sha256: sha.to_string(),
+            path,
+            archived,
+        });
+    }
+    out.sort_by(|a, b| (a.archived, &a.sha256).cmp(&(b.archived, &b.sha256)));
+    Ok(out)
+}
+
+/// The bytes of an archived message, checked against the digest in its name.
+pub fn read_verified(entry: &Entry) -> anyhow::Result<Vec<u8>> {
+    let raw =
+        std::fs::read(&entry.path).with_context(|| format!("reading {}", entry.path.display()))?;
+    let actual = crate::mime::sha256_hex(&raw);
+    if actual != entry.sha256 {
+        anyhow::bail!(
+            "{} is damaged: its SHA-256 is {actual}, not the one in its name (a crash while archiving?); delete it",
+            entry.path.display()
+        );
+    }
+    Ok(raw)
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day() -> Duration {
+        Duration::from_secs(86_400)
+    }
+
+    #[test]
+    fn stores_by_digest_once_and_reads_back_verified() {
+        let d = tempfile::tempdir().unwrap();
+        let a = Archive::new(d.path().join("archive/beta"), day());
+        let p1 = a.store(b"Subject: one\r\n\r\nbody\r\n").unwrap();
+        let p2 = a.store(b"Subject: one\r\n\r\nbody\r\n").unwrap();
+        assert_eq!(p1, p2);
+        a.store(b"Subject: two\r\n\r\nbody\r\n").unwrap();
+        let all = list(a.dir()).unwrap();
+        assert_eq!(all.len(), 2);
+        let sha = crate::mime::sha256_hex(b"Subject: one\r\n\r\nbody\r\n");
+        let one = all.iter().find(|e| e.sha256 == sha).unwrap();
+        assert_eq!(one.path, p1);
+        assert_eq!(
+            read_verified(one).unwrap(),
+            b"Subject: one\r\n\r\nbody\r\n".to_vec()
+        );
+        // No temporary files are left behind.
+        let names: Vec<_> = std::fs::read_dir(a.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| n.ends_with(".eml")), "{names:?}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p1).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "archived mail must be private: {mode:o}");
+        }
+        // A damaged file is refused with what to do.
+        std::fs::write(&p1, b"torn").unwrap();
+        let err = format!("{:#}", read_verified(one).unwrap_err());
+        assert!(
+            err.contains("is damaged") && err.contains("delete it"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn prunes_what_is_older_than_the_retention() {
+        let d = tempfile::tempdir().unwrap();
+        let a = Archive::new(d.path().to_path_buf(), 2 * day());
+        a.store(b"old").unwrap();
+        std::fs::write(d.path().join("notes.txt"), "kept").unwrap();
+        let now = SystemTime::now();
+        assert_eq!(a.prune_at(now + day()).unwrap(), 0);
+        assert_eq!(list(d.path()).unwrap().len(), 1);
+        assert_eq!(a.prune_at(now + 3 * day()).unwrap(), 1);
+        assert!(list(d.path()).unwrap().is_empty());
+        assert!(d.path().join("notes.txt").exists());
+        // A missing folder is an empty archive.
+        let none = Archive::new(d.path().join("missing"), day());
+        assert_eq!(none.prune_at(now).unwrap(), 0);
+    }
+
+    #[test]
+    fn zero_days_is_refused_and_the_folder_is_beside_the_state() {
+        let text = "[state]\npath = \"state/popline.db\"\n\n[sinks.out]\ntype = \"jsonl\"\npath = \"out.jsonl\"\n\n[mailboxes.x]\nhost = \"h\"\nuser = \"u\"\npassword = { env = \"P\" }\ndialogue = \"d.wasm\"\nmapper = { plugin = \"m.wasm\" }\nsinks = [\"out\"]\n";
+        let config = Config::parse(
+            text,
+            Path::new("/etc/popline/popline.toml"),
+            Path::new("/etc/popline"),
+        )
+        .unwrap();
+        let err = Archive::for_mailbox(&config, "x", Some(0)).unwrap_err();
+        assert!(err.to_string().contains("archive_days must be at least 1"));
+        assert!(Archive::for_mailbox(&config, "x", None).unwrap().is_none());
+        let a = Archive::for_mailbox(&config, "x", Some(3))
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.dir(), Path::new("/etc/popline/state/archive/x"));
+        assert_eq!(a.keep, 3 * day());
+    }
+}
