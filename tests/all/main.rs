@@ -20,4 +20,6 @@ mod once_progress;
 mod plugin_runtime;
 mod quality;
 mod replay;
+mod scaffold;
+mod sdk;
 mod sinks;

@@ -7,6 +7,7 @@ mod ingest;
 mod map;
 mod plugin;
 mod replay;
+mod scaffold;
 mod status;
 mod token;
 

@@ -1,4 +1,4 @@
-//! `popline plugin ...`: inspect plugin files.
+//! `popline plugin ...`: inspect plugin files, scaffold new plugins.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,10 +15,17 @@ pub enum PluginCommand {
         /// The .wasm component.
         path: PathBuf,
     },
+    /// Write a ready-to-build plugin project: Rust on the popline-plugin SDK
+    /// (or Python for componentize-py), with a README, a sample .eml and a test.
+    New(super::scaffold::NewArgs),
 }
 
 pub fn run(engine: &Engine, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        PluginCommand::New(args) => {
+            super::scaffold::run(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         PluginCommand::Inspect { path } => {
             let i = inspect::inspect_file(engine, &path)?;
             println!("plugin:  {}", path.display());

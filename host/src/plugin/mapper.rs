@@ -68,7 +68,8 @@ impl MapperPlugin {
             plugin: name.clone(),
             reason: format!("{e:#}"),
         };
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(incompatible)?;
+        super::sandbox::link_wasi(engine.wasmtime(), &mut linker, &component)
+            .map_err(incompatible)?;
         bindings::FeedbackMapper::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(incompatible)?;
         let pre = linker.instantiate_pre(&component).map_err(incompatible)?;

@@ -11,6 +11,7 @@ pub mod dialogue;
 mod error;
 pub mod inspect;
 pub mod mapper;
+pub mod sandbox;
 mod state;
 
 pub use dialogue::DialoguePlugin;

@@ -109,6 +109,30 @@ impl Config {
 }
 
 impl Email {
+    /// A minimal email from `from` with `subject` and a text body, everything
+    /// else empty: for native unit tests of a mapper (`cargo test`).
+    pub fn new(from: Address, subject: impl Into<String>, text_body: impl Into<String>) -> Email {
+        let text_body: String = text_body.into();
+        Email {
+            from: vec![from],
+            to: Vec::new(),
+            cc: Vec::new(),
+            reply_to: Vec::new(),
+            delivered_to: Vec::new(),
+            subject: Some(subject.into()),
+            message_id: None,
+            in_reply_to: Vec::new(),
+            references: Vec::new(),
+            date: None,
+            headers: Vec::new(),
+            size: text_body.len() as u64,
+            text_body: Some(text_body),
+            html_body: None,
+            attachments: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
     /// The first `From` address (the author of a reply), if any.
     pub fn sender(&self) -> Option<&Address> {
         self.from.first()
@@ -161,6 +185,19 @@ impl Email {
                 return Ok(bytes);
             }
             bytes.extend_from_slice(&chunk);
+        }
+    }
+}
+
+impl Context {
+    /// A context for pipeline `pipeline` with no mailbox or uid (what
+    /// `popline map` passes): for native unit tests.
+    pub fn new(pipeline: impl Into<String>) -> Context {
+        Context {
+            pipeline: pipeline.into(),
+            mailbox: String::new(),
+            uid: String::new(),
+            received_at: "2026-01-01T00:00:00Z".into(),
         }
     }
 }

@@ -4,7 +4,9 @@
 //! `loop`, `oom`, `panic`, `huge`, `log-flood`, `error`, `empty`,
 //! `attachment` (reads attachment 0 through the host and reports its length),
 //! `log` (one line per level through the `log` crate, then a skip),
-//! `require` (fails unless config key `needed` is set).
+//! `require` (fails unless config key `needed` is set),
+//! `fs`, `net`, `env` (try to read a file, open a socket, read `$HOME`, and
+//! report what happened: the sandbox must deny all three).
 
 use popline_plugin::{Address, Config, Context, Email, Feedback, Mapper, Outcome, log};
 
@@ -60,6 +62,18 @@ impl Mapper for TestMapper {
             "require" => {
                 let needed = config.require("needed")?;
                 Ok(record(email, format!("needed={needed}")).into())
+            }
+            "fs" => {
+                let r = std::fs::read_to_string("/etc/passwd");
+                Ok(record(email, format!("fs: {:?}", r.map(|s| s.len()))).into())
+            }
+            "net" => {
+                let r = std::net::TcpStream::connect("127.0.0.1:9");
+                Ok(record(email, format!("net: {:?}", r.map(|_| ()))).into())
+            }
+            "env" => {
+                let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+                Ok(record(email, format!("env: {:?} {vars:?}", std::env::var("HOME"))).into())
             }
             "error" => Err("test-mapper was told to fail".into()),
             "empty" => Ok(Outcome::Feedback(Vec::new())),
