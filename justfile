@@ -36,6 +36,12 @@ component-check:
     cargo build --quiet --bin popline
     for p in pop3_standard feedback_default; do target/debug/popline plugin inspect target/wasm32-wasip1/plugin/$p.wasm; done
     target/debug/popline map examples/mail/gmail-reply.eml --mapper target/wasm32-wasip1/plugin/feedback_default.wasm
+    # A freshly scaffolded plugin builds with cargo-component and maps its sample.
+    rm -rf target/scaffold-check
+    target/debug/popline plugin new check-mapper --kind mapper --dir target/scaffold-check
+    cd target/scaffold-check && CARGO_TARGET_DIR=../scaffold cargo component build --release
+    target/debug/popline map target/scaffold-check/sample.eml --mapper target/scaffold/wasm32-wasip1/release/check_mapper.wasm | tee target/scaffold-check/out.jsonl
+    grep -q '"target":"FB-42"' target/scaffold-check/out.jsonl
 
 # Benchmarks (criterion): instantiate + map one message.
 bench: plugins
