@@ -22,6 +22,8 @@ pub struct ParsedEmail {
     pub attachments: Arc<Vec<Vec<u8>>>,
     /// Lowercase hex SHA-256 of the raw message.
     pub sha256: String,
+    /// Lowercase hex SHA-256 of the body (see [`body_sha256`]).
+    pub body_sha256: String,
 }
 
 /// Why a message could not be parsed.
@@ -129,7 +131,21 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, MimeError> {
         email,
         attachments: Arc::new(attachments),
         sha256: sha256_hex(raw),
+        body_sha256: body_sha256(raw),
     })
+}
+
+/// Lowercase hex SHA-256 of everything after the header section (the first
+/// empty line), or of nothing when there is no body. The same mail delivered
+/// twice differs in its trace headers, not here.
+pub fn body_sha256(raw: &[u8]) -> String {
+    let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    let lf = raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    let start = match (crlf, lf) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(raw.len()),
+    };
+    sha256_hex(&raw[start..])
 }
 
 /// Lowercase hex SHA-256.

@@ -522,7 +522,7 @@ impl Mailbox {
                 continue;
             }
             let processed = match self
-                .process_message(l, &raw, &received_at, store, &mut blobs)
+                .process_message(l, &raw, &received_at, store, &commits, &mut blobs)
                 .await
             {
                 Ok(p) => {
@@ -631,6 +631,7 @@ impl Mailbox {
                 uid: l.uid.clone(),
                 message_id,
                 sha256,
+                body_sha256: Some(mime::body_sha256(raw)),
                 size: raw.len() as u64,
                 outcome: Outcome::DeadLetter {
                     reason: format!("{} ({})", reason, meta.id),
@@ -646,6 +647,7 @@ impl Mailbox {
         raw: &[u8],
         received_at: &str,
         store: &Arc<Mutex<Store>>,
+        pending: &[Committed],
         blobs: &mut Blobs,
     ) -> Result<(Committed, Vec<FeedbackRecord>), MessageError> {
         let parsed = mime::parse(raw)
@@ -656,14 +658,30 @@ impl Mailbox {
             uid: l.uid.clone(),
             message_id: message_id.clone(),
             sha256: parsed.sha256.clone(),
+            body_sha256: Some(parsed.body_sha256.clone()),
             size: raw.len() as u64,
             outcome,
         };
-        let dup = store
-            .lock()
-            .unwrap()
-            .find_duplicate(&self.name, message_id.as_deref(), &parsed.sha256)
-            .map_err(MessageError::Internal)?;
+        // Earlier in this batch (not in the state yet), then the state.
+        let in_batch = pending.iter().find(|c| {
+            c.sha256 == parsed.sha256
+                || (message_id.is_some()
+                    && c.message_id == message_id
+                    && c.body_sha256.as_deref() == Some(parsed.body_sha256.as_str()))
+        });
+        let dup = match in_batch {
+            Some(c) => Some(c.uid.clone()),
+            None => store
+                .lock()
+                .unwrap()
+                .find_duplicate(
+                    &self.name,
+                    message_id.as_deref(),
+                    &parsed.sha256,
+                    Some(&parsed.body_sha256),
+                )
+                .map_err(MessageError::Internal)?,
+        };
         if let Some(of_uid) = dup {
             tracing::info!(mailbox = %self.name, uid = %l.uid, of = %of_uid, "already committed under another unique id");
             return Ok((commit(Outcome::Duplicate { of_uid }), Vec::new()));
@@ -855,6 +873,7 @@ impl Mailbox {
             uid: meta.uid.clone(),
             message_id: parsed.email.message_id.clone(),
             sha256: parsed.sha256.clone(),
+            body_sha256: Some(parsed.body_sha256.clone()),
             size: raw.len() as u64,
             outcome,
         };

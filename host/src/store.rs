@@ -93,6 +93,9 @@ const MIGRATIONS: &[&str] = &[
          size         INTEGER NOT NULL,
          data         BLOB    NOT NULL
      );",
+    // 4: a digest of the body (everything after the header section), so a
+    // Message-ID match only counts as a duplicate when the content agrees.
+    "ALTER TABLE messages ADD COLUMN body_sha256 TEXT;",
 ];
 
 /// What became of one retrieved message.
@@ -130,6 +133,8 @@ pub struct Committed {
     pub message_id: Option<String>,
     /// SHA-256 of the raw message, lowercase hex.
     pub sha256: String,
+    /// SHA-256 of the body (after the header section), lowercase hex.
+    pub body_sha256: Option<String>,
     /// Size of the raw message in bytes.
     pub size: u64,
     /// What became of it.
@@ -202,7 +207,11 @@ impl Store {
     }
 
     /// Dedupe for servers with unstable UIDLs: a committed message in this
-    /// mailbox with the same SHA-256, or the same Message-ID; returns its uid.
+    /// mailbox with the same SHA-256, or with the same Message-ID and the
+    /// same body (the same mail delivered again with other trace headers);
+    /// returns its uid. A different message that merely reuses a Message-ID
+    /// (broken senders do) is not a duplicate. Rows recorded before body
+    /// digests existed match on Message-ID alone.
     ///
     /// A content match wins over a Message-ID match, and an original over a
     /// message that was itself recorded as a duplicate, so `of_uid` chains
@@ -212,17 +221,23 @@ impl Store {
         mailbox: &str,
         message_id: Option<&str>,
         sha256: &str,
+        body_sha256: Option<&str>,
     ) -> anyhow::Result<Option<String>> {
         self.conn
             .prepare_cached(
                 "SELECT uid FROM messages
-                 WHERE mailbox = ?1 AND (sha256 = ?2 OR message_id = ?3)
+                 WHERE mailbox = ?1
+                   AND (sha256 = ?2
+                        OR (message_id = ?3
+                            AND (body_sha256 IS NULL OR ?4 IS NULL OR body_sha256 = ?4)))
                  ORDER BY sha256 = ?2 DESC, outcome = 'duplicate', committed_at, uid
                  LIMIT 1",
             )
             .and_then(|mut stmt| {
-                stmt.query_row(params![mailbox, sha256, message_id], |row| row.get(0))
-                    .optional()
+                stmt.query_row(params![mailbox, sha256, message_id, body_sha256], |row| {
+                    row.get(0)
+                })
+                .optional()
             })
             .with_context(|| {
                 format!(
@@ -242,10 +257,11 @@ impl Store {
             {
                 let mut stmt = tx.prepare_cached(
                     "INSERT INTO messages (mailbox, uid, message_id, sha256, size, outcome,
-                                           records, outcome_detail, committed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                                           records, outcome_detail, committed_at, body_sha256)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                      ON CONFLICT (mailbox, uid) DO UPDATE SET
                          message_id = excluded.message_id,
+                         body_sha256 = excluded.body_sha256,
                          size = excluded.size,
                          outcome = excluded.outcome,
                          records = excluded.records,
@@ -270,7 +286,8 @@ impl Store {
                         outcome,
                         records,
                         detail,
-                        now
+                        now,
+                        c.body_sha256
                     ])?;
                 }
             }
@@ -593,6 +610,7 @@ mod tests {
             uid: uid.to_string(),
             message_id: message_id.map(str::to_string),
             sha256: sha.to_string(),
+            body_sha256: Some(format!("body-{sha}")),
             size: 1234,
             outcome,
         }
@@ -750,17 +768,26 @@ mod tests {
                 ],
             )
             .unwrap();
-        let find = |mb, mid, sha| store.find_duplicate(mb, mid, sha).unwrap();
+        let find = |mb, mid, sha, body| store.find_duplicate(mb, mid, sha, body).unwrap();
         // Same content: the original, not the recorded duplicate.
-        assert_eq!(find("beta", None, "s1").as_deref(), Some("u1"));
-        // Same Message-ID, different bytes (re-delivered with new headers).
-        assert_eq!(find("beta", Some("<b@x>"), "zz").as_deref(), Some("u2"));
+        assert_eq!(find("beta", None, "s1", None).as_deref(), Some("u1"));
+        // Same Message-ID and body, different bytes (re-delivered with new
+        // trace headers).
+        assert_eq!(
+            find("beta", Some("<b@x>"), "zz", Some("body-s2")).as_deref(),
+            Some("u2")
+        );
+        // Same Message-ID, another body: a different message reusing the id.
+        assert_eq!(find("beta", Some("<b@x>"), "zz", Some("body-zz")), None);
         // Content beats Message-ID when they point at different messages.
-        assert_eq!(find("beta", Some("<a@x>"), "s2").as_deref(), Some("u2"));
-        assert_eq!(find("beta", Some("<new@x>"), "zz"), None);
-        assert_eq!(find("beta", None, "zz"), None);
+        assert_eq!(
+            find("beta", Some("<a@x>"), "s2", Some("body-s2")).as_deref(),
+            Some("u2")
+        );
+        assert_eq!(find("beta", Some("<new@x>"), "zz", None), None);
+        assert_eq!(find("beta", None, "zz", None), None);
         // Scoped to the mailbox.
-        assert_eq!(find("other", Some("<a@x>"), "s1"), None);
+        assert_eq!(find("other", Some("<a@x>"), "s1", None), None);
     }
 
     #[test]

@@ -663,3 +663,35 @@ fn a_well_behaved_scripted_server_is_ingested_fully() {
     );
     assert_eq!(server.quits(), 1);
 }
+
+/// A Message-ID is a hint, not an identity: the same reply delivered twice
+/// (other trace headers, same body) is recognised as a duplicate, while a
+/// different reply from a sender that reuses Message-IDs is delivered.
+#[test]
+fn a_reused_message_id_on_different_content_is_not_a_duplicate() {
+    let first = reply("reuse", 1);
+    let mut again = b"Received: from relay2.example.org by mx.beta.example.com\r\n".to_vec();
+    again.extend(&first);
+    let other = String::from_utf8(reply("reuse", 2))
+        .unwrap()
+        .replace("<reuse-2@example.org>", "<reuse-1@example.org>")
+        .into_bytes();
+    let server = ScriptedServer::spawn(script(), vec![first, again, other]);
+    let ws = Workspace::new();
+    ws.configure(&[mailbox("beta", server.port, USER)]);
+    let out = ws.once(LIMIT);
+    out.assert_success();
+    assert!(
+        out.line("beta").contains("committed 2") && out.line("beta").contains("duplicates 1"),
+        "{out}"
+    );
+    ws.assert_exactly_once(2, "reused Message-ID");
+    let subjects = ws.subjects();
+    assert!(
+        subjects.iter().any(|s| s.contains("item 1001"))
+            && subjects.iter().any(|s| s.contains("item 1002")),
+        "{subjects:?}"
+    );
+    // Everything was stored, so everything may go (retention delete).
+    assert_eq!(server.remaining(), 0);
+}

@@ -242,6 +242,7 @@ mod tests {
                     uid: "u1".into(),
                     message_id: None,
                     sha256: "ab".repeat(32),
+                    body_sha256: None,
                     size: 10,
                     outcome: Outcome::Feedback { records: 1 },
                 }],
