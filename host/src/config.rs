@@ -177,6 +177,12 @@ pub struct MailboxConfig {
     /// How long the server may stay silent mid-response, in seconds.
     #[serde(default = "default_read_timeout")]
     pub read_timeout_secs: u64,
+    /// The slowest average transfer accepted once a response has taken
+    /// longer than `read_timeout_secs`, in bytes per second; a server that
+    /// trickles bytes just often enough to dodge the read timeout is cut
+    /// off. 0 turns the check off. Default 1024.
+    #[serde(default = "default_min_rate")]
+    pub min_bytes_per_sec: u64,
     /// Limits for the dialogue plugin (CPU is per operation, network waits excluded).
     #[serde(default)]
     pub dialogue_limits: Limits,
@@ -219,6 +225,9 @@ fn default_batch() -> usize {
 }
 fn default_max_message() -> u64 {
     50
+}
+fn default_min_rate() -> u64 {
+    1024
 }
 fn default_spool_above() -> u64 {
     4096

@@ -279,6 +279,7 @@ impl Mailbox {
                 port,
                 user: cfg.user.clone(),
                 read_timeout: Duration::from_secs(cfg.read_timeout_secs),
+                min_rate: cfg.min_bytes_per_sec,
                 max_message: cfg.max_message_mib.saturating_mul(1024 * 1024),
                 spool: crate::spool::SpoolPolicy {
                     above: cfg.spool_above_kib.saturating_mul(1024),

@@ -30,6 +30,7 @@ async fn connect(port: u16, allow_plaintext: bool) -> Connection {
             port,
             user: "ana".into(),
             read_timeout: Duration::from_secs(5),
+            min_rate: 0,
             max_message: 1 << 20,
             spool: popline::spool::SpoolPolicy::memory_only(),
             allow_plaintext,

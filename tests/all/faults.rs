@@ -184,6 +184,15 @@ fn stalls_past_the_read_timeout_fail_the_poll_and_lose_nothing() {
             "timed out",
             2,
         ),
+        // A byte every 0.3 s never trips the 1 s read timeout; the rate
+        // check (1024 B/s after the first second) does.
+        case(
+            "trickle-retr",
+            Fault::on("RETR", Action::Trickle(Duration::from_millis(300))).arg(3),
+            "retrieving message 3 (uid uid-3)",
+            "below min_bytes_per_sec",
+            2,
+        ),
         quit,
         unhonoured,
     ]);

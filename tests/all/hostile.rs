@@ -273,6 +273,7 @@ async fn time_waiting_for_the_executor_is_not_charged_as_plugin_cpu() {
             port: server.port,
             user: HEALTHY.into(),
             read_timeout: Duration::from_secs(5),
+            min_rate: 0,
             max_message: 1 << 20,
             spool: popline::spool::SpoolPolicy::memory_only(),
             allow_plaintext: true,

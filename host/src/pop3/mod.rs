@@ -99,6 +99,11 @@ impl From<WireError> for ConnError {
             WireError::Timeout => ConnError::Timeout,
             WireError::LineTooLong(n) => ConnError::LineTooLong(n),
             WireError::TooLarge(n) => ConnError::TooLarge(n),
+            WireError::TooSlow { bytes, secs } => ConnError::Other(format!(
+                "the server sent only {bytes} bytes in {secs} s, below min_bytes_per_sec; \
+                 the link or the server is too slow (raise read_timeout_secs or lower \
+                 min_bytes_per_sec if this is expected)"
+            )),
             WireError::Io(m) => ConnError::Other(m),
         }
     }
@@ -113,6 +118,9 @@ pub struct ConnSettings {
     /// The login identity: USER name, XOAUTH2 `user=`.
     pub user: String,
     pub read_timeout: Duration,
+    /// Slowest average transfer accepted after the first `read_timeout`, in
+    /// bytes per second (0: only silence is bounded).
+    pub min_rate: u64,
     /// Largest multi-line response accepted, in bytes.
     pub max_message: u64,
     /// When multi-line responses move from memory to a spool file.
@@ -243,12 +251,19 @@ impl Connection {
         }
     }
 
+    fn pace(&self) -> wire::Pace {
+        wire::Pace {
+            idle: self.settings.read_timeout,
+            min_rate: self.settings.min_rate,
+        }
+    }
+
     /// Read one response line (flushing queued commands first).
     pub async fn read_line(&mut self, max: u32) -> Result<String, ConnError> {
         self.flush().await?;
-        let timeout = self.settings.read_timeout;
+        let pace = self.pace();
         let io = self.io()?;
-        let line = wire::read_line(io, max, timeout)
+        let line = wire::read_line(io, max, pace)
             .await
             .map_err(ConnError::from);
         let line = self.poison(line)?;
@@ -260,14 +275,14 @@ impl Connection {
     /// once it passes the spool threshold.
     pub async fn read_multiline(&mut self) -> Result<RawMessage, ConnError> {
         self.flush().await?;
-        let timeout = self.settings.read_timeout;
+        let pace = self.pace();
         let max = self.settings.max_message;
         // The policy is cloned so the spooler can live beside `io`'s borrow.
         let policy = self.settings.spool.clone();
         let io = self.io()?;
         let mut out = Spooler::new(&policy);
         crate::failpoint::hit("retr");
-        let res = wire::read_multiline(io, max, timeout, &mut out)
+        let res = wire::read_multiline(io, max, pace, &mut out)
             .await
             .map_err(ConnError::from);
         self.poison(res)?;

@@ -2,7 +2,7 @@
 //! in the host. Generic over `AsyncBufRead` so they run on a socket, a TLS
 //! stream or a byte slice in tests and fuzzing.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
@@ -17,7 +17,66 @@ pub enum WireError {
     LineTooLong(u32),
     /// A multi-line response larger than the bound (bytes).
     TooLarge(u64),
+    /// Bytes kept arriving, but slower than the minimum rate: `bytes` in
+    /// `secs` seconds (a trickling server would otherwise hold the
+    /// session for hours without ever tripping the idle timeout).
+    TooSlow {
+        bytes: u64,
+        secs: u64,
+    },
     Io(String),
+}
+
+/// How long a read may take: `idle` bounds silence; past the first `idle`,
+/// the average rate must stay at or above `min_rate` bytes per second (0:
+/// no rate check).
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    pub idle: Duration,
+    pub min_rate: u64,
+}
+
+impl From<Duration> for Pace {
+    fn from(idle: Duration) -> Pace {
+        Pace { idle, min_rate: 0 }
+    }
+}
+
+/// Tracks one read against its [`Pace`].
+struct Clock {
+    pace: Pace,
+    start: Instant,
+    bytes: u64,
+}
+
+impl Clock {
+    fn new(pace: impl Into<Pace>) -> Clock {
+        Clock {
+            pace: pace.into(),
+            start: Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    /// The next bytes, within the idle timeout and the minimum rate.
+    async fn fill<'r, R: AsyncBufRead + Unpin>(
+        &mut self,
+        r: &'r mut R,
+    ) -> Result<&'r [u8], WireError> {
+        let elapsed = self.start.elapsed();
+        if self.pace.min_rate > 0
+            && elapsed > self.pace.idle
+            && (self.bytes as f64) < self.pace.min_rate as f64 * elapsed.as_secs_f64()
+        {
+            return Err(WireError::TooSlow {
+                bytes: self.bytes,
+                secs: elapsed.as_secs(),
+            });
+        }
+        let buf = fill(r, self.pace.idle).await?;
+        self.bytes += buf.len() as u64;
+        Ok(buf)
+    }
 }
 
 impl From<std::io::Error> for WireError {
@@ -31,11 +90,12 @@ impl From<std::io::Error> for WireError {
 pub async fn read_line<R: AsyncBufRead + Unpin>(
     r: &mut R,
     max: u32,
-    idle: Duration,
+    pace: impl Into<Pace>,
 ) -> Result<String, WireError> {
+    let mut clock = Clock::new(pace);
     let mut line = Vec::new();
     loop {
-        let buf = fill(r, idle).await?;
+        let buf = clock.fill(r).await?;
         if buf.is_empty() {
             return Err(WireError::Closed);
         }
@@ -68,9 +128,10 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
 pub async fn read_multiline<R: AsyncBufRead + Unpin>(
     r: &mut R,
     max: u64,
-    idle: Duration,
+    pace: impl Into<Pace>,
     out: &mut impl Collect,
 ) -> Result<(), WireError> {
+    let mut clock = Clock::new(pace);
     // Where we are in the current line; kept across buffer refills.
     #[derive(Clone, Copy)]
     enum At {
@@ -81,7 +142,7 @@ pub async fn read_multiline<R: AsyncBufRead + Unpin>(
     }
     let mut at = At::LineStart;
     loop {
-        let buf = fill(r, idle).await?;
+        let buf = clock.fill(r).await?;
         if buf.is_empty() {
             return Err(WireError::Closed);
         }
@@ -241,6 +302,33 @@ mod tests {
         assert_eq!(res, Ok(()));
         assert_eq!(out, b"a\r\nb\r\n");
         assert_eq!(rest, b"X");
+    }
+
+    #[tokio::test]
+    async fn a_trickle_below_the_minimum_rate_is_cut_off() {
+        let (mut tx, rx) = tokio::io::duplex(64);
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            for _ in 0..1000 {
+                if tx.write_all(b"x").await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let mut r = BufReader::new(rx);
+        let pace = Pace {
+            idle: Duration::from_millis(200),
+            min_rate: 1000,
+        };
+        let mut out = Vec::new();
+        let err = read_multiline(&mut r, 1 << 20, pace, &mut out)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, WireError::TooSlow { bytes, .. } if bytes > 0 && bytes < 50),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]

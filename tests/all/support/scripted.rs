@@ -106,6 +106,10 @@ pub enum Action {
     Stall,
     /// Send the status line and half the body, then fall silent.
     StallMidBody,
+    /// Send the answer one byte at a time with this pause between bytes
+    /// (shorter than the client's read timeout, so only a rate check stops
+    /// it).
+    Trickle(std::time::Duration),
 }
 
 impl Action {
@@ -423,6 +427,14 @@ async fn perform(
             w.write_all(&answer[..mid_body]).await?;
             w.flush().await?;
             std::future::pending().await
+        }
+        Action::Trickle(pause) => {
+            for b in answer {
+                w.write_all(std::slice::from_ref(b)).await?;
+                w.flush().await?;
+                tokio::time::sleep(*pause).await;
+            }
+            Ok(Flow::Continue)
         }
     }
 }
