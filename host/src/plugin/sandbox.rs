@@ -111,15 +111,12 @@ pub(crate) fn link_wasi<T: WasiView + 'static>(
             let Some(stub) = stub.as_mut() else {
                 continue;
             };
-            match item.ty {
-                ComponentItem::ComponentFunc(_) => {
-                    let what = format!("{name}#{export}");
-                    stub.func_new(export, move |_, _, _, _| {
-                        Err(wasmtime::Error::msg(denied_message(&what)))
-                    })?;
-                }
-                // Type definitions need no linking.
-                _ => {}
+            // Type definitions need no linking; functions trap.
+            if let ComponentItem::ComponentFunc(_) = item.ty {
+                let what = format!("{name}#{export}");
+                stub.func_new(export, move |_, _, _, _| {
+                    Err(wasmtime::Error::msg(denied_message(&what)))
+                })?;
             }
         }
     }
