@@ -8,10 +8,17 @@
 //! debugging aid, not part of the delivery guarantee, and a reader checks
 //! every file against the digest in its name ([`read_verified`]). Each poll
 //! prunes files older than the retention, by modification time.
+//!
+//! Ingestion hands messages to a writer thread through a bounded queue
+//! ([`Archive::keep`]) instead of waiting for each file: creating files while
+//! the state database and sinks fsync is slow on journalling filesystems, and
+//! the poll need not wait for it. Dropping the last handle of an archive
+//! waits for the queue to drain.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -23,6 +30,59 @@ use crate::config::Config;
 pub struct Archive {
     dir: PathBuf,
     keep: Duration,
+    writer: Arc<Writer>,
+}
+
+/// Messages queued for the writer thread (started on first use).
+const QUEUE: usize = 64;
+
+/// A message waiting to be archived, and whose it is (for the log).
+struct Job {
+    mailbox: String,
+    uid: String,
+    raw: Vec<u8>,
+}
+
+/// The writer thread and its queue; dropping it drains the queue.
+#[derive(Debug, Default)]
+struct Writer {
+    tx: Mutex<Option<tokio::sync::mpsc::Sender<Job>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Writer {
+    /// The queue into the writer thread for `dir`, starting it if needed.
+    fn sender(&self, dir: &Path) -> std::io::Result<tokio::sync::mpsc::Sender<Job>> {
+        let mut tx = self.tx.lock().unwrap();
+        if let Some(tx) = &*tx {
+            return Ok(tx.clone());
+        }
+        let (send, mut recv) = tokio::sync::mpsc::channel::<Job>(QUEUE);
+        let dir = dir.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("popline-archive".into())
+            .spawn(move || {
+                while let Some(job) = recv.blocking_recv() {
+                    if let Err(e) = store_in(&dir, &job.raw) {
+                        tracing::warn!(mailbox = %job.mailbox, uid = %job.uid,
+                            "raw archive: {e:#}; the message was processed anyway");
+                    }
+                }
+            })?;
+        *self.thread.lock().unwrap() = Some(thread);
+        *tx = Some(send.clone());
+        Ok(send)
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread once it has written the rest.
+        self.tx.get_mut().unwrap().take();
+        if let Some(t) = self.thread.get_mut().unwrap().take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// One archived message.
@@ -68,7 +128,11 @@ impl Archive {
 
     /// An archive in `dir` keeping messages for `keep`.
     pub fn new(dir: PathBuf, keep: Duration) -> Archive {
-        Archive { dir, keep }
+        Archive {
+            dir,
+            keep,
+            writer: Arc::default(),
+        }
     }
 
     /// The folder.
@@ -79,47 +143,31 @@ impl Archive {
     /// Archive one raw message (blocking). Idempotent: a message already
     /// archived is left as it is. Returns the file.
     pub fn store(&self, raw: &[u8]) -> anyhow::Result<PathBuf> {
-        let sha = crate::mime::sha256_hex(raw);
-        let path = self.dir.join(format!("{sha}.eml"));
-        if path.exists() {
-            return Ok(path);
-        }
-        create_private_dir(&self.dir)
-            .with_context(|| format!("creating archive folder {}", self.dir.display()))?;
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let tmp = self.dir.join(format!(
-            ".{sha}.{}-{}.tmp",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let written = (|| {
-            let mut f = private_file(&tmp)?;
-            f.write_all(raw)?;
-            std::fs::rename(&tmp, &path)
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e).with_context(|| format!("archiving to {}", path.display()));
-        }
-        Ok(path)
+        store_in(&self.dir, raw)
     }
 
-    /// [`Self::store`] off the async runtime; a failure is logged, not
-    /// returned: the archive never holds up ingestion.
+    /// Queue one raw message for the writer thread; waits only while the
+    /// queue is full. A failure is logged, not returned: the archive never
+    /// holds up ingestion.
     pub async fn keep(&self, mailbox: &str, uid: &str, raw: &[u8]) {
-        let archive = self.clone();
-        let raw = raw.to_vec();
-        let res = tokio::task::spawn_blocking(move || archive.store(&raw)).await;
-        match res {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(
-                    mailbox,
-                    uid,
-                    "raw archive: {e:#}; the message is processed anyway"
-                )
-            }
-            Err(e) => tracing::warn!(mailbox, uid, "raw archive: {e}"),
+        let job = Job {
+            mailbox: mailbox.to_string(),
+            uid: uid.to_string(),
+            raw: raw.to_vec(),
+        };
+        let sent = match self.writer.sender(&self.dir) {
+            Ok(tx) => tx
+                .send(job)
+                .await
+                .map_err(|_| "the writer stopped".to_string()),
+            Err(e) => Err(format!("cannot start the writer thread: {e}")),
+        };
+        if let Err(e) = sent {
+            tracing::warn!(
+                mailbox,
+                uid,
+                "raw archive: {e}; the message is processed anyway"
+            );
         }
     }
 
@@ -171,6 +219,33 @@ impl Archive {
             Err(e) => tracing::warn!(mailbox, "raw archive: {e}"),
         }
     }
+}
+
+/// Archive `raw` in `dir` by its digest (blocking); idempotent.
+fn store_in(dir: &Path, raw: &[u8]) -> anyhow::Result<PathBuf> {
+    let sha = crate::mime::sha256_hex(raw);
+    let path = dir.join(format!("{sha}.eml"));
+    if path.exists() {
+        return Ok(path);
+    }
+    create_private_dir(dir)
+        .with_context(|| format!("creating archive folder {}", dir.display()))?;
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let tmp = dir.join(format!(
+        ".{sha}.{}-{}.tmp",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| {
+        let mut f = private_file(&tmp)?;
+        f.write_all(raw)?;
+        std::fs::rename(&tmp, &path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("archiving to {}", path.display()));
+    }
+    Ok(path)
 }
 
 /// Every archived message in `dir`, oldest first (then by digest).
@@ -276,6 +351,31 @@ mod tests {
             err.contains("is damaged") && err.contains("delete it"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn queued_messages_are_all_written_when_the_archive_is_dropped() {
+        let d = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let a = Archive::new(d.path().join("beta"), day());
+        let copy = a.clone();
+        rt.block_on(async {
+            // More than the queue holds, so sending also waits on the writer.
+            for i in 0..(QUEUE + 10) {
+                a.keep(
+                    "beta",
+                    &format!("uid-{i}"),
+                    format!("message {i}").as_bytes(),
+                )
+                .await;
+            }
+        });
+        drop(a);
+        // Another handle still shares the writer: nothing is lost either way.
+        drop(copy);
+        assert_eq!(list(&d.path().join("beta")).unwrap().len(), QUEUE + 10);
     }
 
     #[test]
