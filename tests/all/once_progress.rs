@@ -103,6 +103,14 @@ fn once_on_a_terminal_draws_bars_and_keeps_summary_and_log_lines_whole() {
             .any(|l| l.contains("INFO") && l.contains("skipped: ") && l.contains("mailbox=")),
         "no whole log line in {shown:#?}"
     );
+    // Every log line starts at the left edge with its timestamp: none was
+    // written after a bar without the bar being cleared first.
+    for l in shown.iter().filter(|l| l.contains(" INFO ")) {
+        assert!(
+            l.trim_start().starts_with("20"),
+            "a log line was glued to a progress bar: {l:?}\n{text:?}"
+        );
+    }
 }
 
 /// Drop ANSI CSI sequences (`ESC [ ... letter`).
