@@ -13,13 +13,15 @@ use mail_parser::{Address, HeaderValue, MessageParser, MessagePart, MimeHeaders,
 use sha2::{Digest, Sha256};
 
 use crate::plugin::mapper::wit;
+use crate::spool::{SpoolPolicy, Spooled};
 
 /// A parsed message: the mapper input plus what the host keeps for itself.
 #[derive(Debug, Clone)]
 pub struct ParsedEmail {
     pub email: wit::Email,
-    /// Decoded attachment bytes, by `attachment.index`.
-    pub attachments: Arc<Vec<Vec<u8>>>,
+    /// Decoded attachment bytes, by `attachment.index` (large ones spooled
+    /// to disk, see [`parse_spooled`]).
+    pub attachments: Arc<Vec<Spooled>>,
     /// Lowercase hex SHA-256 of the raw message.
     pub sha256: String,
     /// Lowercase hex SHA-256 of the body (see [`body_sha256`]).
@@ -33,11 +35,22 @@ pub enum MimeError {
     Empty,
     #[error("the message has no parseable RFC 5322 header section")]
     Unparseable,
+    /// A large attachment could not be written to the spool folder (a
+    /// problem of the host's disk, not of the message).
+    #[error("spooling an attachment to disk: {0}")]
+    Spool(String),
 }
 
 /// Parse raw message bytes. Never panics on malformed input; bodies that
 /// cannot be decoded are carried with U+FFFD and a warning.
 pub fn parse(raw: &[u8]) -> Result<ParsedEmail, MimeError> {
+    parse_spooled(raw, &SpoolPolicy::memory_only())
+}
+
+/// [`parse`], keeping decoded attachments larger than `spool.above` in spool
+/// files rather than memory (so a batch of messages with big attachments
+/// does not hold them all on the heap until it is committed).
+pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, MimeError> {
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(MimeError::Empty);
     }
@@ -70,7 +83,8 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, MimeError> {
     let mut attachments = Vec::new();
     let mut infos = Vec::new();
     for (i, part) in msg.attachments().enumerate() {
-        let bytes = part.contents().to_vec();
+        let contents = part.contents();
+        let bytes = Spooled::spool(contents, spool).map_err(|e| MimeError::Spool(e.to_string()))?;
         let content_type = part
             .content_type()
             .map(|ct| match ct.subtype() {
@@ -86,7 +100,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, MimeError> {
             file_name: part.attachment_name().map(str::to_string),
             content_type,
             size: bytes.len() as u64,
-            sha256: sha256_hex(&bytes),
+            sha256: sha256_hex(contents),
             content_id,
             inline,
         });
@@ -461,7 +475,7 @@ iVBORw0KGgo=\r\n\
         assert_eq!(e.attachments.len(), 1);
         assert_eq!(e.attachments[0].file_name.as_deref(), Some("shot.png"));
         assert_eq!(e.attachments[0].content_type, "image/png");
-        assert_eq!(p.attachments[0], b"\x89PNG\r\n\x1a\n");
+        assert_eq!(&p.attachments[0][..], b"\x89PNG\r\n\x1a\n");
         assert_eq!(e.attachments[0].sha256, sha256_hex(b"\x89PNG\r\n\x1a\n"));
         let long = e.headers.iter().find(|h| h.name == "X-Long").unwrap();
         assert_eq!(long.value, "one two");

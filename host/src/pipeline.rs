@@ -207,6 +207,14 @@ impl Mailbox {
         })
     }
 
+    /// Where and above which size message bytes go to disk.
+    fn spool_policy(&self) -> crate::spool::SpoolPolicy {
+        crate::spool::SpoolPolicy {
+            above: self.cfg.spool_above_kib.saturating_mul(1024),
+            dir: self.spool_dir.clone(),
+        }
+    }
+
     /// The mapper's key/value configuration from the pipeline.
     pub fn mapper_config(&self) -> &[(String, String)] {
         &self.mapper_config
@@ -281,10 +289,7 @@ impl Mailbox {
                 read_timeout: Duration::from_secs(cfg.read_timeout_secs),
                 min_rate: cfg.min_bytes_per_sec,
                 max_message: cfg.max_message_mib.saturating_mul(1024 * 1024),
-                spool: crate::spool::SpoolPolicy {
-                    above: cfg.spool_above_kib.saturating_mul(1024),
-                    dir: self.spool_dir.clone(),
-                },
+                spool: self.spool_policy(),
                 allow_plaintext: cfg.allow_plaintext,
             },
         );
@@ -651,8 +656,21 @@ impl Mailbox {
         pending: &[Committed],
         blobs: &mut Blobs,
     ) -> Result<(Committed, Vec<FeedbackRecord>), MessageError> {
-        let parsed = mime::parse(raw)
-            .map_err(|e| MessageError::Unmappable(format!("cannot parse the message: {e}")))?;
+        let parsed = match mime::parse_spooled(raw, &self.spool_policy()) {
+            Ok(p) => p,
+            // The host's disk, not the message: leave it on the server.
+            Err(e @ mime::MimeError::Spool(_)) => {
+                return Err(MessageError::Internal(anyhow::anyhow!(
+                    "mailbox {}: {e}",
+                    self.name
+                )));
+            }
+            Err(e) => {
+                return Err(MessageError::Unmappable(format!(
+                    "cannot parse the message: {e}"
+                )));
+            }
+        };
         failpoint::hit("after-parse");
         let message_id = parsed.email.message_id.clone();
         let commit = |outcome| Committed {

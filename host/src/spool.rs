@@ -1,11 +1,15 @@
-//! Message bytes that may live in memory or on disk.
+//! Bytes that may live in memory or on disk: raw messages and decoded
+//! attachments.
 //!
 //! A multi-line response is collected in memory up to a threshold
 //! (`spool_above_kib`); past it, everything goes to an unnamed temporary file
-//! in the spool folder, which is then memory-mapped. The kernel pages a
-//! mapped file in and out as needed, so a large message costs page cache, not
-//! heap, and peak memory is bounded by configuration (batch size × threshold)
-//! rather than by what is in the mailbox.
+//! in the spool folder, which is then memory-mapped. Decoded attachments over
+//! the threshold are spooled the same way once the message is parsed. The
+//! kernel pages a mapped file in and out as needed, so a large message costs
+//! page cache, not heap, and what a batch holds in memory is bounded by
+//! configuration (batch size × threshold) rather than by what is in the
+//! mailbox; parsing one message still decodes it in memory once (bounded by
+//! `max_message_mib`).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -31,45 +35,58 @@ impl SpoolPolicy {
     }
 }
 
-/// Raw message bytes, held in memory or in a memory-mapped spool file.
-/// Dereferences to the bytes either way.
-pub enum RawMessage {
+/// Bytes held in memory or in a memory-mapped spool file. Dereferences to
+/// the bytes either way.
+pub enum Spooled {
     /// Small enough to keep in memory.
     Memory(Vec<u8>),
     /// Spooled to an unnamed temporary file, mapped read-only.
     Disk(memmap2::Mmap),
 }
 
-impl RawMessage {
+impl Spooled {
     /// Whether the bytes live in a spool file.
     pub fn is_spooled(&self) -> bool {
-        matches!(self, RawMessage::Disk(_))
+        matches!(self, Spooled::Disk(_))
     }
 }
 
-impl Deref for RawMessage {
+impl Deref for Spooled {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
-            RawMessage::Memory(v) => v,
-            RawMessage::Disk(m) => m,
+            Spooled::Memory(v) => v,
+            Spooled::Disk(m) => m,
         }
     }
 }
 
-impl From<Vec<u8>> for RawMessage {
-    fn from(v: Vec<u8>) -> Self {
-        RawMessage::Memory(v)
+impl Spooled {
+    /// `bytes` as they are if at most `policy.above` long, else copied into
+    /// a spool file (the copy in memory is then the caller's to drop).
+    pub fn spool(bytes: &[u8], policy: &SpoolPolicy) -> io::Result<Spooled> {
+        if bytes.len() as u64 <= policy.above {
+            return Ok(Spooled::Memory(bytes.to_vec()));
+        }
+        let mut s = Spooler::new(policy);
+        s.push(bytes)?;
+        s.finish()
     }
 }
 
-impl std::fmt::Debug for RawMessage {
+impl From<Vec<u8>> for Spooled {
+    fn from(v: Vec<u8>) -> Self {
+        Spooled::Memory(v)
+    }
+}
+
+impl std::fmt::Debug for Spooled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (kind, len) = match self {
-            RawMessage::Memory(v) => ("Memory", v.len()),
-            RawMessage::Disk(m) => ("Disk", m.len()),
+            Spooled::Memory(v) => ("Memory", v.len()),
+            Spooled::Disk(m) => ("Disk", m.len()),
         };
-        write!(f, "RawMessage::{kind}({len} bytes)")
+        write!(f, "Spooled::{kind}({len} bytes)")
     }
 }
 
@@ -131,15 +148,15 @@ impl<'p> Spooler<'p> {
     }
 
     /// The collected bytes.
-    pub fn finish(self) -> io::Result<RawMessage> {
+    pub fn finish(self) -> io::Result<Spooled> {
         match self.file {
-            None => Ok(RawMessage::Memory(self.mem)),
+            None => Ok(Spooled::Memory(self.mem)),
             Some(f) => {
                 let file = f.into_inner().map_err(|e| e.into_error())?;
                 // SAFETY: the file is unnamed (unlinked at creation) and only
                 // this process holds it, so nobody can change it under the map.
                 let map = unsafe { memmap2::Mmap::map(&file)? };
-                Ok(RawMessage::Disk(map))
+                Ok(Spooled::Disk(map))
             }
         }
     }
@@ -196,6 +213,20 @@ mod tests {
         let raw = s.finish().unwrap();
         assert!(!raw.is_spooled());
         assert_eq!(&raw[..], b"0123456789");
+    }
+
+    #[test]
+    fn spool_copies_only_what_is_over_the_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = SpoolPolicy {
+            above: 4,
+            dir: dir.path().to_path_buf(),
+        };
+        let small = Spooled::spool(b"abcd", &policy).unwrap();
+        assert!(!small.is_spooled());
+        let big = Spooled::spool(b"abcde", &policy).unwrap();
+        assert!(big.is_spooled());
+        assert_eq!(&big[..], b"abcde");
     }
 
     #[test]

@@ -325,8 +325,14 @@ fn attachments_are_stored_by_the_file_sinks() {
         vec![message],
     );
     let ws = Workspace::new();
-    ws.configure(&[Mailbox::scripted("beta", server.port, USER, PASSWORD)]);
-    ws.once(LIMIT).assert_success();
+    // A 1 KiB spool threshold: the message and its attachment live in spool
+    // files, and must reach the sinks the same.
+    ws.configure(&[
+        Mailbox::scripted("beta", server.port, USER, PASSWORD).with("spool_above_kib = 1")
+    ]);
+    let out = ws.once(LIMIT);
+    out.assert_success();
+    assert!(out.line("beta").contains("spooled to disk 1"), "{out}");
     // Polled again (retention keep, state removed): replayed, stored once.
     std::fs::remove_file(ws.path("state.db")).unwrap();
     ws.once(LIMIT).assert_success();

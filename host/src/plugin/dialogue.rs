@@ -15,7 +15,7 @@ use super::error::PluginError;
 use super::state::PluginState;
 use super::{Engine, Limits, inspect};
 use crate::pop3::{AuthOutcome, ConnError, Connection, Mechanism};
-use crate::spool::RawMessage;
+use crate::spool::Spooled;
 
 pub(crate) mod bindings {
     wasmtime::component::bindgen!({
@@ -42,7 +42,7 @@ pub struct ConnectionRes;
 
 /// A multi-line response held by the host (in memory or spooled to disk).
 pub struct HeldMessage {
-    bytes: RawMessage,
+    bytes: Spooled,
 }
 
 pub(crate) struct DialogueExt {
@@ -220,7 +220,7 @@ impl Session {
     pub async fn retrieve(
         &mut self,
         numbers: &[u32],
-    ) -> Result<Vec<Result<RawMessage, Pop3Error>>, SessionError> {
+    ) -> Result<Vec<Result<Spooled, Pop3Error>>, SessionError> {
         self.store.data_mut().start_call();
         let res = self
             .bindings
@@ -249,7 +249,7 @@ impl Session {
     }
 
     /// Headers and `lines` body lines of one message.
-    pub async fn top(&mut self, number: u32, lines: u32) -> Result<RawMessage, SessionError> {
+    pub async fn top(&mut self, number: u32, lines: u32) -> Result<Spooled, SessionError> {
         self.store.data_mut().start_call();
         let res = self
             .bindings
@@ -263,7 +263,7 @@ impl Session {
         }
     }
 
-    fn take_message(&mut self, handle: Resource<HeldMessage>) -> Result<RawMessage, PluginError> {
+    fn take_message(&mut self, handle: Resource<HeldMessage>) -> Result<Spooled, PluginError> {
         self.store
             .data_mut()
             .table

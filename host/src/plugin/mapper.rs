@@ -28,7 +28,7 @@ use bindings::popline::plugin::{attachments, mail};
 
 /// Per-instance data: the decoded attachment bytes of the message being mapped.
 pub(crate) struct MapperExt {
-    attachments: Arc<Vec<Vec<u8>>>,
+    attachments: Arc<Vec<crate::spool::Spooled>>,
 }
 
 type State = PluginState<MapperExt>;
@@ -52,7 +52,7 @@ pub enum MapOutcome {
 /// One message as the mapper receives it.
 pub struct MapperInput<'a> {
     pub email: &'a wit::Email,
-    pub attachments: Arc<Vec<Vec<u8>>>,
+    pub attachments: Arc<Vec<crate::spool::Spooled>>,
     pub context: &'a wit::Context,
     pub config: &'a [(String, String)],
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, BufReader};
 
-use crate::spool::{RawMessage, Spooler};
+use crate::spool::{Spooled, Spooler};
 use crate::transport::{Stream, TlsClient, explain_tls_error};
 use wire::WireError;
 
@@ -273,7 +273,7 @@ impl Connection {
 
     /// Read a dot-terminated body into host memory, or into a spool file
     /// once it passes the spool threshold.
-    pub async fn read_multiline(&mut self) -> Result<RawMessage, ConnError> {
+    pub async fn read_multiline(&mut self) -> Result<Spooled, ConnError> {
         self.flush().await?;
         let pace = self.pace();
         let max = self.settings.max_message;

@@ -263,7 +263,7 @@ pub struct Blobs(HashMap<String, Blob>);
 #[derive(Clone)]
 enum Blob {
     /// Attachment `index` of a parsed message.
-    Parsed(Arc<Vec<Vec<u8>>>, usize),
+    Parsed(Arc<Vec<crate::spool::Spooled>>, usize),
     Owned(Arc<[u8]>),
 }
 
@@ -294,7 +294,7 @@ impl Blobs {
     /// The bytes with this SHA-256.
     pub fn get(&self, sha256: &str) -> Option<&[u8]> {
         self.0.get(sha256).map(|b| match b {
-            Blob::Parsed(all, i) => all[*i].as_slice(),
+            Blob::Parsed(all, i) => &all[*i][..],
             Blob::Owned(bytes) => bytes,
         })
     }
