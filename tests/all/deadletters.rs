@@ -18,15 +18,7 @@ const PASSWORD: &str = "lumen-beta";
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn server(n: usize) -> ScriptedServer {
-    ScriptedServer::spawn(
-        Script {
-            capa: vec!["USER".into(), "UIDL".into(), "PIPELINING".into()],
-            user: USER.into(),
-            password: PASSWORD.into(),
-            ..Script::default()
-        },
-        replies("dl", n),
-    )
+    ScriptedServer::spawn(Script::login(USER, PASSWORD), replies("dl", n))
 }
 
 /// Retention delete, batches of 2, breaker at 3 consecutive failures.

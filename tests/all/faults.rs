@@ -16,14 +16,7 @@ const PASSWORD: &str = "lumen-beta";
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn script() -> Script {
-    Script {
-        capa: ["USER", "UIDL", "TOP", "PIPELINING"]
-            .map(String::from)
-            .to_vec(),
-        user: USER.into(),
-        password: PASSWORD.into(),
-        ..Script::default()
-    }
+    Script::login(USER, PASSWORD)
 }
 
 /// The mailbox under test: retention delete, batches of 2 (so a fault can

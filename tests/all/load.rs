@@ -119,15 +119,7 @@ fn large_messages_spool_to_disk_instead_of_memory() {
         ("default spool (4 MiB)", "4096"),
         ("spooling off", "10000000"),
     ] {
-        let server = ScriptedServer::spawn(
-            Script {
-                capa: vec!["USER".into(), "UIDL".into(), "PIPELINING".into()],
-                user: user(0),
-                password: PASSWORD.into(),
-                ..Script::default()
-            },
-            mail.clone(),
-        );
+        let server = ScriptedServer::spawn(Script::login(&user(0), PASSWORD), mail.clone());
         let ws = Workspace::new();
         ws.configure(&[Mailbox::scripted("big", server.port, &user(0), PASSWORD)
             .with("max_message_mib = 64")
@@ -153,12 +145,7 @@ fn large_messages_spool_to_disk_instead_of_memory() {
 #[ignore = "load test (about 20 s on 2 cores); run with `just load`"]
 fn two_hundred_mailboxes_in_one_concurrent_pass() {
     let server = ScriptedServer::spawn(
-        Script {
-            capa: vec!["USER".into(), "UIDL".into(), "PIPELINING".into()],
-            user: user(0),
-            password: PASSWORD.into(),
-            ..Script::default()
-        },
+        Script::login(&user(0), PASSWORD),
         replies(&user(0), PER_MAILBOX),
     );
     let mut mailboxes = Vec::new();

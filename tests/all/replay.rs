@@ -15,15 +15,7 @@ const PASSWORD: &str = "lumen-beta";
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn server(tag: &str, n: usize) -> ScriptedServer {
-    ScriptedServer::spawn(
-        Script {
-            capa: vec!["USER".into(), "UIDL".into(), "PIPELINING".into()],
-            user: USER.into(),
-            password: PASSWORD.into(),
-            ..Script::default()
-        },
-        replies(tag, n),
-    )
+    ScriptedServer::spawn(Script::login(USER, PASSWORD), replies(tag, n))
 }
 
 fn plugin(name: &str) -> String {

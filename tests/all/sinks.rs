@@ -153,15 +153,7 @@ fn free_port() -> u16 {
 }
 
 fn pop3(n: usize) -> ScriptedServer {
-    ScriptedServer::spawn(
-        Script {
-            capa: vec!["USER".into(), "UIDL".into(), "PIPELINING".into()],
-            user: USER.into(),
-            password: PASSWORD.into(),
-            ..Script::default()
-        },
-        replies("sink", n),
-    )
+    ScriptedServer::spawn(Script::login(USER, PASSWORD), replies("sink", n))
 }
 
 #[test]
@@ -313,17 +305,7 @@ fn attachments_are_stored_by_the_file_sinks() {
          --b1--\r\n"
     )
     .into_bytes();
-    let server = ScriptedServer::spawn(
-        Script {
-            capa: ["USER", "UIDL", "TOP", "PIPELINING"]
-                .map(String::from)
-                .to_vec(),
-            user: USER.into(),
-            password: PASSWORD.into(),
-            ..Script::default()
-        },
-        vec![message],
-    );
+    let server = ScriptedServer::spawn(Script::login(USER, PASSWORD), vec![message]);
     let ws = Workspace::new();
     // A 1 KiB spool threshold: the message and its attachment live in spool
     // files, and must reach the sinks the same.

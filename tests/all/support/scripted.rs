@@ -132,6 +132,21 @@ struct Maildrop {
     logins: usize,
 }
 
+impl Script {
+    /// A well-behaved server for one user: CAPA `USER UIDL TOP PIPELINING`,
+    /// no faults (add them with struct update syntax).
+    pub fn login(user: &str, password: &str) -> Script {
+        Script {
+            capa: ["USER", "UIDL", "TOP", "PIPELINING"]
+                .map(String::from)
+                .to_vec(),
+            user: user.into(),
+            password: password.into(),
+            ..Script::default()
+        }
+    }
+}
+
 /// One command as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
