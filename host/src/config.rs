@@ -439,6 +439,11 @@ impl Config {
             if mb.batch_size == 0 {
                 return Err(format!("{at}: batch_size must be at least 1"));
             }
+            if mb.archive_days == Some(0) {
+                return Err(format!(
+                    "{at}: archive_days must be at least 1 (leave it out to keep no archive)"
+                ));
+            }
             if mb.keep_days.is_some() && mb.retention != Retention::Keep {
                 return Err(format!(
                     "{at}: keep_days only applies with retention = \"keep\""
@@ -556,6 +561,21 @@ sinks = ["out"]
             .unwrap_err()
             .to_string();
         assert!(err.contains("invalid duration \"soon\""), "{err}");
+        let err = parse(&MINIMAL.replace("user =", "archive_days = 0\nuser ="))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("archive_days must be at least 1"), "{err}");
+        // A matching defaults check for the size and spool settings.
+        let mb = &parse(MINIMAL).unwrap().mailboxes["beta"];
+        assert_eq!(
+            (
+                mb.max_message_mib,
+                mb.oversize,
+                mb.spool_above_kib,
+                mb.min_bytes_per_sec
+            ),
+            (50, OversizePolicy::Skip, 4096, 1024)
+        );
     }
 
     #[test]

@@ -110,6 +110,25 @@ fn archive_keeps_fetched_mail_by_digest_prunes_it_and_replays_a_candidate() {
         failing.stdout.contains("summary: newly failing 4"),
         "{failing}"
     );
+    failing.assert_success();
+    // Gated: the same run fails with --fail-on-regression.
+    let gated = replay(
+        &ws,
+        &[
+            "--archive",
+            "beta",
+            "--mapper",
+            &plugin("test-mapper"),
+            "--set",
+            "mode=error",
+            "--fail-on-regression",
+        ],
+    );
+    gated.assert_failure();
+    assert!(
+        gated.stderr.contains("newly failing on 4 message(s)"),
+        "{gated}"
+    );
     assert!(
         failing
             .stdout

@@ -54,6 +54,11 @@ pub struct ReplayArgs {
     /// else `replay`).
     #[arg(long)]
     pub pipeline: Option<String>,
+    /// Exit with status 1 when the candidate newly fails on any message (or,
+    /// without a baseline, fails on any), so a CI job can gate a mapper
+    /// change on real traffic.
+    #[arg(long)]
+    pub fail_on_regression: bool,
 }
 
 /// One message's result, reduced to what a reviewer compares.
@@ -407,7 +412,16 @@ pub async fn run(
             " (no baseline: pass --against OLD.wasm to compare)".into()
         }
     );
-    Ok(ExitCode::SUCCESS)
+    let failing = if compared { "newly failing" } else { "failure" };
+    match summary.get(failing) {
+        Some(n) if args.fail_on_regression && *n > 0 => {
+            eprintln!(
+                "replay: the candidate mapper {failing} on {n} message(s) (--fail-on-regression)"
+            );
+            Ok(ExitCode::from(1))
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
 #[cfg(test)]
