@@ -14,12 +14,13 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use crate::config::{Config, MailboxConfig, OversizePolicy, Retention, TlsMode};
 use crate::deadletter::{DeadLetter, DeadLetters};
-use crate::plugin::dialogue::{Listing, Session, SessionError, SessionParams};
+use crate::plugin::dialogue::{Listing, Pop3Error, Session, SessionError, SessionParams};
 use crate::plugin::mapper::{MapOutcome, MapperInput, wit};
 use crate::plugin::{DialoguePlugin, Engine, MapperPlugin};
 use crate::pop3::{ConnSettings, Connection, Credential, Secret};
 use crate::record::{self, FeedbackRecord};
 use crate::sink::{Blobs, Sink};
+use crate::spool::Spooled;
 use crate::store::{Committed, Outcome, Oversized, Store};
 use crate::transport::{self, Stream, TlsClient};
 use crate::{failpoint, mime};
@@ -409,15 +410,46 @@ impl Mailbox {
         if !expired.is_empty() {
             self.delete(session, &expired, &mut out).await?;
         }
-        for (i, batch) in to_fetch.chunks(self.cfg.batch_size).enumerate() {
+        let batches: Vec<&[&Listing]> = to_fetch.chunks(self.cfg.batch_size).collect();
+        let mut prefetched: Option<Retrieved> = None;
+        for (i, batch) in batches.iter().enumerate() {
             if self.breaker_open() {
                 // Tripped by an earlier batch: fetching the rest would only
                 // download messages to leave them on the server.
                 out.counts.failed += to_fetch.len() - i * self.cfg.batch_size;
                 break;
             }
-            let committed = self.process_batch(session, batch, store, &mut out).await?;
+            let fetched = match prefetched.take() {
+                Some(f) => f,
+                None => session.retrieve(&numbers(batch)).await,
+            }
+            .context("retrieving messages")?;
+            // The next batch downloads while this one is parsed, mapped and
+            // committed, as long as the mapper is healthy (a failing one is
+            // not fed ahead of the circuit breaker).
+            let next = batches.get(i + 1).filter(|_| self.breaker_healthy());
+            let committed = match next {
+                Some(next) => {
+                    let next = numbers(next);
+                    let (committed, f) = tokio::join!(
+                        self.process_fetched(batch, fetched, store, &mut out),
+                        session.retrieve(&next),
+                    );
+                    prefetched = Some(f);
+                    committed?
+                }
+                None => {
+                    self.process_fetched(batch, fetched, store, &mut out)
+                        .await?
+                }
+            };
             if self.cfg.retention == Retention::Delete && !committed.is_empty() {
+                if prefetched.as_ref().is_some_and(broke_connection) {
+                    // The read ahead lost the connection: the next round
+                    // commits what did arrive and reports the cause; these
+                    // committed messages are deleted by the next poll.
+                    continue;
+                }
                 self.delete(session, &committed, &mut out).await?;
             }
         }
@@ -480,20 +512,15 @@ impl Mailbox {
         Ok(())
     }
 
-    /// Retrieve, parse, map and durably commit one batch. Returns the
+    /// Parse, map and durably commit one retrieved batch. Returns the
     /// listings whose result is now stored (and so may be deleted).
-    async fn process_batch<'l>(
+    async fn process_fetched<'l>(
         &self,
-        session: &mut Session,
         batch: &[&'l Listing],
+        fetched: Vec<Result<Spooled, Pop3Error>>,
         store: &Arc<Mutex<Store>>,
         out: &mut SessionResult,
     ) -> anyhow::Result<Vec<&'l Listing>> {
-        let numbers: Vec<u32> = batch.iter().map(|l| l.number).collect();
-        let fetched = session
-            .retrieve(&numbers)
-            .await
-            .context("retrieving messages")?;
         let received_at = crate::now_rfc3339();
         let mut records: Vec<FeedbackRecord> = Vec::new();
         let mut blobs = Blobs::default();
@@ -573,6 +600,12 @@ impl Mailbox {
             Some(e) => Err(e),
             None => Ok(done),
         }
+    }
+
+    /// Whether the mapper's last message succeeded (no failure streak).
+    fn breaker_healthy(&self) -> bool {
+        let b = self.breaker.lock().unwrap();
+        b.consecutive == 0 && b.open_until.is_none()
     }
 
     /// Whether the circuit breaker is open now.
@@ -830,6 +863,25 @@ pub fn unix_now() -> i64 {
 
 /// Whether a per-message failure left the connection unusable (transport
 /// failure, or an answer out of step), rather than a `-ERR` for that message.
+/// What one `retrieve` call gave: a result per message, or the session's
+/// failure.
+type Retrieved = Result<Vec<Result<Spooled, Pop3Error>>, SessionError>;
+
+/// The message numbers of a batch.
+fn numbers(batch: &[&Listing]) -> Vec<u32> {
+    batch.iter().map(|l| l.number).collect()
+}
+
+/// Whether a retrieve left the connection unusable.
+fn broke_connection(r: &Retrieved) -> bool {
+    match r {
+        Err(_) => true,
+        Ok(results) => results
+            .iter()
+            .any(|r| matches!(r, Err(e) if connection_lost(e))),
+    }
+}
+
 fn connection_lost(e: &crate::plugin::dialogue::Pop3Error) -> bool {
     use crate::plugin::dialogue::ErrorKind;
     matches!(e.kind, ErrorKind::Io | ErrorKind::Protocol)

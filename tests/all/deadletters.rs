@@ -182,6 +182,14 @@ fn a_dead_letter_is_durable_before_its_message_is_deleted() {
     assert_eq!(dead_letters(&ws).len(), 2, "{crashed}");
     assert_eq!(ws.state("beta").len(), 2, "{crashed}");
     assert_eq!(server.remaining(), 4, "no QUIT, nothing deleted");
+    let retr = || -> Vec<String> {
+        server
+            .commands()
+            .into_iter()
+            .filter(|c| c.starts_with("RETR"))
+            .collect()
+    };
+    let before = retr().len();
 
     // The restart deletes the two it recorded without dead-lettering them
     // again, and quarantines the other two.
@@ -189,12 +197,7 @@ fn a_dead_letter_is_durable_before_its_message_is_deleted() {
     assert_eq!(server.remaining(), 0, "{out}");
     assert_eq!(dead_letters(&ws).len(), 4, "{out}");
     assert_eq!(ws.state("beta").len(), 4, "{out}");
-    // Each message was retrieved once: the two committed before the crash
-    // are deleted on sight.
-    let retr: Vec<String> = server
-        .commands()
-        .into_iter()
-        .filter(|c| c.starts_with("RETR"))
-        .collect();
-    assert_eq!(retr, ["RETR 1", "RETR 2", "RETR 3", "RETR 4"], "{out}");
+    // The two committed before the crash are deleted on sight, not
+    // retrieved again (3 and 4 may have been read ahead before the crash).
+    assert_eq!(retr()[before..], ["RETR 3", "RETR 4"], "{out}");
 }

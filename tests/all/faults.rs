@@ -650,7 +650,8 @@ fn a_well_behaved_scripted_server_is_ingested_fully() {
     );
     assert_eq!(server.remaining(), 0);
     ws.assert_exactly_once(5, "plain");
-    // Each batch is retrieved, then deleted, in one session ended by QUIT.
+    // One session ended by QUIT; each batch is retrieved while the one
+    // before is mapped and committed, and deleted once it is committed.
     let cmds: Vec<String> = server
         .commands()
         .into_iter()
@@ -659,8 +660,8 @@ fn a_well_behaved_scripted_server_is_ingested_fully() {
     assert_eq!(
         cmds,
         [
-            "CAPA", "LIST", "UIDL", "RETR 1", "RETR 2", "DELE 1", "DELE 2", "RETR 3", "RETR 4",
-            "DELE 3", "DELE 4", "RETR 5", "DELE 5", "QUIT"
+            "CAPA", "LIST", "UIDL", "RETR 1", "RETR 2", "RETR 3", "RETR 4", "DELE 1", "DELE 2",
+            "RETR 5", "DELE 3", "DELE 4", "DELE 5", "QUIT"
         ]
     );
     assert_eq!(server.quits(), 1);
