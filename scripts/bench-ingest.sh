@@ -90,6 +90,14 @@ time_popline() { # $1 = port, $2 = label
     awk -v a="$s" -v b="$e" 'BEGIN{print b-a}'
   done | median
 }
+time_bare() { # $1 = port: the server's bound (scripts/bare-reader.py)
+  for i in $(seq "$RUNS"); do
+    local s=$(now)
+    python3 scripts/bare-reader.py 127.0.0.1 "$1" "$ca" "$user" "$work/password" "$(val messages)" > /dev/null
+    local e=$(now)
+    awk -v a="$s" -v b="$e" 'BEGIN{print b-a}'
+  done | median
+}
 time_mpop() { # $1 = port, $2 = pipelining
   mpoprc "$1" "$work/mpoprc" "$2"
   for i in $(seq "$RUNS"); do
@@ -110,6 +118,8 @@ m_loop=$(time_mpop "$tls_port" on)
 m_loop_np=$(time_mpop "$tls_port" off)
 p_delay=$(time_popline "$delay_port")
 m_delay=$(time_mpop "$delay_port" on)
+b_loop=$(time_bare "$tls_port")
+b_delay=$(time_bare "$delay_port")
 
 printf '\n%-44s %8s\n' "run (median of $RUNS)" "seconds"
 printf '%-44s %8.2f\n' "popline once, loopback TLS" "$p_loop"
@@ -117,5 +127,9 @@ printf '%-44s %8.2f\n' "mpop pipelined, loopback TLS" "$m_loop"
 printf '%-44s %8.2f\n' "mpop not pipelined, loopback TLS" "$m_loop_np"
 printf '%-44s %8.2f\n' "popline once, +20 ms RTT" "$p_delay"
 printf '%-44s %8.2f\n' "mpop pipelined, +20 ms RTT" "$m_delay"
+printf '%-44s %8.2f\n' "bare pipelined reader, loopback TLS" "$b_loop"
+printf '%-44s %8.2f\n' "bare pipelined reader, +20 ms RTT" "$b_delay"
 awk -v a="$p_loop" -v b="$m_loop" -v c="$p_delay" -v d="$m_delay" \
   'BEGIN{printf "\npopline / mpop: loopback %.2f, +20 ms RTT %.2f\n", a/b, c/d}'
+awk -v a="$p_loop" -v b="$b_loop" -v c="$p_delay" -v d="$b_delay" \
+  'BEGIN{printf "popline / bare reader (the server bound): loopback %.2f, +20 ms RTT %.2f\n", a/b, c/d}'
