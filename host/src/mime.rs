@@ -24,7 +24,8 @@ pub struct ParsedEmail {
     pub attachments: Arc<Vec<Spooled>>,
     /// Lowercase hex SHA-256 of the raw message.
     pub sha256: String,
-    /// Lowercase hex SHA-256 of the body (see [`body_sha256`]).
+    /// Lowercase hex SHA-256 of the decoded content: bodies and
+    /// attachments, not the header (see `content_sha256`).
     pub body_sha256: String,
 }
 
@@ -142,24 +143,29 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
         warnings,
     };
     Ok(ParsedEmail {
+        body_sha256: content_sha256(&email),
         email,
         attachments: Arc::new(attachments),
         sha256: sha256_hex(raw),
-        body_sha256: body_sha256(raw),
     })
 }
 
-/// Lowercase hex SHA-256 of everything after the header section (the first
-/// empty line), or of nothing when there is no body. The same mail delivered
-/// twice differs in its trace headers, not here.
-pub fn body_sha256(raw: &[u8]) -> String {
-    let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
-    let lf = raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-    let start = match (crlf, lf) {
-        (Some(a), Some(b)) => a.min(b),
-        (a, b) => a.or(b).unwrap_or(raw.len()),
-    };
-    sha256_hex(&raw[start..])
+/// The content digest: SHA-256 over the decoded text and HTML bodies and
+/// the attachments' digests. The same mail delivered twice differs in its
+/// trace headers (and perhaps its transfer encoding), not here; computed
+/// from what parsing already decoded, so it costs no second pass over the
+/// raw bytes.
+fn content_sha256(email: &wit::Email) -> String {
+    let mut h = Sha256::new();
+    for part in [&email.text_body, &email.html_body] {
+        h.update(part.as_deref().unwrap_or_default().as_bytes());
+        h.update([0]);
+    }
+    for a in &email.attachments {
+        h.update(a.sha256.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
 }
 
 /// Lowercase hex SHA-256.
@@ -405,6 +411,26 @@ fn unfold(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_content_digest_ignores_the_header_and_the_transfer_encoding() {
+        let digest = |raw: &[u8]| parse(raw).unwrap().body_sha256;
+        let plain = digest(b"From: a@x\r\nContent-Type: text/plain\r\n\r\nsame body\r\n");
+        assert_eq!(
+            plain,
+            digest(
+                b"Received: by mx\r\nFrom: a@x\r\nContent-Type: text/plain\r\n\r\nsame body\r\n"
+            )
+        );
+        assert_eq!(
+            plain,
+            digest(b"From: a@x\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nc2FtZSBib2R5DQo=\r\n")
+        );
+        assert_ne!(
+            plain,
+            digest(b"From: a@x\r\nContent-Type: text/plain\r\n\r\nanother body\r\n")
+        );
+    }
 
     #[test]
     fn format_flowed_is_reflowed() {

@@ -645,7 +645,10 @@ impl Mailbox {
         received_at: &str,
     ) -> anyhow::Result<(Committed, Vec<FeedbackRecord>)> {
         let sha256 = mime::sha256_hex(raw);
-        let message_id = mime::parse(raw).ok().and_then(|p| p.email.message_id);
+        let (message_id, body_sha256) = match mime::parse(raw) {
+            Ok(p) => (p.email.message_id, Some(p.body_sha256)),
+            Err(_) => (None, None),
+        };
         let meta = DeadLetter {
             id: format!("{}-{}", self.name, &sha256[..16]),
             pipeline: self.name.clone(),
@@ -670,7 +673,7 @@ impl Mailbox {
                 uid: l.uid.clone(),
                 message_id,
                 sha256,
-                body_sha256: Some(mime::body_sha256(raw)),
+                body_sha256,
                 size: raw.len() as u64,
                 outcome: Outcome::DeadLetter {
                     reason: format!("{} ({})", reason, meta.id),

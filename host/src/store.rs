@@ -98,6 +98,21 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE messages ADD COLUMN body_sha256 TEXT;",
 ];
 
+/// [`Store::find_duplicate`]'s query: two indexed lookups, not one `OR`,
+/// which SQLite answers by scanning every row of the mailbox (O(n) per
+/// message; a test checks the plan).
+const FIND_DUPLICATE: &str = "SELECT uid FROM (
+     SELECT uid, 1 AS exact, outcome, committed_at
+     FROM messages INDEXED BY messages_by_sha256
+     WHERE mailbox = ?1 AND sha256 = ?2
+     UNION ALL
+     SELECT uid, 0, outcome, committed_at
+     FROM messages INDEXED BY messages_by_message_id
+     WHERE mailbox = ?1 AND message_id = ?3
+       AND (body_sha256 IS NULL OR ?4 IS NULL OR body_sha256 = ?4))
+ ORDER BY exact DESC, outcome = 'duplicate', committed_at, uid
+ LIMIT 1";
+
 /// What became of one retrieved message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -224,15 +239,7 @@ impl Store {
         body_sha256: Option<&str>,
     ) -> anyhow::Result<Option<String>> {
         self.conn
-            .prepare_cached(
-                "SELECT uid FROM messages
-                 WHERE mailbox = ?1
-                   AND (sha256 = ?2
-                        OR (message_id = ?3
-                            AND (body_sha256 IS NULL OR ?4 IS NULL OR body_sha256 = ?4)))
-                 ORDER BY sha256 = ?2 DESC, outcome = 'duplicate', committed_at, uid
-                 LIMIT 1",
-            )
+            .prepare_cached(FIND_DUPLICATE)
             .and_then(|mut stmt| {
                 stmt.query_row(params![mailbox, sha256, message_id, body_sha256], |row| {
                     row.get(0)
@@ -788,6 +795,29 @@ mod tests {
         assert_eq!(find("beta", None, "zz", None), None);
         // Scoped to the mailbox.
         assert_eq!(find("other", Some("<a@x>"), "s1", None), None);
+    }
+
+    #[test]
+    fn duplicate_lookups_use_the_indexes_not_a_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {FIND_DUPLICATE}"))
+            .unwrap()
+            .query_map(params!["beta", "s", "<m@x>", "b"], |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("USING INDEX messages_by_sha256"), "{plan}");
+        assert!(
+            plan.contains("USING INDEX messages_by_message_id"),
+            "{plan}"
+        );
+        assert!(!plan.contains("SCAN messages"), "{plan}");
     }
 
     #[test]
