@@ -17,5 +17,5 @@ pub use capa::Capabilities;
 pub use error::{Error, ErrorKind, quote_line};
 pub use listing::{Listing, Listings, join_listings, parse_list, parse_uidl};
 pub use mechanism::{CredentialKind, Mechanism, choose_mechanism};
-pub use pipeline::{PIPELINE_WINDOW, windows};
+pub use pipeline::{PIPELINE_WINDOW, Window};
 pub use status::{ErrResponse, ResponseCode, Status};

@@ -267,36 +267,39 @@ impl Session {
             .collect())
     }
 
-    /// Send `commands` in pipelining windows and read each answer with
-    /// `read`. One result per command, in order; after a broken connection
-    /// every remaining command fails too.
+    /// Send `commands` pipelined through a sliding [`proto::Window`] and read
+    /// each answer with `read`. One result per command, in order; after a broken
+    /// connection every remaining command fails too.
     fn run<T>(
         &mut self,
         commands: &[String],
         mut read: impl FnMut(&Connection, &str) -> Result<T, Failure>,
     ) -> Vec<Result<T, Pop3Error>> {
+        let mut window = proto::Window::new(commands.len(), self.pipelining);
         let mut results = Vec::with_capacity(commands.len());
-        for window in proto::windows(commands, self.pipelining) {
-            let written: Vec<Result<(), Pop3Error>> =
-                window.iter().map(|command| self.write(command)).collect();
-            for (command, written) in window.iter().zip(written) {
-                if let Err(e) = written {
-                    results.push(Err(e));
-                    continue;
-                }
-                if let Some(broken) = &self.broken {
-                    results.push(Err(unusable(broken)));
-                    continue;
-                }
-                results.push(match read(&self.conn, command) {
-                    Ok(value) => Ok(value),
-                    Err(Failure::Refused(e)) => Err(e),
-                    Err(Failure::Broken(e)) => {
-                        self.broken = Some(e.clone());
-                        Err(e)
-                    }
-                });
+        let mut written = std::collections::VecDeque::new();
+        for (i, command) in commands.iter().enumerate() {
+            // Queued lines go out with the next read.
+            for next in window.top_up(i) {
+                let w = self.write(&commands[next]);
+                written.push_back(w);
             }
+            if let Err(e) = written.pop_front().expect("queued by top_up") {
+                results.push(Err(e));
+                continue;
+            }
+            if let Some(broken) = &self.broken {
+                results.push(Err(unusable(broken)));
+                continue;
+            }
+            results.push(match read(&self.conn, command) {
+                Ok(value) => Ok(value),
+                Err(Failure::Refused(e)) => Err(e),
+                Err(Failure::Broken(e)) => {
+                    self.broken = Some(e.clone());
+                    Err(e)
+                }
+            });
         }
         results
     }
