@@ -271,12 +271,16 @@ impl Mailbox {
         let timeout = Duration::from_secs(cfg.connect_timeout_secs);
         let tcp = transport::connect_tcp(&cfg.host, port, timeout)
             .await
-            .with_context(|| format!("connecting to {}:{port}", cfg.host))?;
+            .map_err(|e| {
+                ConnectError::Network(format!("connecting to {}:{port}: {e}", cfg.host))
+            })?;
         let stream = match cfg.tls {
             TlsMode::Implicit => tokio::time::timeout(timeout, self.tls.handshake(tcp))
                 .await
-                .map_err(|_| anyhow::anyhow!("TLS handshake with {} timed out", cfg.host))?
-                .map_err(|e| anyhow::anyhow!(transport::explain_tls_error(&e, &cfg.host)))?,
+                .map_err(|_| {
+                    ConnectError::Tls(format!("TLS handshake with {} timed out", cfg.host))
+                })?
+                .map_err(|e| ConnectError::Tls(transport::explain_tls_error(&e, &cfg.host)))?,
             TlsMode::Starttls | TlsMode::None => Stream::Plain(tcp),
         };
         let conn = Connection::new(
@@ -866,6 +870,18 @@ pub fn unix_now() -> i64 {
 
 /// Whether a per-message failure left the connection unusable (transport
 /// failure, or an answer out of step), rather than a `-ERR` for that message.
+/// Why a connection to the server could not be opened, by class (metrics
+/// and callers match on it, not on the text).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// TCP: name resolution, refused, unreachable, timed out.
+    #[error("{0}")]
+    Network(String),
+    /// The TLS handshake or certificate verification.
+    #[error("{0}")]
+    Tls(String),
+}
+
 /// What one `retrieve` call gave: a result per message, or the session's
 /// failure.
 type Retrieved = Result<Vec<Result<Spooled, Pop3Error>>, SessionError>;

@@ -100,15 +100,18 @@ fn error_kind(e: &anyhow::Error) -> &'static str {
             _ => "server",
         },
         None => {
-            let text = format!("{e:#}");
-            if text.contains("TLS") {
-                "tls"
-            } else if text.contains("connecting to") {
-                "network"
-            } else if text.contains("sink") {
-                "sink"
-            } else {
-                "other"
+            use crate::pipeline::ConnectError;
+            let connect = e.chain().find_map(|c| c.downcast_ref::<ConnectError>());
+            match connect {
+                Some(ConnectError::Tls(_)) => "tls",
+                Some(ConnectError::Network(_)) => "network",
+                None if e
+                    .chain()
+                    .any(|c| c.downcast_ref::<crate::sink::SinkError>().is_some()) =>
+                {
+                    "sink"
+                }
+                None => "other",
             }
         }
     }
@@ -305,4 +308,30 @@ pub async fn check(config_path: &Path, args: CheckArgs) -> anyhow::Result<ExitCo
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::ConnectError;
+
+    #[test]
+    fn poll_errors_are_classified_by_type_not_text() {
+        let kind = |e: anyhow::Error| error_kind(&e.context("mailbox beta"));
+        assert_eq!(
+            kind(ConnectError::Tls("bad certificate".into()).into()),
+            "tls"
+        );
+        assert_eq!(
+            kind(ConnectError::Network("refused".into()).into()),
+            "network"
+        );
+        let sink = crate::sink::SinkError::Interrupted { sink: "out".into() };
+        assert_eq!(kind(anyhow::Error::new(sink).context("delivering")), "sink");
+        // Words in a message do not decide the class.
+        assert_eq!(
+            kind(anyhow::anyhow!("TLS sink connecting to nowhere")),
+            "other"
+        );
+    }
 }
