@@ -568,7 +568,7 @@ impl Mailbox {
                 }
                 Err(MessageError::Unmappable(reason)) => {
                     self.breaker_result(false);
-                    self.dead_letter(l, &raw, &reason, &received_at).await
+                    self.dead_letter(l, raw, &reason, &received_at).await
                 }
                 Err(MessageError::Internal(e)) => return Err(e),
             };
@@ -644,12 +644,12 @@ impl Mailbox {
     async fn dead_letter(
         &self,
         l: &Listing,
-        raw: &[u8],
+        raw: Spooled,
         reason: &str,
         received_at: &str,
     ) -> anyhow::Result<(Committed, Vec<FeedbackRecord>)> {
-        let sha256 = mime::sha256_hex(raw);
-        let (message_id, body_sha256) = match mime::parse(raw) {
+        let sha256 = mime::sha256_hex(&raw);
+        let (message_id, body_sha256) = match mime::parse(&raw) {
             Ok(p) => (p.email.message_id, Some(p.body_sha256)),
             Err(_) => (None, None),
         };
@@ -667,9 +667,10 @@ impl Mailbox {
         };
         tracing::warn!(mailbox = %self.name, uid = %l.uid, id = %meta.id, "dead-lettered: {reason}");
         let dl = self.dead_letters.clone();
-        let raw_owned = raw.to_vec();
+        let size = raw.len() as u64;
         let stored = meta.clone();
-        tokio::task::spawn_blocking(move || dl.store(&stored, &raw_owned))
+        // Moved, not copied: a spooled message stays a mapped file.
+        tokio::task::spawn_blocking(move || dl.store(&stored, &raw))
             .await?
             .context("storing a dead letter")?;
         Ok((
@@ -678,7 +679,7 @@ impl Mailbox {
                 message_id,
                 sha256,
                 body_sha256,
-                size: raw.len() as u64,
+                size,
                 outcome: Outcome::DeadLetter {
                     reason: format!("{} ({})", reason, meta.id),
                 },
