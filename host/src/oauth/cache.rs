@@ -182,7 +182,14 @@ mod tests {
         let enc = Cache::new(dir.path().join("b.json"), Some(key));
         enc.store(&sample()).unwrap();
         let on_disk = std::fs::read_to_string(enc.path()).unwrap();
-        assert!(on_disk.starts_with(ENC_PREFIX) && !on_disk.contains("RT"));
+        // The token as a JSON string: quotes never occur in the encoded
+        // ciphertext, while a bare "RT" does by chance (this was flaky).
+        assert!(
+            std::fs::read_to_string(plain.path())
+                .unwrap()
+                .contains("\"RT\"")
+        );
+        assert!(on_disk.starts_with(ENC_PREFIX) && !on_disk.contains("\"RT\""));
         assert_eq!(enc.load().unwrap().access_token.as_deref(), Some("AT"));
         let wrong = Cache::new(enc.path().to_path_buf(), Some([8u8; 32]));
         assert!(wrong.load().unwrap_err().to_string().contains("wrong key"));
