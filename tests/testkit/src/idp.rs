@@ -1025,6 +1025,11 @@ impl Req {
         find(&self.form, name).filter(|v| !v.is_empty())
     }
 
+    /// A form parameter the request must have (AADSTS900144 otherwise).
+    fn required(&self, name: &str) -> Result<&str, OAuthError> {
+        self.form(name).ok_or_else(|| OAuthError::missing(name))
+    }
+
     fn query(&self, name: &str) -> Option<&str> {
         find(&self.query, name).filter(|v| !v.is_empty())
     }
@@ -1212,6 +1217,22 @@ impl OAuthError {
             50027,
             format!("JWT token is invalid or malformed. {why}"),
         )
+    }
+
+    /// AADSTS70000 for a code or token presented by another client than
+    /// the one it was issued to.
+    fn issued_to_another_client(what: &str) -> OAuthError {
+        OAuthError::invalid_grant(
+            70000,
+            format!(
+                "Provided grant is invalid or malformed. The {what} was issued to another client."
+            ),
+        )
+    }
+
+    /// AADSTS9002313: a code or token the endpoint does not know.
+    fn malformed_grant() -> OAuthError {
+        OAuthError::invalid_grant(9002313, "Invalid request. Request is malformed or invalid.")
     }
 
     fn invalid_grant(code: u32, description: impl Into<String>) -> OAuthError {
@@ -1625,16 +1646,12 @@ impl Shared {
         if !self.tenant_known(tenant) {
             return Err(self.tenant_not_found(tenant));
         }
-        let client_id = req
-            .form("client_id")
-            .ok_or_else(|| OAuthError::missing("client_id"))?;
+        let client_id = req.required("client_id")?;
         let app = self
             .apps
             .get(client_id)
             .ok_or_else(|| self.app_not_found(client_id))?;
-        let scope = req
-            .form("scope")
-            .ok_or_else(|| OAuthError::missing("scope"))?;
+        let scope = req.required("scope")?;
         let requested = parse_scopes(scope)?;
         let device_code = format!("DAQABIQEAAAD{}", self.random_b64(180));
         let user_code = loop {
@@ -1708,9 +1725,7 @@ impl Shared {
         if !self.tenant_known(tenant) {
             return Err(self.tenant_not_found(tenant));
         }
-        let grant_type = req
-            .form("grant_type")
-            .ok_or_else(|| OAuthError::missing("grant_type"))?;
+        let grant_type = req.required("grant_type")?;
         let client_id = req
             .form("client_id")
             .or(req.basic.as_ref().map(|(id, _)| id.as_str()))
@@ -1942,9 +1957,7 @@ impl Shared {
         app: &AppRec,
         auth: ClientAuth,
     ) -> Result<Reply, OAuthError> {
-        let scope = req
-            .form("scope")
-            .ok_or_else(|| OAuthError::missing("scope"))?;
+        let scope = req.required("scope")?;
         if scope.trim() != POP_APP_SCOPE {
             if scope.trim().ends_with("/.default") && !scope.contains(' ') {
                 return Err(OAuthError::new(
@@ -1990,21 +2003,12 @@ impl Shared {
         app: &AppRec,
         auth: ClientAuth,
     ) -> Result<Reply, OAuthError> {
-        let code = req
-            .form("code")
-            .ok_or_else(|| OAuthError::missing("code"))?;
+        let code = req.required("code")?;
         let Some(rec) = st.codes.get_mut(code) else {
-            return Err(OAuthError::invalid_grant(
-                9002313,
-                "Invalid request. Request is malformed or invalid.",
-            ));
+            return Err(OAuthError::malformed_grant());
         };
         if rec.grant.client_id != app.app.client_id {
-            return Err(OAuthError::invalid_grant(
-                70000,
-                "Provided grant is invalid or malformed. The authorization code was issued to \
-                 another client.",
-            ));
+            return Err(OAuthError::issued_to_another_client("authorization code"));
         }
         if rec.redeemed {
             return Err(OAuthError::invalid_grant(
@@ -2020,9 +2024,7 @@ impl Shared {
                  Send a new interactive authorization request for this user and resource.",
             ));
         }
-        let redirect_uri = req
-            .form("redirect_uri")
-            .ok_or_else(|| OAuthError::missing("redirect_uri"))?;
+        let redirect_uri = req.required("redirect_uri")?;
         if redirect_uri != rec.redirect_uri {
             return Err(OAuthError::invalid_grant(
                 50011,
@@ -2033,9 +2035,7 @@ impl Shared {
                 ),
             ));
         }
-        let verifier = req
-            .form("code_verifier")
-            .ok_or_else(|| OAuthError::missing("code_verifier"))?;
+        let verifier = req.required("code_verifier")?;
         if pkce_challenge(verifier) != rec.challenge {
             return Err(OAuthError::invalid_grant(
                 501481,
@@ -2055,9 +2055,7 @@ impl Shared {
         app: &AppRec,
         auth: ClientAuth,
     ) -> Result<Reply, OAuthError> {
-        let code = req
-            .form("device_code")
-            .ok_or_else(|| OAuthError::missing("device_code"))?;
+        let code = req.required("device_code")?;
         let Some(rec) = st.devices.get_mut(code) else {
             return Err(OAuthError::new(
                 "bad_verification_code",
@@ -2066,11 +2064,7 @@ impl Shared {
             ));
         };
         if rec.client_id != app.app.client_id {
-            return Err(OAuthError::invalid_grant(
-                70000,
-                "Provided grant is invalid or malformed. The device code was issued to another \
-                 client.",
-            ));
+            return Err(OAuthError::issued_to_another_client("device code"));
         }
         let now = Instant::now();
         let grant = match &rec.state {
@@ -2140,22 +2134,13 @@ impl Shared {
         app: &AppRec,
         auth: ClientAuth,
     ) -> Result<Reply, OAuthError> {
-        let token = req
-            .form("refresh_token")
-            .ok_or_else(|| OAuthError::missing("refresh_token"))?;
+        let token = req.required("refresh_token")?;
         let max_inactive = self.refresh_max_inactive;
         let Some(rec) = st.refresh.get_mut(token) else {
-            return Err(OAuthError::invalid_grant(
-                9002313,
-                "Invalid request. Request is malformed or invalid.",
-            ));
+            return Err(OAuthError::malformed_grant());
         };
         if rec.grant.client_id != app.app.client_id {
-            return Err(OAuthError::invalid_grant(
-                70000,
-                "Provided grant is invalid or malformed. The refresh token was issued to another \
-                 client.",
-            ));
+            return Err(OAuthError::issued_to_another_client("refresh token"));
         }
         if matches!(rec.state, RefreshState::Active) && rec.last_used.elapsed() > max_inactive {
             rec.state = RefreshState::Expired;

@@ -3,16 +3,15 @@
 //! harness configures away (failure delay, loopback counting as secure).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+
 use popline_testkit::{Dovecot, DovecotOptions, Tls, beta_replies};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use rustls_pki_types::ServerName;
+use support::{Pop3, connector};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto::ring};
 
 const USER: &str = "alice@contoso.example";
 const PASSWORD: &str = "s3cret pass";
@@ -35,79 +34,6 @@ Subject: dots\r\n\r\nA line:\r\n.starts with a dot\r\n..and two\r\n.\r\nend\r\n"
     vec![first, beta[1].clone(), beta[4].clone()]
 }
 
-fn connector(ca: &Path) -> TlsConnector {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).expect("reading CA") {
-        roots.add(cert.expect("CA PEM")).expect("adding CA");
-    }
-    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    TlsConnector::from(Arc::new(config))
-}
-
-/// A minimal POP3 client, enough to check the server.
-struct Pop3<S> {
-    io: BufReader<S>,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
-    async fn greeting(io: S) -> Pop3<S> {
-        let mut pop = Pop3 {
-            io: BufReader::new(io),
-        };
-        let line = pop.line().await;
-        assert!(line.starts_with("+OK"), "greeting: {line}");
-        pop
-    }
-
-    async fn line(&mut self) -> String {
-        let mut buf = Vec::new();
-        tokio::time::timeout(Duration::from_secs(10), self.io.read_until(b'\n', &mut buf))
-            .await
-            .expect("server answered in time")
-            .expect("reading");
-        String::from_utf8(buf).expect("UTF-8 status line")
-    }
-
-    /// Sends `command` and returns the status line (without CRLF).
-    async fn cmd(&mut self, command: &str) -> String {
-        self.io
-            .get_mut()
-            .write_all(format!("{command}\r\n").as_bytes())
-            .await
-            .expect("writing");
-        self.io.get_mut().flush().await.expect("flushing");
-        self.line().await.trim_end().to_owned()
-    }
-
-    /// Sends `command`, expects `+OK` and returns the multi-line body, dot-unstuffed.
-    async fn multi(&mut self, command: &str) -> Vec<u8> {
-        let status = self.cmd(command).await;
-        assert!(status.starts_with("+OK"), "{command}: {status}");
-        let mut body = Vec::new();
-        loop {
-            let mut line = Vec::new();
-            self.io.read_until(b'\n', &mut line).await.expect("reading");
-            assert!(!line.is_empty(), "connection closed in a multi-line answer");
-            if line == b".\r\n" {
-                return body;
-            }
-            let unstuffed = line.strip_prefix(b".").unwrap_or(&line);
-            body.extend_from_slice(unstuffed);
-        }
-    }
-
-    async fn login(&mut self) {
-        let user = self.cmd(&format!("USER {USER}")).await;
-        assert!(user.starts_with("+OK"), "USER: {user}");
-        let pass = self.cmd(&format!("PASS {PASSWORD}")).await;
-        assert!(pass.starts_with("+OK"), "PASS: {pass}");
-    }
-}
-
 async fn pop3s(
     dovecot: &Dovecot,
     ca: &Path,
@@ -128,7 +54,7 @@ async fn pop3s_login_stat_and_byte_exact_retr() {
         .await
         .expect("TLS with the test CA");
     let mut pop = Pop3::greeting(tls).await;
-    pop.login().await;
+    pop.login(USER, PASSWORD).await;
 
     // STAT counts sizes as served (CRLF): proves the S=/W= file names are right.
     let total: usize = messages.iter().map(Vec::len).sum();
@@ -177,14 +103,12 @@ async fn stls_on_plain_port_and_dele_is_counted() {
         .connect(name, pop.io.into_inner())
         .await
         .expect("STLS handshake (DNS:localhost)");
-    let mut pop = Pop3 {
-        io: BufReader::new(tls),
-    };
+    let mut pop = Pop3::new(tls);
     let capa = String::from_utf8(pop.multi("CAPA").await).unwrap();
     assert!(!capa.lines().any(|l| l == "STLS"), "{capa}");
     // No introspection endpoint configured: no bearer-token mechanisms.
     assert!(capa.lines().any(|l| l == "SASL PLAIN LOGIN"), "{capa}");
-    pop.login().await;
+    pop.login(USER, PASSWORD).await;
     assert!(pop.cmd("DELE 2").await.starts_with("+OK"));
     assert!(pop.cmd("QUIT").await.starts_with("+OK"));
     assert_eq!(dovecot.count(USER).unwrap(), 2);
@@ -220,7 +144,7 @@ async fn plaintext_login_refused_when_not_loopback_equal() {
         .await
         .unwrap();
     let mut pop = Pop3::greeting(tcp).await;
-    pop.login().await;
+    pop.login(USER, PASSWORD).await;
 }
 
 #[tokio::test]

@@ -3,8 +3,6 @@
 //! injection, and bearer logins (XOAUTH2 two-step, OAUTHBEARER) validated
 //! through Dovecot's `oauth2` passdb calling `/introspect`.
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -17,14 +15,14 @@ use popline_testkit::idp::{
     AssertionAlg, AssertionOptions, DEVICE_CODE_GRANT, JWT_BEARER, POP_APP_SCOPE,
     POP_DELEGATED_SCOPE, Thumbprint, pkce_challenge,
 };
+mod support;
+
 use popline_testkit::{App, ClientCertificate, Dovecot, DovecotOptions, Fault, Idp, IdpOptions};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use support::{Pop3, connector};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto::ring};
 
 const ALICE: &str = "alice@contoso.example";
 const BOB: &str = "bob@contoso.example";
@@ -242,44 +240,6 @@ async fn authorize(idp: &Idp, scope: &str) -> (String, String, String) {
 
 // --- a small POP3 client ---------------------------------------------------
 
-fn connector(ca: &Path) -> TlsConnector {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).expect("reading CA") {
-        roots.add(cert.expect("CA PEM")).expect("adding CA");
-    }
-    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    TlsConnector::from(Arc::new(config))
-}
-
-struct Pop3<S> {
-    io: BufReader<S>,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
-    async fn line(&mut self) -> String {
-        let mut buf = Vec::new();
-        tokio::time::timeout(Duration::from_secs(10), self.io.read_until(b'\n', &mut buf))
-            .await
-            .expect("server answered in time")
-            .expect("reading");
-        String::from_utf8(buf).unwrap().trim_end().to_owned()
-    }
-
-    async fn cmd(&mut self, command: &str) -> String {
-        self.io
-            .get_mut()
-            .write_all(format!("{command}\r\n").as_bytes())
-            .await
-            .unwrap();
-        self.io.get_mut().flush().await.unwrap();
-        self.line().await
-    }
-}
-
 /// How a bearer login ended.
 #[derive(Debug)]
 enum Login {
@@ -305,9 +265,7 @@ async fn bearer_login(dovecot: &Dovecot, mech: &str, user: &str, token: &str) ->
         .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
         .await
         .unwrap();
-    let mut pop = Pop3 {
-        io: BufReader::new(tls),
-    };
+    let mut pop = Pop3::new(tls);
     assert!(pop.line().await.starts_with("+OK"));
     let go_ahead = pop.cmd(&format!("AUTH {mech}")).await;
     assert_eq!(go_ahead, "+", "AUTH {mech}");
@@ -430,49 +388,43 @@ async fn client_credentials_with_secret_then_xoauth2_two_step() {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
-    let wrong_secret = post(
-        &idp.token_url(),
-        &[
+    // Refusals: (client_id, client_secret, scope) → Microsoft's answer.
+    for (client_id, secret, scope, status, error, code) in [
+        (
+            DAEMON,
+            Some("nope"),
+            POP_APP_SCOPE,
+            401,
+            "invalid_client",
+            7000215,
+        ),
+        (
+            DAEMON,
+            Some(SECRET),
+            POP_DELEGATED_SCOPE,
+            400,
+            "invalid_scope",
+            1002012,
+        ),
+        (DAEMON, None, POP_APP_SCOPE, 401, "invalid_client", 7000218),
+        (
+            "nobody",
+            Some("x"),
+            POP_APP_SCOPE,
+            400,
+            "unauthorized_client",
+            700016,
+        ),
+    ] {
+        let mut form = vec![
             ("grant_type", "client_credentials"),
-            ("client_id", DAEMON),
-            ("client_secret", "nope"),
-            ("scope", POP_APP_SCOPE),
-        ],
-    )
-    .await;
-    assert_error(&wrong_secret, 401, "invalid_client", 7000215);
-    let delegated_scope = post(
-        &idp.token_url(),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", DAEMON),
-            ("client_secret", SECRET),
-            ("scope", POP_DELEGATED_SCOPE),
-        ],
-    )
-    .await;
-    assert_error(&delegated_scope, 400, "invalid_scope", 1002012);
-    let no_secret = post(
-        &idp.token_url(),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", DAEMON),
-            ("scope", POP_APP_SCOPE),
-        ],
-    )
-    .await;
-    assert_error(&no_secret, 401, "invalid_client", 7000218);
-    let unknown = post(
-        &idp.token_url(),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "nobody"),
-            ("client_secret", "x"),
-            ("scope", POP_APP_SCOPE),
-        ],
-    )
-    .await;
-    assert_error(&unknown, 400, "unauthorized_client", 700016);
+            ("client_id", client_id),
+            ("scope", scope),
+        ];
+        form.extend(secret.map(|s| ("client_secret", s)));
+        let r = post(&idp.token_url(), &form).await;
+        assert_error(&r, status, error, code);
+    }
 }
 
 #[tokio::test]
