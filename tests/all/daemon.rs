@@ -7,14 +7,6 @@ use popline_testkit::beta_replies;
 
 use crate::ingest::Setup;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// One HTTP GET; a transient connection error is retried for a few seconds.
 fn get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
@@ -47,7 +39,7 @@ fn the_daemon_polls_on_schedule_serves_metrics_and_stops_on_sigterm() {
     s.dovecot
         .seed(popline_testkit_user(), &beta_replies()[..2])
         .unwrap();
-    let metrics = free_port();
+    let metrics = crate::support::free_port();
     let cfg = s.config(
         s.dovecot.tls_port(),
         "implicit",

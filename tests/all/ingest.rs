@@ -37,15 +37,7 @@ impl Setup {
             r#"
 [state]
 path = "state.db"
-
-[sinks.jsonl]
-type = "jsonl"
-path = "feedback.jsonl"
-
-[sinks.db]
-type = "sqlite"
-path = "feedback.db"
-
+{sinks}
 [mailboxes.beta]
 host = "127.0.0.1"
 port = {port}
@@ -59,6 +51,7 @@ sinks = ["jsonl", "db"]
 {extra}
 "#,
             ca = ca.display(),
+            sinks = crate::support::scenario::FILE_SINKS,
             dialogue = support::plugin("pop3-standard").display(),
             mapper = support::plugin("feedback-default").display(),
         );

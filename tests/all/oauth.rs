@@ -28,14 +28,6 @@ struct Env {
     redirect_port: u16,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Env {
     fn new(access_lifetime: Duration) -> Env {
         let cert = ClientCertificate::generate("popline test app").unwrap();
@@ -65,7 +57,7 @@ impl Env {
             dovecot,
             dir,
             cert,
-            redirect_port: free_port(),
+            redirect_port: crate::support::free_port(),
         }
     }
 

@@ -143,15 +143,6 @@ async fn answer(mut sock: tokio::net::TcpStream, state: Arc<Mutex<Endpoint>>) {
     let _ = sock.shutdown().await;
 }
 
-/// A loopback port nothing listens on (for now).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn pop3(n: usize) -> ScriptedServer {
     ScriptedServer::spawn(Script::login(USER, PASSWORD), replies("sink", n))
 }
@@ -159,7 +150,7 @@ fn pop3(n: usize) -> ScriptedServer {
 #[test]
 fn an_http_sink_that_fails_for_a_while_gets_everything_exactly_once() {
     let server = pop3(5);
-    let port = free_port();
+    let port = crate::support::free_port();
     let mut ws = Workspace::new();
     ws.sinks = format!(
         r#"

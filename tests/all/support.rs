@@ -83,3 +83,12 @@ pub fn popline() -> Command {
 pub fn example_mail(name: &str) -> PathBuf {
     root().join("examples/mail").join(name)
 }
+
+/// A loopback port nothing listens on (for now): bound, read, released.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -51,9 +51,6 @@ impl JsonlSink {
         records: &[FeedbackRecord],
         blobs: &Blobs,
     ) -> Result<(), SinkError> {
-        if records.is_empty() {
-            return Ok(());
-        }
         let mut lines = Vec::with_capacity(records.len());
         for r in records {
             // Checked here, so a missing blob fails before anything is written.

@@ -247,6 +247,11 @@ impl Sink {
         records: &[FeedbackRecord],
         blobs: &Blobs,
     ) -> Result<(), SinkError> {
+        if records.is_empty() {
+            // Skipped or duplicate messages only: nothing to store (and no
+            // fsync or transaction to pay for).
+            return Ok(());
+        }
         match self {
             Sink::Jsonl(s) => s.write_batch(records, blobs).await,
             Sink::Sqlite(s) => s.write_batch(records, blobs).await,

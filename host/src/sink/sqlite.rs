@@ -54,9 +54,6 @@ impl SqliteSink {
         records: &[FeedbackRecord],
         blobs: &Blobs,
     ) -> Result<(), SinkError> {
-        if records.is_empty() {
-            return Ok(());
-        }
         if self.store_attachments {
             for r in records {
                 blobs.of(&self.name, r)?;
