@@ -28,6 +28,15 @@ fn replay(ws: &Workspace, args: &[&str]) -> Run {
     run(ws.popline(&all), LIMIT)
 }
 
+/// `replay --archive beta` with the test mapper in `mode` as the candidate.
+fn test_mapper_on_archive(ws: &Workspace, mode: &str, extra: &[&str]) -> Run {
+    let mapper = plugin("test-mapper");
+    let set = format!("mode={mode}");
+    let mut args = vec!["--archive", "beta", "--mapper", &mapper, "--set", &set];
+    args.extend_from_slice(extra);
+    replay(ws, &args)
+}
+
 fn archived(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -74,17 +83,7 @@ fn archive_keeps_fetched_mail_by_digest_prunes_it_and_replays_a_candidate() {
     );
 
     // A candidate that answers differently: each message's record diff.
-    let changed = replay(
-        &ws,
-        &[
-            "--archive",
-            "beta",
-            "--mapper",
-            &plugin("test-mapper"),
-            "--set",
-            "mode=echo",
-        ],
-    );
+    let changed = test_mapper_on_archive(&ws, "echo", &[]);
     changed.assert_success();
     assert!(changed.stdout.contains("summary: changed 4"), "{changed}");
     assert_eq!(changed.stdout.matches("beta/").count(), 4, "{changed}");
@@ -95,35 +94,14 @@ fn archive_keeps_fetched_mail_by_digest_prunes_it_and_replays_a_candidate() {
     );
 
     // One that fails, and one that skips everything.
-    let failing = replay(
-        &ws,
-        &[
-            "--archive",
-            "beta",
-            "--mapper",
-            &plugin("test-mapper"),
-            "--set",
-            "mode=error",
-        ],
-    );
+    let failing = test_mapper_on_archive(&ws, "error", &[]);
     assert!(
         failing.stdout.contains("summary: newly failing 4"),
         "{failing}"
     );
     failing.assert_success();
     // Gated: the same run fails with --fail-on-regression.
-    let gated = replay(
-        &ws,
-        &[
-            "--archive",
-            "beta",
-            "--mapper",
-            &plugin("test-mapper"),
-            "--set",
-            "mode=error",
-            "--fail-on-regression",
-        ],
-    );
+    let gated = test_mapper_on_archive(&ws, "error", &["--fail-on-regression"]);
     gated.assert_failure();
     assert!(
         gated.stderr.contains("newly failing on 4 message(s)"),
@@ -135,17 +113,7 @@ fn archive_keeps_fetched_mail_by_digest_prunes_it_and_replays_a_candidate() {
             .contains("1 record(s) → failure: plugin test_mapper returned an error: test-mapper was told to fail"),
         "{failing}"
     );
-    let skipping = replay(
-        &ws,
-        &[
-            "--archive",
-            "beta",
-            "--mapper",
-            &plugin("test-mapper"),
-            "--set",
-            "mode=log-flood",
-        ],
-    );
+    let skipping = test_mapper_on_archive(&ws, "log-flood", &[]);
     assert!(
         skipping.stdout.contains("summary: newly skipped 4"),
         "{skipping}"
