@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
@@ -167,17 +168,20 @@ impl HttpSink {
                         let url = template.replace("{sha256}", &a.sha256);
                         let url = Url::parse(&url).expect("checked at open");
                         let shown = strip_query(&url);
+                        // Copied once; each attempt shares it.
+                        let bytes = Bytes::copy_from_slice(bytes);
                         self.send(&record.id, &shown, || {
                             self.client
                                 .put(url.clone())
                                 .header(CONTENT_TYPE, &a.content_type)
-                                .body(bytes.to_vec())
+                                .body(bytes.clone())
                         })
                         .await?;
                     }
                     record_json(record)
                 }
             };
+            let body = Bytes::from(body);
             self.send(&record.id, &self.shown_url, || {
                 self.client
                     .post(self.url.clone())

@@ -17,8 +17,6 @@ pub struct JsonlSink {
     // The file work runs in `spawn_blocking`, which needs owned ('static)
     // state; the mutex is never contended (one writer per sink).
     file: Arc<Mutex<JsonlFile>>,
-    /// Whether attachment bytes are stored (in the file's attachment folder).
-    store_attachments: bool,
 }
 
 impl JsonlSink {
@@ -30,12 +28,10 @@ impl JsonlSink {
         attachments_dir: Option<PathBuf>,
     ) -> Result<JsonlSink, SinkError> {
         let sink = name.to_string();
-        let store_attachments = attachments_dir.is_some();
         let file = blocking(name, move || JsonlFile::open(sink, path, attachments_dir)).await?;
         Ok(JsonlSink {
             name: name.to_string(),
             file: Arc::new(Mutex::new(file)),
-            store_attachments,
         })
     }
 
@@ -53,10 +49,6 @@ impl JsonlSink {
     ) -> Result<(), SinkError> {
         let mut lines = Vec::with_capacity(records.len());
         for r in records {
-            // Checked here, so a missing blob fails before anything is written.
-            if self.store_attachments {
-                blobs.of(&self.name, r)?;
-            }
             let shas = r.attachments.iter().map(|a| a.sha256.clone()).collect();
             lines.push(Line {
                 id: r.id.clone(),
@@ -242,18 +234,20 @@ impl JsonlFile {
         }
         let mut fresh = HashSet::new();
         let mut buf = String::new();
+        // (record id, attachment SHA-256) of the lines to append.
         let mut shas = Vec::new();
         for line in lines {
-            if !self.ids.contains(&line.id) && fresh.insert(line.id) {
+            if !self.ids.contains(&line.id) && fresh.insert(line.id.clone()) {
                 buf.push_str(&line.json);
                 buf.push('\n');
-                shas.extend(line.attachments);
+                shas.extend(line.attachments.into_iter().map(|s| (line.id.clone(), s)));
             }
         }
         if fresh.is_empty() {
             return Ok(0);
         }
-        // The bytes first: a record on disk never points at a missing file.
+        // The bytes first: a record on disk never points at a missing file,
+        // and bytes missing from `blobs` fail the batch before any line.
         if let Some(dir) = &self.attachments_dir {
             store_blobs(&self.sink, dir, &shas, blobs)?;
         }
@@ -282,9 +276,15 @@ impl JsonlFile {
     }
 }
 
-/// Write each blob to `dir/<sha256>` (temporary name, fsync, rename) unless
-/// a file of that name and size is there already, then fsync the folder.
-fn store_blobs(sink: &str, dir: &Path, shas: &[String], blobs: &Blobs) -> Result<(), SinkError> {
+/// Write each blob, named by `(record id, sha256)`, to `dir/<sha256>`
+/// (temporary name, fsync, rename) unless a file of that name and size is
+/// there already, then fsync the folder.
+fn store_blobs(
+    sink: &str,
+    dir: &Path,
+    shas: &[(String, String)],
+    blobs: &Blobs,
+) -> Result<(), SinkError> {
     let fail = |op, path: &Path| {
         let (sink, path) = (sink.to_string(), path.to_path_buf());
         move |error| SinkError::Io {
@@ -295,10 +295,10 @@ fn store_blobs(sink: &str, dir: &Path, shas: &[String], blobs: &Blobs) -> Result
         }
     };
     let mut wrote = false;
-    for sha in shas {
+    for (id, sha) in shas {
         let bytes = blobs.get(sha).ok_or_else(|| SinkError::MissingAttachment {
             sink: sink.to_string(),
-            id: String::new(),
+            id: id.clone(),
             sha256: sha.clone(),
         })?;
         let path = dir.join(sha);
