@@ -136,6 +136,13 @@ fn scaffolded_pop3_dialogue_builds_and_runs_a_session() {
         &["build", "--quiet", "--target", "wasm32-wasip2", "--release"],
     );
     let wasm = scaffold_target().join("wasm32-wasip2/release/acme_pop3.wasm");
+    // The configuration the template ships is one popline accepts.
+    let cfg = popline::config::Config::load(&dir.join("popline.toml"))
+        .unwrap_or_else(|e| panic!("the scaffolded popline.toml: {e}"));
+    assert_eq!(
+        cfg.mailboxes["test"].dialogue,
+        std::path::Path::new("target/wasm32-wasip2/release/acme_pop3.wasm")
+    );
 
     const USER: &str = "replies@beta.example.com";
     let server = ScriptedServer::spawn(
