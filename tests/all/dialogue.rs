@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use popline::plugin::dialogue::{SessionParams, TlsMode};
-use popline::plugin::{DialoguePlugin, Limits};
-use popline::pop3::{ConnSettings, Connection, Credential, Secret};
-use popline::transport::{Stream, connect_tcp};
+use popline_plugin_runtime::dialogue::{SessionParams, TlsMode};
+use popline_plugin_runtime::{DialoguePlugin, Limits};
+use popline_pop3::{ConnSettings, Connection, Credential, Secret};
+use popline_net::{Stream, connect_tcp};
 
 use crate::support::{
     self,
@@ -32,7 +32,7 @@ async fn connect(port: u16, allow_plaintext: bool) -> Connection {
             read_timeout: Duration::from_secs(5),
             min_rate: 0,
             max_message: 1 << 20,
-            spool: popline::spool::SpoolPolicy::memory_only(),
+            spool: popline_core::spool::SpoolPolicy::memory_only(),
             allow_plaintext,
         },
     )

@@ -255,10 +255,10 @@ fn runaway_dialogue_plugins_are_stopped_and_reported_by_name() {
 /// budget.
 #[tokio::test(flavor = "current_thread")]
 async fn time_waiting_for_the_executor_is_not_charged_as_plugin_cpu() {
-    use popline::plugin::dialogue::{SessionParams, TlsMode};
-    use popline::plugin::{DialoguePlugin, Limits};
-    use popline::pop3::{ConnSettings, Connection, Credential, Secret};
-    use popline::transport::{Stream, connect_tcp};
+    use popline_plugin_runtime::dialogue::{SessionParams, TlsMode};
+    use popline_plugin_runtime::{DialoguePlugin, Limits};
+    use popline_pop3::{ConnSettings, Connection, Credential, Secret};
+    use popline_net::{Stream, connect_tcp};
 
     let server = server(&[]);
     let tcp = connect_tcp("127.0.0.1", server.port, Duration::from_secs(5))
@@ -275,7 +275,7 @@ async fn time_waiting_for_the_executor_is_not_charged_as_plugin_cpu() {
             read_timeout: Duration::from_secs(5),
             min_rate: 0,
             max_message: 1 << 20,
-            spool: popline::spool::SpoolPolicy::memory_only(),
+            spool: popline_core::spool::SpoolPolicy::memory_only(),
             allow_plaintext: true,
         },
     );

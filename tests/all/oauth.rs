@@ -280,7 +280,7 @@ async fn authorization_code_with_pkce_through_the_loopback_redirect() {
         url.contains("code_challenge_method=S256") && url.contains("state="),
         "{url}"
     );
-    let http = popline::transport::http_client(Duration::from_secs(10), None).unwrap();
+    let http = popline_net::http_client(Duration::from_secs(10), None).unwrap();
     let resp = http.get(&url).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 302);
     let location = resp.headers()["location"].to_str().unwrap().to_string();

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use popline::mime;
-use popline::plugin::mapper::{MapOutcome, MapperInput, wit};
-use popline::plugin::{DialoguePlugin, Limit, Limits, MapperPlugin, PluginError};
+use popline_mime as mime;
+use popline_plugin_runtime::mapper::{MapOutcome, MapperInput, wit};
+use popline_plugin_runtime::{DialoguePlugin, Limit, Limits, MapperPlugin, PluginError};
 
 use crate::support;
 

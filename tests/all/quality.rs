@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use popline::mime;
-use popline::plugin::mapper::{MapOutcome, MapperInput, wit};
-use popline::plugin::{Limits, MapperPlugin};
+use popline_mime as mime;
+use popline_plugin_runtime::mapper::{MapOutcome, MapperInput, wit};
+use popline_plugin_runtime::{Limits, MapperPlugin};
 use serde_json::Value;
 
 use crate::support;

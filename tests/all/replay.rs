@@ -62,12 +62,12 @@ fn archive_keeps_fetched_mail_by_digest_prunes_it_and_replays_a_candidate() {
     let files = archived(&dir);
     let mut expected: Vec<PathBuf> = mail
         .iter()
-        .map(|m| dir.join(format!("{}.eml", popline::mime::sha256_hex(m))))
+        .map(|m| dir.join(format!("{}.eml", popline_core::digest::sha256_hex(m))))
         .collect();
     expected.sort();
     assert_eq!(files, expected);
     for m in &mail {
-        let p = dir.join(format!("{}.eml", popline::mime::sha256_hex(m)));
+        let p = dir.join(format!("{}.eml", popline_core::digest::sha256_hex(m)));
         assert_eq!(&std::fs::read(&p).unwrap(), m);
     }
 

@@ -137,7 +137,7 @@ fn scaffolded_pop3_dialogue_builds_and_runs_a_session() {
     );
     let wasm = scaffold_target().join("wasm32-wasip2/release/acme_pop3.wasm");
     // The configuration the template ships is one popline accepts.
-    let cfg = popline::config::Config::load(&dir.join("popline.toml"))
+    let cfg = popline_config::Config::load(&dir.join("popline.toml"))
         .unwrap_or_else(|e| panic!("the scaffolded popline.toml: {e}"));
     assert_eq!(
         cfg.mailboxes["test"].dialogue,

@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use popline::plugin::{Engine, EngineOptions};
+use popline_plugin_runtime::{Engine, EngineOptions};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
-        .to_path_buf()
+        .join("../..")
+        .canonicalize()
+        .expect("the workspace root (host/popline/../..) exists")
 }
 
 fn target_dir() -> PathBuf {

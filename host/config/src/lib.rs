@@ -1,0 +1,498 @@
+//! The configuration file: state, sinks and mailboxes (pipelines).
+//!
+//! Every struct denies unknown fields and documents each field; an error
+//! names the file, line and column and what to write instead.
+
+use std::collections::BTreeMap;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use popline_core::SecretRef;
+
+use popline_plugin_runtime::Limits;
+use popline_sink::SinkConfig;
+
+/// The whole configuration file.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Durable state (which messages were committed).
+    #[serde(default)]
+    pub state: StateConfig,
+    /// Plugin engine settings.
+    #[serde(default)]
+    pub plugins: PluginsConfig,
+    /// Named sinks that mailboxes deliver feedback records to.
+    #[serde(default)]
+    pub sinks: BTreeMap<String, SinkConfig>,
+    /// Named mailboxes; each is one pipeline with its own schedule.
+    pub mailboxes: BTreeMap<String, MailboxConfig>,
+    /// Optional Prometheus endpoint (`popline run` only).
+    pub metrics: Option<popline_metrics::MetricsConfig>,
+    /// The folder relative paths in the file resolve against (the file's own).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// Where popline keeps its state.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// SQLite database holding committed unique ids (created if missing).
+    pub path: PathBuf,
+    /// Folder for dead letters: raw `.eml` plus a JSON sidecar per message
+    /// that could not be mapped.
+    pub dead_letter_dir: PathBuf,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            path: PathBuf::from("popline-state.db"),
+            dead_letter_dir: PathBuf::from("dead-letters"),
+        }
+    }
+}
+
+/// Plugin engine settings.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Where compiled plugins are cached (default: `$XDG_CACHE_HOME/popline`).
+    pub cache_dir: Option<PathBuf>,
+    /// Plugin instances that may be alive at once (default 1000).
+    pub max_instances: Option<u32>,
+}
+
+/// How to reach the server securely.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (POP3S, port 995). Microsoft 365 uses this.
+    Implicit,
+    /// Connect in plain text, then upgrade with STLS (port 110).
+    Starttls,
+    /// No TLS. Only for a loopback server, and only with `allow_plaintext`.
+    None,
+}
+
+/// What happens to a message on the server once its result is stored.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Retention {
+    /// Delete it (DELE) right after the result is durably committed.
+    Delete,
+    /// Leave it; committed unique ids are remembered so it is not fetched
+    /// again. With `keep_days`, delete it that many days after committing.
+    Keep,
+}
+
+/// What happens to a message larger than `max_message_mib`.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum OversizePolicy {
+    /// Leave it on the server, recorded in the state with its headers.
+    #[default]
+    Skip,
+    /// Retrieve and process it anyway (spooled to disk, so it costs disk,
+    /// not memory, while it is received).
+    Fetch,
+}
+
+/// One mailbox: where to fetch, how to log in, which plugins, where to deliver.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    /// Server host name, e.g. `outlook.office365.com`.
+    pub host: String,
+    /// Server port (default: 995 for `implicit`, 110 otherwise).
+    pub port: Option<u16>,
+    /// `implicit` (default), `starttls` or `none`.
+    #[serde(default = "default_tls")]
+    pub tls: TlsMode,
+    /// Extra CA certificates (PEM) to trust for this server, for private CAs.
+    pub ca_file: Option<PathBuf>,
+    /// Allow credentials without TLS; honoured only for a loopback server.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// The mailbox address (POP3 user name, XOAUTH2 `user=`).
+    pub user: String,
+    /// The password: `{ env = "VAR" }` or `{ file = "path" }`.
+    pub password: Option<SecretRef>,
+    /// OAuth 2.0 instead of a password (Microsoft 365, Outlook.com, Google).
+    pub oauth: Option<popline_oauth::OAuthConfig>,
+    /// The POP3 dialogue plugin (.wasm).
+    pub dialogue: PathBuf,
+    /// Login mechanisms allowed, in preference order (e.g. `["XOAUTH2"]`);
+    /// empty lets the dialogue plugin choose from what the server offers.
+    #[serde(default)]
+    pub mechanisms: Vec<String>,
+    /// The mapper plugin and its configuration.
+    pub mapper: MapperConfig,
+    /// Names of the sinks (from `[sinks]`) that receive this mailbox's records.
+    pub sinks: Vec<String>,
+    /// How often to poll, e.g. `"60s"`, `"5m"` (default 60 s).
+    #[serde(default = "default_interval", deserialize_with = "popline_core::duration::deserialize")]
+    #[schemars(with = "String", extend("default" = "60s"))]
+    pub poll_interval: Duration,
+    /// `keep` (default) or `delete`.
+    #[serde(default = "default_retention")]
+    pub retention: Retention,
+    /// With `retention = "keep"`: delete messages this many days after commit.
+    pub keep_days: Option<u32>,
+    /// Keep the raw `.eml` of every message this mailbox fetches for this
+    /// many days (at least 1) in `archive/NAME/` in the state folder, named
+    /// by SHA-256 and pruned on each poll, to try a new mapper on real
+    /// traffic with `popline replay --archive NAME`. Off when left out.
+    pub archive_days: Option<u32>,
+    /// Messages fetched (and committed) per batch; one fsync per batch.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Messages larger than this (MiB, as LIST reports them) are oversized
+    /// and handled by `oversize`.
+    #[serde(default = "default_max_message")]
+    pub max_message_mib: u64,
+    /// What to do with an oversized message: `skip` (default: read its
+    /// headers with TOP, record it in the state, warn once, leave it on the
+    /// server; `popline status` lists it) or `fetch` (retrieve it anyway,
+    /// spooled to disk).
+    #[serde(default)]
+    pub oversize: OversizePolicy,
+    /// Messages are received into memory up to this size (KiB); a larger one
+    /// goes to an unnamed temporary file in the state folder's `spool/` and
+    /// is parsed from a memory map. Peak memory per mailbox is about
+    /// `batch_size` × this. Default 4096 (4 MiB).
+    #[serde(default = "default_spool_above")]
+    pub spool_above_kib: u64,
+    /// TCP connect timeout, in seconds.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    /// How long the server may stay silent mid-response, in seconds.
+    #[serde(default = "default_read_timeout")]
+    pub read_timeout_secs: u64,
+    /// The slowest average transfer accepted once a response has taken
+    /// longer than `read_timeout_secs`, in bytes per second; a server that
+    /// trickles bytes just often enough to dodge the read timeout is cut
+    /// off. 0 turns the check off. Default 1024.
+    #[serde(default = "default_min_rate")]
+    pub min_bytes_per_sec: u64,
+    /// Limits for the dialogue plugin (CPU is per operation, network waits excluded).
+    #[serde(default)]
+    pub dialogue_limits: Limits,
+    /// Consecutive mapper failures that open the circuit breaker: the
+    /// pipeline then stops mapping (messages stay on the server) until
+    /// `breaker_cooldown` has passed.
+    #[serde(default = "default_breaker")]
+    pub breaker_threshold: u32,
+    /// How long an open breaker waits before trying one message again.
+    #[serde(default = "default_cooldown", deserialize_with = "popline_core::duration::deserialize")]
+    #[schemars(with = "String", extend("default" = "10m"))]
+    pub breaker_cooldown: Duration,
+}
+
+/// The mapper plugin of a mailbox.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MapperConfig {
+    /// The mapper plugin (.wasm).
+    pub plugin: PathBuf,
+    /// Key/value configuration handed to the plugin with every message.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Resource limits for the plugin.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+fn default_tls() -> TlsMode {
+    TlsMode::Implicit
+}
+fn default_interval() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_retention() -> Retention {
+    Retention::Keep
+}
+fn default_batch() -> usize {
+    50
+}
+fn default_max_message() -> u64 {
+    50
+}
+fn default_min_rate() -> u64 {
+    1024
+}
+fn default_spool_above() -> u64 {
+    4096
+}
+fn default_breaker() -> u32 {
+    5
+}
+fn default_cooldown() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_connect_timeout() -> u64 {
+    15
+}
+fn default_read_timeout() -> u64 {
+    60
+}
+
+/// Configuration errors, as an operator sees them.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}, line {line}, column {column}: {message}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error(transparent)]
+    Secret(#[from] popline_core::SecretError),
+}
+
+impl Config {
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Config::parse(&text, path, base)
+    }
+
+    /// Parse configuration text; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Config, ConfigError> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+            ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        cfg.base_dir = base_dir.to_path_buf();
+        cfg.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.mailboxes.is_empty() {
+            return Err("no mailboxes: add a [mailboxes.NAME] table".into());
+        }
+        for (name, mb) in &self.mailboxes {
+            let at = format!("[mailboxes.{name}]");
+            if mb.sinks.is_empty() {
+                return Err(format!(
+                    "{at}: `sinks` is empty; name at least one sink from [sinks]"
+                ));
+            }
+            for s in &mb.sinks {
+                if !self.sinks.contains_key(s) {
+                    let known: Vec<&str> = self.sinks.keys().map(String::as_str).collect();
+                    return Err(format!(
+                        "{at}: sink {s:?} is not defined; defined sinks: [{}]",
+                        known.join(", ")
+                    ));
+                }
+            }
+            match (&mb.password, &mb.oauth) {
+                (None, None) => {
+                    return Err(format!(
+                        "{at}: no credential; add password = {{ env = \"VAR\" }} (or {{ file = \"path\" }}), or an [mailboxes.{name}.oauth] table"
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(format!("{at}: both password and oauth are set; keep one"));
+                }
+                _ => {}
+            }
+            if mb.tls == TlsMode::None && !mb.allow_plaintext {
+                return Err(format!(
+                    "{at}: tls = \"none\" sends credentials unencrypted; use \"implicit\" or \"starttls\", or set allow_plaintext = true for a loopback test server"
+                ));
+            }
+            if mb.batch_size == 0 {
+                return Err(format!("{at}: batch_size must be at least 1"));
+            }
+            if mb.archive_days == Some(0) {
+                return Err(format!(
+                    "{at}: archive_days must be at least 1 (leave it out to keep no archive)"
+                ));
+            }
+            if mb.keep_days.is_some() && mb.retention != Retention::Keep {
+                return Err(format!(
+                    "{at}: keep_days only applies with retention = \"keep\""
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolve a path from the file against the file's folder.
+    pub fn path(&self, p: &Path) -> PathBuf {
+        self.base_dir.join(p)
+    }
+
+    /// The raw archive folder of pipeline `name`: `archive/NAME` in the
+    /// state folder (the folder holding `[state] path`).
+    pub fn archive_dir(&self, name: &str) -> PathBuf {
+        self.state_dir().join("archive").join(name)
+    }
+
+    /// The folder holding the state database.
+    pub fn state_dir(&self) -> PathBuf {
+        self.path(&self.state.path)
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    }
+
+    /// Where a mailbox's OAuth tokens live unless `oauth.token_cache` says:
+    /// `tokens/NAME.json` beside the state database.
+    pub fn default_token_cache(&self, mailbox: &str) -> PathBuf {
+        self.state_dir()
+            .join("tokens")
+            .join(format!("{mailbox}.json"))
+    }
+}
+
+impl MailboxConfig {
+    /// The configured port, or the usual one for the TLS mode.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Implicit => 995,
+            _ => 110,
+        })
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[sinks.out]
+type = "jsonl"
+path = "feedback.jsonl"
+
+[mailboxes.beta]
+host = "outlook.office365.com"
+user = "beta@contoso.example"
+password = { env = "BETA_PW" }
+dialogue = "plugins/pop3_standard.wasm"
+mapper = { plugin = "plugins/feedback_default.wasm" }
+sinks = ["out"]
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("popline.toml"), Path::new("/etc/popline"))
+    }
+
+    #[test]
+    fn a_minimal_config_gets_sensible_defaults() {
+        let c = parse(MINIMAL).unwrap();
+        let mb = &c.mailboxes["beta"];
+        assert_eq!(mb.tls, TlsMode::Implicit);
+        assert_eq!(mb.port(), 995);
+        assert_eq!(mb.retention, Retention::Keep);
+        assert_eq!(mb.poll_interval, Duration::from_secs(60));
+        assert_eq!(mb.batch_size, 50);
+        assert_eq!(mb.password, Some(SecretRef::Env("BETA_PW".into())));
+        assert_eq!(c.state.path, PathBuf::from("popline-state.db"));
+        assert_eq!(
+            c.path(&mb.dialogue),
+            PathBuf::from("/etc/popline/plugins/pop3_standard.wasm")
+        );
+        assert_eq!(
+            c.archive_dir("beta"),
+            PathBuf::from("/etc/popline/archive/beta")
+        );
+    }
+
+    #[test]
+    fn unknown_fields_name_the_line_and_the_alternatives() {
+        let text = MINIMAL.replace("sinks = [\"out\"]", "sinks = [\"out\"]\npoll = \"5m\"");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("popline.toml, line 13, column 1: unknown field `poll`"),
+            "{err}"
+        );
+        assert!(err.contains("poll_interval"), "{err}");
+    }
+
+    #[test]
+    fn inline_secrets_are_refused_with_the_fix() {
+        let text = MINIMAL.replace("{ env = \"BETA_PW\" }", "\"hunter2\"");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("not accepted inline"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors() {
+        let err = parse(&MINIMAL.replace("sinks = [\"out\"]", "sinks = [\"nope\"]"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sink \"nope\" is not defined; defined sinks: [out]"),
+            "{err}"
+        );
+        let err = parse(&MINIMAL.replace("user =", "tls = \"none\"\nuser ="))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allow_plaintext"), "{err}");
+        let err = parse(&MINIMAL.replace("user =", "poll_interval = \"soon\"\nuser ="))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid duration \"soon\""), "{err}");
+        let err = parse(&MINIMAL.replace("user =", "archive_days = 0\nuser ="))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("archive_days must be at least 1"), "{err}");
+        // A matching defaults check for the size and spool settings.
+        let mb = &parse(MINIMAL).unwrap().mailboxes["beta"];
+        assert_eq!(
+            (
+                mb.max_message_mib,
+                mb.oversize,
+                mb.spool_above_kib,
+                mb.min_bytes_per_sec
+            ),
+            (50, OversizePolicy::Skip, 4096, 1024)
+        );
+    }
+}

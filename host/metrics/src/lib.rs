@@ -1,0 +1,222 @@
+//! Prometheus metrics: per-mailbox counters, errors by kind, last successful
+//! poll, token expiry, and plugin call durations, served as text on
+//! `[metrics] listen` (e.g. `127.0.0.1:9898`, path `/metrics`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// `[metrics]` in the configuration.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address to serve `/metrics` on; keep it on loopback or a private network.
+    pub listen: String,
+}
+
+/// Upper bounds (seconds) of the plugin call duration histogram.
+const BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
+
+#[derive(Default)]
+struct Registry {
+    /// (metric, mailbox) → value.
+    counters: BTreeMap<(&'static str, String), u64>,
+    /// (mailbox, kind) → count.
+    errors: BTreeMap<(String, String), u64>,
+    /// (metric, mailbox) → unix seconds.
+    gauges: BTreeMap<(&'static str, String), i64>,
+    /// plugin → (bucket counts, sum, count).
+    calls: BTreeMap<String, ([u64; BUCKETS.len()], f64, u64)>,
+}
+
+fn registry() -> &'static Mutex<Registry> {
+    static R: OnceLock<Mutex<Registry>> = OnceLock::new();
+    R.get_or_init(Default::default)
+}
+
+/// Add one poll's counts: `(metric name, amount)` pairs, each a counter
+/// per mailbox; and note the time of this successful poll.
+pub fn record_poll(mailbox: &str, counts: &[(&'static str, u64)], at: i64) {
+    let mut r = registry().lock().unwrap();
+    for &(name, v) in counts {
+        *r.counters.entry((name, mailbox.to_string())).or_default() += v;
+    }
+    r.gauges.insert(
+        (
+            "popline_last_success_timestamp_seconds",
+            mailbox.to_string(),
+        ),
+        at,
+    );
+}
+
+/// Count a failed poll by kind (`auth`, `tls`, `network`, `plugin`, ...).
+pub fn record_error(mailbox: &str, kind: &str) {
+    *registry()
+        .lock()
+        .unwrap()
+        .errors
+        .entry((mailbox.to_string(), kind.to_string()))
+        .or_default() += 1;
+}
+
+/// When the mailbox's current access token expires (unix seconds).
+pub fn record_token_expiry(mailbox: &str, at: i64) {
+    registry().lock().unwrap().gauges.insert(
+        (
+            "popline_token_expiry_timestamp_seconds",
+            mailbox.to_string(),
+        ),
+        at,
+    );
+}
+
+/// One plugin call's duration.
+pub fn record_call(plugin: &str, d: Duration) {
+    let secs = d.as_secs_f64();
+    let mut r = registry().lock().unwrap();
+    let e = r.calls.entry(plugin.to_string()).or_default();
+    for (i, b) in BUCKETS.iter().enumerate() {
+        if secs <= *b {
+            e.0[i] += 1;
+        }
+    }
+    e.1 += secs;
+    e.2 += 1;
+}
+
+/// The exposition text.
+pub fn render() -> String {
+    let r = registry().lock().unwrap();
+    let mut out = String::new();
+    let mut last = "";
+    for ((name, mb), v) in &r.counters {
+        if *name != last {
+            let _ = writeln!(out, "# TYPE {name} counter");
+            last = name;
+        }
+        let _ = writeln!(out, "{name}{{mailbox=\"{}\"}} {v}", esc(mb));
+    }
+    if !r.errors.is_empty() {
+        out.push_str("# TYPE popline_poll_errors_total counter\n");
+    }
+    for ((mb, kind), v) in &r.errors {
+        let _ = writeln!(
+            out,
+            "popline_poll_errors_total{{mailbox=\"{}\",kind=\"{}\"}} {v}",
+            esc(mb),
+            esc(kind)
+        );
+    }
+    last = "";
+    for ((name, mb), v) in &r.gauges {
+        if *name != last {
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            last = name;
+        }
+        let _ = writeln!(out, "{name}{{mailbox=\"{}\"}} {v}", esc(mb));
+    }
+    if !r.calls.is_empty() {
+        out.push_str("# TYPE popline_plugin_call_duration_seconds histogram\n");
+    }
+    for (plugin, (buckets, sum, count)) in &r.calls {
+        let p = esc(plugin);
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "popline_plugin_call_duration_seconds_bucket{{plugin=\"{p}\",le=\"{b}\"}} {}",
+                buckets[i]
+            );
+        }
+        let _ = writeln!(
+            out,
+            "popline_plugin_call_duration_seconds_bucket{{plugin=\"{p}\",le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "popline_plugin_call_duration_seconds_sum{{plugin=\"{p}\"}} {sum}"
+        );
+        let _ = writeln!(
+            out,
+            "popline_plugin_call_duration_seconds_count{{plugin=\"{p}\"}} {count}"
+        );
+    }
+    out
+}
+
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Serve `GET /metrics` until the process ends.
+pub async fn serve(listen: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("metrics: cannot listen on {listen}: {e}"))?;
+    tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let n =
+                    match tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf)).await {
+                        Ok(Ok(n)) => n,
+                        _ => return,
+                    };
+                let req = String::from_utf8_lossy(&buf[..n]);
+                let resp = if req.starts_with("GET /metrics") {
+                    let body = render();
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else {
+                    "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        .into()
+                };
+                let _ = sock.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_gauges_and_histograms() {
+        let s = [
+            ("popline_messages_fetched_total", 3),
+            ("popline_messages_committed_total", 2),
+            ("popline_bytes_fetched_total", 100),
+        ];
+        record_poll("m-test", &s, 42);
+        record_poll("m-test", &s, 43);
+        record_error("m-test", "auth");
+        record_call("p-test", Duration::from_millis(3));
+        let text = render();
+        assert!(
+            text.contains("popline_messages_fetched_total{mailbox=\"m-test\"} 6"),
+            "{text}"
+        );
+        assert!(text.contains("popline_bytes_fetched_total{mailbox=\"m-test\"} 200"));
+        assert!(text.contains("popline_last_success_timestamp_seconds{mailbox=\"m-test\"} 43"));
+        assert!(text.contains("popline_poll_errors_total{mailbox=\"m-test\",kind=\"auth\"} 1"));
+        assert!(text.contains(
+            "popline_plugin_call_duration_seconds_bucket{plugin=\"p-test\",le=\"0.0025\"} 0"
+        ));
+        assert!(text.contains(
+            "popline_plugin_call_duration_seconds_bucket{plugin=\"p-test\",le=\"0.005\"} 1"
+        ));
+    }
+}

@@ -1,0 +1,488 @@
+//! The `pop3-dialogue` world: one instance per POP3 session.
+//!
+//! The host lends the plugin a [`Connection`] and drives the session
+//! (open → list → retrieve → delete → quit); the plugin decides what goes on
+//! the wire. Message bytes stay in the host's resource table.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::Store;
+use wasmtime::component::{HasSelf, Linker, Resource};
+
+use super::error::PluginError;
+use super::state::PluginState;
+use super::{Engine, Limits, inspect};
+use popline_pop3::{AuthOutcome, ConnError, Connection, Mechanism};
+use popline_core::spool::Spooled;
+
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "pop3-dialogue",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "popline:plugin/log": crate::mapper::log,
+            "popline:plugin/connection.connection": super::ConnectionRes,
+            "popline:plugin/connection.message": super::HeldMessage,
+        },
+    });
+}
+
+use bindings::exports::popline::plugin::dialogue as wit;
+use bindings::popline::plugin::connection as conn_wit;
+
+pub use wit::{ErrorKind, Listing, ServerInfo, SessionParams, TlsMode};
+
+/// The guest's handle to the lent connection; the connection itself lives in
+/// the store data, since a session has exactly one.
+pub struct ConnectionRes;
+
+/// A multi-line response held by the host (in memory or spooled to disk).
+pub struct HeldMessage {
+    bytes: Spooled,
+}
+
+pub(crate) struct DialogueExt {
+    conn: Option<Connection>,
+}
+
+type State = PluginState<DialogueExt>;
+
+/// A loaded, type-checked dialogue plugin.
+pub struct DialoguePlugin {
+    engine: Engine,
+    pre: bindings::Pop3DialoguePre<State>,
+    name: Arc<str>,
+    limits: Limits,
+}
+
+/// A POP3 error the plugin reported (with RFC 2449 class).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Pop3Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// Why a session operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    #[error("{}: {}", kind_label(.0.kind), .0.message)]
+    Pop3(Pop3Error),
+}
+
+fn kind_label(k: ErrorKind) -> &'static str {
+    match k {
+        ErrorKind::InUse => "mailbox in use [IN-USE]",
+        ErrorKind::Auth => "login failed [AUTH]",
+        ErrorKind::SysTemp => "temporary server failure [SYS/TEMP]",
+        ErrorKind::SysPerm => "permanent server failure [SYS/PERM]",
+        ErrorKind::Protocol => "protocol error",
+        ErrorKind::Io => "connection failed",
+        ErrorKind::Unsupported => "server lacks a needed feature",
+        ErrorKind::Other => "server error",
+    }
+}
+
+impl From<wit::Pop3Error> for Pop3Error {
+    fn from(e: wit::Pop3Error) -> Self {
+        Pop3Error {
+            kind: e.kind,
+            message: e.message,
+        }
+    }
+}
+
+impl DialoguePlugin {
+    /// Load a dialogue plugin: compile or take from cache, check its world and
+    /// version, link it to the host's connection.
+    pub fn load(
+        engine: &Engine,
+        path: &Path,
+        limits: Limits,
+    ) -> Result<DialoguePlugin, PluginError> {
+        let (component, name, _) = engine.load_component(path)?;
+        inspect::check_world(engine, &component, &name, inspect::WorldKind::Dialogue)?;
+        let incompatible = |e: wasmtime::Error| PluginError::Incompatible {
+            plugin: name.clone(),
+            reason: format!("{e:#}"),
+        };
+        let mut linker = Linker::<State>::new(engine.wasmtime());
+        super::sandbox::link_wasi(engine.wasmtime(), &mut linker, &component)
+            .map_err(incompatible)?;
+        bindings::Pop3Dialogue::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(incompatible)?;
+        let pre = linker.instantiate_pre(&component).map_err(incompatible)?;
+        let pre = bindings::Pop3DialoguePre::new(pre).map_err(incompatible)?;
+        Ok(DialoguePlugin {
+            engine: engine.clone(),
+            pre,
+            name: name.into(),
+            limits,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Start a session: a fresh instance greets and logs in over `conn`.
+    pub async fn open(
+        &self,
+        conn: Connection,
+        params: &SessionParams,
+    ) -> Result<Session, SessionError> {
+        let ext = DialogueExt { conn: Some(conn) };
+        let mut store =
+            State::new_store(self.engine.wasmtime(), self.name.clone(), &self.limits, ext);
+        store.data_mut().start_call();
+        let plugin = self.name.clone();
+        let bindings = match self.pre.instantiate_async(&mut store).await {
+            Ok(b) => b,
+            Err(e) => return Err(trap(&plugin, e, &store).into()),
+        };
+        let mut session = Session {
+            store,
+            bindings,
+            plugin,
+            info: None,
+        };
+        let handle = match session.store.data_mut().table.push(ConnectionRes) {
+            Ok(h) => h,
+            Err(e) => {
+                return Err(trap(&session.plugin, wasmtime::Error::new(e), &session.store).into());
+            }
+        };
+        session.store.data_mut().start_call();
+        let res = session
+            .bindings
+            .popline_plugin_dialogue()
+            .call_open(&mut session.store, handle, params)
+            .await;
+        let info = session
+            .checked(res)?
+            .map_err(|e| SessionError::Pop3(e.into()))?;
+        session.info = Some(info);
+        Ok(session)
+    }
+}
+
+fn trap(plugin: &str, e: wasmtime::Error, store: &Store<State>) -> PluginError {
+    PluginError::from_call(plugin, e, store.data().stderr())
+}
+
+/// An open POP3 session driven by the host.
+pub struct Session {
+    store: Store<State>,
+    bindings: bindings::Pop3Dialogue,
+    plugin: Arc<str>,
+    info: Option<ServerInfo>,
+}
+
+impl Session {
+    /// What the server advertised at login.
+    pub fn info(&self) -> &ServerInfo {
+        self.info.as_ref().expect("set by open")
+    }
+
+    /// Bytes read from the server so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.store
+            .data()
+            .ext
+            .conn
+            .as_ref()
+            .map_or(0, |c| c.stats.bytes_read)
+    }
+
+    /// Turn a call's wasmtime error (trap, limit) into a plugin error.
+    fn checked<T>(&self, res: wasmtime::Result<T>) -> Result<T, PluginError> {
+        res.map_err(|e| trap(&self.plugin, e, &self.store))
+    }
+
+    /// Every message with number, unique id and size.
+    pub async fn list(&mut self) -> Result<Vec<Listing>, SessionError> {
+        self.store.data_mut().start_call();
+        let res = self
+            .bindings
+            .popline_plugin_dialogue()
+            .call_list(&mut self.store)
+            .await;
+        self.checked(res)?.map_err(|e| SessionError::Pop3(e.into()))
+    }
+
+    /// Fetch a batch; one result per number, in order.
+    pub async fn retrieve(
+        &mut self,
+        numbers: &[u32],
+    ) -> Result<Vec<Result<Spooled, Pop3Error>>, SessionError> {
+        self.store.data_mut().start_call();
+        let res = self
+            .bindings
+            .popline_plugin_dialogue()
+            .call_retrieve(&mut self.store, numbers)
+            .await;
+        let results = self.checked(res)?;
+        if results.len() != numbers.len() {
+            return Err(SessionError::Plugin(PluginError::InvalidOutput {
+                plugin: self.plugin.to_string(),
+                reason: format!(
+                    "retrieve returned {} results for {} messages",
+                    results.len(),
+                    numbers.len()
+                ),
+            }));
+        }
+        let mut out = Vec::with_capacity(results.len());
+        for r in results {
+            out.push(match r {
+                Ok(handle) => Ok(self.take_message(handle)?),
+                Err(e) => Err(e.into()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Headers and `lines` body lines of one message.
+    pub async fn top(&mut self, number: u32, lines: u32) -> Result<Spooled, SessionError> {
+        self.store.data_mut().start_call();
+        let res = self
+            .bindings
+            .popline_plugin_dialogue()
+            .call_top(&mut self.store, number, lines)
+            .await;
+        let r = self.checked(res)?;
+        match r {
+            Ok(handle) => Ok(self.take_message(handle)?),
+            Err(e) => Err(SessionError::Pop3(e.into())),
+        }
+    }
+
+    fn take_message(&mut self, handle: Resource<HeldMessage>) -> Result<Spooled, PluginError> {
+        self.store
+            .data_mut()
+            .table
+            .delete(handle)
+            .map(|m| m.bytes)
+            .map_err(|e| PluginError::InvalidOutput {
+                plugin: self.plugin.to_string(),
+                reason: format!("returned an invalid message handle: {e}"),
+            })
+    }
+
+    /// Mark messages for deletion. Only these numbers may be sent as `DELE`
+    /// during this call; the host refuses any other.
+    pub async fn delete(
+        &mut self,
+        numbers: &[u32],
+    ) -> Result<Vec<Result<(), Pop3Error>>, SessionError> {
+        self.conn_mut().allow_deletes(numbers);
+        self.store.data_mut().start_call();
+        let res = self
+            .bindings
+            .popline_plugin_dialogue()
+            .call_delete(&mut self.store, numbers)
+            .await;
+        self.conn_mut().forbid_deletes();
+        Ok(self
+            .checked(res)?
+            .into_iter()
+            .map(|r| r.map_err(Pop3Error::from))
+            .collect())
+    }
+
+    /// Change the largest message the connection accepts from now on.
+    pub fn set_max_message(&mut self, bytes: u64) {
+        self.conn_mut().set_max_message(bytes);
+    }
+
+    fn conn_mut(&mut self) -> &mut Connection {
+        self.store
+            .data_mut()
+            .ext
+            .conn
+            .as_mut()
+            .expect("the connection stays in the store for the whole session")
+    }
+
+    /// End the session with QUIT, committing deletions.
+    pub async fn quit(mut self) -> Result<(), SessionError> {
+        self.store.data_mut().start_call();
+        let res = self
+            .bindings
+            .popline_plugin_dialogue()
+            .call_quit(&mut self.store)
+            .await;
+        self.checked(res)?.map_err(|e| SessionError::Pop3(e.into()))
+    }
+
+    /// Drop the connection without QUIT: the server keeps every message.
+    pub async fn abandon(mut self) {
+        if let Some(conn) = self.store.data_mut().ext.conn.take() {
+            conn.abandon().await;
+        }
+    }
+}
+
+impl From<ConnError> for conn_wit::IoError {
+    fn from(e: ConnError) -> Self {
+        match e {
+            ConnError::Timeout => conn_wit::IoError::Timeout,
+            ConnError::Closed => conn_wit::IoError::Closed,
+            ConnError::LineTooLong(n) => conn_wit::IoError::LineTooLong(n),
+            ConnError::TooLarge(n) => conn_wit::IoError::TooLarge(n),
+            ConnError::Tls(m) => conn_wit::IoError::Tls(m),
+            ConnError::Refused(m) => conn_wit::IoError::Refused(m),
+            ConnError::Other(m) => conn_wit::IoError::Other(m),
+        }
+    }
+}
+
+impl State {
+    fn conn(&mut self) -> Result<&mut Connection, conn_wit::IoError> {
+        self.ext
+            .conn
+            .as_mut()
+            .ok_or_else(|| conn_wit::IoError::Other("the session is closed".into()))
+    }
+
+    /// Run a connection operation, excluding its wait from the CPU budget.
+    async fn io<T>(
+        &mut self,
+        f: impl AsyncFnOnce(&mut Connection) -> Result<T, ConnError>,
+    ) -> Result<T, conn_wit::IoError> {
+        let started = Instant::now();
+        let res = match self.conn() {
+            Ok(c) => f(c).await.map_err(conn_wit::IoError::from),
+            Err(e) => Err(e),
+        };
+        self.add_host_time(started.elapsed());
+        if let Err(conn_wit::IoError::Refused(why)) = &res {
+            tracing::warn!(plugin = %self.plugin, "refused a plugin request: {why}");
+        }
+        res
+    }
+}
+
+impl conn_wit::Host for State {}
+
+impl conn_wit::HostConnection for State {
+    async fn read_line(
+        &mut self,
+        _: Resource<ConnectionRes>,
+        max_len: u32,
+    ) -> wasmtime::Result<Result<String, conn_wit::IoError>> {
+        Ok(self
+            .io(async |c| c.read_line(max_len.min(64 * 1024)).await)
+            .await)
+    }
+
+    async fn write_line(
+        &mut self,
+        _: Resource<ConnectionRes>,
+        line: String,
+    ) -> wasmtime::Result<Result<(), conn_wit::IoError>> {
+        Ok(self.io(async |c| c.write_line(&line)).await)
+    }
+
+    async fn read_multiline(
+        &mut self,
+        _: Resource<ConnectionRes>,
+    ) -> wasmtime::Result<Result<Resource<HeldMessage>, conn_wit::IoError>> {
+        match self.io(async |c| c.read_multiline().await).await {
+            Ok(bytes) => Ok(Ok(self.table.push(HeldMessage { bytes })?)),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    async fn start_tls(
+        &mut self,
+        _: Resource<ConnectionRes>,
+    ) -> wasmtime::Result<Result<String, conn_wit::IoError>> {
+        Ok(self.io(async |c| c.start_tls().await).await)
+    }
+
+    async fn is_secure(&mut self, _: Resource<ConnectionRes>) -> wasmtime::Result<bool> {
+        Ok(self.ext.conn.as_ref().is_some_and(|c| c.is_secure()))
+    }
+
+    async fn credential(
+        &mut self,
+        _: Resource<ConnectionRes>,
+    ) -> wasmtime::Result<conn_wit::CredentialKind> {
+        let bearer = self
+            .ext
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.credential_is_bearer());
+        Ok(if bearer {
+            conn_wit::CredentialKind::BearerToken
+        } else {
+            conn_wit::CredentialKind::Password
+        })
+    }
+
+    async fn authenticate(
+        &mut self,
+        _: Resource<ConnectionRes>,
+        request: conn_wit::AuthRequest,
+    ) -> wasmtime::Result<Result<conn_wit::AuthOutcome, conn_wit::IoError>> {
+        let mechanism = match request.mechanism {
+            conn_wit::Mechanism::UserPass => Mechanism::UserPass,
+            conn_wit::Mechanism::Plain => Mechanism::Plain,
+            conn_wit::Mechanism::Xoauth2 => Mechanism::Xoauth2,
+            conn_wit::Mechanism::Oauthbearer => Mechanism::OauthBearer,
+        };
+        let res = self
+            .io(async |c| c.authenticate(mechanism, request.initial_response).await)
+            .await;
+        Ok(res.map(|o| match o {
+            AuthOutcome::Accepted(text) => conn_wit::AuthOutcome::Accepted(text),
+            AuthOutcome::Rejected {
+                response,
+                challenge,
+            } => conn_wit::AuthOutcome::Rejected(conn_wit::AuthRejection {
+                response,
+                challenge,
+            }),
+        }))
+    }
+
+    async fn drop(&mut self, rep: Resource<ConnectionRes>) -> wasmtime::Result<()> {
+        self.table.delete(rep)?;
+        Ok(())
+    }
+}
+
+/// Largest slice a guest may copy out of a held message in one call.
+const MAX_SLICE: u32 = 1 << 20;
+
+impl conn_wit::HostMessage for State {
+    async fn size(&mut self, m: Resource<HeldMessage>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&m)?.bytes.len() as u64)
+    }
+
+    async fn read(
+        &mut self,
+        m: Resource<HeldMessage>,
+        offset: u64,
+        len: u32,
+    ) -> wasmtime::Result<Vec<u8>> {
+        let bytes = &self.table.get(&m)?.bytes;
+        let start = (offset as usize).min(bytes.len());
+        let end = start
+            .saturating_add(len.min(MAX_SLICE) as usize)
+            .min(bytes.len());
+        Ok(bytes[start..end].to_vec())
+    }
+
+    async fn drop(&mut self, m: Resource<HeldMessage>) -> wasmtime::Result<()> {
+        self.table.delete(m)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,195 @@
+//! The WebAssembly plugin runtime: one wasmtime [`Engine`] for the process,
+//! components compiled once and cached on disk, a fresh sandboxed instance per
+//! mapper call or dialogue session, and limits on memory, CPU, output and logs.
+//!
+//! Plugins get WASI linked with an empty context: no directories, no
+//! environment, no sockets, no stdin; stdout is discarded and stderr is
+//! captured (bounded) so a panic message can be attached to the error.
+
+mod cache;
+pub mod dialogue;
+mod error;
+pub mod inspect;
+pub mod mapper;
+pub mod sandbox;
+mod state;
+
+pub use dialogue::DialoguePlugin;
+pub use error::{Limit, PluginError};
+pub use mapper::MapperPlugin;
+pub use state::{CallReport, Level as LogLevel};
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The WIT package every plugin must be built against.
+pub const WIT_PACKAGE: &str = "popline:plugin";
+/// The contract version this host implements. A plugin built against a
+/// semver-compatible version (same `0.MINOR` while below 1.0) loads.
+pub const WIT_VERSION: &str = "0.1.0";
+
+/// How often the epoch ticker advances; the granularity of CPU limits.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Resource limits for one plugin. Every field has a default, so a pipeline
+/// only names the limits it wants to change.
+#[derive(Debug, Clone, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Maximum linear memory of one instance, in MiB.
+    pub memory_mib: u64,
+    /// Guest CPU time allowed per call (mapper: per message; dialogue: per
+    /// operation, not counting time spent waiting on the network), in ms.
+    pub cpu_ms: u64,
+    /// Maximum size of a mapper's output (all strings added up), in KiB.
+    pub output_kib: u64,
+    /// Log lines one instance may emit; the rest are dropped and counted.
+    pub log_lines: u32,
+    /// Bytes of guest stderr kept for error reports (panic messages).
+    pub stderr_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_mib: 64,
+            cpu_ms: 1000,
+            output_kib: 4096,
+            log_lines: 1000,
+            stderr_bytes: 16 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    fn memory_bytes(&self) -> usize {
+        (self.memory_mib as usize).saturating_mul(1024 * 1024)
+    }
+}
+
+/// Process-wide plugin engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    engine: wasmtime::Engine,
+    cache_dir: Option<PathBuf>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for EngineInner {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Options for building the [`Engine`].
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Where compiled plugins are cached; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Instances that may be alive at once (pooling allocator slots).
+    pub max_instances: Option<u32>,
+}
+
+impl Engine {
+    /// Build the engine. Uses the pooling allocator when the OS grants its
+    /// address-space reservation, and falls back to on-demand allocation.
+    pub fn new(opts: EngineOptions) -> anyhow::Result<Engine> {
+        let engine = match build_engine(&opts, true) {
+            Ok(e) => e,
+            Err(err) => {
+                tracing::warn!(error = %err, "pooling allocator unavailable; using on-demand instance allocation");
+                build_engine(&opts, false)?
+            }
+        };
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = ticker_stop.clone();
+            std::thread::Builder::new()
+                .name("popline-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(TICK);
+                        engine.increment_epoch();
+                    }
+                })?;
+        }
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                engine,
+                cache_dir: opts.cache_dir,
+                ticker_stop,
+            }),
+        })
+    }
+
+    /// The default on-disk cache location: `$POPLINE_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/popline`, else `~/.cache/popline`.
+    pub fn default_cache_dir() -> Option<PathBuf> {
+        if let Some(d) = std::env::var_os("POPLINE_CACHE_DIR") {
+            return Some(PathBuf::from(d));
+        }
+        if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+            return Some(PathBuf::from(d).join("popline"));
+        }
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/popline"))
+    }
+
+    pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner.engine
+    }
+
+    /// Read and compile (or fetch from the cache) a component. Returns it
+    /// with the plugin's name and the SHA-256 of the .wasm (its version).
+    pub(crate) fn load_component(
+        &self,
+        path: &Path,
+    ) -> Result<(wasmtime::component::Component, String, String), PluginError> {
+        let name = plugin_name(path);
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let component = cache::compile(&self.inner.engine, self.inner.cache_dir.as_deref(), &bytes)
+            .map_err(|e| PluginError::Compile {
+                plugin: name.clone(),
+                path: path.to_path_buf(),
+                reason: format!("{e:#}"),
+            })?;
+        Ok((component, name, popline_core::digest::sha256_hex(&bytes)))
+    }
+}
+
+fn build_engine(opts: &EngineOptions, pooling: bool) -> anyhow::Result<wasmtime::Engine> {
+    let mut cfg = wasmtime::Config::new();
+    cfg.epoch_interruption(true);
+    cfg.wasm_component_model(true);
+    if pooling {
+        let n = opts.max_instances.unwrap_or(1000);
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(n);
+        // A Rust component instantiates a handful of core modules and tables.
+        pool.total_core_instances(n.saturating_mul(8));
+        pool.total_memories(n.saturating_mul(2));
+        pool.total_tables(n.saturating_mul(4));
+        pool.max_memory_size(1 << 30);
+        cfg.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
+    Ok(wasmtime::Engine::new(&cfg)?)
+}
+
+/// A plugin's display name: its file stem (`feedback_default.wasm` →
+/// `feedback_default`).
+pub fn plugin_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}

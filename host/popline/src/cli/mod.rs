@@ -1,0 +1,153 @@
+//! The `popline` command line.
+
+mod auth;
+mod configdoc;
+mod deadletter;
+mod ingest;
+mod map;
+mod plugin;
+mod replay;
+mod scaffold;
+mod status;
+mod token;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use popline_plugin_runtime::{Engine, EngineOptions};
+
+/// popline turns email replies in POP3 mailboxes into feedback records,
+/// through sandboxed WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "popline", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `popline=debug,plugin=trace`.
+    #[arg(long, global = true, env = "POPLINE_LOG", default_value = "info")]
+    pub log: String,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    /// The configuration file.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "POPLINE_CONFIG",
+        default_value = "popline.toml"
+    )]
+    pub config: PathBuf,
+    /// Where compiled plugins are cached (default: $XDG_CACHE_HOME/popline).
+    #[arg(long, global = true, env = "POPLINE_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse .eml files and run a mapper plugin over them; print feedback
+    /// records as JSON lines (the plugin author's inner loop).
+    Map(map::MapArgs),
+    /// Try a candidate mapper on real messages and show what would change
+    /// (same / changed / newly failing / newly skipped). Writes nothing.
+    Replay(replay::ReplayArgs),
+    /// Work with plugin files.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// One pass over all (or one) mailboxes; prints a summary per mailbox.
+    Once(ingest::OnceArgs),
+    /// Run as a daemon: poll every mailbox on its interval until SIGINT/SIGTERM.
+    Run,
+    /// Validate the config, load and type-check plugins; `--connect` logs in.
+    Check(ingest::CheckArgs),
+    /// A table per mailbox: last poll, outcome, counts, token state, dead letters.
+    Status,
+    /// Mint and verify signed reply tokens (for the system that sends notifications).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// The configuration's JSON Schema and reference, generated from the code.
+    #[command(subcommand)]
+    Config(configdoc::ConfigCommand),
+    /// OAuth sign-in and token status.
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
+    /// Inspect and retry messages that could not be mapped.
+    #[command(subcommand, name = "dead-letter")]
+    DeadLetter(deadletter::DeadLetterCommand),
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log, cli.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let engine = || {
+        Engine::new(EngineOptions {
+            cache_dir: cli.cache_dir.clone().or_else(Engine::default_cache_dir),
+            max_instances: None,
+        })
+    };
+    match cli.command {
+        Command::Map(args) => map::run(&engine()?, args).await,
+        Command::Plugin(cmd) => plugin::run(&engine()?, cmd),
+        Command::Replay(args) => replay::run(&engine()?, &cli.config, args).await,
+        Command::Once(args) => ingest::once(&cli.config, args).await,
+        Command::Run => ingest::run(&cli.config).await,
+        Command::Check(args) => ingest::check(&cli.config, args).await,
+        Command::DeadLetter(cmd) => deadletter::run(&cli.config, cmd).await,
+        Command::Auth(cmd) => auth::run(&cli.config, cmd).await,
+        Command::Status => status::run(&cli.config),
+        Command::Config(cmd) => configdoc::run(cmd),
+        Command::Token(cmd) => token::run(cmd),
+    }
+}
+
+fn init_tracing(filter: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(|| popline_ingest::progress::LogWriter);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Parse `KEY=VALUE` pairs given with `--set`.
+pub(crate) fn parse_pairs(pairs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => anyhow::bail!("--set {p:?}: expected KEY=VALUE, e.g. --set plus-prefix=replies"),
+        })
+        .collect()
+}

@@ -1,0 +1,525 @@
+//! The `jsonl` sink: one JSON record per line, appended and fsynced per batch.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::Deserialize;
+
+use super::{Blobs, SinkError, blocking, record_json};
+use popline_core::record::FeedbackRecord;
+
+/// Appends records to a JSON Lines file.
+pub struct JsonlSink {
+    name: String,
+    // The file work runs in `spawn_blocking`, which needs owned ('static)
+    // state; the mutex is never contended (one writer per sink).
+    file: Arc<Mutex<JsonlFile>>,
+}
+
+impl JsonlSink {
+    /// Open (creating it and its folders if missing) the file at `path` and
+    /// load the ids it holds, cutting off an incomplete last line.
+    pub(super) async fn open(
+        name: &str,
+        path: PathBuf,
+        attachments_dir: Option<PathBuf>,
+    ) -> Result<JsonlSink, SinkError> {
+        let sink = name.to_string();
+        let file = blocking(name, move || JsonlFile::open(sink, path, attachments_dir)).await?;
+        Ok(JsonlSink {
+            name: name.to_string(),
+            file: Arc::new(Mutex::new(file)),
+        })
+    }
+
+    /// The sink's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Append the records whose ids the file does not hold yet, after
+    /// storing their attachments; one fsync for the lines.
+    pub(super) async fn write_batch(
+        &mut self,
+        records: &[FeedbackRecord],
+        blobs: &Blobs,
+    ) -> Result<(), SinkError> {
+        let mut lines = Vec::with_capacity(records.len());
+        for r in records {
+            let shas = r.attachments.iter().map(|a| a.sha256.clone()).collect();
+            lines.push(Line {
+                id: r.id.clone(),
+                json: record_json(r),
+                attachments: shas,
+            });
+        }
+        let file = self.file.clone();
+        let blobs = blobs.clone();
+        let written = blocking(&self.name, move || {
+            // A panic mid-append poisons the lock; `append` re-checks the
+            // file against what it believes, so the state is still usable.
+            file.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .append(lines, &blobs)
+        })
+        .await?;
+        tracing::debug!(sink = %self.name, written, skipped = records.len() - written, "jsonl batch stored");
+        Ok(())
+    }
+}
+
+/// One record to append.
+struct Line {
+    id: String,
+    json: String,
+    /// SHA-256 of each attachment it references.
+    attachments: Vec<String>,
+}
+
+/// Only the `id` of a stored line matters when loading.
+#[derive(Deserialize)]
+struct StoredId {
+    id: String,
+}
+
+struct JsonlFile {
+    sink: String,
+    path: PathBuf,
+    file: File,
+    /// Bytes of whole lines: where the next append lands.
+    len: u64,
+    /// Ids of the records in the file.
+    ids: HashSet<String>,
+    /// Where attachment bytes go, when they are stored.
+    attachments_dir: Option<PathBuf>,
+}
+
+impl JsonlFile {
+    fn open(
+        sink: String,
+        path: PathBuf,
+        attachments_dir: Option<PathBuf>,
+    ) -> Result<JsonlFile, SinkError> {
+        let fail = |op, path: &Path| {
+            let sink = sink.clone();
+            let path = path.to_path_buf();
+            move |error| SinkError::Io {
+                sink,
+                op,
+                path,
+                error,
+            }
+        };
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(fail("creating the folder", &parent))?;
+        if let Some(dir) = &attachments_dir {
+            std::fs::create_dir_all(dir).map_err(fail("creating the attachment folder", dir))?;
+        }
+        let existed = path.try_exists().map_err(fail("checking for", &path))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(fail("opening", &path))?;
+        if !file.metadata().map_err(fail("checking", &path))?.is_file() {
+            return Err(fail("opening", &path)(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            )));
+        }
+        if !existed {
+            // The new file's directory entry must be durable too, or a power
+            // loss could lose the whole file after a batch was acknowledged.
+            File::open(&parent)
+                .and_then(|d| d.sync_all())
+                .map_err(fail("flushing the folder", &parent))?;
+        }
+        let mut f = JsonlFile {
+            sink,
+            path,
+            file,
+            len: 0,
+            ids: HashSet::new(),
+            attachments_dir,
+        };
+        f.load()?;
+        Ok(f)
+    }
+
+    fn io_err(&self, op: &'static str) -> impl FnOnce(io::Error) -> SinkError + use<> {
+        let (sink, path) = (self.sink.clone(), self.path.clone());
+        move |error| SinkError::Io {
+            sink,
+            op,
+            path,
+            error,
+        }
+    }
+
+    /// Read every whole line's id. A trailing incomplete line (an append cut
+    /// short by a crash or a full disk; it was never acknowledged) is
+    /// truncated, so the next append starts on a line boundary.
+    fn load(&mut self) -> Result<(), SinkError> {
+        self.ids.clear();
+        (&self.file)
+            .seek(SeekFrom::Start(0))
+            .map_err(self.io_err("reading"))?;
+        let mut reader = BufReader::new(&self.file);
+        let mut line = Vec::new();
+        let (mut whole, mut total, mut number) = (0u64, 0u64, 0u64);
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(self.io_err("reading"))?;
+            total += n as u64;
+            if n == 0 || line.last() != Some(&b'\n') {
+                break;
+            }
+            whole = total;
+            number += 1;
+            if line.trim_ascii().is_empty() {
+                continue;
+            }
+            let stored: StoredId =
+                serde_json::from_slice(&line).map_err(|error| SinkError::Corrupt {
+                    sink: self.sink.clone(),
+                    path: self.path.clone(),
+                    line: number,
+                    error,
+                })?;
+            self.ids.insert(stored.id);
+        }
+        if total > whole {
+            tracing::warn!(
+                sink = %self.sink,
+                path = %self.path.display(),
+                bytes = total - whole,
+                "removing an incomplete last line (a write cut short by a crash or a full disk; \
+                 its batch was never acknowledged and will be replayed)"
+            );
+            self.file
+                .set_len(whole)
+                .map_err(self.io_err("truncating the incomplete last line of"))?;
+            self.file
+                .sync_data()
+                .map_err(self.io_err("flushing to disk"))?;
+        }
+        self.len = whole;
+        Ok(())
+    }
+
+    /// Append `(id, json)` lines whose id is new, then fsync once. Returns
+    /// how many were written.
+    fn append(&mut self, lines: Vec<Line>, blobs: &Blobs) -> Result<usize, SinkError> {
+        let actual = self.file.metadata().map_err(self.io_err("checking"))?.len();
+        if actual != self.len {
+            // Another writer, or a failed append that could not be cut
+            // back: re-read rather than trust the ids in memory.
+            tracing::warn!(
+                sink = %self.sink,
+                path = %self.path.display(),
+                expected = self.len,
+                actual,
+                "the file changed size outside this sink; re-reading it"
+            );
+            self.load()?;
+        }
+        let mut fresh = HashSet::new();
+        let mut buf = String::new();
+        // (record id, attachment SHA-256) of the lines to append.
+        let mut shas = Vec::new();
+        for line in lines {
+            if !self.ids.contains(&line.id) && fresh.insert(line.id.clone()) {
+                buf.push_str(&line.json);
+                buf.push('\n');
+                shas.extend(line.attachments.into_iter().map(|s| (line.id.clone(), s)));
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(0);
+        }
+        // The bytes first: a record on disk never points at a missing file,
+        // and bytes missing from `blobs` fail the batch before any line.
+        if let Some(dir) = &self.attachments_dir {
+            store_blobs(&self.sink, dir, &shas, blobs)?;
+        }
+        let result = self
+            .file
+            .write_all(buf.as_bytes())
+            .map_err(self.io_err("appending to"))
+            .and_then(|()| {
+                self.file
+                    .sync_data()
+                    .map_err(self.io_err("flushing to disk"))
+            });
+        if let Err(e) = result {
+            // Cut a partial append back to the last whole line. Should that
+            // fail too, the size check above re-reads the file next time.
+            if let Err(t) = self.file.set_len(self.len) {
+                tracing::warn!(sink = %self.sink, path = %self.path.display(),
+                    "could not remove a partial append: {t}");
+            }
+            return Err(e);
+        }
+        self.len += buf.len() as u64;
+        let written = fresh.len();
+        self.ids.extend(fresh);
+        Ok(written)
+    }
+}
+
+/// Write each blob, named by `(record id, sha256)`, to `dir/<sha256>`
+/// (temporary name, fsync, rename) unless a file of that name and size is
+/// there already, then fsync the folder.
+fn store_blobs(
+    sink: &str,
+    dir: &Path,
+    shas: &[(String, String)],
+    blobs: &Blobs,
+) -> Result<(), SinkError> {
+    let fail = |op, path: &Path| {
+        let (sink, path) = (sink.to_string(), path.to_path_buf());
+        move |error| SinkError::Io {
+            sink,
+            op,
+            path,
+            error,
+        }
+    };
+    let mut wrote = false;
+    for (id, sha) in shas {
+        let bytes = blobs.get(sha).ok_or_else(|| SinkError::MissingAttachment {
+            sink: sink.to_string(),
+            id: id.clone(),
+            sha256: sha.clone(),
+        })?;
+        let path = dir.join(sha);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.len() == bytes.len() as u64 => continue,
+            _ => {}
+        }
+        let tmp = dir.join(format!(".{sha}.tmp"));
+        let mut f = File::create(&tmp).map_err(fail("creating", &tmp))?;
+        f.write_all(bytes).map_err(fail("writing", &tmp))?;
+        f.sync_all().map_err(fail("flushing to disk", &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(fail("renaming into place", &path))?;
+        wrote = true;
+    }
+    if wrote {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(fail("flushing the folder", dir))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{blobs, sample};
+    use crate::JsonlConfig;
+use crate::Sink;
+use crate::SinkConfig;
+
+    async fn open(dir: &Path, path: &str) -> anyhow::Result<Sink> {
+        let cfg = SinkConfig::Jsonl(JsonlConfig {
+            path: path.into(),
+            store_attachments: true,
+            attachments_dir: None,
+        });
+        Sink::open("feedback", &cfg, dir).await
+    }
+
+    fn read_back(path: &Path) -> Vec<FeedbackRecord> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn writes_records_that_read_back_identically() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = open(dir.path(), "out/feedback.jsonl").await.unwrap();
+        assert_eq!(sink.name(), "feedback");
+        let batch = [sample(0), sample(1)];
+        sink.write_batch(&batch, &blobs()).await.unwrap();
+        sink.write_batch(&[], &blobs()).await.unwrap();
+        sink.write_batch(&[sample(2)], &blobs()).await.unwrap();
+        let path = dir.path().join("out/feedback.jsonl");
+        assert_eq!(read_back(&path), vec![sample(0), sample(1), sample(2)]);
+        // One object per line: embedded newlines are escaped.
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
+    }
+
+    #[tokio::test]
+    async fn attachments_are_stored_beside_the_file_by_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = open(dir.path(), "out/feedback.jsonl").await.unwrap();
+        sink.write_batch(&[sample(0), sample(1)], &blobs())
+            .await
+            .unwrap();
+        let sha = &sample(0).attachments[0].sha256;
+        let stored = dir.path().join("out/feedback.attachments").join(sha);
+        assert_eq!(
+            std::fs::read(&stored).unwrap(),
+            crate::tests::SAMPLE_ATTACHMENT
+        );
+        // One file per content, no temporary leftovers.
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("out/feedback.attachments"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        // Bytes missing for a new record: nothing is written.
+        let err = sink
+            .write_batch(&[sample(2)], &crate::Blobs::default())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("bytes are missing"), "{err}");
+        assert_eq!(read_back(&dir.path().join("out/feedback.jsonl")).len(), 2);
+
+        // Off: no folder at all.
+        let cfg = SinkConfig::Jsonl(JsonlConfig {
+            path: "plain.jsonl".into(),
+            store_attachments: false,
+            attachments_dir: None,
+        });
+        let mut sink = Sink::open("plain", &cfg, dir.path()).await.unwrap();
+        sink.write_batch(&[sample(0)], &crate::Blobs::default())
+            .await
+            .unwrap();
+        assert!(!dir.path().join("plain.attachments").exists());
+    }
+
+    #[tokio::test]
+    async fn skips_ids_it_already_holds_across_reopen_and_within_a_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feedback.jsonl");
+        let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
+        sink.write_batch(&[sample(0), sample(1)], &blobs())
+            .await
+            .unwrap();
+        // Replay of the same batch plus one new record, twice in the batch.
+        sink.write_batch(&[sample(0), sample(1), sample(2), sample(2)], &blobs())
+            .await
+            .unwrap();
+        drop(sink);
+        let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
+        sink.write_batch(&[sample(1), sample(2), sample(3)], &blobs())
+            .await
+            .unwrap();
+        let ids: Vec<u32> = read_back(&path).iter().map(|r| r.index).collect();
+        assert_eq!(ids, [0, 1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn truncates_a_torn_last_line_and_appends_on_a_line_boundary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feedback.jsonl");
+        let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
+        sink.write_batch(&[sample(0)], &blobs()).await.unwrap();
+        drop(sink);
+        // A crash in the middle of appending sample(1).
+        let torn = record_json(&sample(1));
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&torn.as_bytes()[..torn.len() / 2]).unwrap();
+        drop(f);
+
+        let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
+        // The torn record was never acknowledged: the replay writes it whole.
+        sink.write_batch(&[sample(0), sample(1)], &blobs())
+            .await
+            .unwrap();
+        assert_eq!(read_back(&path), vec![sample(0), sample(1)]);
+    }
+
+    #[tokio::test]
+    async fn rereads_the_file_when_it_changed_underneath() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feedback.jsonl");
+        let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
+        sink.write_batch(&[sample(0)], &blobs()).await.unwrap();
+        // Another writer appends sample(1), and leaves a torn line.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        writeln!(f, "{}", record_json(&sample(1))).unwrap();
+        f.write_all(b"{\"id\":").unwrap();
+        drop(f);
+        sink.write_batch(&[sample(1), sample(2)], &blobs())
+            .await
+            .unwrap();
+        let ids: Vec<u32> = read_back(&path).iter().map(|r| r.index).collect();
+        assert_eq!(ids, [0, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_damaged_whole_line_is_refused_with_its_line_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feedback.jsonl");
+        std::fs::write(&path, format!("{}\n\nnot json\n", record_json(&sample(0)))).unwrap();
+        let err = format!(
+            "{:#}",
+            open(dir.path(), "feedback.jsonl").await.err().unwrap()
+        );
+        assert!(err.contains("line 3 of"), "{err}");
+        assert!(err.contains("feedback.jsonl"), "{err}");
+        assert!(err.contains("fix or remove that line"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unwritable_location_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // A regular file where a folder is needed fails even for root.
+        std::fs::write(dir.path().join("file.txt"), "").unwrap();
+        let err = format!(
+            "{:#}",
+            open(dir.path(), "file.txt/feedback.jsonl")
+                .await
+                .err()
+                .unwrap()
+        );
+        assert!(
+            err.starts_with("sink \"feedback\": creating the folder "),
+            "{err}"
+        );
+        assert!(err.contains("file.txt"), "{err}");
+        assert!(err.contains("fix the sink's `path`"), "{err}");
+
+        // A read-only folder; root ignores permissions, so only where they hold.
+        use std::os::unix::fs::PermissionsExt;
+        let ro = dir.path().join("ro");
+        std::fs::create_dir(&ro).unwrap();
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+        let enforced = File::create(ro.join("probe")).is_err();
+        if enforced {
+            let err = format!(
+                "{:#}",
+                open(dir.path(), "ro/feedback.jsonl").await.err().unwrap()
+            );
+            assert!(err.contains("opening"), "{err}");
+            assert!(err.contains("ro/feedback.jsonl"), "{err}");
+            assert!(err.contains("write access"), "{err}");
+        }
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[tokio::test]
+    async fn refuses_something_that_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("feedback.jsonl")).unwrap();
+        let err = format!(
+            "{:#}",
+            open(dir.path(), "feedback.jsonl").await.err().unwrap()
+        );
+        assert!(err.contains("feedback.jsonl"), "{err}");
+    }
+}

@@ -1,0 +1,930 @@
+//! Durable ingestion state in SQLite: which messages of which mailbox were
+//! committed, with what outcome, and which were deleted from the server.
+//!
+//! Every popline SQLite file has one schema, versioned by `PRAGMA
+//! user_version` and built by [`MIGRATIONS`]: the state tables (`messages`,
+//! `polls`) and the sqlite sink's `feedback` table. One migration history per
+//! file means the state and a sqlite sink can share a file without two
+//! version counters disagreeing; a file used by only one of them simply has
+//! the other's tables empty.
+//!
+//! Durability: WAL journal with `synchronous=FULL`, so a transaction is on
+//! disk when its commit returns. A batch is one transaction (one fsync).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use popline_core::clock::unix_now;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+/// How long a statement waits for another connection's lock (another
+/// process, or the sqlite sink sharing the file) before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Schema steps; step `i` takes the file from version `i` to `i + 1`.
+/// Append only: never edit a step that has shipped.
+const MIGRATIONS: &[&str] = &[
+    // 1: ingestion state, poll bookkeeping, the sqlite sink's records.
+    "CREATE TABLE messages (
+         mailbox        TEXT    NOT NULL,
+         uid            TEXT    NOT NULL,
+         message_id     TEXT,
+         sha256         TEXT    NOT NULL,
+         size           INTEGER NOT NULL,
+         outcome        TEXT    NOT NULL
+             CHECK (outcome IN ('feedback', 'skipped', 'duplicate', 'dead_letter')),
+         -- feedback: record count; otherwise NULL
+         records        INTEGER,
+         -- skipped/dead_letter: the reason; duplicate: the original uid
+         outcome_detail TEXT,
+         committed_at   INTEGER NOT NULL,
+         deleted_at     INTEGER,
+         PRIMARY KEY (mailbox, uid)
+     ) WITHOUT ROWID;
+     CREATE INDEX messages_by_sha256 ON messages (mailbox, sha256);
+     CREATE INDEX messages_by_message_id ON messages (mailbox, message_id);
+
+     CREATE TABLE polls (
+         mailbox              TEXT    PRIMARY KEY,
+         last_at              INTEGER NOT NULL,
+         last_ok              INTEGER NOT NULL,
+         last_summary         TEXT    NOT NULL,
+         last_ok_at           INTEGER,
+         consecutive_failures INTEGER NOT NULL
+     );
+
+     CREATE TABLE feedback (
+         id             TEXT PRIMARY KEY,
+         pipeline       TEXT NOT NULL,
+         mailbox        TEXT NOT NULL,
+         uid            TEXT,
+         target         TEXT,
+         kind           TEXT NOT NULL,
+         author_address TEXT NOT NULL,
+         author_name    TEXT,
+         subject        TEXT,
+         body_text      TEXT NOT NULL,
+         received_at    TEXT NOT NULL,
+         match_method   TEXT,
+         match_value    TEXT,
+         -- the full record as JSON (popline.feedback/1)
+         record         TEXT NOT NULL
+     );
+     CREATE INDEX feedback_by_target ON feedback (pipeline, target);",
+    // 2: messages left on the server for their size (`oversize = "skip"`),
+    // with the headers TOP showed, so operators can see and act on them.
+    "CREATE TABLE oversized (
+         mailbox     TEXT    NOT NULL,
+         uid         TEXT    NOT NULL,
+         size        INTEGER NOT NULL,
+         message_id  TEXT,
+         sender      TEXT,
+         subject     TEXT,
+         -- Unix seconds of the first poll that saw it
+         seen_at     INTEGER NOT NULL,
+         PRIMARY KEY (mailbox, uid)
+     ) WITHOUT ROWID;",
+    // 3: the sqlite sink's attachment bytes, content-addressed; a record's
+    // `attachments[].sha256` is the key.
+    "CREATE TABLE attachments (
+         sha256       TEXT    PRIMARY KEY,
+         content_type TEXT    NOT NULL,
+         size         INTEGER NOT NULL,
+         data         BLOB    NOT NULL
+     );",
+    // 4: a digest of the body (everything after the header section), so a
+    // Message-ID match only counts as a duplicate when the content agrees.
+    "ALTER TABLE messages ADD COLUMN body_sha256 TEXT;",
+];
+
+/// [`Store::find_duplicate`]'s query: two indexed lookups, not one `OR`,
+/// which SQLite answers by scanning every row of the mailbox (O(n) per
+/// message; a test checks the plan).
+const FIND_DUPLICATE: &str = "SELECT uid FROM (
+     SELECT uid, 1 AS exact, outcome, committed_at
+     FROM messages INDEXED BY messages_by_sha256
+     WHERE mailbox = ?1 AND sha256 = ?2
+     UNION ALL
+     SELECT uid, 0, outcome, committed_at
+     FROM messages INDEXED BY messages_by_message_id
+     WHERE mailbox = ?1 AND message_id = ?3
+       AND (body_sha256 IS NULL OR ?4 IS NULL OR body_sha256 = ?4))
+ ORDER BY exact DESC, outcome = 'duplicate', committed_at, uid
+ LIMIT 1";
+
+/// What became of one retrieved message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Mapped to `records` feedback records, all delivered to the sinks.
+    Feedback { records: u32 },
+    /// The mapper chose to skip it (an auto-reply, say).
+    Skipped { reason: String },
+    /// The same message was already committed under another unique id.
+    Duplicate { of_uid: String },
+    /// It can never be processed (unparseable, mapper failure); kept for
+    /// inspection instead of being retried forever.
+    DeadLetter { reason: String },
+}
+
+impl Outcome {
+    /// Column values: (`outcome`, `records`, `outcome_detail`).
+    fn columns(&self) -> (&'static str, Option<u32>, Option<&str>) {
+        match self {
+            Outcome::Feedback { records } => ("feedback", Some(*records), None),
+            Outcome::Skipped { reason } => ("skipped", None, Some(reason)),
+            Outcome::Duplicate { of_uid } => ("duplicate", None, Some(of_uid)),
+            Outcome::DeadLetter { reason } => ("dead_letter", None, Some(reason)),
+        }
+    }
+}
+
+/// One message whose result is to be recorded as committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The server's unique id (UIDL).
+    pub uid: String,
+    /// The message's Message-ID header, if it had one.
+    pub message_id: Option<String>,
+    /// SHA-256 of the raw message, lowercase hex.
+    pub sha256: String,
+    /// SHA-256 of the body (after the header section), lowercase hex.
+    pub body_sha256: Option<String>,
+    /// Size of the raw message in bytes.
+    pub size: u64,
+    /// What became of it.
+    pub outcome: Outcome,
+}
+
+/// A message left on the server because it is larger than the mailbox's
+/// `max_message_mib`, with what its headers (TOP) said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Oversized {
+    /// The server's unique id (UIDL).
+    pub uid: String,
+    /// Size as LIST reported it, in bytes.
+    pub size: u64,
+    /// Message-ID, From and Subject from the headers, when TOP gave them.
+    pub message_id: Option<String>,
+    pub sender: Option<String>,
+    pub subject: Option<String>,
+}
+
+/// What the state knows about a committed unique id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// When it was (last) committed, Unix seconds.
+    pub committed_at: i64,
+    /// Whether it was deleted from the server (DELE followed by QUIT).
+    pub deleted: bool,
+}
+
+/// The state database. Writes take `&mut self`; share it behind a mutex.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating it and its parent folders if missing) and migrate the
+    /// state database at `path`.
+    pub fn open(path: &Path) -> anyhow::Result<Store> {
+        let conn = open_database(path)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Every committed unique id of `mailbox`.
+    pub fn seen(&self, mailbox: &str) -> anyhow::Result<HashMap<String, Seen>> {
+        let read = || -> rusqlite::Result<HashMap<String, Seen>> {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT uid, committed_at, deleted_at IS NOT NULL FROM messages WHERE mailbox = ?1",
+            )?;
+            stmt.query_map([mailbox], |row| {
+                Ok((
+                    row.get(0)?,
+                    Seen {
+                        committed_at: row.get(1)?,
+                        deleted: row.get(2)?,
+                    },
+                ))
+            })?
+            .collect()
+        };
+        read().with_context(|| {
+            format!(
+                "reading the committed messages of mailbox {mailbox:?} from {}",
+                self.path.display()
+            )
+        })
+    }
+
+    /// Dedupe for servers with unstable UIDLs: a committed message in this
+    /// mailbox with the same SHA-256, or with the same Message-ID and the
+    /// same body (the same mail delivered again with other trace headers);
+    /// returns its uid. A different message that merely reuses a Message-ID
+    /// (broken senders do) is not a duplicate. Rows recorded before body
+    /// digests existed match on Message-ID alone.
+    ///
+    /// A content match wins over a Message-ID match, and an original over a
+    /// message that was itself recorded as a duplicate, so `of_uid` chains
+    /// stay one link long.
+    pub fn find_duplicate(
+        &self,
+        mailbox: &str,
+        message_id: Option<&str>,
+        sha256: &str,
+        body_sha256: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        self.conn
+            .prepare_cached(FIND_DUPLICATE)
+            .and_then(|mut stmt| {
+                stmt.query_row(params![mailbox, sha256, message_id, body_sha256], |row| {
+                    row.get(0)
+                })
+                .optional()
+            })
+            .with_context(|| {
+                format!(
+                    "looking up duplicates in mailbox {mailbox:?} in {}",
+                    self.path.display()
+                )
+            })
+    }
+
+    /// Record a batch of committed messages in one transaction (group
+    /// commit: one fsync). All or nothing. Recording a uid again replaces its
+    /// row; its deletion mark survives only if the content is the same.
+    pub fn record_batch(&mut self, mailbox: &str, batch: &[Committed]) -> anyhow::Result<()> {
+        let now = unix_now();
+        let write = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO messages (mailbox, uid, message_id, sha256, size, outcome,
+                                           records, outcome_detail, committed_at, body_sha256)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (mailbox, uid) DO UPDATE SET
+                         message_id = excluded.message_id,
+                         body_sha256 = excluded.body_sha256,
+                         size = excluded.size,
+                         outcome = excluded.outcome,
+                         records = excluded.records,
+                         outcome_detail = excluded.outcome_detail,
+                         committed_at = excluded.committed_at,
+                         -- a reused uid naming different content is a new message
+                         deleted_at = CASE WHEN sha256 = excluded.sha256
+                                           THEN deleted_at END,
+                         sha256 = excluded.sha256",
+                )?;
+                for c in batch {
+                    let (outcome, records, detail) = c.outcome.columns();
+                    // SQLite integers are i64.
+                    let size = i64::try_from(c.size)
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                    stmt.execute(params![
+                        mailbox,
+                        c.uid,
+                        c.message_id,
+                        c.sha256,
+                        size,
+                        outcome,
+                        records,
+                        detail,
+                        now,
+                        c.body_sha256
+                    ])?;
+                }
+            }
+            tx.commit()
+        };
+        write(&mut self.conn).with_context(|| {
+            format!(
+                "recording {} committed messages of mailbox {mailbox:?} in {}",
+                batch.len(),
+                self.path.display()
+            )
+        })
+    }
+
+    /// Mark unique ids as deleted from the server, in one transaction.
+    /// Unknown ids are ignored (and logged): the deletion already happened,
+    /// failing here would only hide that.
+    pub fn mark_deleted(&mut self, mailbox: &str, uids: &[String]) -> anyhow::Result<()> {
+        let now = unix_now();
+        let write = |conn: &mut Connection| -> rusqlite::Result<usize> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut unknown = 0;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE messages SET deleted_at = coalesce(deleted_at, ?3)
+                     WHERE mailbox = ?1 AND uid = ?2",
+                )?;
+                for uid in uids {
+                    if stmt.execute(params![mailbox, uid, now])? == 0 {
+                        unknown += 1;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(unknown)
+        };
+        let unknown = write(&mut self.conn).with_context(|| {
+            format!(
+                "marking {} messages of mailbox {mailbox:?} deleted in {}",
+                uids.len(),
+                self.path.display()
+            )
+        })?;
+        if unknown > 0 {
+            tracing::warn!(
+                mailbox,
+                unknown,
+                "deleted messages that were never recorded as committed"
+            );
+        }
+        Ok(())
+    }
+
+    /// Unique ids of `mailbox` already recorded as oversized.
+    pub fn oversized_uids(&self, mailbox: &str) -> anyhow::Result<HashSet<String>> {
+        let read = || -> rusqlite::Result<HashSet<String>> {
+            self.conn
+                .prepare_cached("SELECT uid FROM oversized WHERE mailbox = ?1")?
+                .query_map([mailbox], |row| row.get(0))?
+                .collect()
+        };
+        read().with_context(|| {
+            format!(
+                "reading the oversized messages of mailbox {mailbox:?} from {}",
+                self.path.display()
+            )
+        })
+    }
+
+    /// Every oversized message of `mailbox` still on record, largest first.
+    pub fn oversized(&self, mailbox: &str) -> anyhow::Result<Vec<Oversized>> {
+        let read = || -> rusqlite::Result<Vec<Oversized>> {
+            self.conn
+                .prepare_cached(
+                    "SELECT uid, size, message_id, sender, subject FROM oversized
+                     WHERE mailbox = ?1 ORDER BY size DESC, uid",
+                )?
+                .query_map([mailbox], |row| {
+                    Ok(Oversized {
+                        uid: row.get(0)?,
+                        size: row.get::<_, i64>(1)? as u64,
+                        message_id: row.get(2)?,
+                        sender: row.get(3)?,
+                        subject: row.get(4)?,
+                    })
+                })?
+                .collect()
+        };
+        read().with_context(|| {
+            format!(
+                "reading the oversized messages of mailbox {mailbox:?} from {}",
+                self.path.display()
+            )
+        })
+    }
+
+    /// Record oversized messages (a uid already recorded keeps its row), and
+    /// forget those of `mailbox` that are no longer listed (`listed`: every
+    /// uid the server listed this poll), so the record mirrors the server.
+    pub fn record_oversized(
+        &mut self,
+        mailbox: &str,
+        found: &[Oversized],
+        listed: &HashSet<String>,
+    ) -> anyhow::Result<()> {
+        let now = unix_now();
+        let write = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO oversized
+                         (mailbox, uid, size, message_id, sender, subject, seen_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for o in found {
+                    insert.execute(params![
+                        mailbox,
+                        o.uid,
+                        i64::try_from(o.size).unwrap_or(i64::MAX),
+                        o.message_id,
+                        o.sender,
+                        o.subject,
+                        now
+                    ])?;
+                }
+                let gone: Vec<String> = tx
+                    .prepare_cached("SELECT uid FROM oversized WHERE mailbox = ?1")?
+                    .query_map([mailbox], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+                    .into_iter()
+                    .filter(|uid| !listed.contains(uid))
+                    .collect();
+                let mut delete =
+                    tx.prepare_cached("DELETE FROM oversized WHERE mailbox = ?1 AND uid = ?2")?;
+                for uid in gone {
+                    delete.execute(params![mailbox, uid])?;
+                }
+            }
+            tx.commit()
+        };
+        write(&mut self.conn).with_context(|| {
+            format!(
+                "recording oversized messages of mailbox {mailbox:?} in {}",
+                self.path.display()
+            )
+        })
+    }
+
+    /// Record the result of one poll of `mailbox` at `at` (Unix seconds):
+    /// the last poll, the last successful one, and the failure streak.
+    pub fn record_poll(
+        &mut self,
+        mailbox: &str,
+        at: i64,
+        ok: bool,
+        summary: &str,
+    ) -> anyhow::Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO polls (mailbox, last_at, last_ok, last_summary, last_ok_at,
+                                    consecutive_failures)
+                 VALUES (?1, ?2, ?3, ?4, CASE WHEN ?3 THEN ?2 END, CASE WHEN ?3 THEN 0 ELSE 1 END)
+                 ON CONFLICT (mailbox) DO UPDATE SET
+                     last_at = excluded.last_at,
+                     last_ok = excluded.last_ok,
+                     last_summary = excluded.last_summary,
+                     last_ok_at = coalesce(excluded.last_ok_at, last_ok_at),
+                     consecutive_failures = CASE WHEN excluded.last_ok THEN 0
+                                                 ELSE consecutive_failures + 1 END",
+                params![mailbox, at, ok, summary],
+            )
+            .with_context(|| {
+                format!(
+                    "recording a poll of mailbox {mailbox:?} in {}",
+                    self.path.display()
+                )
+            })?;
+        Ok(())
+    }
+}
+
+/// What `popline status` shows for one mailbox.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MailboxStatus {
+    /// Unix seconds of the last poll, its outcome and summary line.
+    pub last: Option<(i64, bool, String)>,
+    /// Unix seconds of the last successful poll.
+    pub last_ok_at: Option<i64>,
+    pub consecutive_failures: i64,
+    /// Committed messages by outcome (`feedback`, `skipped`, ...).
+    pub outcomes: Vec<(String, i64)>,
+    /// Messages left on the server for their size.
+    pub oversized: i64,
+}
+
+impl Store {
+    /// Poll bookkeeping and message counts for one mailbox.
+    pub fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus> {
+        let mut st = MailboxStatus::default();
+        let row = self
+            .conn
+            .query_row(
+                "SELECT last_at, last_ok, last_summary, last_ok_at, consecutive_failures
+                 FROM polls WHERE mailbox = ?1",
+                params![mailbox],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .with_context(|| format!("reading poll state from {}", self.path.display()))?;
+        if let Some((at, ok, summary, ok_at, fails)) = row {
+            st.last = Some((at, ok, summary));
+            st.last_ok_at = ok_at;
+            st.consecutive_failures = fails;
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT outcome, count(*) FROM messages WHERE mailbox = ?1 GROUP BY outcome ORDER BY outcome")?;
+        st.outcomes = stmt
+            .query_map(params![mailbox], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        st.oversized = self.conn.query_row(
+            "SELECT count(*) FROM oversized WHERE mailbox = ?1",
+            params![mailbox],
+            |r| r.get(0),
+        )?;
+        Ok(st)
+    }
+}
+
+/// Open a popline SQLite file: create parent folders, set WAL,
+/// `synchronous=FULL` and the busy timeout, and migrate the schema.
+/// Shared by [`Store`] and the sqlite sink.
+pub fn open_database(path: &Path) -> anyhow::Result<Connection> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| {
+            format!("creating the folder {} for the database", parent.display())
+        })?;
+    }
+    let mut conn = Connection::open(path)
+        .with_context(|| format!("opening SQLite database {}", path.display()))?;
+    configure(&conn).with_context(|| format!("configuring SQLite database {}", path.display()))?;
+    migrate(&mut conn, path, MIGRATIONS)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> anyhow::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        // Durability does not depend on WAL (synchronous=FULL covers the
+        // rollback journal too); concurrency between readers and the writer does.
+        tracing::warn!(
+            journal_mode = %mode,
+            "SQLite refused WAL mode (a network filesystem?); readers will block the writer"
+        );
+    }
+    // FULL: the WAL is fsynced at every commit, so a returned commit survives
+    // power loss (NORMAL would only protect against application crashes).
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
+}
+
+/// Apply `steps[user_version..]` in one transaction, then set
+/// `user_version` to `steps.len()`. Refuse a file from a newer popline.
+fn migrate(conn: &mut Connection, path: &Path, steps: &[&str]) -> anyhow::Result<()> {
+    let latest = steps.len() as i64;
+    // IMMEDIATE: two processes opening a fresh file at once serialise here
+    // instead of both trying to create the tables.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .with_context(|| format!("locking {} to check its schema", path.display()))?;
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .with_context(|| format!("reading the schema version of {}", path.display()))?;
+    if version > latest {
+        bail!(
+            "{} has schema version {version}, but this popline only knows versions up to \
+             {latest}: it was written by a newer popline. Run that newer version, or point \
+             this one at another file.",
+            path.display()
+        );
+    }
+    if version == latest {
+        return Ok(());
+    }
+    for (i, step) in steps.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(step).with_context(|| {
+            format!(
+                "migrating {} from schema version {i} to {}",
+                path.display(),
+                i + 1
+            )
+        })?;
+    }
+    tx.pragma_update(None, "user_version", latest)
+        .and_then(|()| tx.commit())
+        .with_context(|| {
+            format!(
+                "committing the schema migration of {} to version {latest}",
+                path.display()
+            )
+        })?;
+    tracing::info!(path = %path.display(), from = version, to = latest, "migrated database schema");
+    Ok(())
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn committed(uid: &str, sha: &str, message_id: Option<&str>, outcome: Outcome) -> Committed {
+        Committed {
+            uid: uid.to_string(),
+            message_id: message_id.map(str::to_string),
+            sha256: sha.to_string(),
+            body_sha256: Some(format!("body-{sha}")),
+            size: 1234,
+            outcome,
+        }
+    }
+
+    fn feedback(n: u32) -> Outcome {
+        Outcome::Feedback { records: n }
+    }
+
+    fn user_version(conn: &Connection) -> i64 {
+        conn.pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn open_creates_parent_folders_and_sets_durable_pragmas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/state.db");
+        let store = Store::open(&path).unwrap();
+        assert!(path.is_file());
+        let mode: String = store
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        // 2 = FULL
+        let sync: i64 = store
+            .conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2);
+        assert_eq!(user_version(&store.conn), MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn records_are_seen_after_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let mut store = Store::open(&path).unwrap();
+        store
+            .record_batch(
+                "beta",
+                &[
+                    committed("u1", "s1", Some("<1@x>"), feedback(2)),
+                    committed(
+                        "u2",
+                        "s2",
+                        None,
+                        Outcome::Skipped {
+                            reason: "auto-reply".into(),
+                        },
+                    ),
+                ],
+            )
+            .unwrap();
+        store
+            .record_batch("other", &[committed("u9", "s9", None, feedback(1))])
+            .unwrap();
+        drop(store);
+
+        let store = Store::open(&path).unwrap();
+        let seen = store.seen("beta").unwrap();
+        assert_eq!(seen.len(), 2);
+        assert!(!seen["u1"].deleted);
+        assert!((unix_now() - seen["u1"].committed_at).abs() < 60);
+        assert!(store.seen("nobody").unwrap().is_empty());
+
+        let (outcome, records, detail): (String, Option<u32>, Option<String>) = store
+            .conn
+            .query_row(
+                "SELECT outcome, records, outcome_detail FROM messages WHERE uid = 'u2'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (outcome.as_str(), records, detail.as_deref()),
+            ("skipped", None, Some("auto-reply"))
+        );
+    }
+
+    #[test]
+    fn recording_the_same_uid_twice_upserts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        let first = committed("u1", "s1", None, feedback(1));
+        store
+            .record_batch("beta", std::slice::from_ref(&first))
+            .unwrap();
+        store.mark_deleted("beta", &["u1".into()]).unwrap();
+        // Same content again (a replay): the deletion mark stays.
+        store.record_batch("beta", &[first]).unwrap();
+        assert!(store.seen("beta").unwrap()["u1"].deleted);
+        // Different content under the same uid (a reused UIDL): a new message.
+        let reused = committed(
+            "u1",
+            "s2",
+            None,
+            Outcome::DeadLetter {
+                reason: "unparseable".into(),
+            },
+        );
+        // Twice in one batch is fine too.
+        store
+            .record_batch("beta", &[reused.clone(), reused])
+            .unwrap();
+        let seen = store.seen("beta").unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(!seen["u1"].deleted);
+        let sha: String = store
+            .conn
+            .query_row("SELECT sha256 FROM messages", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sha, "s2");
+    }
+
+    #[test]
+    fn record_batch_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        // A size beyond SQLite's i64 fails on the second row; the first must
+        // not be left behind.
+        let mut too_big = committed("u2", "s2", None, feedback(1));
+        too_big.size = u64::MAX;
+        let err = store
+            .record_batch("beta", &[committed("u1", "s1", None, feedback(1)), too_big])
+            .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("recording 2 committed messages of mailbox \"beta\""),
+            "{msg}"
+        );
+        assert!(msg.contains("state.db"), "{msg}");
+        assert!(store.seen("beta").unwrap().is_empty());
+    }
+
+    #[test]
+    fn find_duplicate_by_content_or_message_id_within_the_mailbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        store
+            .record_batch(
+                "beta",
+                &[
+                    committed("u1", "s1", Some("<a@x>"), feedback(1)),
+                    committed("u2", "s2", Some("<b@x>"), feedback(1)),
+                    committed(
+                        "u3",
+                        "s1",
+                        Some("<a@x>"),
+                        Outcome::Duplicate {
+                            of_uid: "u1".into(),
+                        },
+                    ),
+                ],
+            )
+            .unwrap();
+        let find = |mb, mid, sha, body| store.find_duplicate(mb, mid, sha, body).unwrap();
+        // Same content: the original, not the recorded duplicate.
+        assert_eq!(find("beta", None, "s1", None).as_deref(), Some("u1"));
+        // Same Message-ID and body, different bytes (re-delivered with new
+        // trace headers).
+        assert_eq!(
+            find("beta", Some("<b@x>"), "zz", Some("body-s2")).as_deref(),
+            Some("u2")
+        );
+        // Same Message-ID, another body: a different message reusing the id.
+        assert_eq!(find("beta", Some("<b@x>"), "zz", Some("body-zz")), None);
+        // Content beats Message-ID when they point at different messages.
+        assert_eq!(
+            find("beta", Some("<a@x>"), "s2", Some("body-s2")).as_deref(),
+            Some("u2")
+        );
+        assert_eq!(find("beta", Some("<new@x>"), "zz", None), None);
+        assert_eq!(find("beta", None, "zz", None), None);
+        // Scoped to the mailbox.
+        assert_eq!(find("other", Some("<a@x>"), "s1", None), None);
+    }
+
+    #[test]
+    fn duplicate_lookups_use_the_indexes_not_a_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {FIND_DUPLICATE}"))
+            .unwrap()
+            .query_map(params!["beta", "s", "<m@x>", "b"], |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("USING INDEX messages_by_sha256"), "{plan}");
+        assert!(
+            plan.contains("USING INDEX messages_by_message_id"),
+            "{plan}"
+        );
+        assert!(!plan.contains("SCAN messages"), "{plan}");
+    }
+
+    #[test]
+    fn mark_deleted_sets_the_flag_and_ignores_unknown_uids() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        store
+            .record_batch(
+                "beta",
+                &[
+                    committed("u1", "s1", None, feedback(1)),
+                    committed("u2", "s2", None, feedback(1)),
+                ],
+            )
+            .unwrap();
+        store
+            .mark_deleted("beta", &["u1".into(), "nope".into()])
+            .unwrap();
+        let seen = store.seen("beta").unwrap();
+        assert!(seen["u1"].deleted);
+        assert!(!seen["u2"].deleted);
+        assert!(!seen.contains_key("nope"));
+    }
+
+    #[test]
+    fn record_poll_tracks_last_success_and_failure_streak() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        let row = |store: &Store| -> (i64, bool, String, Option<i64>, i64) {
+            store
+                .conn
+                .query_row(
+                    "SELECT last_at, last_ok, last_summary, last_ok_at, consecutive_failures
+                     FROM polls WHERE mailbox = 'beta'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .unwrap()
+        };
+        store.record_poll("beta", 100, true, "3 committed").unwrap();
+        assert_eq!(row(&store), (100, true, "3 committed".into(), Some(100), 0));
+        store
+            .record_poll("beta", 200, false, "connect: refused")
+            .unwrap();
+        store
+            .record_poll("beta", 300, false, "connect: refused")
+            .unwrap();
+        assert_eq!(
+            row(&store),
+            (300, false, "connect: refused".into(), Some(100), 2)
+        );
+        store.record_poll("beta", 400, true, "0 new").unwrap();
+        assert_eq!(row(&store), (400, true, "0 new".into(), Some(400), 0));
+    }
+
+    #[test]
+    fn a_database_from_a_newer_popline_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let msg = format!("{:#}", Store::open(&path).err().unwrap());
+        assert!(msg.contains("schema version 99"), "{msg}");
+        assert!(msg.contains("newer popline"), "{msg}");
+        assert!(msg.contains("state.db"), "{msg}");
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_file_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut conn = Connection::open(&path).unwrap();
+        let steps = [
+            "CREATE TABLE a (x)",
+            "CREATE TABLE b (",
+            "CREATE TABLE c (x)",
+        ];
+        let msg = format!("{:#}", migrate(&mut conn, &path, &steps).unwrap_err());
+        assert!(msg.contains("from schema version 1 to 2"), "{msg}");
+        assert_eq!(user_version(&conn), 0);
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tables, 0);
+
+        // Applied in order and only once.
+        migrate(&mut conn, &path, &steps[..1]).unwrap();
+        assert_eq!(user_version(&conn), 1);
+        migrate(
+            &mut conn,
+            &path,
+            &["CREATE TABLE a (x)", "CREATE TABLE c (x)"],
+        )
+        .unwrap();
+        assert_eq!(user_version(&conn), 2);
+        migrate(
+            &mut conn,
+            &path,
+            &["CREATE TABLE a (x)", "CREATE TABLE c (x)"],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn open_names_the_path_when_it_cannot_create_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file.txt");
+        std::fs::write(&file, "not a folder").unwrap();
+        let msg = format!("{:#}", Store::open(&file.join("state.db")).err().unwrap());
+        assert!(msg.contains("file.txt"), "{msg}");
+    }
+}
