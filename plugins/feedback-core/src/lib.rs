@@ -27,15 +27,15 @@ mod html;
 mod matching;
 mod pattern;
 mod quote;
-mod time;
-pub mod token;
 mod types;
 
 pub use automated::is_out_of_office_subject;
 pub use config::{Config, ConfigError, KEYS as CONFIG_KEYS};
 pub use html::html_to_text;
+/// Signed reply tokens (the `popline-reply-token` crate).
+pub use popline_reply_token as token;
+pub use popline_reply_token::{format_rfc3339, parse_rfc3339};
 pub use quote::{Reply, split_html_reply, split_reply};
-pub use time::{format_rfc3339, parse_rfc3339};
 pub use types::{
     Address, Attachment, Context, Email, Feedback, FeedbackKind, Header, MatchInfo, MatchMethod,
     Outcome, SkipCategory,

@@ -1,7 +1,7 @@
 //! Finding the feedback item an email replies to, and explaining misses.
 
 use crate::config::{Config, Matcher};
-use crate::time::parse_rfc3339;
+use crate::parse_rfc3339;
 use crate::token::{SignedToken, TokenError};
 use crate::types::{Context, Email, MatchInfo, MatchMethod};
 
