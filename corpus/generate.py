@@ -43,7 +43,7 @@ EXPIRED_AT = int(datetime(2026, 3, 5, tzinfo=timezone.utc).timestamp())
 
 
 def mint(item_id, recipient, expires, key):
-    """Same construction as feedback_core::token::mint (independent code)."""
+    """Same construction as popline_reply_token::mint (independent code)."""
     message = "\n".join(
         ["popline reply token v1", item_id.lower(), recipient.lower(), str(expires)]
     ).encode()

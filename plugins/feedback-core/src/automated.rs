@@ -1,7 +1,8 @@
 //! Recognising mail that is not a human reply: loops, bounces, automatic
 //! replies and bulk mail. Such mail is skipped, never feedback.
 
-use crate::types::{Context, Email, SkipCategory};
+use crate::types::SkipCategory;
+use crate::{Context, Email};
 
 /// The skip reason (`category: detail`) if `email` is not a human reply.
 ///
@@ -231,7 +232,7 @@ pub fn is_out_of_office_subject(subject: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{Address, Header};
+    use crate::{Address, Header};
 
     fn ctx() -> Context {
         Context {

@@ -1,9 +1,9 @@
 //! Turning a beta tester's email reply into feedback records.
 //!
-//! This crate is the logic behind the `feedback-default` plugin, kept free of
-//! WIT bindings so it builds and tests natively. It has its own plain types
-//! ([`Email`], [`Context`], [`Outcome`]...) which the plugin converts from and
-//! to the WIT records.
+//! This crate is the logic behind the `feedback-default` plugin. It works on
+//! the SDK's record types ([`Email`], [`Context`], [`Outcome`]... from
+//! `popline_plugin`, re-exported here), so the plugin passes them through
+//! unconverted; those types build and test natively like the rest.
 //!
 //! [`map_email`] runs these steps:
 //! 1. mail that is not a human reply is skipped with a reason: loops from
@@ -27,19 +27,19 @@ mod html;
 mod matching;
 mod pattern;
 mod quote;
-mod time;
-pub mod token;
 mod types;
 
 pub use automated::is_out_of_office_subject;
 pub use config::{Config, ConfigError, KEYS as CONFIG_KEYS};
 pub use html::html_to_text;
-pub use quote::{Reply, split_html_reply, split_reply};
-pub use time::{format_rfc3339, parse_rfc3339};
-pub use types::{
-    Address, Attachment, Context, Email, Feedback, FeedbackKind, Header, MatchInfo, MatchMethod,
-    Outcome, SkipCategory,
+pub use popline_plugin::{
+    Address, Attachment, Context, Email, Feedback, FeedbackKind, Header, MatchInfo, Outcome,
 };
+/// Signed reply tokens (the `popline-reply-token` crate).
+pub use popline_reply_token as token;
+pub use popline_reply_token::{format_rfc3339, parse_rfc3339};
+pub use quote::{Reply, split_html_reply, split_reply};
+pub use types::{MatchMethod, SkipCategory};
 
 /// Maps one email to feedback or a skip.
 ///
@@ -76,7 +76,11 @@ pub fn map_email(email: &Email, ctx: &Context, config: &Config) -> Result<Outcom
         .ok_or("message has no From address")?;
 
     let (kind, target, matched) = match matching::find_match(email, ctx, config) {
-        Ok(found) => (FeedbackKind::Reply, Some(found.target), Some(found.info)),
+        Ok(found) => (
+            FeedbackKind::Reply,
+            Some(found.target),
+            Some(found.method.info(found.value)),
+        ),
         Err(_) if config.unmatched == Unmatched::New => (FeedbackKind::New, None, None),
         Err(misses) => {
             return Ok(Outcome::Skip(
@@ -109,7 +113,7 @@ pub fn map_email(email: &Email, ctx: &Context, config: &Config) -> Result<Outcom
         attachments: email.attachments.iter().map(|a| a.index).collect(),
         received_at: Some(ctx.received_at.clone()).filter(|t| !t.is_empty()),
         source_message_id: email.message_id.clone(),
-        matched,
+        match_: matched,
         fields,
     }]))
 }

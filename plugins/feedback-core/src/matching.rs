@@ -1,15 +1,18 @@
 //! Finding the feedback item an email replies to, and explaining misses.
 
 use crate::config::{Config, Matcher};
-use crate::time::parse_rfc3339;
+use crate::parse_rfc3339;
 use crate::token::{SignedToken, TokenError};
-use crate::types::{Context, Email, MatchInfo, MatchMethod};
+use crate::types::MatchMethod;
+use crate::{Context, Email};
 
 /// A successful match: how, and the target item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
-    /// How the match was found.
-    pub info: MatchInfo,
+    /// Which signal matched.
+    pub method: MatchMethod,
+    /// The value that matched: the token, the Message-ID or the subject token.
+    pub value: String,
     /// The feedback item id or token.
     pub target: String,
 }
@@ -35,10 +38,8 @@ pub fn find_match(email: &Email, ctx: &Context, config: &Config) -> Result<Found
 
 fn found(method: MatchMethod, value: &str, target: &str) -> Found {
     Found {
-        info: MatchInfo {
-            method,
-            value: value.to_owned(),
-        },
+        method,
+        value: value.to_owned(),
         target: target.to_owned(),
     }
 }
@@ -54,7 +55,7 @@ fn by_plus_address(email: &Email, ctx: &Context, config: &Config) -> Result<Foun
     // The host does not parse X-Original-To (Postfix's record of the
     // envelope recipient), so read the raw header.
     let original_to = email
-        .header_values("X-Original-To")
+        .headers_named("X-Original-To")
         .flat_map(|v| v.split(','))
         .map(addr_spec);
     let mut tokens: Vec<&str> = Vec::new();
@@ -129,7 +130,7 @@ fn sender_addresses(email: &Email, sender_check: bool) -> Vec<&str> {
     let mut senders: Vec<&str> = if sender_check {
         from.take(1).collect()
     } else {
-        let raw = |name| email.header_values(name).map(addr_spec);
+        let raw = |name| email.headers_named(name).map(addr_spec);
         from.chain(raw("Sender"))
             .chain(email.reply_to.iter().map(|a| a.address.trim()))
             .chain(raw("Return-Path"))
@@ -209,7 +210,7 @@ fn by_body_marker(email: &Email, config: &Config) -> Result<Found, String> {
 mod tests {
     use super::*;
     use crate::token::mint;
-    use crate::types::{Address, Header};
+    use crate::{Address, Header};
 
     fn config(pairs: &[(&str, &str)]) -> Config {
         Config::from_pairs(pairs.iter().copied()).unwrap()
@@ -227,7 +228,7 @@ mod tests {
     }
 
     fn method_and_target(email: &Email, config: &Config) -> Option<(MatchMethod, String, String)> {
-        matched(email, config).map(|f| (f.info.method, f.info.value, f.target))
+        matched(email, config).map(|f| (f.method, f.value, f.target))
     }
 
     #[test]

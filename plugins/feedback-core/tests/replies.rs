@@ -86,8 +86,8 @@ fn gmail_top_post_matched_by_plus_address() {
     let feedback = single(map_email(&gmail_reply(), &context(), &Config::default()).unwrap());
     assert_eq!(feedback.kind, FeedbackKind::Reply);
     assert_eq!(feedback.target.as_deref(), Some("FB-1042"));
-    let matched = feedback.matched.unwrap();
-    assert_eq!(matched.method, MatchMethod::PlusAddress);
+    let matched = feedback.match_.unwrap();
+    assert_eq!(matched.method, MatchMethod::PlusAddress.as_str());
     assert_eq!(matched.value, "FB-1042");
     assert_eq!(feedback.author, dana());
     assert_eq!(
@@ -168,8 +168,8 @@ fn outlook_reply() -> Email {
 fn outlook_reply_matched_by_in_reply_to() {
     let feedback = single(map_email(&outlook_reply(), &context(), &Config::default()).unwrap());
     assert_eq!(feedback.target.as_deref(), Some("1043"));
-    let matched = feedback.matched.unwrap();
-    assert_eq!(matched.method, MatchMethod::InReplyTo);
+    let matched = feedback.match_.unwrap();
+    assert_eq!(matched.method, MatchMethod::InReplyTo.as_str());
     assert_eq!(matched.value, "feedback-1043@notify.beta.example.com");
     assert_eq!(
         feedback.body_text,
@@ -236,8 +236,8 @@ fn html_only_reply() -> Email {
 fn html_only_reply_with_blockquote_matched_by_subject() {
     let feedback = single(map_email(&html_only_reply(), &context(), &Config::default()).unwrap());
     assert_eq!(feedback.target.as_deref(), Some("1044"));
-    let matched = feedback.matched.unwrap();
-    assert_eq!(matched.method, MatchMethod::Subject);
+    let matched = feedback.match_.unwrap();
+    assert_eq!(matched.method, MatchMethod::Subject.as_str());
     assert_eq!(matched.value, "[FB-1044]");
     assert_eq!(
         feedback.body_text,
@@ -363,7 +363,7 @@ fn unmatched_as_new_feedback() {
     let feedback = single(map_email(&email, &context(), &config(&[("unmatched", "new")])).unwrap());
     assert_eq!(feedback.kind, FeedbackKind::New);
     assert_eq!(feedback.target, None);
-    assert_eq!(feedback.matched, None);
+    assert_eq!(feedback.match_, None);
     assert!(feedback.body_text.starts_with("Hello,"));
 }
 
@@ -431,7 +431,7 @@ fn signed_plus_address_token_end_to_end() {
     let signed = config(&[("token-keys", key)]);
     let feedback = single(map_email(&email, &context(), &signed).unwrap());
     assert_eq!(feedback.target.as_deref(), Some("FB-1042"));
-    assert_eq!(feedback.matched.unwrap().value, token);
+    assert_eq!(feedback.match_.unwrap().value, token);
 
     // The same token from someone else falls through to the other signals,
     // and the skip says why the token was refused.

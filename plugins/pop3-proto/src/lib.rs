@@ -1,8 +1,9 @@
 //! POP3 response parsing and dialogue decisions for popline's POP3 plugins.
 //!
-//! Everything here is pure: no I/O and no host. The `pop3-standard` guest
-//! component feeds it the lines and bodies it reads through the host's
-//! connection and acts on the results, so the protocol logic can be tested
+//! Everything here is pure: no I/O and no host. The SDK's dialogue defaults
+//! (`popline-plugin`'s `Pop3Dialogue`, which the `pop3-standard` guest uses
+//! unchanged) feed it the lines and bodies they read through the host's
+//! connection and act on the results, so the protocol logic can be tested
 //! natively.
 
 mod capa;

@@ -75,6 +75,8 @@ pub mod bindings {
             world: "feedback-mapper",
             pub_export_macro: true,
             export_macro_name: "export_feedback_mapper",
+            // So mappers' native tests can compare records.
+            additional_derives: [PartialEq, Eq],
         });
     }
 

@@ -108,6 +108,32 @@ impl Config {
     }
 }
 
+impl Default for Email {
+    /// An email with nothing in it: no addresses, headers, bodies or
+    /// attachments, size 0. Fill in what a test needs with
+    /// `Email { subject: ..., ..Email::default() }`.
+    fn default() -> Email {
+        Email {
+            from: Vec::new(),
+            to: Vec::new(),
+            cc: Vec::new(),
+            reply_to: Vec::new(),
+            delivered_to: Vec::new(),
+            subject: None,
+            message_id: None,
+            in_reply_to: Vec::new(),
+            references: Vec::new(),
+            date: None,
+            headers: Vec::new(),
+            text_body: None,
+            html_body: None,
+            attachments: Vec::new(),
+            size: 0,
+            warnings: Vec::new(),
+        }
+    }
+}
+
 impl Email {
     /// A minimal email from `from` with `subject` and a text body, everything
     /// else empty: for native unit tests of a mapper (`cargo test`).
@@ -115,21 +141,10 @@ impl Email {
         let text_body: String = text_body.into();
         Email {
             from: vec![from],
-            to: Vec::new(),
-            cc: Vec::new(),
-            reply_to: Vec::new(),
-            delivered_to: Vec::new(),
             subject: Some(subject.into()),
-            message_id: None,
-            in_reply_to: Vec::new(),
-            references: Vec::new(),
-            date: None,
-            headers: Vec::new(),
             size: text_body.len() as u64,
             text_body: Some(text_body),
-            html_body: None,
-            attachments: Vec::new(),
-            warnings: Vec::new(),
+            ..Email::default()
         }
     }
 
@@ -138,19 +153,18 @@ impl Email {
         self.from.first()
     }
 
-    /// The first header named `name` (case-insensitive), raw value.
+    /// The first header named `name` (ASCII case-insensitive, whitespace
+    /// around the written name ignored), raw value.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str())
+        self.headers_named(name).next()
     }
 
-    /// Every value of header `name` (case-insensitive), in order.
-    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    /// Every value of header `name` (ASCII case-insensitive, whitespace
+    /// around the written name ignored), in order.
+    pub fn headers_named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> {
         self.headers
             .iter()
-            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .filter(move |h| h.name.trim().eq_ignore_ascii_case(name))
             .map(|h| h.value.as_str())
     }
 
@@ -189,15 +203,37 @@ impl Email {
     }
 }
 
+impl Default for Context {
+    /// Everything empty, the receive time too (so nothing can be judged
+    /// against it).
+    fn default() -> Context {
+        Context {
+            pipeline: String::new(),
+            mailbox: String::new(),
+            uid: String::new(),
+            received_at: String::new(),
+        }
+    }
+}
+
 impl Context {
     /// A context for pipeline `pipeline` with no mailbox or uid (what
     /// `popline map` passes): for native unit tests.
     pub fn new(pipeline: impl Into<String>) -> Context {
         Context {
             pipeline: pipeline.into(),
-            mailbox: String::new(),
-            uid: String::new(),
             received_at: "2026-01-01T00:00:00Z".into(),
+            ..Context::default()
+        }
+    }
+}
+
+impl Header {
+    /// A header as written: `name` and its raw `value`.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Header {
+        Header {
+            name: name.into(),
+            value: value.into(),
         }
     }
 }
@@ -346,24 +382,11 @@ mod tests {
     fn feedback_builder() {
         let email = Email {
             from: vec![Address::named("Ann", "ann@example.com")],
-            to: vec![],
-            cc: vec![],
-            reply_to: vec![],
-            delivered_to: vec![],
             subject: Some("Re: [FB-7] crash".into()),
             message_id: Some("m1@example.com".into()),
-            in_reply_to: vec![],
-            references: vec![],
-            date: None,
-            headers: vec![Header {
-                name: "X-Mailer".into(),
-                value: "mutt".into(),
-            }],
-            text_body: None,
-            html_body: None,
-            attachments: vec![],
+            headers: vec![Header::new("X-Mailer ", "mutt")],
             size: 10,
-            warnings: vec![],
+            ..Email::default()
         };
         assert_eq!(email.header("x-mailer"), Some("mutt"));
         assert_eq!(email.text(), "");
@@ -379,6 +402,13 @@ mod tests {
             .field("k", "v");
         assert_eq!(f.kind, FeedbackKind::Reply);
         assert_eq!(f.target.as_deref(), Some("FB-7"));
+        assert_eq!(
+            f.match_,
+            Some(MatchInfo {
+                method: "subject".into(),
+                value: "[FB-7]".into()
+            })
+        );
         assert_eq!(f.subject.as_deref(), Some("Re: [FB-7] crash"));
         assert_eq!(f.source_message_id.as_deref(), Some("m1@example.com"));
         assert_eq!(f.fields, vec![("k".to_string(), "v".to_string())]);

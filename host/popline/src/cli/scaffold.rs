@@ -286,7 +286,7 @@ mod tests {
 "#;
 
 const RUST_POP3: &str = r#"//! {{name}}: a popline POP3 dialogue. Every step uses the SDK's default
-//! (RFC 1939 + CAPA, STLS, host-performed login, one command at a time);
+//! (RFC 1939 + CAPA, STLS, host-performed login, pipelined when the server advertises PIPELINING);
 //! override a method of `Pop3Dialogue` to change one step.
 
 use popline_plugin::Pop3Dialogue;

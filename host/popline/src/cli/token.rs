@@ -1,6 +1,6 @@
 //! `popline token mint|verify`: signed reply tokens for the system that
-//! sends notifications. The token logic is `feedback_core::token`, the same
-//! code the reference mapper verifies with.
+//! sends notifications. The token logic is the `popline-reply-token` crate,
+//! the same code the reference mapper verifies with.
 //!
 //! ```text
 //! export POPLINE_TOKEN_KEYS="$(cat /etc/popline/token-keys)"
@@ -13,12 +13,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use feedback_core::token::{self, TokenKeys};
-use feedback_core::{format_rfc3339, parse_rfc3339};
+use popline_core::clock::unix_now;
+use popline_reply_token::{self as token, TokenKeys, format_rfc3339, parse_rfc3339};
 
 /// `popline token ...`
 #[derive(Debug, Subcommand)]
@@ -90,7 +89,7 @@ pub struct VerifyArgs {
 
 /// Runs a `popline token` command.
 pub fn run(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
-    let now = unix_now()?;
+    let now = unix_now();
     match cmd {
         TokenCommand::Mint(args) => {
             println!("{}", mint(&args, &load_keys(&args.keys)?, now)?);
@@ -107,13 +106,6 @@ pub fn run(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             }
         },
     }
-}
-
-fn unix_now() -> anyhow::Result<i64> {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .context("the system clock is before 1970")?;
-    Ok(i64::try_from(since.as_secs())?)
 }
 
 fn load_keys(args: &KeyArgs) -> anyhow::Result<TokenKeys> {

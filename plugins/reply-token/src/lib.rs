@@ -11,8 +11,13 @@
 //! verification accepts any. The id and the address enter the MAC in ASCII
 //! lowercase, because mail systems may change the case of a local part.
 //!
+//! The feedback mapper (`feedback-core`) verifies tokens; the host's
+//! `popline token` command mints and checks them. [`parse_rfc3339`] and
+//! [`format_rfc3339`] are the timestamp helpers both need (expiry is judged
+//! against the message's receive time, the plugin has no clock).
+//!
 //! ```
-//! use feedback_core::token::{self, TokenKeys};
+//! use popline_reply_token::{self as token, TokenKeys};
 //!
 //! let keys = TokenKeys::parse("0123456789abcdef0123456789abcdef")?;
 //! let minted = token::mint("FB-1042", "dana@example.org", 1_800_000_000, keys.primary())?;
@@ -27,7 +32,9 @@ use std::fmt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::time::format_rfc3339;
+mod time;
+
+pub use time::{format_rfc3339, parse_rfc3339};
 
 /// MAC bytes kept in a token: 96 bits rule out online guessing, and a token
 /// for a typical id still fits the 64-character limit of a local part.
