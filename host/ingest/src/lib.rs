@@ -5,5 +5,13 @@
 //! | [`pipeline`] | one mailbox's poll |
 //! | [`progress`] | per-mailbox progress counters and bars |
 
+pub mod breaker;
+pub mod commit;
+pub mod daemon;
+pub mod error;
 pub mod pipeline;
+pub mod plan;
 pub mod progress;
+
+pub use error::{ConnectError, ErrorKind, PollError};
+pub use pipeline::{Pipeline, Pipelines, PollSummary};

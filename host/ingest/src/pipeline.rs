@@ -7,33 +7,42 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::sync::Mutex as AsyncMutex;
 
-use popline_config::{Config, MailboxConfig, OversizePolicy, Retention, TlsMode};
-use popline_state::deadletter::{DeadLetter, DeadLetters};
-use popline_plugin_runtime::dialogue::{Listing, Pop3Error, Session, SessionError, SessionParams};
-use popline_plugin_runtime::mapper::{MapOutcome, MapperInput, wit};
+use popline_config::{Config, MailboxConfig, Retention, TlsMode};
+use popline_core::clock::{now_rfc3339, unix_now};
+use popline_core::digest::sha256_hex;
+use popline_core::failpoint;
+use popline_core::record::FeedbackRecord;
+use popline_core::spool::Spooled;
+use popline_mapping::{MapError, Mapped};
+use popline_net::{Stream, TlsClient};
+use popline_plugin_runtime::dialogue::{
+    ErrorKind, Listing, Pop3Error, Session, SessionError, SessionParams,
+};
 use popline_plugin_runtime::{DialoguePlugin, Engine, MapperPlugin};
 use popline_pop3::{ConnSettings, Connection, Credential};
-use popline_core::record::FeedbackRecord;
 use popline_sink::{Blobs, Sink};
-use popline_core::spool::Spooled;
-use popline_state::{Committed, Outcome, Oversized, Store};
-use popline_net::{self, Stream, TlsClient};
-use popline_core::failpoint;
+use popline_state::deadletter::{DeadLetter, DeadLetters};
+use popline_state::{Committed, Disposition, Oversized, SqliteBackend, StateBackend};
 
-/// Everything one mailbox's pipeline needs, loaded once.
-pub struct Mailbox {
+use crate::breaker::Breaker;
+use crate::commit::{SharedSink, commit_batch};
+pub use crate::error::{ConnectError, PollError};
+use crate::plan::{self, Policy};
+
+/// One mailbox's pipeline: its plugins, sinks and policy, loaded once.
+pub struct Pipeline {
     pub name: String,
     cfg: MailboxConfig,
     base_dir: std::path::PathBuf,
     dialogue: DialoguePlugin,
     mapper: MapperPlugin,
     mapper_config: Vec<(String, String)>,
-    sinks: Vec<Arc<AsyncMutex<Sink>>>,
+    sinks: Vec<SharedSink>,
     tls: TlsClient,
     dead_letters: Arc<DeadLetters>,
     /// Where large messages are received (see [`popline_core::spool`]).
@@ -45,26 +54,14 @@ pub struct Mailbox {
     pub tokens: Option<Arc<popline_oauth::TokenManager>>,
 }
 
-/// Consecutive mapper failures, and when an open breaker may try again.
-#[derive(Default)]
-struct Breaker {
-    consecutive: u32,
-    open_until: Option<std::time::Instant>,
-}
-
 /// Why one message could not be processed.
 enum MessageError {
     /// The message itself cannot be mapped (parse failure, plugin error,
     /// trap, limit, invalid output): dead-letter it.
     Unmappable(String),
-    /// Anything else (state, I/O): abort the poll; the message stays.
-    Internal(anyhow::Error),
-}
-
-impl From<anyhow::Error> for MessageError {
-    fn from(e: anyhow::Error) -> Self {
-        MessageError::Internal(e)
-    }
+    /// Anything else (state, the host's disk): abort the poll; the message
+    /// stays on the server.
+    Internal(PollError),
 }
 
 /// Counts from one poll, printed by `popline once`.
@@ -111,19 +108,44 @@ impl PollSummary {
             ("popline_bytes_fetched_total", self.bytes),
         ]
     }
+
+    /// The one-line summary `popline once` prints and the state records.
+    pub fn line(&self) -> String {
+        format!(
+            "listed {}, fetched {}, committed {} ({} records), skipped {}, duplicates {}, dead-lettered {}, failed {}, deleted {}, {} KiB",
+            self.listed,
+            self.fetched,
+            self.committed,
+            self.records,
+            self.skipped,
+            self.duplicates,
+            self.dead_lettered,
+            self.failed,
+            self.deleted,
+            self.bytes / 1024
+        ) + &[
+            ("oversized (left on the server)", self.oversized),
+            ("spooled to disk", self.spooled),
+        ]
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(what, n)| format!(", {what} {n}"))
+        .collect::<String>()
+    }
 }
 
-/// Shared resources for all mailboxes.
-pub struct Runtime {
+/// Every configured pipeline and what they share: the plugin engine, the
+/// state backend and the dead letters.
+pub struct Pipelines {
     pub engine: Engine,
-    pub store: Arc<Mutex<Store>>,
-    pub mailboxes: Vec<Arc<Mailbox>>,
+    pub state: Arc<dyn StateBackend>,
+    pub pipelines: Vec<Arc<Pipeline>>,
     pub dead_letters: Arc<DeadLetters>,
 }
 
-impl Runtime {
+impl Pipelines {
     /// Load plugins, open state and sinks for every mailbox in the config.
-    pub async fn load(config: &Config) -> anyhow::Result<Runtime> {
+    pub async fn load(config: &Config) -> anyhow::Result<Pipelines> {
         let engine = Engine::new(popline_plugin_runtime::EngineOptions {
             cache_dir: config
                 .plugins
@@ -133,7 +155,7 @@ impl Runtime {
                 .or_else(Engine::default_cache_dir),
             max_instances: config.plugins.max_instances,
         })?;
-        let store = Store::open(&config.path(&config.state.path))?;
+        let state = Arc::new(SqliteBackend::open(&config.path(&config.state.path))?);
         let mut sinks = std::collections::BTreeMap::new();
         for (name, sc) in &config.sinks {
             let sink = Sink::open(name, sc, &config.base_dir)
@@ -143,7 +165,7 @@ impl Runtime {
         }
         let dead_letters = Arc::new(DeadLetters::new(config.path(&config.state.dead_letter_dir)));
         let mut accounts = popline_oauth::Accounts::default();
-        let mut mailboxes = Vec::new();
+        let mut pipelines = Vec::new();
         for (name, mb) in &config.mailboxes {
             let tokens = match &mb.oauth {
                 Some(o) => Some(accounts.get(
@@ -154,7 +176,7 @@ impl Runtime {
                 )?),
                 None => None,
             };
-            mailboxes.push(Arc::new(Mailbox::load(
+            pipelines.push(Arc::new(Pipeline::load(
                 name,
                 mb,
                 config,
@@ -164,16 +186,33 @@ impl Runtime {
                 tokens,
             )?));
         }
-        Ok(Runtime {
+        Ok(Pipelines {
             engine,
-            store: Arc::new(Mutex::new(store)),
-            mailboxes,
+            state,
+            pipelines,
             dead_letters,
         })
     }
+
+    /// The pipeline named `name`, or all of them.
+    pub fn selected(&self, only: Option<&str>) -> anyhow::Result<Vec<Arc<Pipeline>>> {
+        let Some(name) = only else {
+            return Ok(self.pipelines.clone());
+        };
+        match self.pipelines.iter().find(|m| m.name == name) {
+            Some(p) => Ok(vec![p.clone()]),
+            None => {
+                let names: Vec<&str> = self.pipelines.iter().map(|m| m.name.as_str()).collect();
+                anyhow::bail!(
+                    "no mailbox named {name:?}; configured: [{}]",
+                    names.join(", ")
+                )
+            }
+        }
+    }
 }
 
-impl Mailbox {
+impl Pipeline {
     fn load(
         name: &str,
         mb: &MailboxConfig,
@@ -182,7 +221,7 @@ impl Mailbox {
         sinks: &std::collections::BTreeMap<String, Arc<AsyncMutex<Sink>>>,
         dead_letters: Arc<DeadLetters>,
         tokens: Option<Arc<popline_oauth::TokenManager>>,
-    ) -> anyhow::Result<Mailbox> {
+    ) -> anyhow::Result<Pipeline> {
         let dialogue = DialoguePlugin::load(
             engine,
             &config.path(&mb.dialogue),
@@ -200,7 +239,7 @@ impl Mailbox {
             mb.ca_file.as_ref().map(|p| config.path(p)).as_deref(),
         )
         .with_context(|| format!("mailbox {name}: TLS settings"))?;
-        Ok(Mailbox {
+        Ok(Pipeline {
             name: name.to_string(),
             cfg: mb.clone(),
             base_dir: config.base_dir.clone(),
@@ -225,7 +264,7 @@ impl Mailbox {
                     Duration::from_secs(u64::from(days) * 86_400),
                 )
             }),
-            breaker: Mutex::new(Breaker::default()),
+            breaker: Mutex::new(Breaker::new(mb.breaker_threshold, mb.breaker_cooldown)),
             tokens,
         })
     }
@@ -248,7 +287,7 @@ impl Mailbox {
         self.cfg.poll_interval
     }
 
-    async fn credential(&self, renew: bool) -> anyhow::Result<Credential> {
+    async fn credential(&self, renew: bool) -> Result<Credential, PollError> {
         if let Some(tokens) = &self.tokens {
             let token = if renew {
                 tokens.renew_access_token().await?
@@ -261,33 +300,37 @@ impl Mailbox {
             .cfg
             .password
             .as_ref()
-            .context("no credential configured")?
+            .ok_or_else(|| PollError::Host(anyhow::anyhow!("no credential configured")))?
             .resolve(&self.base_dir)?;
         Ok(Credential::Password(pw))
     }
 
     /// Connect and log in; returns the open session. With OAuth, a rejected
     /// cached token is renewed once (it may have been revoked).
-    pub async fn open_session(&self) -> anyhow::Result<Session> {
+    pub async fn open_session(&self) -> Result<Session, PollError> {
         match self.try_open(false).await {
-            Err(e) if self.tokens.is_some() && is_auth_rejection(&e) => {
+            Err(e) if self.tokens.is_some() && e.is_auth_rejection() => {
                 tracing::info!(mailbox = %self.name, "server rejected the cached token; renewing it");
-                self.try_open(true).await.map_err(|e| {
-                    if is_auth_rejection(&e) {
-                        e.context(format!(
-                            "the server rejected a freshly issued token for user={}: check that POP is enabled for the mailbox, that `user` is the mailbox address (for a shared mailbox: its own address), and for app-only access the POP.AccessAsApp permission with admin consent, the Exchange service principal (New-ServicePrincipal) and Add-MailboxPermission",
-                            self.cfg.user
+                match self.try_open(true).await {
+                    Err(PollError::Session { error, .. })
+                        if matches!(&error, SessionError::Pop3(p) if p.kind == ErrorKind::Auth) =>
+                    {
+                        Err(PollError::session(
+                            format!(
+                                "the server rejected a freshly issued token for user={}: check that POP is enabled for the mailbox, that `user` is the mailbox address (for a shared mailbox: its own address), and for app-only access the POP.AccessAsApp permission with admin consent, the Exchange service principal (New-ServicePrincipal) and Add-MailboxPermission",
+                                self.cfg.user
+                            ),
+                            error,
                         ))
-                    } else {
-                        e
                     }
-                })
+                    other => other,
+                }
             }
             other => other,
         }
     }
 
-    async fn try_open(&self, renew: bool) -> anyhow::Result<Session> {
+    async fn try_open(&self, renew: bool) -> Result<Session, PollError> {
         let cfg = &self.cfg;
         let port = cfg.port();
         let timeout = Duration::from_secs(cfg.connect_timeout_secs);
@@ -333,36 +376,33 @@ impl Mailbox {
     }
 
     /// One full poll of this mailbox.
-    pub async fn poll(&self, store: &Arc<Mutex<Store>>) -> anyhow::Result<PollSummary> {
-        if let Some(until) = self.breaker.lock().unwrap().open_until {
-            let now = std::time::Instant::now();
-            if until > now {
-                anyhow::bail!(
-                    "circuit breaker open: mapper {} failed on {} consecutive messages; fix or replace the plugin (see `popline dead-letter list`); next attempt in {:?}",
-                    self.mapper.name(),
-                    self.cfg.breaker_threshold,
-                    until - now
-                );
-            }
+    pub async fn poll(&self, state: &dyn StateBackend) -> Result<PollSummary, PollError> {
+        let open_for = self.breaker.lock().unwrap().open_for(Instant::now());
+        if let Some(retry_in) = open_for {
+            return Err(PollError::BreakerOpen {
+                mapper: self.mapper.name().to_string(),
+                threshold: self.cfg.breaker_threshold,
+                retry_in,
+            });
         }
         if let Some(a) = &self.archive {
             a.prune(&self.name).await;
         }
         let mut session = self.open_session().await?;
-        let result = self.poll_session(&mut session, store).await;
-        match result {
+        match self.poll_session(&mut session, state).await {
             Ok(mut summary) => {
                 summary.counts.bytes = session.bytes_read();
                 let deleted = std::mem::take(&mut summary.deleted_uids);
-                session.quit().await.context("ending the session (QUIT)")?;
+                session
+                    .quit()
+                    .await
+                    .map_err(|e| PollError::session("ending the session (QUIT)", e))?;
                 // Deletions take effect at QUIT; only now are they real.
                 if !deleted.is_empty() {
-                    let name = self.name.clone();
-                    let store = store.clone();
-                    tokio::task::spawn_blocking(move || {
-                        store.lock().unwrap().mark_deleted(&name, &deleted)
-                    })
-                    .await??;
+                    state
+                        .mark_deleted(&self.name, deleted)
+                        .await
+                        .map_err(PollError::State)?;
                 }
                 Ok(summary.counts)
             }
@@ -378,63 +418,30 @@ impl Mailbox {
     async fn poll_session(
         &self,
         session: &mut Session,
-        store: &Arc<Mutex<Store>>,
-    ) -> anyhow::Result<SessionResult> {
+        state: &dyn StateBackend,
+    ) -> Result<SessionResult, PollError> {
         let mut out = SessionResult::default();
-        let listing = session.list().await.context("listing messages")?;
+        let listing = session
+            .list()
+            .await
+            .map_err(|e| PollError::session("listing messages", e))?;
         out.counts.listed = listing.len();
-        let seen = {
-            let store = store.lock().unwrap();
-            store.seen(&self.name)?
-        };
-        let now = unix_now();
-        let keep_secs = self.cfg.keep_days.map(|d| i64::from(d) * 86_400);
-        let max_size = self.cfg.max_message_mib.saturating_mul(1024 * 1024);
-
-        let mut to_fetch: Vec<&Listing> = Vec::new();
-        let mut expired: Vec<&Listing> = Vec::new();
-        let mut oversized: Vec<&Listing> = Vec::new();
-        for l in &listing {
-            // A uid committed and then deleted from the server, yet listed
-            // again, names a message this session has not seen: servers
-            // that derive ids from positions reuse them for new mail (or the
-            // server lost the deletion). Fetch it; the content digest tells
-            // the two apart, and deleting it unread would lose it.
-            match seen.get(&l.uid).filter(|s| !s.deleted) {
-                Some(s) => {
-                    // Committed earlier (perhaps a crash before DELE/QUIT).
-                    let due = match self.cfg.retention {
-                        Retention::Delete => true,
-                        Retention::Keep => keep_secs.is_some_and(|k| now - s.committed_at >= k),
-                    };
-                    if due {
-                        expired.push(l);
-                    }
-                }
-                None if l.size > max_size && self.cfg.oversize == OversizePolicy::Skip => {
-                    oversized.push(l);
-                }
-                None => to_fetch.push(l),
-            }
-        }
-        out.counts.oversized = oversized.len();
-        self.triage_oversized(session, &listing, &oversized, store)
+        let seen = state.seen(&self.name).await.map_err(PollError::State)?;
+        let plan = plan::plan(&listing, &seen, &Policy::of(&self.cfg), unix_now());
+        out.counts.oversized = plan.oversized.len();
+        self.triage_oversized(session, &listing, &plan.oversized, state)
             .await?;
-        if let Some(largest) = to_fetch.iter().map(|l| l.size).max()
-            && largest > max_size
-        {
-            // `oversize = "fetch"`: accept the largest listed message, with
-            // slack for a server whose LIST size is a little off, but still
-            // bounded so a runaway response cannot fill the disk.
-            session.set_max_message(largest.saturating_add(largest / 10 + (1 << 20)));
+        if let Some(bound) = plan.raise_max_message {
+            session.set_max_message(bound);
         }
+        let to_fetch = plan.fetch;
         crate::progress::planned(
             &self.name,
             to_fetch.len(),
             to_fetch.iter().map(|l| l.size).sum(),
         );
-        if !expired.is_empty() {
-            self.delete(session, &expired, &mut out).await?;
+        if !plan.delete.is_empty() {
+            self.delete(session, &plan.delete, &mut out).await?;
         }
         let batches: Vec<&[&Listing]> = to_fetch.chunks(self.cfg.batch_size).collect();
         let mut prefetched: Option<Retrieved> = None;
@@ -449,23 +456,25 @@ impl Mailbox {
                 Some(f) => f,
                 None => session.retrieve(&numbers(batch)).await,
             }
-            .context("retrieving messages")?;
+            .map_err(|e| PollError::session("retrieving messages", e))?;
             // The next batch downloads while this one is parsed, mapped and
             // committed, as long as the mapper is healthy (a failing one is
             // not fed ahead of the circuit breaker).
-            let next = batches.get(i + 1).filter(|_| self.breaker_healthy());
+            let next = batches
+                .get(i + 1)
+                .filter(|_| self.breaker.lock().unwrap().healthy());
             let committed = match next {
                 Some(next) => {
                     let next = numbers(next);
                     let (committed, f) = tokio::join!(
-                        self.process_fetched(batch, fetched, store, &mut out),
+                        self.process_fetched(batch, fetched, state, &mut out),
                         session.retrieve(&next),
                     );
                     prefetched = Some(f);
                     committed?
                 }
                 None => {
-                    self.process_fetched(batch, fetched, store, &mut out)
+                    self.process_fetched(batch, fetched, state, &mut out)
                         .await?
                 }
             };
@@ -490,9 +499,12 @@ impl Mailbox {
         session: &mut Session,
         listing: &[Listing],
         oversized: &[&Listing],
-        store: &Arc<Mutex<Store>>,
-    ) -> anyhow::Result<()> {
-        let known = store.lock().unwrap().oversized_uids(&self.name)?;
+        state: &dyn StateBackend,
+    ) -> Result<(), PollError> {
+        let known = state
+            .oversized_uids(&self.name)
+            .await
+            .map_err(PollError::State)?;
         let listed: HashSet<String> = listing.iter().map(|l| l.uid.clone()).collect();
         let mut found = Vec::new();
         for l in oversized.iter().filter(|l| !known.contains(&l.uid)) {
@@ -504,7 +516,7 @@ impl Mailbox {
                     tracing::debug!(mailbox = %self.name, uid = %l.uid, "TOP failed: {e}");
                     None
                 }
-                Err(e) => return Err(anyhow::Error::new(e).context("reading headers (TOP)")),
+                Err(e) => return Err(PollError::session("reading headers (TOP)", e)),
             };
             let email = headers.map(|p| p.email);
             let o = Oversized {
@@ -525,15 +537,10 @@ impl Mailbox {
             found.push(o);
         }
         if !found.is_empty() || known.iter().any(|uid| !listed.contains(uid)) {
-            let name = self.name.clone();
-            let store = store.clone();
-            tokio::task::spawn_blocking(move || {
-                store
-                    .lock()
-                    .unwrap()
-                    .record_oversized(&name, &found, &listed)
-            })
-            .await??;
+            state
+                .record_oversized(&self.name, found, listed)
+                .await
+                .map_err(PollError::State)?;
         }
         Ok(())
     }
@@ -544,17 +551,17 @@ impl Mailbox {
         &self,
         batch: &[&'l Listing],
         fetched: Vec<Result<Spooled, Pop3Error>>,
-        store: &Arc<Mutex<Store>>,
+        state: &dyn StateBackend,
         out: &mut SessionResult,
-    ) -> anyhow::Result<Vec<&'l Listing>> {
-        let received_at = popline_core::clock::now_rfc3339();
+    ) -> Result<Vec<&'l Listing>, PollError> {
+        let received_at = now_rfc3339();
         let mut records: Vec<FeedbackRecord> = Vec::new();
         let mut blobs = Blobs::default();
         let mut commits: Vec<Committed> = Vec::new();
         let mut done: Vec<&Listing> = Vec::new();
         // The first failure that left the connection unusable: the poll ends
         // with it once what did arrive is committed.
-        let mut lost: Option<anyhow::Error> = None;
+        let mut lost: Option<PollError> = None;
         for (l, raw) in batch.iter().zip(fetched) {
             let raw = match raw {
                 Ok(raw) => raw,
@@ -581,7 +588,7 @@ impl Mailbox {
                 continue;
             }
             let processed = match self
-                .process_message(l, &raw, &received_at, store, &commits, &mut blobs)
+                .process_message(l, &raw, &received_at, state, &commits, &mut blobs)
                 .await
             {
                 Ok(p) => {
@@ -597,17 +604,17 @@ impl Mailbox {
             match processed {
                 Ok((commit, recs)) => {
                     match &commit.outcome {
-                        Outcome::Feedback { .. } => out.counts.committed += 1,
-                        Outcome::Skipped { .. } => out.counts.skipped += 1,
-                        Outcome::Duplicate { .. } => out.counts.duplicates += 1,
-                        Outcome::DeadLetter { .. } => out.counts.dead_lettered += 1,
+                        Disposition::Feedback { .. } => out.counts.committed += 1,
+                        Disposition::Skipped { .. } => out.counts.skipped += 1,
+                        Disposition::Duplicate { .. } => out.counts.duplicates += 1,
+                        Disposition::DeadLetter { .. } => out.counts.dead_lettered += 1,
                     }
                     out.counts.records += recs.len();
                     records.extend(recs);
                     // The very message this uid was committed as, listed
                     // again after its deletion: its row already says so.
                     let relisted = matches!(&commit.outcome,
-                        Outcome::Duplicate { of_uid } if *of_uid == commit.uid);
+                        Disposition::Duplicate { of_uid } if *of_uid == commit.uid);
                     if !relisted {
                         commits.push(commit);
                     }
@@ -620,7 +627,7 @@ impl Mailbox {
             }
         }
         if !commits.is_empty() {
-            self.commit(&records, &blobs, commits, store).await?;
+            commit_batch(&self.sinks, state, &self.name, &records, &blobs, commits).await?;
         }
         match lost {
             Some(e) => Err(e),
@@ -628,36 +635,22 @@ impl Mailbox {
         }
     }
 
-    /// Whether the mapper's last message succeeded (no failure streak).
-    fn breaker_healthy(&self) -> bool {
-        let b = self.breaker.lock().unwrap();
-        b.consecutive == 0 && b.open_until.is_none()
-    }
-
     /// Whether the circuit breaker is open now.
     fn breaker_open(&self) -> bool {
         self.breaker
             .lock()
             .unwrap()
-            .open_until
-            .is_some_and(|u| u > std::time::Instant::now())
+            .open_for(Instant::now())
+            .is_some()
     }
 
-    /// Record a mapping success or failure; open the breaker at the threshold.
+    /// Record a mapping success or failure; log when the breaker opens.
     fn breaker_result(&self, ok: bool) {
         let mut b = self.breaker.lock().unwrap();
-        if ok {
-            *b = Breaker::default();
-            return;
-        }
-        b.consecutive += 1;
-        if b.consecutive >= self.cfg.breaker_threshold {
+        if b.record(ok, Instant::now()) {
             tracing::error!(mailbox = %self.name, plugin = %self.mapper.name(),
                 "mapper failed on {} consecutive messages: circuit breaker open for {:?}",
-                b.consecutive, self.cfg.breaker_cooldown);
-            b.open_until = Some(std::time::Instant::now() + self.cfg.breaker_cooldown);
-            // Half-open after the cooldown: one more failure re-opens it.
-            b.consecutive = self.cfg.breaker_threshold.saturating_sub(1);
+                b.threshold(), b.cooldown());
         }
     }
 
@@ -670,7 +663,7 @@ impl Mailbox {
         reason: &str,
         received_at: &str,
     ) -> anyhow::Result<(Committed, Vec<FeedbackRecord>)> {
-        let sha256 = popline_core::digest::sha256_hex(&raw);
+        let sha256 = sha256_hex(&raw);
         let (message_id, body_sha256) = match popline_mime::parse(&raw) {
             Ok(p) => (p.email.message_id, Some(p.body_sha256)),
             Err(_) => (None, None),
@@ -702,7 +695,7 @@ impl Mailbox {
                 sha256,
                 body_sha256,
                 size,
-                outcome: Outcome::DeadLetter {
+                outcome: Disposition::DeadLetter {
                     reason: format!("{} ({})", reason, meta.id),
                 },
             },
@@ -715,7 +708,7 @@ impl Mailbox {
         l: &Listing,
         raw: &[u8],
         received_at: &str,
-        store: &Arc<Mutex<Store>>,
+        state: &dyn StateBackend,
         pending: &[Committed],
         blobs: &mut Blobs,
     ) -> Result<(Committed, Vec<FeedbackRecord>), MessageError> {
@@ -723,16 +716,12 @@ impl Mailbox {
             Ok(p) => p,
             // The host's disk, not the message: leave it on the server.
             Err(e @ popline_mime::MimeError::Spool(_)) => {
-                return Err(MessageError::Internal(anyhow::anyhow!(
+                return Err(MessageError::Internal(PollError::Host(anyhow::anyhow!(
                     "mailbox {}: {e}",
                     self.name
-                )));
+                ))));
             }
-            Err(e) => {
-                return Err(MessageError::Unmappable(format!(
-                    "cannot parse the message: {e}"
-                )));
-            }
+            Err(e) => return Err(MessageError::Unmappable(MapError::Parse(e).to_string())),
         };
         failpoint::hit("after-parse");
         let message_id = parsed.email.message_id.clone();
@@ -753,32 +742,26 @@ impl Mailbox {
         });
         let dup = match in_batch {
             Some(c) => Some(c.uid.clone()),
-            None => store
-                .lock()
-                .unwrap()
+            None => state
                 .find_duplicate(
                     &self.name,
                     message_id.as_deref(),
                     &parsed.sha256,
                     Some(&parsed.body_sha256),
                 )
-                .map_err(MessageError::Internal)?,
+                .await
+                .map_err(|e| MessageError::Internal(PollError::State(e)))?,
         };
         if let Some(of_uid) = dup {
             tracing::info!(mailbox = %self.name, uid = %l.uid, of = %of_uid, "already committed under another unique id");
-            return Ok((commit(Outcome::Duplicate { of_uid }), Vec::new()));
+            return Ok((commit(Disposition::Duplicate { of_uid }), Vec::new()));
         }
-        let (outcome, recs) = self
-            .map_parsed(
-                &self.mapper,
-                &self.mapper_config,
-                &parsed,
-                &l.uid,
-                received_at,
-            )
+        let ctx = popline_mapping::context(&self.name, &self.cfg.user, &l.uid, received_at);
+        let mapped = popline_mapping::map_parsed(&self.mapper, &parsed, &ctx, &self.mapper_config)
             .await
             .map_err(|e| MessageError::Unmappable(e.to_string()))?;
-        if let Outcome::Skipped { reason } = &outcome {
+        let (outcome, recs) = disposition(mapped);
+        if let Disposition::Skipped { reason } = &outcome {
             tracing::info!(mailbox = %self.name, uid = %l.uid, "skipped: {reason}");
         }
         if !recs.is_empty() {
@@ -787,76 +770,19 @@ impl Mailbox {
         Ok((commit(outcome), recs))
     }
 
-    /// Run `mapper` on a parsed message in this pipeline's context: the
-    /// state outcome and the records it produced.
-    async fn map_parsed(
-        &self,
-        mapper: &MapperPlugin,
-        config: &[(String, String)],
-        parsed: &popline_mime::ParsedEmail,
-        uid: &str,
-        received_at: &str,
-    ) -> Result<(Outcome, Vec<FeedbackRecord>), popline_plugin_runtime::PluginError> {
-        let ctx = wit::Context {
-            pipeline: self.name.clone(),
-            mailbox: self.cfg.user.clone(),
-            uid: uid.to_string(),
-            received_at: received_at.to_string(),
-        };
-        let input = MapperInput {
-            email: &parsed.email,
-            attachments: parsed.attachments.clone(),
-            context: &ctx,
-            config,
-        };
-        Ok(match mapper.map(input).await? {
-            MapOutcome::Feedback(list) => {
-                let recs = popline_mapping::build_records(parsed, &ctx, mapper.name(), list);
-                let records = recs.len() as u32;
-                (Outcome::Feedback { records }, recs)
-            }
-            MapOutcome::Skip(reason) => (Outcome::Skipped { reason }, Vec::new()),
-        })
-    }
-
-    /// Durably store one batch's results: every sink first, then the state
-    /// (one transaction). A crash in between replays the batch, and the sinks
-    /// drop records whose idempotency key they already hold.
-    async fn commit(
-        &self,
-        records: &[FeedbackRecord],
-        blobs: &Blobs,
-        commits: Vec<Committed>,
-        store: &Arc<Mutex<Store>>,
-    ) -> anyhow::Result<()> {
-        for sink in &self.sinks {
-            let mut sink = sink.lock().await;
-            sink.write_batch(records, blobs)
-                .await
-                .with_context(|| format!("delivering to sink {:?}", sink.name()))?;
-        }
-        failpoint::hit("after-sink");
-        let name = self.name.clone();
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.lock().unwrap().record_batch(&name, &commits))
-            .await??;
-        failpoint::hit("after-state");
-        Ok(())
-    }
-
     async fn delete(
         &self,
         session: &mut Session,
         listings: &[&Listing],
         out: &mut SessionResult,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), PollError> {
         let numbers: Vec<u32> = listings.iter().map(|l| l.number).collect();
         let results = session
             .delete(&numbers)
             .await
-            .context("deleting messages")?;
+            .map_err(|e| PollError::session("deleting messages", e))?;
         failpoint::hit("after-dele");
-        let mut lost: Option<anyhow::Error> = None;
+        let mut lost: Option<PollError> = None;
         for (l, r) in listings.iter().zip(results) {
             match r {
                 Ok(()) => {
@@ -876,33 +802,45 @@ impl Mailbox {
             None => Ok(()),
         }
     }
+
+    /// Reprocess a dead letter with this pipeline's mapper (or `mapper` with
+    /// its own configuration), and deliver to its sinks. The records get the
+    /// same idempotency keys as a first delivery would, so a retry never
+    /// duplicates.
+    pub async fn retry_dead_letter(
+        &self,
+        meta: &DeadLetter,
+        raw: &[u8],
+        mapper: Option<(&MapperPlugin, &[(String, String)])>,
+        state: &dyn StateBackend,
+    ) -> anyhow::Result<RetryOutcome> {
+        let (mapper, config) = mapper.unwrap_or((&self.mapper, &self.mapper_config));
+        let ctx = popline_mapping::context(&self.name, &self.cfg.user, &meta.uid, &meta.at);
+        let (parsed, mapped) = popline_mapping::map_message(mapper, raw, &ctx, config).await?;
+        let (outcome, records) = disposition(mapped);
+        let result = match &outcome {
+            Disposition::Skipped { reason } => RetryOutcome::Skipped(reason.clone()),
+            _ => RetryOutcome::Delivered(records.len()),
+        };
+        let commit = Committed {
+            uid: meta.uid.clone(),
+            message_id: parsed.email.message_id.clone(),
+            sha256: parsed.sha256.clone(),
+            body_sha256: Some(parsed.body_sha256.clone()),
+            size: raw.len() as u64,
+            outcome,
+        };
+        let mut blobs = Blobs::default();
+        add_blobs(&mut blobs, &parsed);
+        commit_batch(&self.sinks, state, &self.name, &records, &blobs, vec![commit]).await?;
+        Ok(result)
+    }
 }
 
 #[derive(Default)]
 struct SessionResult {
     counts: PollSummary,
     deleted_uids: Vec<String>,
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// Whether a per-message failure left the connection unusable (transport
-/// failure, or an answer out of step), rather than a `-ERR` for that message.
-/// Why a connection to the server could not be opened, by class (metrics
-/// and callers match on it, not on the text).
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    /// TCP: name resolution, refused, unreachable, timed out.
-    #[error("{0}")]
-    Network(String),
-    /// The TLS handshake or certificate verification.
-    #[error("{0}")]
-    Tls(String),
 }
 
 /// What one `retrieve` call gave: a result per message, or the session's
@@ -924,32 +862,32 @@ fn broke_connection(r: &Retrieved) -> bool {
     }
 }
 
-fn connection_lost(e: &popline_plugin_runtime::dialogue::Pop3Error) -> bool {
-    use popline_plugin_runtime::dialogue::ErrorKind;
+/// Whether a per-message failure left the connection unusable (transport
+/// failure, or an answer out of step), rather than a `-ERR` for that message.
+fn connection_lost(e: &Pop3Error) -> bool {
     matches!(e.kind, ErrorKind::Io | ErrorKind::Protocol)
 }
 
 /// The poll's error for a failure that left the connection unusable while
 /// `doing` something to message `l`.
-fn lost_connection(
-    e: popline_plugin_runtime::dialogue::Pop3Error,
-    doing: &str,
-    l: &Listing,
-) -> anyhow::Error {
-    anyhow::Error::new(SessionError::Pop3(e))
-        .context(format!("{doing} message {} (uid {})", l.number, l.uid))
-}
-
-/// Map a poll error to the session error it came from, if any.
-pub fn session_error(e: &anyhow::Error) -> Option<&SessionError> {
-    e.chain().find_map(|c| c.downcast_ref::<SessionError>())
-}
-
-fn is_auth_rejection(e: &anyhow::Error) -> bool {
-    matches!(
-        session_error(e),
-        Some(SessionError::Pop3(p)) if p.kind == popline_plugin_runtime::dialogue::ErrorKind::Auth
+fn lost_connection(e: Pop3Error, doing: &str, l: &Listing) -> PollError {
+    PollError::session(
+        format!("{doing} message {} (uid {})", l.number, l.uid),
+        SessionError::Pop3(e),
     )
+}
+
+/// The state's disposition of a mapped message, and its records.
+fn disposition(mapped: Mapped) -> (Disposition, Vec<FeedbackRecord>) {
+    match mapped {
+        Mapped::Records(recs) => (
+            Disposition::Feedback {
+                records: recs.len() as u32,
+            },
+            recs,
+        ),
+        Mapped::Skip(reason) => (Disposition::Skipped { reason }, Vec::new()),
+    }
 }
 
 /// What a dead-letter retry did.
@@ -959,42 +897,6 @@ pub enum RetryOutcome {
     Delivered(usize),
     /// The mapper now skips the message.
     Skipped(String),
-}
-
-impl Mailbox {
-    /// Reprocess a dead letter with this mailbox's mapper (or `mapper` with
-    /// its own configuration), and
-    /// deliver to its sinks. The records get the same idempotency keys as a
-    /// first delivery would, so a retry never duplicates.
-    pub async fn retry_dead_letter(
-        &self,
-        meta: &DeadLetter,
-        raw: &[u8],
-        mapper: Option<(&MapperPlugin, &[(String, String)])>,
-        store: &Arc<Mutex<Store>>,
-    ) -> anyhow::Result<RetryOutcome> {
-        let (mapper, config) = mapper.unwrap_or((&self.mapper, &self.mapper_config));
-        let parsed = popline_mime::parse(raw).context("parsing the message")?;
-        let (outcome, records) = self
-            .map_parsed(mapper, config, &parsed, &meta.uid, &meta.at)
-            .await?;
-        let result = match &outcome {
-            Outcome::Skipped { reason } => RetryOutcome::Skipped(reason.clone()),
-            _ => RetryOutcome::Delivered(records.len()),
-        };
-        let commit = Committed {
-            uid: meta.uid.clone(),
-            message_id: parsed.email.message_id.clone(),
-            sha256: parsed.sha256.clone(),
-            body_sha256: Some(parsed.body_sha256.clone()),
-            size: raw.len() as u64,
-            outcome,
-        };
-        let mut blobs = Blobs::default();
-        add_blobs(&mut blobs, &parsed);
-        self.commit(&records, &blobs, vec![commit], store).await?;
-        Ok(result)
-    }
 }
 
 /// The attachment bytes of a parsed message, for the sinks.

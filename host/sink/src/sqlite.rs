@@ -139,7 +139,7 @@ mod tests {
     use crate::Sink;
 use crate::SinkConfig;
 use crate::SqliteConfig;
-    use popline_state::{Committed, Outcome, Store};
+    use popline_state::{Committed, Disposition, SqliteState};
 
     async fn open(dir: &Path, path: &str) -> Sink {
         let cfg = SinkConfig::Sqlite(SqliteConfig {
@@ -231,7 +231,7 @@ use crate::SqliteConfig;
     async fn shares_a_file_with_the_state_store() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("popline.db");
-        let mut store = Store::open(&path).unwrap();
+        let mut store = SqliteState::open(&path).unwrap();
         let mut sink = open(dir.path(), "popline.db").await;
         sink.write_batch(&[sample(0)], &blobs()).await.unwrap();
         store
@@ -243,7 +243,7 @@ use crate::SqliteConfig;
                     sha256: "ab".repeat(32),
                     body_sha256: None,
                     size: 10,
-                    outcome: Outcome::Feedback { records: 1 },
+                    outcome: Disposition::Feedback { records: 1 },
                 }],
             )
             .unwrap();

@@ -2,12 +2,15 @@
 //!
 //! | module | concept |
 //! |---|---|
-//! | [`sqlite`] | the state database: committed unique ids and their outcomes, oversized messages, poll bookkeeping |
+//! | [`backend`] | [`StateBackend`], the interface ingestion uses, and the values it stores |
+//! | [`sqlite`] | the embedded SQLite backend: committed unique ids and their dispositions, oversized messages, poll bookkeeping |
 //! | [`deadletter`] | messages the mapper could not handle: raw `.eml` plus a `.json` saying why |
 //! | [`archive`] | raw messages kept `archive_days` for `popline replay` |
 
 pub mod archive;
+pub mod backend;
 pub mod deadletter;
 pub mod sqlite;
 
-pub use sqlite::*;
+pub use backend::{Committed, Disposition, MailboxStatus, Oversized, Seen, StateBackend};
+pub use sqlite::{SqliteBackend, SqliteState, open_database};

@@ -13,10 +13,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use popline_core::clock::unix_now;
+
+use crate::backend::{Committed, Disposition, MailboxStatus, Oversized, Seen, StateBackend};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// How long a statement waits for another connection's lock (another
@@ -99,7 +102,7 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE messages ADD COLUMN body_sha256 TEXT;",
 ];
 
-/// [`Store::find_duplicate`]'s query: two indexed lookups, not one `OR`,
+/// [`SqliteState::find_duplicate`]'s query: two indexed lookups, not one `OR`,
 /// which SQLite answers by scanning every row of the mailbox (O(n) per
 /// message; a test checks the plan).
 const FIND_DUPLICATE: &str = "SELECT uid FROM (
@@ -114,84 +117,31 @@ const FIND_DUPLICATE: &str = "SELECT uid FROM (
  ORDER BY exact DESC, outcome = 'duplicate', committed_at, uid
  LIMIT 1";
 
-/// What became of one retrieved message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Mapped to `records` feedback records, all delivered to the sinks.
-    Feedback { records: u32 },
-    /// The mapper chose to skip it (an auto-reply, say).
-    Skipped { reason: String },
-    /// The same message was already committed under another unique id.
-    Duplicate { of_uid: String },
-    /// It can never be processed (unparseable, mapper failure); kept for
-    /// inspection instead of being retried forever.
-    DeadLetter { reason: String },
-}
-
-impl Outcome {
-    /// Column values: (`outcome`, `records`, `outcome_detail`).
-    fn columns(&self) -> (&'static str, Option<u32>, Option<&str>) {
-        match self {
-            Outcome::Feedback { records } => ("feedback", Some(*records), None),
-            Outcome::Skipped { reason } => ("skipped", None, Some(reason)),
-            Outcome::Duplicate { of_uid } => ("duplicate", None, Some(of_uid)),
-            Outcome::DeadLetter { reason } => ("dead_letter", None, Some(reason)),
+/// Column values of a disposition: (`outcome`, `records`, `outcome_detail`).
+fn columns(d: &Disposition) -> (&'static str, Option<u32>, Option<&str>) {
+    {
+        match d {
+            Disposition::Feedback { records } => ("feedback", Some(*records), None),
+            Disposition::Skipped { reason } => ("skipped", None, Some(reason)),
+            Disposition::Duplicate { of_uid } => ("duplicate", None, Some(of_uid)),
+            Disposition::DeadLetter { reason } => ("dead_letter", None, Some(reason)),
         }
     }
 }
 
-/// One message whose result is to be recorded as committed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Committed {
-    /// The server's unique id (UIDL).
-    pub uid: String,
-    /// The message's Message-ID header, if it had one.
-    pub message_id: Option<String>,
-    /// SHA-256 of the raw message, lowercase hex.
-    pub sha256: String,
-    /// SHA-256 of the body (after the header section), lowercase hex.
-    pub body_sha256: Option<String>,
-    /// Size of the raw message in bytes.
-    pub size: u64,
-    /// What became of it.
-    pub outcome: Outcome,
-}
-
-/// A message left on the server because it is larger than the mailbox's
-/// `max_message_mib`, with what its headers (TOP) said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Oversized {
-    /// The server's unique id (UIDL).
-    pub uid: String,
-    /// Size as LIST reported it, in bytes.
-    pub size: u64,
-    /// Message-ID, From and Subject from the headers, when TOP gave them.
-    pub message_id: Option<String>,
-    pub sender: Option<String>,
-    pub subject: Option<String>,
-}
-
-/// What the state knows about a committed unique id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Seen {
-    /// When it was (last) committed, Unix seconds.
-    pub committed_at: i64,
-    /// Whether it was deleted from the server (DELE followed by QUIT).
-    pub deleted: bool,
-}
-
-/// The state database. Writes take `&mut self`; share it behind a mutex.
-pub struct Store {
+/// The state database, used synchronously. Writes take `&mut self`; the
+/// pipeline uses it through [`SqliteBackend`].
+pub struct SqliteState {
     conn: Connection,
     path: PathBuf,
 }
 
-impl Store {
+impl SqliteState {
     /// Open (creating it and its parent folders if missing) and migrate the
     /// state database at `path`.
-    pub fn open(path: &Path) -> anyhow::Result<Store> {
+    pub fn open(path: &Path) -> anyhow::Result<SqliteState> {
         let conn = open_database(path)?;
-        Ok(Store {
+        Ok(SqliteState {
             conn,
             path: path.to_path_buf(),
         })
@@ -281,7 +231,7 @@ impl Store {
                          sha256 = excluded.sha256",
                 )?;
                 for c in batch {
-                    let (outcome, records, detail) = c.outcome.columns();
+                    let (outcome, records, detail) = columns(&c.outcome);
                     // SQLite integers are i64.
                     let size = i64::try_from(c.size)
                         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
@@ -477,21 +427,8 @@ impl Store {
     }
 }
 
-/// What `popline status` shows for one mailbox.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct MailboxStatus {
-    /// Unix seconds of the last poll, its outcome and summary line.
-    pub last: Option<(i64, bool, String)>,
-    /// Unix seconds of the last successful poll.
-    pub last_ok_at: Option<i64>,
-    pub consecutive_failures: i64,
-    /// Committed messages by outcome (`feedback`, `skipped`, ...).
-    pub outcomes: Vec<(String, i64)>,
-    /// Messages left on the server for their size.
-    pub oversized: i64,
-}
 
-impl Store {
+impl SqliteState {
     /// Poll bookkeeping and message counts for one mailbox.
     pub fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus> {
         let mut st = MailboxStatus::default();
@@ -525,9 +462,116 @@ impl Store {
     }
 }
 
+/// The SQLite state as a [`StateBackend`]. One locking policy: every call
+/// runs on tokio's blocking pool and holds the database for that one call.
+#[derive(Clone)]
+pub struct SqliteBackend {
+    db: Arc<Mutex<SqliteState>>,
+}
+
+impl SqliteBackend {
+    /// Open (creating and migrating) the state database at `path`.
+    pub fn open(path: &Path) -> anyhow::Result<SqliteBackend> {
+        Ok(SqliteBackend {
+            db: Arc::new(Mutex::new(SqliteState::open(path)?)),
+        })
+    }
+
+    /// Run `f` on the database off the async threads.
+    async fn with<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut SqliteState) -> anyhow::Result<R> + Send + 'static,
+    ) -> anyhow::Result<R> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut db = db.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut db)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("state task failed: {e}"))?
+    }
+}
+
+#[async_trait::async_trait]
+impl StateBackend for SqliteBackend {
+    async fn seen(&self, mailbox: &str) -> anyhow::Result<HashMap<String, Seen>> {
+        let mailbox = mailbox.to_string();
+        self.with(move |db| db.seen(&mailbox)).await
+    }
+
+    async fn find_duplicate(
+        &self,
+        mailbox: &str,
+        message_id: Option<&str>,
+        sha256: &str,
+        body_sha256: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        let (mailbox, sha256) = (mailbox.to_string(), sha256.to_string());
+        let message_id = message_id.map(str::to_string);
+        let body_sha256 = body_sha256.map(str::to_string);
+        self.with(move |db| {
+            db.find_duplicate(
+                &mailbox,
+                message_id.as_deref(),
+                &sha256,
+                body_sha256.as_deref(),
+            )
+        })
+        .await
+    }
+
+    async fn record_batch(&self, mailbox: &str, batch: Vec<Committed>) -> anyhow::Result<()> {
+        let mailbox = mailbox.to_string();
+        self.with(move |db| db.record_batch(&mailbox, &batch)).await
+    }
+
+    async fn mark_deleted(&self, mailbox: &str, uids: Vec<String>) -> anyhow::Result<()> {
+        let mailbox = mailbox.to_string();
+        self.with(move |db| db.mark_deleted(&mailbox, &uids)).await
+    }
+
+    async fn oversized_uids(&self, mailbox: &str) -> anyhow::Result<HashSet<String>> {
+        let mailbox = mailbox.to_string();
+        self.with(move |db| db.oversized_uids(&mailbox)).await
+    }
+
+    async fn oversized(&self, mailbox: &str) -> anyhow::Result<Vec<Oversized>> {
+        let mailbox = mailbox.to_string();
+        self.with(move |db| db.oversized(&mailbox)).await
+    }
+
+    async fn record_oversized(
+        &self,
+        mailbox: &str,
+        found: Vec<Oversized>,
+        listed: HashSet<String>,
+    ) -> anyhow::Result<()> {
+        let mailbox = mailbox.to_string();
+        self.with(move |db| db.record_oversized(&mailbox, &found, &listed))
+            .await
+    }
+
+    async fn record_poll(
+        &self,
+        mailbox: &str,
+        at: i64,
+        ok: bool,
+        line: String,
+    ) -> anyhow::Result<()> {
+        let mailbox = mailbox.to_string();
+        self.with(move |db| db.record_poll(&mailbox, at, ok, &line))
+            .await
+    }
+
+    async fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus> {
+        let mailbox = mailbox.to_string();
+        self.with(move |db| db.status(&mailbox)).await
+    }
+}
+
 /// Open a popline SQLite file: create parent folders, set WAL,
 /// `synchronous=FULL` and the busy timeout, and migrate the schema.
-/// Shared by [`Store`] and the sqlite sink.
+/// Shared by [`SqliteState`] and the sqlite sink.
 pub fn open_database(path: &Path) -> anyhow::Result<Connection> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| {
@@ -608,7 +652,7 @@ fn migrate(conn: &mut Connection, path: &Path, steps: &[&str]) -> anyhow::Result
 mod tests {
     use super::*;
 
-    fn committed(uid: &str, sha: &str, message_id: Option<&str>, outcome: Outcome) -> Committed {
+    fn committed(uid: &str, sha: &str, message_id: Option<&str>, outcome: Disposition) -> Committed {
         Committed {
             uid: uid.to_string(),
             message_id: message_id.map(str::to_string),
@@ -619,8 +663,8 @@ mod tests {
         }
     }
 
-    fn feedback(n: u32) -> Outcome {
-        Outcome::Feedback { records: n }
+    fn feedback(n: u32) -> Disposition {
+        Disposition::Feedback { records: n }
     }
 
     fn user_version(conn: &Connection) -> i64 {
@@ -632,7 +676,7 @@ mod tests {
     fn open_creates_parent_folders_and_sets_durable_pragmas() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b/state.db");
-        let store = Store::open(&path).unwrap();
+        let store = SqliteState::open(&path).unwrap();
         assert!(path.is_file());
         let mode: String = store
             .conn
@@ -652,7 +696,7 @@ mod tests {
     fn records_are_seen_after_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");
-        let mut store = Store::open(&path).unwrap();
+        let mut store = SqliteState::open(&path).unwrap();
         store
             .record_batch(
                 "beta",
@@ -662,7 +706,7 @@ mod tests {
                         "u2",
                         "s2",
                         None,
-                        Outcome::Skipped {
+                        Disposition::Skipped {
                             reason: "auto-reply".into(),
                         },
                     ),
@@ -674,7 +718,7 @@ mod tests {
             .unwrap();
         drop(store);
 
-        let store = Store::open(&path).unwrap();
+        let store = SqliteState::open(&path).unwrap();
         let seen = store.seen("beta").unwrap();
         assert_eq!(seen.len(), 2);
         assert!(!seen["u1"].deleted);
@@ -698,7 +742,7 @@ mod tests {
     #[test]
     fn recording_the_same_uid_twice_upserts() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        let mut store = SqliteState::open(&dir.path().join("state.db")).unwrap();
         let first = committed("u1", "s1", None, feedback(1));
         store
             .record_batch("beta", std::slice::from_ref(&first))
@@ -712,7 +756,7 @@ mod tests {
             "u1",
             "s2",
             None,
-            Outcome::DeadLetter {
+            Disposition::DeadLetter {
                 reason: "unparseable".into(),
             },
         );
@@ -733,7 +777,7 @@ mod tests {
     #[test]
     fn record_batch_is_all_or_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        let mut store = SqliteState::open(&dir.path().join("state.db")).unwrap();
         // A size beyond SQLite's i64 fails on the second row; the first must
         // not be left behind.
         let mut too_big = committed("u2", "s2", None, feedback(1));
@@ -753,7 +797,7 @@ mod tests {
     #[test]
     fn find_duplicate_by_content_or_message_id_within_the_mailbox() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        let mut store = SqliteState::open(&dir.path().join("state.db")).unwrap();
         store
             .record_batch(
                 "beta",
@@ -764,7 +808,7 @@ mod tests {
                         "u3",
                         "s1",
                         Some("<a@x>"),
-                        Outcome::Duplicate {
+                        Disposition::Duplicate {
                             of_uid: "u1".into(),
                         },
                     ),
@@ -796,7 +840,7 @@ mod tests {
     #[test]
     fn duplicate_lookups_use_the_indexes_not_a_scan() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        let store = SqliteState::open(&dir.path().join("state.db")).unwrap();
         let plan: Vec<String> = store
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {FIND_DUPLICATE}"))
@@ -819,7 +863,7 @@ mod tests {
     #[test]
     fn mark_deleted_sets_the_flag_and_ignores_unknown_uids() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        let mut store = SqliteState::open(&dir.path().join("state.db")).unwrap();
         store
             .record_batch(
                 "beta",
@@ -841,8 +885,8 @@ mod tests {
     #[test]
     fn record_poll_tracks_last_success_and_failure_streak() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
-        let row = |store: &Store| -> (i64, bool, String, Option<i64>, i64) {
+        let mut store = SqliteState::open(&dir.path().join("state.db")).unwrap();
+        let row = |store: &SqliteState| -> (i64, bool, String, Option<i64>, i64) {
             store
                 .conn
                 .query_row(
@@ -877,7 +921,7 @@ mod tests {
             .unwrap()
             .pragma_update(None, "user_version", 99)
             .unwrap();
-        let msg = format!("{:#}", Store::open(&path).err().unwrap());
+        let msg = format!("{:#}", SqliteState::open(&path).err().unwrap());
         assert!(msg.contains("schema version 99"), "{msg}");
         assert!(msg.contains("newer popline"), "{msg}");
         assert!(msg.contains("state.db"), "{msg}");
@@ -924,7 +968,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("file.txt");
         std::fs::write(&file, "not a folder").unwrap();
-        let msg = format!("{:#}", Store::open(&file.join("state.db")).err().unwrap());
+        let msg = format!("{:#}", SqliteState::open(&file.join("state.db")).err().unwrap());
         assert!(msg.contains("file.txt"), "{msg}");
     }
 }

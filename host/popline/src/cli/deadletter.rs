@@ -7,7 +7,7 @@ use clap::Subcommand;
 
 use popline_config::Config;
 use popline_state::deadletter::DeadLetters;
-use popline_ingest::pipeline::{RetryOutcome, Runtime};
+use popline_ingest::pipeline::{Pipelines, RetryOutcome};
 use popline_plugin_runtime::{Limits, MapperPlugin};
 
 #[derive(Debug, Subcommand)]
@@ -70,7 +70,7 @@ pub async fn run(config_path: &Path, cmd: DeadLetterCommand) -> anyhow::Result<E
         } => {
             let overrides = super::parse_pairs(&set)?;
             let config = Config::load(config_path)?;
-            let rt = Runtime::load(&config).await?;
+            let rt = Pipelines::load(&config).await?;
             let mapper = match mapper {
                 Some(p) => Some(MapperPlugin::load(&rt.engine, &p, Limits::default())?),
                 None => None,
@@ -81,7 +81,7 @@ pub async fn run(config_path: &Path, cmd: DeadLetterCommand) -> anyhow::Result<E
             };
             let mut failed = false;
             for meta in metas {
-                let Some(mb) = rt.mailboxes.iter().find(|m| m.name == meta.pipeline) else {
+                let Some(mb) = rt.pipelines.iter().find(|m| m.name == meta.pipeline) else {
                     println!(
                         "{}: pipeline {:?} is no longer configured; kept",
                         meta.id, meta.pipeline
@@ -99,7 +99,7 @@ pub async fn run(config_path: &Path, cmd: DeadLetterCommand) -> anyhow::Result<E
                     };
                     (m, cfg)
                 });
-                match mb.retry_dead_letter(&meta, &raw, with, &rt.store).await {
+                match mb.retry_dead_letter(&meta, &raw, with, rt.state.as_ref()).await {
                     Ok(outcome) => {
                         rt.dead_letters.remove(&meta.id)?;
                         match outcome {

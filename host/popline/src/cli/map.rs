@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 
+use popline_mapping::Mapped;
 use popline_plugin_runtime::mapper::{MapOutcome, MapperInput, wit};
 use popline_plugin_runtime::{CallReport, Engine, Limits, LogLevel, MapperPlugin, PluginError};
 
@@ -77,19 +78,14 @@ pub async fn run(engine: &Engine, args: MapArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let ctx = wit::Context {
-            pipeline: args.pipeline.clone(),
-            mailbox: args.mailbox.clone(),
-            uid: String::new(),
-            received_at: received_at.clone(),
-        };
-        let input = MapperInput {
-            email: &parsed.email,
-            attachments: parsed.attachments.clone(),
-            context: &ctx,
-            config: &config,
-        };
+        let ctx = popline_mapping::context(&args.pipeline, &args.mailbox, "", &received_at);
         if args.verbose {
+            let input = MapperInput {
+                email: &parsed.email,
+                attachments: parsed.attachments.clone(),
+                context: &ctx,
+                config: &config,
+            };
             let started = Instant::now();
             let (outcome, report) = mapper.map_reported(input, true).await;
             let wall = started.elapsed();
@@ -110,16 +106,15 @@ pub async fn run(engine: &Engine, args: MapArgs) -> anyhow::Result<ExitCode> {
                 .context("writing to stdout")?;
             continue;
         }
-        let outcome = mapper.map(input).await;
-        match outcome {
-            Ok(MapOutcome::Feedback(list)) => {
+        match popline_mapping::map_parsed(&mapper, &parsed, &ctx, &config).await {
+            Ok(Mapped::Records(records)) => {
                 let mut out = stdout.lock();
-                for r in popline_mapping::build_records(&parsed, &ctx, mapper.name(), list) {
+                for r in records {
                     serde_json::to_writer(&mut out, &r).context("writing to stdout")?;
                     out.write_all(b"\n").context("writing to stdout")?;
                 }
             }
-            Ok(MapOutcome::Skip(reason)) => eprintln!("{shown}: skipped: {reason}"),
+            Ok(Mapped::Skip(reason)) => eprintln!("{shown}: skipped: {reason}"),
             Err(e) => {
                 eprintln!("{shown}: {e}");
                 failed = true;

@@ -121,7 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => ingest::check(&cli.config, args).await,
         Command::DeadLetter(cmd) => deadletter::run(&cli.config, cmd).await,
         Command::Auth(cmd) => auth::run(&cli.config, cmd).await,
-        Command::Status => status::run(&cli.config),
+        Command::Status => status::run(&cli.config).await,
         Command::Config(cmd) => configdoc::run(cmd),
         Command::Token(cmd) => token::run(cmd),
     }

@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use popline_config::Config;
 use popline_state::deadletter::DeadLetters;
-use popline_plugin_runtime::mapper::{MapOutcome, MapperInput, wit};
+use popline_mapping::{MapError, Mapped};
+use popline_plugin_runtime::mapper::wit;
 use popline_plugin_runtime::{Engine, Limits, MapperPlugin};
 use popline_state::archive;
 
@@ -83,19 +84,9 @@ async fn run_one(
     config: &[(String, String)],
     ctx: &wit::Context,
 ) -> Outcome {
-    let parsed = match popline_mime::parse(raw) {
-        Ok(p) => p,
-        Err(e) => return Outcome::Failed(format!("cannot parse: {e}")),
-    };
-    let input = MapperInput {
-        email: &parsed.email,
-        attachments: parsed.attachments.clone(),
-        context: ctx,
-        config,
-    };
-    match mapper.map(input).await {
-        Ok(MapOutcome::Feedback(list)) => Outcome::Records(
-            popline_mapping::build_records(&parsed, ctx, "", list)
+    match popline_mapping::map_message(mapper, raw, ctx, config).await {
+        Ok((_, Mapped::Records(records))) => Outcome::Records(
+            records
                 .into_iter()
                 .map(|r| {
                     let mut v = serde_json::to_value(r).expect("records serialise");
@@ -105,8 +96,9 @@ async fn run_one(
                 })
                 .collect(),
         ),
-        Ok(MapOutcome::Skip(r)) => Outcome::Skip(r),
-        Err(e) => Outcome::Failed(e.to_string()),
+        Ok((_, Mapped::Skip(r))) => Outcome::Skip(r),
+        Err(MapError::Parse(e)) => Outcome::Failed(format!("cannot parse: {e}")),
+        Err(MapError::Plugin(e)) => Outcome::Failed(e.to_string()),
     }
 }
 

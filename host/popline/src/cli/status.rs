@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use popline_config::Config;
 use popline_state::deadletter::DeadLetters;
 use popline_oauth::Accounts;
-use popline_state::Store;
+use popline_state::{SqliteBackend, StateBackend};
 
-pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
+pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
-    let store = Store::open(&config.path(&config.state.path))?;
+    let state = SqliteBackend::open(&config.path(&config.state.path))?;
     let dead = DeadLetters::new(config.path(&config.state.dead_letter_dir)).list()?;
     let mut accounts = Accounts::default();
     let now = popline_core::clock::unix_now();
@@ -26,7 +26,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         "MAILBOX", "LAST POLL", "OUTCOME", "COMMITTED", "TOKEN", "DEAD"
     );
     for (name, mb) in &config.mailboxes {
-        let st = store.status(name)?;
+        let st = state.status(name).await?;
         let (last, outcome) = match &st.last {
             None => ("never".to_string(), "-".to_string()),
             Some((at, ok, _)) => (
@@ -69,7 +69,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                 "{:<16} oversized: {} message(s) over max_message_mib = {} left on the server",
                 "", st.oversized, mb.max_message_mib
             );
-            for o in store.oversized(name)?.iter().take(5) {
+            for o in state.oversized(name).await?.iter().take(5) {
                 println!(
                     "{:<16}   {} ({} KiB) from {} {:?}",
                     "",

@@ -1,0 +1,95 @@
+//! Running pipelines: one poll that is recorded in state and metrics, and
+//! the daemon loop that polls each mailbox on its own schedule until told
+//! to stop.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use popline_core::clock::unix_now;
+
+use crate::error::PollError;
+use crate::pipeline::{Pipeline, Pipelines, PollSummary};
+
+/// How long a stopping daemon lets polls in progress finish.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Poll one mailbox, and record the outcome in metrics and state.
+pub async fn poll_and_record(
+    all: &Pipelines,
+    pipeline: &Pipeline,
+) -> Result<PollSummary, PollError> {
+    let res = pipeline.poll(all.state.as_ref()).await;
+    let at = unix_now();
+    let (ok, line) = match &res {
+        Ok(s) => {
+            popline_metrics::record_poll(&pipeline.name, &s.metric_counts(), at);
+            (true, s.line())
+        }
+        Err(e) => {
+            popline_metrics::record_error(&pipeline.name, e.kind().as_str());
+            (false, e.to_string())
+        }
+    };
+    if let Err(e) = all.state.record_poll(&pipeline.name, at, ok, line).await {
+        tracing::warn!(mailbox = %pipeline.name, "cannot record poll outcome: {e:#}");
+    }
+    res
+}
+
+/// Poll every pipeline on its own schedule until `stop` completes; then let
+/// polls in progress finish for up to [`SHUTDOWN_GRACE`]. A failing mailbox
+/// is retried sooner than its interval at first, backing off to it.
+pub async fn run_until(all: Arc<Pipelines>, stop: impl Future<Output = ()>) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for pipeline in all.pipelines.clone() {
+        let all = all.clone();
+        let mut stop = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut failures = 0u32;
+            loop {
+                let wait = match poll_and_record(&all, &pipeline).await {
+                    Ok(s) => {
+                        failures = 0;
+                        tracing::info!(mailbox = %pipeline.name, "{}", s.line());
+                        pipeline.interval()
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        let backoff = backoff(failures, pipeline.interval());
+                        tracing::warn!(mailbox = %pipeline.name, kind = e.kind().as_str(), retry_in = ?backoff, "poll failed: {e}");
+                        backoff
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        }));
+    }
+    stop.await;
+    tracing::info!("shutting down: finishing polls in progress");
+    let _ = stop_tx.send(true);
+    // A poll in progress commits what it has; past the grace period its
+    // connection is dropped without QUIT, so the server keeps everything.
+    let grace = tokio::time::sleep(SHUTDOWN_GRACE);
+    tokio::pin!(grace);
+    for mut t in tasks {
+        tokio::select! {
+            _ = &mut grace => t.abort(),
+            _ = &mut t => {}
+        }
+    }
+}
+
+/// The wait after `failures` consecutive failed polls: from 2 s, doubling
+/// (with jitter), up to the interval itself.
+pub fn backoff(failures: u32, interval: Duration) -> Duration {
+    popline_core::backoff::delay(
+        failures,
+        Duration::from_secs(2),
+        interval.max(Duration::from_secs(2)),
+    )
+}

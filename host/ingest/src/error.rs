@@ -1,0 +1,241 @@
+//! Why a poll failed, typed, so callers classify it without reading text.
+
+use std::time::Duration;
+
+use popline_oauth::AuthError;
+use popline_plugin_runtime::dialogue::{ErrorKind as Pop3Kind, SessionError};
+use popline_sink::SinkError;
+
+/// Why a connection to the server could not be opened, by class.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// TCP: name resolution, refused, unreachable, timed out.
+    #[error("{0}")]
+    Network(String),
+    /// The TLS handshake or certificate verification.
+    #[error("{0}")]
+    Tls(String),
+}
+
+/// Why one poll of one mailbox failed. The text is complete (it names what
+/// failed and what to do); [`PollError::kind`] is the class.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    /// TCP or TLS.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The mailbox password could not be read.
+    #[error(transparent)]
+    Secret(#[from] popline_core::SecretError),
+    /// No OAuth access token could be had.
+    #[error(transparent)]
+    OAuth(#[from] AuthError),
+    /// The POP3 session or the dialogue plugin, while doing `context`.
+    #[error("{}{error}", prefix(.context))]
+    Session {
+        context: Option<String>,
+        error: SessionError,
+    },
+    /// A sink refused or failed the batch.
+    #[error("delivering to sink {sink:?}: {error}")]
+    Sink { sink: String, error: SinkError },
+    /// The state backend failed.
+    #[error("state: {0:#}")]
+    State(anyhow::Error),
+    /// The mapper failed on too many consecutive messages.
+    #[error(
+        "circuit breaker open: mapper {mapper} failed on {threshold} consecutive messages; fix or replace the plugin (see `popline dead-letter list`); next attempt in {retry_in:?}"
+    )]
+    BreakerOpen {
+        mapper: String,
+        threshold: u32,
+        retry_in: Duration,
+    },
+    /// The host itself: its spool folder, dead letters, a task.
+    #[error("{0:#}")]
+    Host(anyhow::Error),
+}
+
+fn prefix(context: &Option<String>) -> String {
+    context.as_ref().map(|c| format!("{c}: ")).unwrap_or_default()
+}
+
+/// The class of a poll failure: a metrics label and an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Network,
+    Tls,
+    /// The server refused the login.
+    Auth,
+    /// OAuth needs `popline auth login` again.
+    NeedsLogin,
+    /// The identity platform did not answer.
+    TokenEndpoint,
+    /// Any other OAuth refusal (consent, client, tenant).
+    OAuth,
+    /// The password reference could not be read.
+    Credential,
+    /// The dialogue plugin failed.
+    Plugin,
+    /// The server answered with an error, or out of step.
+    Server,
+    Sink,
+    State,
+    Breaker,
+    /// The host's own disk or tasks.
+    Host,
+}
+
+impl ErrorKind {
+    /// The `kind` label of `popline_poll_errors_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Network => "network",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Auth => "auth",
+            ErrorKind::NeedsLogin => "needs_login",
+            ErrorKind::TokenEndpoint => "token_endpoint",
+            ErrorKind::OAuth => "oauth",
+            ErrorKind::Credential => "credential",
+            ErrorKind::Plugin => "plugin",
+            ErrorKind::Server => "server",
+            ErrorKind::Sink => "sink",
+            ErrorKind::State => "state",
+            ErrorKind::Breaker => "breaker",
+            ErrorKind::Host => "other",
+        }
+    }
+
+    /// The exit code of `popline once` / `check` (sysexits.h): 75 try again
+    /// later, 77 the credentials need an operator, 70 a plugin is at fault,
+    /// 74 the host's own disk.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Network
+            | ErrorKind::Tls
+            | ErrorKind::Server
+            | ErrorKind::TokenEndpoint
+            | ErrorKind::Sink
+            | ErrorKind::State => EX_TEMPFAIL,
+            ErrorKind::Auth | ErrorKind::NeedsLogin | ErrorKind::OAuth | ErrorKind::Credential => {
+                EX_NOPERM
+            }
+            ErrorKind::Plugin | ErrorKind::Breaker => EX_SOFTWARE,
+            ErrorKind::Host => EX_IOERR,
+        }
+    }
+}
+
+/// sysexits.h codes popline exits with.
+pub const EX_SOFTWARE: u8 = 70;
+pub const EX_IOERR: u8 = 74;
+pub const EX_TEMPFAIL: u8 = 75;
+pub const EX_NOPERM: u8 = 77;
+pub const EX_CONFIG: u8 = 78;
+
+impl PollError {
+    /// A session failure while doing `context`.
+    pub fn session(context: impl Into<String>, error: SessionError) -> PollError {
+        PollError::Session {
+            context: Some(context.into()),
+            error,
+        }
+    }
+
+    /// The class of this failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PollError::Connect(ConnectError::Network(_)) => ErrorKind::Network,
+            PollError::Connect(ConnectError::Tls(_)) => ErrorKind::Tls,
+            PollError::Secret(_) => ErrorKind::Credential,
+            PollError::OAuth(AuthError::NeedsLogin(_)) => ErrorKind::NeedsLogin,
+            PollError::OAuth(AuthError::Unavailable(_)) => ErrorKind::TokenEndpoint,
+            PollError::OAuth(_) => ErrorKind::OAuth,
+            PollError::Session { error, .. } => match error {
+                SessionError::Plugin(_) => ErrorKind::Plugin,
+                SessionError::Pop3(p) => match p.kind {
+                    Pop3Kind::Auth => ErrorKind::Auth,
+                    Pop3Kind::Io => ErrorKind::Network,
+                    _ => ErrorKind::Server,
+                },
+            },
+            PollError::Sink { .. } => ErrorKind::Sink,
+            PollError::State(_) => ErrorKind::State,
+            PollError::BreakerOpen { .. } => ErrorKind::Breaker,
+            PollError::Host(_) => ErrorKind::Host,
+        }
+    }
+
+    /// Whether the server refused the login.
+    pub fn is_auth_rejection(&self) -> bool {
+        self.kind() == ErrorKind::Auth
+    }
+}
+
+impl From<SessionError> for PollError {
+    fn from(error: SessionError) -> Self {
+        PollError::Session {
+            context: None,
+            error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use popline_plugin_runtime::dialogue::Pop3Error;
+
+    fn pop3(kind: Pop3Kind) -> PollError {
+        PollError::session(
+            "listing messages",
+            SessionError::Pop3(Pop3Error {
+                kind,
+                message: "-ERR no".into(),
+            }),
+        )
+    }
+
+    #[test]
+    fn errors_are_classified_by_type_not_text() {
+        let cases: Vec<(PollError, &str, u8)> = vec![
+            (ConnectError::Tls("bad certificate".into()).into(), "tls", 75),
+            (ConnectError::Network("refused".into()).into(), "network", 75),
+            (pop3(Pop3Kind::Auth), "auth", 77),
+            (pop3(Pop3Kind::Io), "network", 75),
+            (pop3(Pop3Kind::InUse), "server", 75),
+            (
+                PollError::Sink {
+                    sink: "out".into(),
+                    error: SinkError::Interrupted { sink: "out".into() },
+                },
+                "sink",
+                75,
+            ),
+            (AuthError::NeedsLogin("run popline auth login".into()).into(), "needs_login", 77),
+            (PollError::State(anyhow::anyhow!("disk I/O error")), "state", 75),
+            (
+                PollError::BreakerOpen {
+                    mapper: "m".into(),
+                    threshold: 5,
+                    retry_in: Duration::from_secs(1),
+                },
+                "breaker",
+                70,
+            ),
+            // Words in a message do not decide the class.
+            (PollError::Host(anyhow::anyhow!("TLS sink connecting to nowhere")), "other", 74),
+        ];
+        for (e, kind, code) in cases {
+            assert_eq!((e.kind().as_str(), e.kind().exit_code()), (kind, code), "{e}");
+        }
+    }
+
+    #[test]
+    fn session_errors_carry_their_context() {
+        assert_eq!(
+            pop3(Pop3Kind::Auth).to_string(),
+            "listing messages: login failed [AUTH]: -ERR no"
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! The state interface: what ingestion needs to remember, whatever keeps it.
+//!
+//! [`StateBackend`] is what the pipeline calls; [`crate::SqliteBackend`] is
+//! the embedded default. Another backend (PostgreSQL for a fleet) implements
+//! the same trait and the pipeline does not change.
+
+use std::collections::{HashMap, HashSet};
+
+/// What became of one retrieved message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Mapped to `records` feedback records, all delivered to the sinks.
+    Feedback { records: u32 },
+    /// The mapper chose to skip it (an auto-reply, say).
+    Skipped { reason: String },
+    /// The same message was already committed under another unique id.
+    Duplicate { of_uid: String },
+    /// It can never be processed (unparseable, mapper failure); kept for
+    /// inspection instead of being retried forever.
+    DeadLetter { reason: String },
+}
+
+/// One message whose result is to be recorded as committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The server's unique id (UIDL).
+    pub uid: String,
+    /// The message's Message-ID header, if it had one.
+    pub message_id: Option<String>,
+    /// SHA-256 of the raw message, lowercase hex.
+    pub sha256: String,
+    /// SHA-256 of the body (after the header section), lowercase hex.
+    pub body_sha256: Option<String>,
+    /// Size of the raw message in bytes.
+    pub size: u64,
+    /// What became of it.
+    pub outcome: Disposition,
+}
+
+/// A message left on the server because it is larger than the mailbox's
+/// `max_message_mib`, with what its headers (TOP) said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Oversized {
+    /// The server's unique id (UIDL).
+    pub uid: String,
+    /// Size as LIST reported it, in bytes.
+    pub size: u64,
+    /// Message-ID, From and Subject from the headers, when TOP gave them.
+    pub message_id: Option<String>,
+    pub sender: Option<String>,
+    pub subject: Option<String>,
+}
+
+/// What the state knows about a committed unique id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// When it was (last) committed, Unix seconds.
+    pub committed_at: i64,
+    /// Whether it was deleted from the server (DELE followed by QUIT).
+    pub deleted: bool,
+}
+
+
+/// What `popline status` shows for one mailbox.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MailboxStatus {
+    /// Unix seconds of the last poll, its outcome and summary line.
+    pub last: Option<(i64, bool, String)>,
+    /// Unix seconds of the last successful poll.
+    pub last_ok_at: Option<i64>,
+    pub consecutive_failures: i64,
+    /// Committed messages by outcome (`feedback`, `skipped`, ...).
+    pub outcomes: Vec<(String, i64)>,
+    /// Messages left on the server for their size.
+    pub oversized: i64,
+}
+
+/// What the pipeline needs from state. Every method is one unit of work: a
+/// batch's outcomes are recorded atomically or not at all.
+#[async_trait::async_trait]
+pub trait StateBackend: Send + Sync {
+    /// Every committed unique id of `mailbox`.
+    async fn seen(&self, mailbox: &str) -> anyhow::Result<HashMap<String, Seen>>;
+
+    /// The uid of a committed message that is the same as this one: the
+    /// same raw SHA-256, or the same Message-ID with the same body digest.
+    async fn find_duplicate(
+        &self,
+        mailbox: &str,
+        message_id: Option<&str>,
+        sha256: &str,
+        body_sha256: Option<&str>,
+    ) -> anyhow::Result<Option<String>>;
+
+    /// Record a batch of committed messages, atomically.
+    async fn record_batch(&self, mailbox: &str, batch: Vec<Committed>) -> anyhow::Result<()>;
+
+    /// Note that these uids were deleted from the server (after QUIT).
+    async fn mark_deleted(&self, mailbox: &str, uids: Vec<String>) -> anyhow::Result<()>;
+
+    /// The uids recorded as oversized.
+    async fn oversized_uids(&self, mailbox: &str) -> anyhow::Result<HashSet<String>>;
+
+    /// Every oversized message of `mailbox`.
+    async fn oversized(&self, mailbox: &str) -> anyhow::Result<Vec<Oversized>>;
+
+    /// Record newly found oversized messages and forget those no longer
+    /// `listed` on the server.
+    async fn record_oversized(
+        &self,
+        mailbox: &str,
+        found: Vec<Oversized>,
+        listed: HashSet<String>,
+    ) -> anyhow::Result<()>;
+
+    /// Record a poll's end: when, whether it succeeded, its summary line.
+    async fn record_poll(&self, mailbox: &str, at: i64, ok: bool, line: String)
+    -> anyhow::Result<()>;
+
+    /// What `popline status` shows for `mailbox`.
+    async fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus>;
+}
