@@ -23,6 +23,7 @@
 mod dovecot;
 pub mod idp;
 mod mail;
+pub mod scripted;
 mod tls;
 
 use std::fs;

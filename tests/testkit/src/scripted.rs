@@ -9,6 +9,9 @@
 //! The server runs on its own thread and runtime, so a test may block (run
 //! the `popline` binary and wait for it) while the server keeps answering;
 //! dropping the [`ScriptedServer`] stops it, stalled sessions included.
+//!
+//! Where [`crate::Dovecot`] is the real server, this one is the broken one:
+//! popline's fault, load and hostile-plugin tests (`tests/all`) use it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
