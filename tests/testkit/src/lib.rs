@@ -24,6 +24,7 @@ mod dovecot;
 pub mod idp;
 mod mail;
 pub mod scripted;
+mod server_thread;
 mod tls;
 
 use std::fs;

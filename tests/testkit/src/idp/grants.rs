@@ -232,10 +232,7 @@ impl Shared {
     fn redeem_code(&self, st: &mut State, req: &Req, app: &AppRec, auth: ClientAuth) -> Answer {
         let code = req.required("code")?;
         let rec = st.codes.get_mut(code).ok_or(aadsts(9002313, &[]))?;
-        if rec.grant.client_id != app.app.client_id {
-            let why = "The authorization code was issued to another client.";
-            return fail(70000, &[("why", why)]);
-        }
+        issued_to(&rec.grant.client_id, app, "authorization code")?;
         if rec.redeemed {
             return fail(54005, &[]);
         }
@@ -264,12 +261,7 @@ impl Shared {
         let Some(rec) = st.devices.iter_mut().find(|d| d.device_code == code) else {
             return fail(70018, &[]);
         };
-        if rec.client_id != app.app.client_id {
-            return fail(
-                70000,
-                &[("why", "The device code was issued to another client.")],
-            );
-        }
+        issued_to(&rec.client_id, app, "device code")?;
         let now = Instant::now();
         let upn = match &rec.state {
             DeviceState::Redeemed => {
@@ -319,10 +311,7 @@ impl Shared {
     fn refresh(&self, st: &mut State, req: &Req, app: &AppRec, auth: ClientAuth) -> Answer {
         let token = req.required("refresh_token")?;
         let rec = st.refresh.get_mut(token).ok_or(aadsts(9002313, &[]))?;
-        if rec.grant.client_id != app.app.client_id {
-            let why = "The refresh token was issued to another client.";
-            return fail(70000, &[("why", why)]);
-        }
+        issued_to(&rec.grant.client_id, app, "refresh token")?;
         match rec.state {
             RefreshState::Active => {}
             RefreshState::Rotated => {
@@ -357,6 +346,18 @@ impl Shared {
         rec.state = RefreshState::Rotated;
         Ok(self.issue_delegated(st, app, &grant, auth))
     }
+}
+
+/// AADSTS70000 unless `app` is `client_id`, the client a code or token
+/// (`what`) was issued to.
+fn issued_to(client_id: &str, app: &AppRec, what: &str) -> Result<(), OAuthError> {
+    if client_id == app.app.client_id {
+        return Ok(());
+    }
+    fail(
+        70000,
+        &[("why", &format!("The {what} was issued to another client."))],
+    )
 }
 
 /// Splits a delegated `scope` into one resource's scopes and the OpenID ones.

@@ -4,25 +4,23 @@
 
 use std::net::{Ipv4Addr, TcpListener as StdTcpListener};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use tokio::sync::oneshot;
 
 use super::http::{Endpoint, RecordedRequest, serve};
 use super::state::{
     ClientAuth, DeviceState, Grant, RefreshState, Scopes, Shared, Subject, unix_now,
 };
 use super::{Fault, IdpOptions, OUTLOOK, TENANT};
+use crate::server_thread::ServerThread;
 
 /// A running identity-platform stand-in. Dropping it stops the server
 /// (connections are closed; Dovecot then answers logins with `[SYS/TEMP]`).
 pub struct Idp {
     shared: Arc<Shared>,
     port: u16,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _thread: ServerThread,
 }
 
 impl std::fmt::Debug for Idp {
@@ -30,17 +28,6 @@ impl std::fmt::Debug for Idp {
         f.debug_struct("Idp")
             .field("base_url", &self.base_url())
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for Idp {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -54,25 +41,13 @@ impl Idp {
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared::new(&opts, format!("http://127.0.0.1:{port}"))?);
-        // Built here so a failure is an error, not a panic on the thread.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("building the identity stand-in's runtime")?;
-        let (stop_tx, stop_rx) = oneshot::channel();
         let serving = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("popline-idp".into())
-            .spawn(move || {
-                runtime.block_on(serve(listener, serving, stop_rx));
-                // Dropping the runtime here cancels open connections.
-            })
-            .context("spawning the identity stand-in's thread")?;
+        let thread = ServerThread::spawn("popline-idp", move |stop| serve(listener, serving, stop))
+            .context("starting the identity stand-in's thread")?;
         Ok(Idp {
             shared,
             port,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            _thread: thread,
         })
     }
 
