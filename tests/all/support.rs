@@ -2,7 +2,8 @@
 //! gives every test the same engine (and compiled-plugin cache).
 
 pub mod scenario;
-pub mod scripted;
+/// The scripted POP3 fault server lives in the testkit, beside Dovecot.
+pub use popline_testkit::scripted;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -23,6 +23,8 @@
 mod dovecot;
 pub mod idp;
 mod mail;
+pub mod scripted;
+mod server_thread;
 mod tls;
 
 use std::fs;

@@ -9,12 +9,17 @@
 //! The server runs on its own thread and runtime, so a test may block (run
 //! the `popline` binary and wait for it) while the server keeps answering;
 //! dropping the [`ScriptedServer`] stops it, stalled sessions included.
+//!
+//! Where [`crate::Dovecot`] is the real server, this one is the broken one:
+//! popline's fault, load and hostile-plugin tests (`tests/all`) use it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
+
+use crate::server_thread::ServerThread;
 
 /// How the server should behave. `Script::default()` is a well-behaved
 /// server without capabilities; tests name only what they change.
@@ -200,8 +205,8 @@ impl ServerState {
 pub struct ScriptedServer {
     pub port: u16,
     state: Arc<Mutex<ServerState>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Dropping it stops the server, stalled sessions included.
+    _thread: ServerThread,
 }
 
 impl ScriptedServer {
@@ -234,51 +239,39 @@ impl ScriptedServer {
         };
         st.deliver(&first, messages);
         let state = Arc::new(Mutex::new(st));
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let shared = state.clone();
-        let thread = std::thread::Builder::new()
-            .name("scripted-pop3".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("building the scripted server's runtime");
-                rt.block_on(async move {
-                    let socket = TcpSocket::new_v4().unwrap();
-                    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-                    // The load test connects hundreds of clients at once; the
-                    // default backlog (128) would drop SYNs and stall them.
-                    let listener = socket.listen(1024).unwrap();
-                    port_tx.send(listener.local_addr().unwrap().port()).unwrap();
-                    let accept = async {
-                        while let Ok((sock, _)) = listener.accept().await {
-                            let st = shared.clone();
-                            let n = {
-                                let mut s = st.lock().unwrap();
-                                s.sessions += 1;
-                                s.sessions
-                            };
-                            tokio::spawn(async move {
-                                let _ = session(sock, st, n).await;
-                            });
-                        }
+        let thread = ServerThread::spawn("scripted-pop3", move |stop| async move {
+            let socket = TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            // The load test connects hundreds of clients at once; the
+            // default backlog (128) would drop SYNs and stall them.
+            let listener = socket.listen(1024).unwrap();
+            port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+            let accept = async {
+                while let Ok((sock, _)) = listener.accept().await {
+                    let st = shared.clone();
+                    let n = {
+                        let mut s = st.lock().unwrap();
+                        s.sessions += 1;
+                        s.sessions
                     };
-                    tokio::select! {
-                        _ = accept => {}
-                        _ = stop_rx => {}
-                    }
-                });
-                // Stalled sessions never end by themselves.
-                rt.shutdown_background();
-            })
-            .expect("starting the scripted server's thread");
+                    tokio::spawn(async move {
+                        let _ = session(sock, st, n).await;
+                    });
+                }
+            };
+            tokio::select! {
+                _ = accept => {}
+                _ = stop => {}
+            }
+        })
+        .expect("starting the scripted server's thread");
         let port = port_rx.recv().expect("the scripted server did not start");
         ScriptedServer {
             port,
             state,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            _thread: thread,
         }
     }
 
@@ -363,17 +356,6 @@ impl ScriptedServer {
     /// Sessions that ended with QUIT.
     pub fn quits(&self) -> usize {
         self.lock().quits
-    }
-}
-
-impl Drop for ScriptedServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -1,0 +1,221 @@
+//! The client's side of certificate credentials, for tests that act as the
+//! client: a certificate to register with [`super::App::certificate`] and
+//! the client assertions signed with its key.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::digest;
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{self, RsaKeyPair};
+use rustls_pki_types::PrivatePkcs8KeyDer;
+use serde_json::Value;
+
+use super::state::{guid_string, hex, unix_now};
+
+/// Signature algorithm of a client assertion.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AssertionAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    #[default]
+    Rs256,
+    /// RSASSA-PSS with SHA-256.
+    Ps256,
+}
+
+/// Which certificate thumbprint header a client assertion carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Thumbprint {
+    /// `x5t#S256`: base64url SHA-256 of the DER certificate.
+    #[default]
+    Sha256,
+    /// `x5t`: base64url SHA-1 (the older form).
+    Sha1,
+    /// Neither (Microsoft refuses this).
+    None,
+}
+
+/// How [`ClientCertificate::client_assertion_with`] builds an assertion;
+/// the default is a valid one.
+#[derive(Clone, Debug)]
+pub struct AssertionOptions {
+    /// RS256 (default) or PS256.
+    pub alg: AssertionAlg,
+    /// Which thumbprint header (default `x5t#S256`).
+    pub thumbprint: Thumbprint,
+    /// `nbf` relative to now, in seconds (default 0).
+    pub not_before_offset: i64,
+    /// `exp - nbf` in seconds (default 300; Microsoft allows at most 600).
+    pub lifetime: i64,
+    /// The `jti`; default a fresh random one.
+    pub jti: Option<String>,
+}
+
+impl Default for AssertionOptions {
+    fn default() -> Self {
+        AssertionOptions {
+            alg: AssertionAlg::Rs256,
+            thumbprint: Thumbprint::Sha256,
+            not_before_offset: 0,
+            lifetime: 300,
+            jti: None,
+        }
+    }
+}
+
+/// A self-signed RSA-2048 certificate and its key, as an app registration's
+/// certificate credential.
+///
+/// `ring` cannot generate RSA keys, so the key comes from the `rsa` crate
+/// (optimised even in dev builds by the workspace profile; still about a
+/// second); signing uses ring.
+#[derive(Clone)]
+pub struct ClientCertificate {
+    cert_pem: String,
+    cert_der: Vec<u8>,
+    key_pem: String,
+    key_pkcs8: Vec<u8>,
+}
+
+impl std::fmt::Debug for ClientCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCertificate")
+            .field("x5t#S256", &self.thumbprint_sha256())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientCertificate {
+    /// Generates a 2048-bit RSA key and a self-signed certificate (CN =
+    /// `common_name`).
+    pub fn generate(common_name: &str) -> Result<ClientCertificate> {
+        use rsa::pkcs8::EncodePrivateKey as _;
+        let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
+            .context("generating an RSA key")?;
+        let pkcs8 = key
+            .to_pkcs8_der()
+            .context("encoding the RSA key")?
+            .as_bytes()
+            .to_vec();
+        let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+            &PrivatePkcs8KeyDer::from(pkcs8.as_slice()),
+            &rcgen::PKCS_RSA_SHA256,
+        )?;
+        let mut params = rcgen::CertificateParams::default();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, common_name);
+        let cert = params.self_signed(&key_pair)?;
+        Ok(ClientCertificate {
+            cert_pem: cert.pem(),
+            cert_der: cert.der().to_vec(),
+            key_pem: key_pair.serialize_pem(),
+            key_pkcs8: pkcs8,
+        })
+    }
+
+    /// The certificate, PEM (register it with [`super::App::certificate`]).
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// The private key, PKCS#8 PEM.
+    pub fn key_pem(&self) -> &str {
+        &self.key_pem
+    }
+
+    /// `x5t#S256`: base64url of the certificate's SHA-256.
+    pub fn thumbprint_sha256(&self) -> String {
+        URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, &self.cert_der))
+    }
+
+    fn sha1(&self) -> digest::Digest {
+        digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &self.cert_der)
+    }
+
+    /// The SHA-1 thumbprint in hex, as the Azure portal shows it.
+    pub fn thumbprint_hex(&self) -> String {
+        hex(self.sha1().as_ref()).to_ascii_uppercase()
+    }
+
+    /// Writes `client.crt` and `client.key` (mode 0600) into `dir`; returns
+    /// their paths.
+    pub fn write_pem(&self, dir: &Path) -> Result<(PathBuf, PathBuf)> {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let cert = dir.join("client.crt");
+        let key = dir.join("client.key");
+        fs::write(&cert, &self.cert_pem).with_context(|| format!("writing {}", cert.display()))?;
+        fs::write(&key, &self.key_pem).with_context(|| format!("writing {}", key.display()))?;
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o600))?;
+        Ok((cert, key))
+    }
+
+    /// A valid client assertion for `client_id` at `audience` (the token
+    /// URL): RS256, `x5t#S256`, five minutes, fresh `jti`.
+    pub fn client_assertion(&self, client_id: &str, audience: &str) -> Result<String> {
+        self.client_assertion_with(client_id, audience, &AssertionOptions::default())
+    }
+
+    /// A client assertion shaped by `opts` (for negative tests).
+    pub fn client_assertion_with(
+        &self,
+        client_id: &str,
+        audience: &str,
+        opts: &AssertionOptions,
+    ) -> Result<String> {
+        let mut header = serde_json::json!({
+            "alg": match opts.alg { AssertionAlg::Rs256 => "RS256", AssertionAlg::Ps256 => "PS256" },
+            "typ": "JWT",
+        });
+        match opts.thumbprint {
+            Thumbprint::Sha256 => header["x5t#S256"] = self.thumbprint_sha256().into(),
+            Thumbprint::Sha1 => header["x5t"] = URL_SAFE_NO_PAD.encode(self.sha1()).into(),
+            Thumbprint::None => {}
+        }
+        let now = unix_now() as i64;
+        let nbf = now + opts.not_before_offset;
+        let jti = match &opts.jti {
+            Some(j) => j.clone(),
+            None => {
+                let mut b = [0u8; 16];
+                SystemRandom::new()
+                    .fill(&mut b)
+                    .map_err(|_| anyhow!("no randomness"))?;
+                guid_string(&b)
+            }
+        };
+        let claims = serde_json::json!({
+            "aud": audience,
+            "iss": client_id,
+            "sub": client_id,
+            "jti": jti,
+            "nbf": nbf,
+            "iat": nbf,
+            "exp": nbf + opts.lifetime,
+        });
+        self.sign_jwt(&header, &claims, opts.alg)
+    }
+
+    /// Signs arbitrary `header` and `claims` with this key (the header is
+    /// used as given: set `alg` to match `alg`).
+    pub fn sign_jwt(&self, header: &Value, claims: &Value, alg: AssertionAlg) -> Result<String> {
+        let key = RsaKeyPair::from_pkcs8(&self.key_pkcs8).map_err(|e| anyhow!("RSA key: {e}"))?;
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(header)?),
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?)
+        );
+        let mut sig = vec![0; key.public().modulus_len()];
+        let padding: &dyn signature::RsaEncoding = match alg {
+            AssertionAlg::Rs256 => &signature::RSA_PKCS1_SHA256,
+            AssertionAlg::Ps256 => &signature::RSA_PSS_SHA256,
+        };
+        key.sign(padding, &SystemRandom::new(), input.as_bytes(), &mut sig)
+            .map_err(|_| anyhow!("RSA signing failed"))?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+    }
+}

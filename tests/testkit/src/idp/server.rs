@@ -1,0 +1,293 @@
+//! The running stand-in: [`Idp`], started on its own thread, with the
+//! controls tests use to act as user or administrator and to inspect what
+//! clients sent.
+
+use std::net::{Ipv4Addr, TcpListener as StdTcpListener};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use super::http::{Endpoint, RecordedRequest, serve};
+use super::state::{
+    ClientAuth, DeviceState, Grant, RefreshState, Scopes, Shared, Subject, unix_now,
+};
+use super::{Fault, IdpOptions, OUTLOOK, TENANT};
+use crate::server_thread::ServerThread;
+
+/// A running identity-platform stand-in. Dropping it stops the server
+/// (connections are closed; Dovecot then answers logins with `[SYS/TEMP]`).
+pub struct Idp {
+    shared: Arc<Shared>,
+    port: u16,
+    _thread: ServerThread,
+}
+
+impl std::fmt::Debug for Idp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idp")
+            .field("base_url", &self.base_url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Idp {
+    /// Starts the server on `127.0.0.1` (ephemeral port) on its own thread
+    /// and runtime; ready when this returns. Fails on an unusable option (an
+    /// unparsable certificate, a duplicate client id).
+    pub fn start(opts: IdpOptions) -> Result<Idp> {
+        let listener = StdTcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .context("binding the identity stand-in")?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let shared = Arc::new(Shared::new(&opts, format!("http://127.0.0.1:{port}"))?);
+        let serving = shared.clone();
+        let thread = ServerThread::spawn("popline-idp", move |stop| serve(listener, serving, stop))
+            .context("starting the identity stand-in's thread")?;
+        Ok(Idp {
+            shared,
+            port,
+            _thread: thread,
+        })
+    }
+
+    /// The port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> &str {
+        &self.shared.base
+    }
+
+    /// The tenant id.
+    pub fn tenant(&self) -> &str {
+        TENANT
+    }
+
+    /// `{base_url}/{tenant}/oauth2/v2.0/{endpoint}`, as at
+    /// `https://login.microsoftonline.com`.
+    fn endpoint(&self, endpoint: &str) -> String {
+        format!("{}/{TENANT}/oauth2/v2.0/{endpoint}", self.shared.base)
+    }
+
+    /// The authorization endpoint.
+    pub fn authorize_url(&self) -> String {
+        self.endpoint("authorize")
+    }
+
+    /// The token endpoint (also the `aud` of client assertions).
+    pub fn token_url(&self) -> String {
+        self.endpoint("token")
+    }
+
+    /// The device authorization endpoint.
+    pub fn device_code_url(&self) -> String {
+        self.endpoint("devicecode")
+    }
+
+    /// `http://127.0.0.1:PORT/introspect`, for
+    /// [`crate::DovecotOptions::oauth2_introspection_url`].
+    pub fn introspection_url(&self) -> String {
+        format!("{}/introspect", self.shared.base)
+    }
+
+    /// Approves the pending device authorization with `user_code` as `upn`
+    /// (what the user would do at the verification URI).
+    pub fn approve_device(&self, user_code: &str, upn: &str) -> Result<()> {
+        let upn = self.user(upn)?;
+        self.settle_device(user_code, DeviceState::Approved(upn))
+    }
+
+    /// Denies the device authorization: polling then gets `access_denied`
+    /// (RFC 8628).
+    pub fn deny_device(&self, user_code: &str) -> Result<()> {
+        self.settle_device(user_code, DeviceState::Denied("access_denied"))
+    }
+
+    /// Declines the device authorization: polling then gets
+    /// `authorization_declined`, the error Microsoft documents for this.
+    pub fn decline_device(&self, user_code: &str) -> Result<()> {
+        self.settle_device(user_code, DeviceState::Denied("authorization_declined"))
+    }
+
+    fn settle_device(&self, user_code: &str, to: DeviceState) -> Result<()> {
+        let mut st = self.shared.lock();
+        let rec = st
+            .devices
+            .iter_mut()
+            .find(|d| d.user_code.eq_ignore_ascii_case(user_code))
+            .ok_or_else(|| anyhow!("no device authorization with user code {user_code}"))?;
+        if !matches!(rec.state, DeviceState::Pending) {
+            bail!("device authorization {user_code} is no longer pending");
+        }
+        if Instant::now() >= rec.expires {
+            bail!("device authorization {user_code} has expired");
+        }
+        rec.state = to;
+        Ok(())
+    }
+
+    /// The user code of the most recent device authorization still pending,
+    /// for tests that drive a client which prints the code to its user.
+    pub fn latest_user_code(&self) -> Option<String> {
+        let st = self.shared.lock();
+        st.devices
+            .iter()
+            .rev()
+            .find(|d| matches!(d.state, DeviceState::Pending))
+            .map(|d| d.user_code.clone())
+    }
+
+    /// Answers the next `n` requests to `/token` or `/devicecode` with `fault`
+    /// (after recording them). Queued faults are used in order.
+    pub fn fail_next(&self, n: usize, fault: Fault) {
+        let mut st = self.shared.lock();
+        st.faults.extend(std::iter::repeat_n(fault, n));
+    }
+
+    /// Revokes every access and refresh token of `upn` (a password reset or
+    /// an admin's "revoke sessions"): introspection says inactive, refresh
+    /// gets AADSTS50173. New sign-ins work.
+    pub fn revoke_all_for(&self, upn: &str) {
+        let upn = upn.to_ascii_lowercase();
+        self.settle_tokens(
+            |subject, _| matches!(subject, Subject::User(u) if *u == upn),
+            |grant| grant.upn == upn,
+            RefreshState::Revoked,
+        );
+        self.shared.lock().tokens_valid_from.insert(upn, unix_now());
+    }
+
+    /// Makes every refresh token of `upn` expired (as after 90 days unused):
+    /// refresh gets AADSTS700082. Access tokens stay valid.
+    pub fn expire_refresh_tokens_for(&self, upn: &str) {
+        let upn = upn.to_ascii_lowercase();
+        self.settle_tokens(|_, _| false, |g| g.upn == upn, RefreshState::Expired);
+    }
+
+    /// Revokes every token issued to `client_id` (app-only and delegated).
+    pub fn revoke_app(&self, client_id: &str) {
+        self.settle_tokens(
+            |_, id| id == client_id,
+            |g| g.client_id == client_id,
+            RefreshState::Revoked,
+        );
+    }
+
+    /// Revokes the access tokens `access` picks (by subject and client id)
+    /// and moves the active refresh tokens `refresh` picks to `to`.
+    fn settle_tokens(
+        &self,
+        access: impl Fn(&Subject, &str) -> bool,
+        refresh: impl Fn(&Grant) -> bool,
+        to: RefreshState,
+    ) {
+        let mut st = self.shared.lock();
+        for t in st.access.values_mut() {
+            if access(&t.subject, &t.client_id) {
+                t.revoked = true;
+            }
+        }
+        for r in st.refresh.values_mut() {
+            if refresh(&r.grant) && matches!(r.state, RefreshState::Active) {
+                r.state = to;
+            }
+        }
+    }
+
+    /// Revokes one access or refresh token. Whether it was known.
+    pub fn revoke(&self, token: &str) -> bool {
+        let mut st = self.shared.lock();
+        if let Some(t) = st.access.get_mut(token) {
+            t.revoked = true;
+            return true;
+        }
+        if let Some(r) = st.refresh.get_mut(token) {
+            r.state = RefreshState::Revoked;
+            return true;
+        }
+        false
+    }
+
+    /// Changes the lifetime of access tokens issued from now on.
+    pub fn set_access_token_lifetime(&self, lifetime: Duration) {
+        self.shared.lock().access_lifetime = lifetime;
+    }
+
+    /// Whether introspection would call `access_token` active now.
+    pub fn is_active(&self, access_token: &str) -> bool {
+        let st = self.shared.lock();
+        st.access.get(access_token).is_some_and(|t| t.active())
+    }
+
+    /// Issues a delegated POP access token for `upn` via `client_id` without
+    /// any flow, for tests that only need a valid bearer token.
+    pub fn mint_user_token(&self, client_id: &str, upn: &str) -> Result<String> {
+        let upn = self.user(upn)?;
+        let app = self
+            .shared
+            .app(client_id)
+            .ok_or_else(|| anyhow!("no app {client_id}"))?;
+        let grant = Grant {
+            upn,
+            client_id: client_id.into(),
+            scopes: Scopes {
+                resource: OUTLOOK.into(),
+                names: vec!["POP.AccessAsUser.All".into()],
+                offline: false,
+                openid: false,
+            },
+            auth_time: unix_now(),
+        };
+        let mut st = self.shared.lock();
+        Ok(self
+            .shared
+            .mint_user_access(&mut st, app, &grant, ClientAuth::Public))
+    }
+
+    /// `upn`, lower-cased, if it is a user of this tenant.
+    fn user(&self, upn: &str) -> Result<String> {
+        let upn = upn.to_ascii_lowercase();
+        if !self.shared.users.contains(&upn) {
+            bail!("{upn} is not a user of this identity stand-in");
+        }
+        Ok(upn)
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// The last request to `/token`.
+    pub fn last_token_request(&self) -> Option<RecordedRequest> {
+        let st = self.shared.lock();
+        st.requests
+            .iter()
+            .rev()
+            .find(|r| r.endpoint == Endpoint::Token)
+            .cloned()
+    }
+
+    /// How many requests to `/token` had `grant_type` = `grant_type` (e.g.
+    /// `refresh_token`, [`super::DEVICE_CODE_GRANT`]), faulted ones included.
+    pub fn token_requests(&self, grant_type: &str) -> usize {
+        let st = self.shared.lock();
+        st.requests
+            .iter()
+            .filter(|r| r.endpoint == Endpoint::Token && r.field("grant_type") == Some(grant_type))
+            .count()
+    }
+
+    /// How many introspection requests arrived (one per Dovecot passdb
+    /// lookup: a failed bearer login costs two, one per `oauth2` passdb).
+    pub fn introspections(&self) -> usize {
+        let st = self.shared.lock();
+        st.requests
+            .iter()
+            .filter(|r| r.endpoint == Endpoint::Introspect)
+            .count()
+    }
+}
