@@ -1,4 +1,4 @@
-//! The configuration parser (`popline::config::Config::parse`) over
+//! The configuration parser (`popline_config::Config::parse`) over
 //! arbitrary text: never a panic, and an error always names the file.
 
 #![no_main]
@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    match popline::config::Config::parse(text, Path::new("fuzz.toml"), Path::new("/etc/popline")) {
+    match popline_config::Config::parse(text, Path::new("fuzz.toml"), Path::new("/etc/popline")) {
         Ok(cfg) => assert!(!cfg.mailboxes.is_empty()),
         Err(e) => assert!(e.to_string().starts_with("fuzz.toml")),
     }

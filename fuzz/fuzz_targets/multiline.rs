@@ -1,5 +1,5 @@
 //! The host's dot-unstuffing multi-line reader
-//! (`popline::pop3::wire::read_multiline`) over arbitrary bytes, on a byte
+//! (`popline_pop3::wire::read_multiline`) over arbitrary bytes, on a byte
 //! slice with a small read buffer (so every state straddles refills),
 //! checked against a straightforward whole-input reference.
 
@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use popline::pop3::wire::{WireError, read_multiline};
+use popline_pop3::wire::{WireError, read_multiline};
 use tokio::io::{AsyncReadExt, BufReader};
 
 /// The body bound the reader enforces.

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use popline_net::{Stream, connect_tcp};
 use popline_plugin_runtime::dialogue::{SessionParams, TlsMode};
 use popline_plugin_runtime::{DialoguePlugin, Limits};
 use popline_pop3::{ConnSettings, Connection, Credential, Secret};
-use popline_net::{Stream, connect_tcp};
 
 use crate::support::{
     self,

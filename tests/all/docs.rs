@@ -14,7 +14,7 @@ fn read(path: &str) -> String {
 fn troubleshooting_page_covers_every_error_the_host_names() {
     let page = read("docs/troubleshooting.md");
 
-    let endpoint = read("host/src/oauth/endpoint.rs");
+    let endpoint = read("host/oauth/src/endpoint.rs");
     let explain = endpoint
         .split("pub fn explain(")
         .nth(1)
@@ -37,7 +37,7 @@ fn troubleshooting_page_covers_every_error_the_host_names() {
         "docs/troubleshooting.md does not mention AADSTS codes {missing:?}"
     );
 
-    let dialogue = read("host/src/plugin/dialogue.rs");
+    let dialogue = read("host/plugin-runtime/src/dialogue.rs");
     let labels = dialogue
         .split("fn kind_label(")
         .nth(1)

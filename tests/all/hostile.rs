@@ -255,10 +255,10 @@ fn runaway_dialogue_plugins_are_stopped_and_reported_by_name() {
 /// budget.
 #[tokio::test(flavor = "current_thread")]
 async fn time_waiting_for_the_executor_is_not_charged_as_plugin_cpu() {
+    use popline_net::{Stream, connect_tcp};
     use popline_plugin_runtime::dialogue::{SessionParams, TlsMode};
     use popline_plugin_runtime::{DialoguePlugin, Limits};
     use popline_pop3::{ConnSettings, Connection, Credential, Secret};
-    use popline_net::{Stream, connect_tcp};
 
     let server = server(&[]);
     let tcp = connect_tcp("127.0.0.1", server.port, Duration::from_secs(5))

@@ -14,6 +14,7 @@ mod docs;
 mod faults;
 mod hostile;
 mod ingest;
+mod layers;
 mod load;
 mod oauth;
 mod once_progress;

@@ -141,7 +141,10 @@ pub struct MailboxConfig {
     /// Names of the sinks (from `[sinks]`) that receive this mailbox's records.
     pub sinks: Vec<String>,
     /// How often to poll, e.g. `"60s"`, `"5m"` (default 60 s).
-    #[serde(default = "default_interval", deserialize_with = "popline_core::duration::deserialize")]
+    #[serde(
+        default = "default_interval",
+        deserialize_with = "popline_core::duration::deserialize"
+    )]
     #[schemars(with = "String", extend("default" = "60s"))]
     pub poll_interval: Duration,
     /// `keep` (default) or `delete`.
@@ -194,7 +197,10 @@ pub struct MailboxConfig {
     #[serde(default = "default_breaker")]
     pub breaker_threshold: u32,
     /// How long an open breaker waits before trying one message again.
-    #[serde(default = "default_cooldown", deserialize_with = "popline_core::duration::deserialize")]
+    #[serde(
+        default = "default_cooldown",
+        deserialize_with = "popline_core::duration::deserialize"
+    )]
     #[schemars(with = "String", extend("default" = "10m"))]
     pub breaker_cooldown: Duration,
 }

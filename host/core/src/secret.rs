@@ -148,12 +148,19 @@ mod tests {
 
     #[test]
     fn references_parse_and_inline_values_are_refused() {
-        assert_eq!(parse("secret = { env = \"X\" }"), Ok(SecretRef::Env("X".into())));
+        assert_eq!(
+            parse("secret = { env = \"X\" }"),
+            Ok(SecretRef::Env("X".into()))
+        );
         assert_eq!(
             parse("secret = { file = \"a/b\" }"),
             Ok(SecretRef::File("a/b".into()))
         );
-        assert!(parse("secret = \"hunter2\"").unwrap_err().contains("not accepted inline"));
+        assert!(
+            parse("secret = \"hunter2\"")
+                .unwrap_err()
+                .contains("not accepted inline")
+        );
         assert!(parse("secret = 3").unwrap_err().contains("expected { env"));
     }
 
@@ -164,7 +171,9 @@ mod tests {
         let s = SecretRef::File("s".into()).resolve(dir.path()).unwrap();
         assert_eq!(s.expose(), "hunter2");
         assert_eq!(format!("{s:?}"), "Secret(***)");
-        let e = SecretRef::File("missing".into()).resolve(dir.path()).unwrap_err();
+        let e = SecretRef::File("missing".into())
+            .resolve(dir.path())
+            .unwrap_err();
         assert!(e.to_string().contains("cannot read secret file"), "{e}");
     }
 }

@@ -80,7 +80,10 @@ mod tests {
         assert!(!b.record(false, t0));
         assert!(!b.record(false, t0));
         assert_eq!(b.open_for(t0), None);
-        assert!(b.record(false, t0), "the third consecutive failure opens it");
+        assert!(
+            b.record(false, t0),
+            "the third consecutive failure opens it"
+        );
         assert_eq!(b.open_for(t0), Some(COOL));
     }
 
@@ -98,6 +101,9 @@ mod tests {
         let much_later = later + COOL * 2;
         b.record(true, much_later);
         assert!(b.healthy());
-        assert!(!b.record(false, much_later), "the streak starts again from zero");
+        assert!(
+            !b.record(false, much_later),
+            "the streak starts again from zero"
+        );
     }
 }

@@ -77,9 +77,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = SqliteBackend::open(&dir.path().join("state.db")).unwrap();
         let ok = jsonl(dir.path(), "ok.jsonl").await;
-        commit_batch(&[ok.clone()], &state, "p", &[], &Blobs::default(), vec![committed("1")])
-            .await
-            .unwrap();
+        commit_batch(
+            &[ok.clone()],
+            &state,
+            "p",
+            &[],
+            &Blobs::default(),
+            vec![committed("1")],
+        )
+        .await
+        .unwrap();
         assert!(state.seen("p").await.unwrap().contains_key("1"));
 
         // A record whose attachment bytes are missing fails the sink:

@@ -57,7 +57,10 @@ pub enum PollError {
 }
 
 fn prefix(context: &Option<String>) -> String {
-    context.as_ref().map(|c| format!("{c}: ")).unwrap_or_default()
+    context
+        .as_ref()
+        .map(|c| format!("{c}: "))
+        .unwrap_or_default()
 }
 
 /// The class of a poll failure: a metrics label and an exit code.
@@ -199,8 +202,16 @@ mod tests {
     #[test]
     fn errors_are_classified_by_type_not_text() {
         let cases: Vec<(PollError, &str, u8)> = vec![
-            (ConnectError::Tls("bad certificate".into()).into(), "tls", 75),
-            (ConnectError::Network("refused".into()).into(), "network", 75),
+            (
+                ConnectError::Tls("bad certificate".into()).into(),
+                "tls",
+                75,
+            ),
+            (
+                ConnectError::Network("refused".into()).into(),
+                "network",
+                75,
+            ),
             (pop3(Pop3Kind::Auth), "auth", 77),
             (pop3(Pop3Kind::Io), "network", 75),
             (pop3(Pop3Kind::InUse), "server", 75),
@@ -212,8 +223,16 @@ mod tests {
                 "sink",
                 75,
             ),
-            (AuthError::NeedsLogin("run popline auth login".into()).into(), "needs_login", 77),
-            (PollError::State(anyhow::anyhow!("disk I/O error")), "state", 75),
+            (
+                AuthError::NeedsLogin("run popline auth login".into()).into(),
+                "needs_login",
+                77,
+            ),
+            (
+                PollError::State(anyhow::anyhow!("disk I/O error")),
+                "state",
+                75,
+            ),
             (
                 PollError::BreakerOpen {
                     mapper: "m".into(),
@@ -224,10 +243,18 @@ mod tests {
                 70,
             ),
             // Words in a message do not decide the class.
-            (PollError::Host(anyhow::anyhow!("TLS sink connecting to nowhere")), "other", 74),
+            (
+                PollError::Host(anyhow::anyhow!("TLS sink connecting to nowhere")),
+                "other",
+                74,
+            ),
         ];
         for (e, kind, code) in cases {
-            assert_eq!((e.kind().as_str(), e.kind().exit_code()), (kind, code), "{e}");
+            assert_eq!(
+                (e.kind().as_str(), e.kind().exit_code()),
+                (kind, code),
+                "{e}"
+            );
         }
     }
 

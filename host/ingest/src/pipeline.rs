@@ -101,7 +101,10 @@ impl PollSummary {
             ("popline_messages_committed_total", self.committed as u64),
             ("popline_messages_skipped_total", self.skipped as u64),
             ("popline_messages_duplicate_total", self.duplicates as u64),
-            ("popline_messages_dead_lettered_total", self.dead_lettered as u64),
+            (
+                "popline_messages_dead_lettered_total",
+                self.dead_lettered as u64,
+            ),
             ("popline_messages_failed_total", self.failed as u64),
             ("popline_messages_deleted_total", self.deleted as u64),
             ("popline_records_total", self.records as u64),
@@ -312,9 +315,7 @@ impl Pipeline {
             Err(e) if self.tokens.is_some() && e.is_auth_rejection() => {
                 tracing::info!(mailbox = %self.name, "server rejected the cached token; renewing it");
                 match self.try_open(true).await {
-                    Err(PollError::Session { error, .. })
-                        if matches!(&error, SessionError::Pop3(p) if p.kind == ErrorKind::Auth) =>
-                    {
+                    Err(PollError::Session { error, .. }) if matches!(&error, SessionError::Pop3(p) if p.kind == ErrorKind::Auth) => {
                         Err(PollError::session(
                             format!(
                                 "the server rejected a freshly issued token for user={}: check that POP is enabled for the mailbox, that `user` is the mailbox address (for a shared mailbox: its own address), and for app-only access the POP.AccessAsApp permission with admin consent, the Exchange service principal (New-ServicePrincipal) and Add-MailboxPermission",
@@ -832,7 +833,15 @@ impl Pipeline {
         };
         let mut blobs = Blobs::default();
         add_blobs(&mut blobs, &parsed);
-        commit_batch(&self.sinks, state, &self.name, &records, &blobs, vec![commit]).await?;
+        commit_batch(
+            &self.sinks,
+            state,
+            &self.name,
+            &records,
+            &blobs,
+            vec![commit],
+        )
+        .await?;
         Ok(result)
     }
 }

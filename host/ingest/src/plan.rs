@@ -137,21 +137,88 @@ mod tests {
         use Retention::{Delete as Del, Keep};
         let cases: Vec<(&str, Option<Seen>, u64, Policy, Action)> = vec![
             ("new message", None, 1000, policy(Keep, None, Skip), Fetch),
-            ("new, delete mode", None, 1000, policy(Del, None, Skip), Fetch),
-            ("committed, keep forever", seen(400, false), 1000, policy(Keep, None, Skip), Leave),
-            ("committed, delete mode: crash before DELE", seen(0, false), 1000, policy(Del, None, Skip), Delete),
-            ("committed, keep_days not yet due", seen(29, false), 1000, policy(Keep, Some(30), Skip), Leave),
-            ("committed, keep_days due", seen(30, false), 1000, policy(Keep, Some(30), Skip), Delete),
-            ("reused uid: committed and deleted, listed again", seen(1, true), 1000, policy(Del, None, Skip), Fetch),
-            ("reused uid, keep mode", seen(1, true), 1000, policy(Keep, None, Skip), Fetch),
-            ("oversized, skip", None, 11 * MIB, policy(Keep, None, Skip), Oversized),
-            ("oversized, fetch", None, 11 * MIB, policy(Keep, None, FetchBig), Fetch),
-            ("exactly the bound is not oversized", None, 10 * MIB, policy(Keep, None, Skip), Fetch),
-            ("committed oversized-fetch message is deleted, not re-triaged", seen(0, false), 11 * MIB, policy(Del, None, Skip), Delete),
+            (
+                "new, delete mode",
+                None,
+                1000,
+                policy(Del, None, Skip),
+                Fetch,
+            ),
+            (
+                "committed, keep forever",
+                seen(400, false),
+                1000,
+                policy(Keep, None, Skip),
+                Leave,
+            ),
+            (
+                "committed, delete mode: crash before DELE",
+                seen(0, false),
+                1000,
+                policy(Del, None, Skip),
+                Delete,
+            ),
+            (
+                "committed, keep_days not yet due",
+                seen(29, false),
+                1000,
+                policy(Keep, Some(30), Skip),
+                Leave,
+            ),
+            (
+                "committed, keep_days due",
+                seen(30, false),
+                1000,
+                policy(Keep, Some(30), Skip),
+                Delete,
+            ),
+            (
+                "reused uid: committed and deleted, listed again",
+                seen(1, true),
+                1000,
+                policy(Del, None, Skip),
+                Fetch,
+            ),
+            (
+                "reused uid, keep mode",
+                seen(1, true),
+                1000,
+                policy(Keep, None, Skip),
+                Fetch,
+            ),
+            (
+                "oversized, skip",
+                None,
+                11 * MIB,
+                policy(Keep, None, Skip),
+                Oversized,
+            ),
+            (
+                "oversized, fetch",
+                None,
+                11 * MIB,
+                policy(Keep, None, FetchBig),
+                Fetch,
+            ),
+            (
+                "exactly the bound is not oversized",
+                None,
+                10 * MIB,
+                policy(Keep, None, Skip),
+                Fetch,
+            ),
+            (
+                "committed oversized-fetch message is deleted, not re-triaged",
+                seen(0, false),
+                11 * MIB,
+                policy(Del, None, Skip),
+                Delete,
+            ),
         ];
         for (what, row, size, pol, want) in cases {
             let listed = [listing("u", size)];
-            let state: HashMap<String, Seen> = row.into_iter().map(|s| ("u".to_string(), s)).collect();
+            let state: HashMap<String, Seen> =
+                row.into_iter().map(|s| ("u".to_string(), s)).collect();
             let p = plan(&listed, &state, &pol, NOW);
             let got = match (p.fetch.len(), p.delete.len(), p.oversized.len()) {
                 (1, 0, 0) => Fetch,
@@ -172,11 +239,20 @@ mod tests {
         let uids: Vec<&str> = p.fetch.iter().map(|l| l.uid.as_str()).collect();
         assert_eq!(uids, ["a", "b", "c"]);
         let raised = p.raise_max_message.unwrap();
-        assert!(raised > 20 * MIB && raised <= 20 * MIB + 3 * MIB, "{raised}");
+        assert!(
+            raised > 20 * MIB && raised <= 20 * MIB + 3 * MIB,
+            "{raised}"
+        );
 
         let small = [listing("a", 5)];
-        assert_eq!(plan(&small, &HashMap::new(), &pol, NOW).raise_max_message, None);
+        assert_eq!(
+            plan(&small, &HashMap::new(), &pol, NOW).raise_max_message,
+            None
+        );
         let skip = policy(Retention::Keep, None, OversizePolicy::Skip);
-        assert_eq!(plan(&listed, &HashMap::new(), &skip, NOW).raise_max_message, None);
+        assert_eq!(
+            plan(&listed, &HashMap::new(), &skip, NOW).raise_max_message,
+            None
+        );
     }
 }

@@ -136,4 +136,3 @@ pub fn build_records(
         })
         .collect()
 }
-

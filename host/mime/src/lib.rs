@@ -12,9 +12,9 @@ use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Address, HeaderValue, MessageParser, MessagePart, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
-use popline_plugin_runtime::mapper::wit;
 use popline_core::digest::sha256_hex;
 use popline_core::spool::{SpoolPolicy, Spooled};
+use popline_plugin_runtime::mapper::wit;
 
 /// A parsed message: the mapper input plus what the host keeps for itself.
 #[derive(Debug, Clone)]
@@ -170,7 +170,6 @@ fn content_sha256(email: &wit::Email) -> String {
 }
 
 /// Lowercase hex SHA-256.
-
 
 fn join(parts: impl Iterator<Item = String>) -> Option<String> {
     let parts: Vec<String> = parts.collect();

@@ -24,8 +24,8 @@ pub use assertion::Algorithm;
 use cache::{Cache, Tokens};
 use endpoint::{Failure, TokenResponse};
 
-use popline_core::SecretRef;
 use popline_core::Secret;
+use popline_core::SecretRef;
 
 /// Delegated scope for POP on Exchange Online.
 pub const POP_DELEGATED: &str = "https://outlook.office.com/POP.AccessAsUser.All";
@@ -305,7 +305,11 @@ impl TokenManager {
             ));
             f.push((
                 "client_assertion",
-                cert.assertion(&self.cfg.client_id, token_url, popline_core::clock::unix_now()),
+                cert.assertion(
+                    &self.cfg.client_id,
+                    token_url,
+                    popline_core::clock::unix_now(),
+                ),
             ));
         } else if let Some(s) = &self.cfg.client_secret {
             let secret = s

@@ -14,8 +14,8 @@ use wasmtime::component::{HasSelf, Linker, Resource};
 use super::error::PluginError;
 use super::state::PluginState;
 use super::{Engine, Limits, inspect};
-use popline_pop3::{AuthOutcome, ConnError, Connection, Mechanism};
 use popline_core::spool::Spooled;
+use popline_pop3::{AuthOutcome, ConnError, Connection, Mechanism};
 
 pub(crate) mod bindings {
     wasmtime::component::bindgen!({

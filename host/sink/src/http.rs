@@ -328,10 +328,10 @@ mod tests {
     use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
-    use crate::tests::{blobs, sample};
     use crate::HeaderValueRef;
-use crate::Sink;
-use crate::SinkConfig;
+    use crate::Sink;
+    use crate::SinkConfig;
+    use crate::tests::{blobs, sample};
 
     /// What the test server answers to one connection.
     #[derive(Clone, Copy)]
@@ -477,8 +477,7 @@ use crate::SinkConfig;
             use base64::Engine as _;
             assert_eq!(
                 v["attachments"][0]["content_base64"],
-                base64::engine::general_purpose::STANDARD
-                    .encode(crate::tests::SAMPLE_ATTACHMENT)
+                base64::engine::general_purpose::STANDARD.encode(crate::tests::SAMPLE_ATTACHMENT)
             );
         }
     }

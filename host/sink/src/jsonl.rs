@@ -324,10 +324,10 @@ fn store_blobs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{blobs, sample};
     use crate::JsonlConfig;
-use crate::Sink;
-use crate::SinkConfig;
+    use crate::Sink;
+    use crate::SinkConfig;
+    use crate::tests::{blobs, sample};
 
     async fn open(dir: &Path, path: &str) -> anyhow::Result<Sink> {
         let cfg = SinkConfig::Jsonl(JsonlConfig {

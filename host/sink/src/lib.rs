@@ -30,8 +30,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use popline_core::SecretRef;
-use popline_core::spool::Spooled;
 use popline_core::record::FeedbackRecord;
+use popline_core::spool::Spooled;
 
 pub use http::HttpSink;
 pub use jsonl::JsonlSink;
@@ -193,7 +193,9 @@ impl HeaderValueRef {
             HeaderValueRef::Plain(v) => Ok(v.clone()),
             // Secrets resolve like every other secret reference in the config.
             HeaderValueRef::Env { env } => secret(SecretRef::Env(env.clone()), header, base_dir),
-            HeaderValueRef::File { file } => secret(SecretRef::File(file.clone()), header, base_dir),
+            HeaderValueRef::File { file } => {
+                secret(SecretRef::File(file.clone()), header, base_dir)
+            }
         }
     }
 }

@@ -135,10 +135,10 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::tests::{blobs, sample};
     use crate::Sink;
-use crate::SinkConfig;
-use crate::SqliteConfig;
+    use crate::SinkConfig;
+    use crate::SqliteConfig;
+    use crate::tests::{blobs, sample};
     use popline_state::{Committed, Disposition, SqliteState};
 
     async fn open(dir: &Path, path: &str) -> Sink {

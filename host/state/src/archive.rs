@@ -23,7 +23,6 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 
-
 /// One mailbox's archive folder and how long it keeps messages.
 #[derive(Debug, Clone)]
 pub struct Archive {

@@ -60,7 +60,6 @@ pub struct Seen {
     pub deleted: bool,
 }
 
-
 /// What `popline status` shows for one mailbox.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MailboxStatus {
@@ -114,8 +113,13 @@ pub trait StateBackend: Send + Sync {
     ) -> anyhow::Result<()>;
 
     /// Record a poll's end: when, whether it succeeded, its summary line.
-    async fn record_poll(&self, mailbox: &str, at: i64, ok: bool, line: String)
-    -> anyhow::Result<()>;
+    async fn record_poll(
+        &self,
+        mailbox: &str,
+        at: i64,
+        ok: bool,
+        line: String,
+    ) -> anyhow::Result<()>;
 
     /// What `popline status` shows for `mailbox`.
     async fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus>;

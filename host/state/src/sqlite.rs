@@ -427,7 +427,6 @@ impl SqliteState {
     }
 }
 
-
 impl SqliteState {
     /// Poll bookkeeping and message counts for one mailbox.
     pub fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus> {
@@ -647,12 +646,16 @@ fn migrate(conn: &mut Connection, path: &Path, steps: &[&str]) -> anyhow::Result
     Ok(())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn committed(uid: &str, sha: &str, message_id: Option<&str>, outcome: Disposition) -> Committed {
+    fn committed(
+        uid: &str,
+        sha: &str,
+        message_id: Option<&str>,
+        outcome: Disposition,
+    ) -> Committed {
         Committed {
             uid: uid.to_string(),
             message_id: message_id.map(str::to_string),
@@ -968,7 +971,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("file.txt");
         std::fs::write(&file, "not a folder").unwrap();
-        let msg = format!("{:#}", SqliteState::open(&file.join("state.db")).err().unwrap());
+        let msg = format!(
+            "{:#}",
+            SqliteState::open(&file.join("state.db")).err().unwrap()
+        );
         assert!(msg.contains("file.txt"), "{msg}");
     }
 }

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use popline_config::Config;
-use popline_state::deadletter::DeadLetters;
 use popline_ingest::pipeline::{Pipelines, RetryOutcome};
 use popline_plugin_runtime::{Limits, MapperPlugin};
+use popline_state::deadletter::DeadLetters;
 
 #[derive(Debug, Subcommand)]
 pub enum DeadLetterCommand {
@@ -99,7 +99,10 @@ pub async fn run(config_path: &Path, cmd: DeadLetterCommand) -> anyhow::Result<E
                     };
                     (m, cfg)
                 });
-                match mb.retry_dead_letter(&meta, &raw, with, rt.state.as_ref()).await {
+                match mb
+                    .retry_dead_letter(&meta, &raw, with, rt.state.as_ref())
+                    .await
+                {
                     Ok(outcome) => {
                         rt.dead_letters.remove(&meta.id)?;
                         match outcome {

@@ -193,7 +193,10 @@ mod tests {
     fn the_first_failure_in_configuration_order_decides_the_exit_code() {
         let code = |r: &[(usize, Result<bool, u8>)]| format!("{:?}", exit_code(r));
         assert_eq!(code(&[]), format!("{:?}", ExitCode::from(0)));
-        assert_eq!(code(&[(0, Ok(false)), (1, Ok(true))]), format!("{:?}", ExitCode::from(1)));
+        assert_eq!(
+            code(&[(0, Ok(false)), (1, Ok(true))]),
+            format!("{:?}", ExitCode::from(1))
+        );
         assert_eq!(
             code(&[(1, Err(77)), (0, Ok(true)), (2, Err(75))]),
             format!("{:?}", ExitCode::from(77))

@@ -57,7 +57,10 @@ pub async fn run(engine: &Engine, args: MapArgs) -> anyhow::Result<ExitCode> {
         limits.memory_mib = m;
     }
     let mapper = MapperPlugin::load(engine, &args.mapper, limits.clone())?;
-    let received_at = args.received_at.clone().unwrap_or_else(popline_core::clock::now_rfc3339);
+    let received_at = args
+        .received_at
+        .clone()
+        .unwrap_or_else(popline_core::clock::now_rfc3339);
     let mut failed = false;
     let stdout = std::io::stdout();
     for file in &args.files {

@@ -13,11 +13,11 @@ use clap::Args;
 use serde_json::Value;
 
 use popline_config::Config;
-use popline_state::deadletter::DeadLetters;
 use popline_mapping::{MapError, Mapped};
 use popline_plugin_runtime::mapper::wit;
 use popline_plugin_runtime::{Engine, Limits, MapperPlugin};
 use popline_state::archive;
+use popline_state::deadletter::DeadLetters;
 
 #[derive(Debug, Args)]
 #[command(group(

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use popline_config::Config;
-use popline_state::deadletter::DeadLetters;
 use popline_oauth::Accounts;
+use popline_state::deadletter::DeadLetters;
 use popline_state::{SqliteBackend, StateBackend};
 
 pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
