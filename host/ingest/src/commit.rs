@@ -78,7 +78,7 @@ mod tests {
         let state = SqliteBackend::open(&dir.path().join("state.db")).unwrap();
         let ok = jsonl(dir.path(), "ok.jsonl").await;
         commit_batch(
-            &[ok.clone()],
+            std::slice::from_ref(&ok),
             &state,
             "p",
             &[],

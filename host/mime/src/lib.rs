@@ -169,8 +169,6 @@ fn content_sha256(email: &wit::Email) -> String {
     hex::encode(h.finalize())
 }
 
-/// Lowercase hex SHA-256.
-
 fn join(parts: impl Iterator<Item = String>) -> Option<String> {
     let parts: Vec<String> = parts.collect();
     (!parts.is_empty()).then(|| parts.join("\n"))
