@@ -169,6 +169,15 @@ impl PollError {
         }
     }
 
+    /// A session failure now said to have happened while doing `context`;
+    /// any other failure unchanged.
+    pub fn in_context(self, context: impl Into<String>) -> PollError {
+        match self {
+            PollError::Session { error, .. } => PollError::session(context, error),
+            other => other,
+        }
+    }
+
     /// Whether the server refused the login.
     pub fn is_auth_rejection(&self) -> bool {
         self.kind() == ErrorKind::Auth
@@ -264,5 +273,13 @@ mod tests {
             pop3(Pop3Kind::Auth).to_string(),
             "listing messages: login failed [AUTH]: -ERR no"
         );
+        assert_eq!(
+            pop3(Pop3Kind::Auth)
+                .in_context("logging in again")
+                .to_string(),
+            "logging in again: login failed [AUTH]: -ERR no"
+        );
+        let state = PollError::State(anyhow::anyhow!("locked")).in_context("ignored");
+        assert_eq!(state.to_string(), "state: locked");
     }
 }

@@ -4,7 +4,7 @@
 //! retrieve a batch → parse → map → commit to every sink → record in state →
 //! only then DELE (retention policy) → … → QUIT.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -159,7 +159,7 @@ impl Pipelines {
             max_instances: config.plugins.max_instances,
         })?;
         let state = Arc::new(SqliteBackend::open(&config.path(&config.state.path))?);
-        let mut sinks = std::collections::BTreeMap::new();
+        let mut sinks = BTreeMap::new();
         for (name, sc) in &config.sinks {
             let sink = Sink::open(name, sc, &config.base_dir)
                 .await
@@ -221,7 +221,7 @@ impl Pipeline {
         mb: &MailboxConfig,
         config: &Config,
         engine: &Engine,
-        sinks: &std::collections::BTreeMap<String, Arc<AsyncMutex<Sink>>>,
+        sinks: &BTreeMap<String, SharedSink>,
         dead_letters: Arc<DeadLetters>,
         tokens: Option<Arc<popline_oauth::TokenManager>>,
     ) -> anyhow::Result<Pipeline> {
@@ -257,10 +257,7 @@ impl Pipeline {
             sinks: mb.sinks.iter().map(|s| sinks[s].clone()).collect(),
             tls,
             dead_letters,
-            spool_dir: config
-                .path(&config.state.path)
-                .parent()
-                .map_or_else(|| PathBuf::from("spool"), |p| p.join("spool")),
+            spool_dir: config.state_dir().join("spool"),
             archive: mb.archive_days.map(|days| {
                 popline_state::archive::Archive::new(
                     config.archive_dir(name),
@@ -314,18 +311,15 @@ impl Pipeline {
         match self.try_open(false).await {
             Err(e) if self.tokens.is_some() && e.is_auth_rejection() => {
                 tracing::info!(mailbox = %self.name, "server rejected the cached token; renewing it");
-                match self.try_open(true).await {
-                    Err(PollError::Session { error, .. }) if matches!(&error, SessionError::Pop3(p) if p.kind == ErrorKind::Auth) => {
-                        Err(PollError::session(
-                            format!(
-                                "the server rejected a freshly issued token for user={}: check that POP is enabled for the mailbox, that `user` is the mailbox address (for a shared mailbox: its own address), and for app-only access the POP.AccessAsApp permission with admin consent, the Exchange service principal (New-ServicePrincipal) and Add-MailboxPermission",
-                                self.cfg.user
-                            ),
-                            error,
-                        ))
+                self.try_open(true).await.map_err(|e| {
+                    if !e.is_auth_rejection() {
+                        return e;
                     }
-                    other => other,
-                }
+                    e.in_context(format!(
+                        "the server rejected a freshly issued token for user={}: check that POP is enabled for the mailbox, that `user` is the mailbox address (for a shared mailbox: its own address), and for app-only access the POP.AccessAsApp permission with admin consent, the Exchange service principal (New-ServicePrincipal) and Add-MailboxPermission",
+                        self.cfg.user
+                    ))
+                })
             }
             other => other,
         }

@@ -675,53 +675,38 @@ fn rfc2822(unix: u64) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let days = unix / 86_400;
-    let secs = unix % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    // `2026-03-05T09:30:52Z`: the calendar is humantime's.
+    let iso = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix),
+    )
+    .to_string();
+    let month: usize = iso[5..7].parse().expect("RFC 3339 month");
+    let day: u32 = iso[8..10].parse().expect("RFC 3339 day");
     format!(
-        "{}, {day} {} {year} {:02}:{:02}:{:02} +0000",
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
+        "{}, {day} {} {} {} +0000",
+        DAYS[(unix / 86_400 % 7) as usize],
+        MONTHS[month - 1],
+        &iso[..4],
+        &iso[11..19]
     )
 }
 
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// Base64 in 76-character lines (MIME), LF-separated, no trailing newline.
 fn base64_lines(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len() * 4 / 3 + data.len() / 57 + 4);
-    for (i, chunk) in data.chunks(3).enumerate() {
-        if i > 0 && i % 19 == 0 {
+    use base64::Engine as _;
+    let flat = base64::engine::general_purpose::STANDARD.encode(data);
+    let mut out = String::with_capacity(flat.len() + flat.len() / 76);
+    for (i, line) in flat.as_bytes().chunks(76).enumerate() {
+        if i > 0 {
             out.push('\n');
         }
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for j in 0..4 {
-            if j <= chunk.len() {
-                out.push(BASE64[(n >> (18 - 6 * j) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
     }
     out
 }
+
+/// The base64 alphabet, for [`random_base64`].
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// LF → CRLF (the sources here are written with LF).
 fn crlf(message: &str) -> Vec<u8> {

@@ -50,19 +50,21 @@ async fn load(config_path: &Path) -> Result<(Config, Pipelines), ExitCode> {
     })
 }
 
-/// The exit code of a pass: the first failure in configuration order.
-fn exit_code(results: &[(usize, Result<bool, u8>)]) -> ExitCode {
+/// The exit code of a pass over `(position in the configuration, Ok(some
+/// messages failed) | Err(exit code))`: the first failure in configuration
+/// order, else 1 if any message failed, else 0.
+fn exit_code(results: &[(usize, Result<bool, u8>)]) -> u8 {
     let mut sorted: Vec<_> = results.iter().collect();
     sorted.sort_by_key(|(i, _)| *i);
     let mut code = 0;
     for (_, r) in sorted {
         match r {
-            Err(c) => return ExitCode::from(*c),
+            Err(c) => return *c,
             Ok(true) => code = 1,
             Ok(false) => {}
         }
     }
-    ExitCode::from(code)
+    code
 }
 
 /// One pass over the mailboxes, concurrently.
@@ -115,7 +117,7 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
     for (_, line) in lines {
         println!("{line}");
     }
-    Ok(exit_code(&results))
+    Ok(ExitCode::from(exit_code(&results)))
 }
 
 /// The daemon: each mailbox on its own schedule until SIGINT/SIGTERM.
@@ -182,7 +184,7 @@ pub async fn check(config_path: &Path, args: CheckArgs) -> anyhow::Result<ExitCo
             }
         }
     }
-    Ok(exit_code(&results))
+    Ok(ExitCode::from(exit_code(&results)))
 }
 
 #[cfg(test)]
@@ -191,15 +193,9 @@ mod tests {
 
     #[test]
     fn the_first_failure_in_configuration_order_decides_the_exit_code() {
-        let code = |r: &[(usize, Result<bool, u8>)]| format!("{:?}", exit_code(r));
-        assert_eq!(code(&[]), format!("{:?}", ExitCode::from(0)));
-        assert_eq!(
-            code(&[(0, Ok(false)), (1, Ok(true))]),
-            format!("{:?}", ExitCode::from(1))
-        );
-        assert_eq!(
-            code(&[(1, Err(77)), (0, Ok(true)), (2, Err(75))]),
-            format!("{:?}", ExitCode::from(77))
-        );
+        assert_eq!(exit_code(&[]), 0);
+        assert_eq!(exit_code(&[(0, Ok(false)), (1, Ok(true))]), 1);
+        assert_eq!(exit_code(&[(1, Err(77)), (0, Ok(true)), (2, Err(75))]), 77);
+        assert_eq!(exit_code(&[(2, Err(75)), (1, Ok(false))]), 75);
     }
 }
