@@ -3,6 +3,10 @@
 # `popline once` (keep mode: fetch, parse, map, commit) against Debian's mpop
 # (fetch into a maildir) over the same TLS port, on loopback and through a
 # 20 ms round-trip delay proxy. Prints medians of 3 runs and the ratios.
+#
+# BASELINE=DIR also times another popline on the same mailbox in the same run
+# (DIR holds its `popline`, `pop3_standard.wasm` and `feedback_default.wasm`,
+# e.g. a release build of an older commit) and prints this one's ratio to it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000}
@@ -32,7 +36,8 @@ proxy=$!
 sleep 0.3
 
 wasm="$PWD/target/wasm32-wasip2/plugin"
-config() { # $1 = port, $2 = dir
+config() { # $1 = port, $2 = dir, [$3 = plugin folder]
+  local plugins=${3:-$wasm}
   mkdir -p "$2"
   cat > "$2/popline.toml" <<TOML
 [state]
@@ -48,8 +53,8 @@ port = $1
 ca_file = "$ca"
 user = "$user"
 password = { file = "$PWD/$work/password" }
-dialogue = "$wasm/pop3_standard.wasm"
-mapper = { plugin = "$wasm/feedback_default.wasm", config = { unmatched = "new" } }
+dialogue = "$plugins/pop3_standard.wasm"
+mapper = { plugin = "$plugins/feedback_default.wasm", config = { unmatched = "new" } }
 sinks = ["out"]
 retention = "keep"
 batch_size = 100
@@ -80,12 +85,12 @@ RC
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 now() { date +%s.%N; }
 
-time_popline() { # $1 = port, $2 = label
-  local t
+time_popline() { # $1 = port, [$2 = popline binary, $3 = plugin folder]
+  local popline=${2:-$bin/popline}
   for i in $(seq "$RUNS"); do
-    rm -rf "$work/p"; config "$1" "$work/p"
+    rm -rf "$work/p"; config "$1" "$work/p" "${3:-}"
     local s=$(now)
-    $bin/popline --log warn --config "$work/p/popline.toml" once > "$work/p/out.txt"
+    $popline --log warn --config "$work/p/popline.toml" once > "$work/p/out.txt"
     local e=$(now)
     awk -v a="$s" -v b="$e" 'BEGIN{print b-a}'
   done | median
@@ -120,6 +125,13 @@ p_delay=$(time_popline "$delay_port")
 m_delay=$(time_mpop "$delay_port" on)
 b_loop=$(time_bare "$tls_port")
 b_delay=$(time_bare "$delay_port")
+if [ -n "${BASELINE:-}" ]; then
+  base=$(cd "$BASELINE" && pwd)
+  config "$tls_port" "$work/warm-base" "$base"
+  "$base/popline" --log warn --config "$work/warm-base/popline.toml" check > /dev/null
+  base_loop=$(time_popline "$tls_port" "$base/popline" "$base")
+  base_delay=$(time_popline "$delay_port" "$base/popline" "$base")
+fi
 
 printf '\n%-44s %8s\n' "run (median of $RUNS)" "seconds"
 printf '%-44s %8.2f\n' "popline once, loopback TLS" "$p_loop"
@@ -133,3 +145,9 @@ awk -v a="$p_loop" -v b="$m_loop" -v c="$p_delay" -v d="$m_delay" \
   'BEGIN{printf "\npopline / mpop: loopback %.2f, +20 ms RTT %.2f\n", a/b, c/d}'
 awk -v a="$p_loop" -v b="$b_loop" -v c="$p_delay" -v d="$b_delay" \
   'BEGIN{printf "popline / bare reader (the server bound): loopback %.2f, +20 ms RTT %.2f\n", a/b, c/d}'
+if [ -n "${BASELINE:-}" ]; then
+  printf '%-44s %8.2f\n' "baseline popline once, loopback TLS" "$base_loop"
+  printf '%-44s %8.2f\n' "baseline popline once, +20 ms RTT" "$base_delay"
+  awk -v a="$p_loop" -v b="$base_loop" -v c="$p_delay" -v d="$base_delay" \
+    'BEGIN{printf "popline / baseline: loopback %.2f, +20 ms RTT %.2f\n", a/b, c/d}'
+fi

@@ -83,7 +83,7 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
     let pipelines = all.selected(args.mailbox.as_deref())?;
     let bars = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
         let names: Vec<String> = pipelines.iter().map(|m| m.name.clone()).collect();
-        popline_ingest::progress::Bars::start(&names)
+        super::bars::Bars::start(&names)
     });
     let mut tasks = tokio::task::JoinSet::new();
     for (i, p) in pipelines.into_iter().enumerate() {

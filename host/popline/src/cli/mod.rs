@@ -1,6 +1,7 @@
 //! The `popline` command line.
 
 mod auth;
+mod bars;
 mod configdoc;
 mod deadletter;
 mod ingest;
@@ -134,7 +135,7 @@ fn init_tracing(filter: &str, format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(|| popline_ingest::progress::LogWriter);
+        .with_writer(|| bars::LogWriter);
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
