@@ -4,7 +4,6 @@
 //! names the file, line and column and what to write instead.
 
 use std::collections::BTreeMap;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
