@@ -64,17 +64,17 @@ pub struct ReplayArgs {
 
 /// One message's result, reduced to what a reviewer compares.
 #[derive(Debug, Clone, PartialEq)]
-enum Outcome {
+enum Behaviour {
     Records(Vec<Value>),
     Skip(String),
     Failed(String),
 }
 
-fn label(r: &Outcome) -> &'static str {
+fn label(r: &Behaviour) -> &'static str {
     match r {
-        Outcome::Records(_) => "feedback",
-        Outcome::Skip(_) => "skip",
-        Outcome::Failed(_) => "failure",
+        Behaviour::Records(_) => "feedback",
+        Behaviour::Skip(_) => "skip",
+        Behaviour::Failed(_) => "failure",
     }
 }
 
@@ -83,9 +83,9 @@ async fn run_one(
     raw: &[u8],
     config: &[(String, String)],
     ctx: &wit::Context,
-) -> Outcome {
+) -> Behaviour {
     match popline_mapping::map_message(mapper, raw, ctx, config).await {
-        Ok((_, Mapped::Records(records))) => Outcome::Records(
+        Ok((_, Mapped::Records(records))) => Behaviour::Records(
             records
                 .into_iter()
                 .map(|r| {
@@ -96,9 +96,9 @@ async fn run_one(
                 })
                 .collect(),
         ),
-        Ok((_, Mapped::Skip(r))) => Outcome::Skip(r),
-        Err(MapError::Parse(e)) => Outcome::Failed(format!("cannot parse: {e}")),
-        Err(MapError::Plugin(e)) => Outcome::Failed(e.to_string()),
+        Ok((_, Mapped::Skip(r))) => Behaviour::Skip(r),
+        Err(MapError::Parse(e)) => Behaviour::Failed(format!("cannot parse: {e}")),
+        Err(MapError::Plugin(e)) => Behaviour::Failed(e.to_string()),
     }
 }
 
@@ -351,9 +351,9 @@ pub async fn run(
         let Some(old) = baselines.get(&key) else {
             *summary.entry(label(&b)).or_default() += 1;
             match &b {
-                Outcome::Records(r) => println!("{shown}: {} record(s)", r.len()),
-                Outcome::Skip(why) => println!("{shown}: skip: {why}"),
-                Outcome::Failed(why) => println!("{shown}: FAILS: {why}"),
+                Behaviour::Records(r) => println!("{shown}: {} record(s)", r.len()),
+                Behaviour::Skip(why) => println!("{shown}: skip: {why}"),
+                Behaviour::Failed(why) => println!("{shown}: FAILS: {why}"),
             }
             continue;
         };
@@ -361,12 +361,12 @@ pub async fn run(
         let a = run_one(old, &raw, against_settings, &ctx).await;
         let kind = match (&a, &b) {
             _ if a == b => "same",
-            (Outcome::Failed(_), Outcome::Failed(_)) => "changed",
-            (_, Outcome::Failed(_)) => "newly failing",
-            (Outcome::Skip(_), Outcome::Skip(_)) => "changed",
-            (_, Outcome::Skip(_)) => "newly skipped",
-            (Outcome::Failed(_), _) => "newly succeeding",
-            (Outcome::Skip(_), _) => "newly matched",
+            (Behaviour::Failed(_), Behaviour::Failed(_)) => "changed",
+            (_, Behaviour::Failed(_)) => "newly failing",
+            (Behaviour::Skip(_), Behaviour::Skip(_)) => "changed",
+            (_, Behaviour::Skip(_)) => "newly skipped",
+            (Behaviour::Failed(_), _) => "newly succeeding",
+            (Behaviour::Skip(_), _) => "newly matched",
             _ => "changed",
         };
         *summary.entry(kind).or_default() += 1;
@@ -375,16 +375,16 @@ pub async fn run(
         }
         println!("{shown}: {kind}");
         match (&a, &b) {
-            (Outcome::Records(x), Outcome::Records(y)) => {
+            (Behaviour::Records(x), Behaviour::Records(y)) => {
                 for line in diff(x, y) {
                     println!("    {line}");
                 }
             }
             _ => {
-                let desc = |r: &Outcome| match r {
-                    Outcome::Records(v) => format!("{} record(s)", v.len()),
-                    Outcome::Skip(s) => format!("skip: {s}"),
-                    Outcome::Failed(s) => format!("failure: {s}"),
+                let desc = |r: &Behaviour| match r {
+                    Behaviour::Records(v) => format!("{} record(s)", v.len()),
+                    Behaviour::Skip(s) => format!("skip: {s}"),
+                    Behaviour::Failed(s) => format!("failure: {s}"),
                 };
                 println!("    {} → {}", desc(&a), desc(&b));
             }
