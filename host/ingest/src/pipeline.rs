@@ -19,6 +19,7 @@ use popline_core::failpoint;
 use popline_core::record::FeedbackRecord;
 use popline_core::spool::Spooled;
 use popline_mapping::{MapError, Mapped};
+use popline_mime::ParsedEmail;
 use popline_net::{Stream, TlsClient};
 use popline_plugin_runtime::dialogue::{
     ErrorKind, Listing, Pop3Error, Session, SessionError, SessionParams,
@@ -27,7 +28,7 @@ use popline_plugin_runtime::{DialoguePlugin, Engine, MapperPlugin};
 use popline_pop3::{ConnSettings, Connection, Credential};
 use popline_sink::{Blobs, Sink};
 use popline_state::deadletter::{DeadLetter, DeadLetters};
-use popline_state::{Committed, Disposition, Oversized, SqliteBackend, StateBackend};
+use popline_state::{Committed, Disposition, Fingerprint, Oversized, SqliteBackend, StateBackend};
 
 use crate::breaker::Breaker;
 use crate::commit::{SharedSink, commit_batch};
@@ -52,16 +53,6 @@ pub struct Pipeline {
     breaker: Mutex<Breaker>,
     /// OAuth tokens, when the mailbox uses OAuth instead of a password.
     pub tokens: Option<Arc<popline_oauth::TokenManager>>,
-}
-
-/// Why one message could not be processed.
-enum MessageError {
-    /// The message itself cannot be mapped (parse failure, plugin error,
-    /// trap, limit, invalid output): dead-letter it.
-    Unmappable(String),
-    /// Anything else (state, the host's disk): abort the poll; the message
-    /// stays on the server.
-    Internal(PollError),
 }
 
 /// Counts from one poll, printed by `popline once`.
@@ -542,6 +533,11 @@ impl Pipeline {
 
     /// Parse, map and durably commit one retrieved batch. Returns the
     /// listings whose result is now stored (and so may be deleted).
+    ///
+    /// The batch's messages are parsed first, so that the state is asked
+    /// about earlier copies once per batch rather than once per message (a
+    /// blocking-pool hop for SQLite, a round trip for a database server);
+    /// then each is deduplicated and mapped in listing order.
     async fn process_fetched<'l>(
         &self,
         batch: &[&'l Listing],
@@ -550,13 +546,10 @@ impl Pipeline {
         out: &mut SessionResult,
     ) -> Result<Vec<&'l Listing>, PollError> {
         let received_at = now_rfc3339();
-        let mut records: Vec<FeedbackRecord> = Vec::new();
-        let mut blobs = Blobs::default();
-        let mut commits: Vec<Committed> = Vec::new();
-        let mut done: Vec<&Listing> = Vec::new();
         // The first failure that left the connection unusable: the poll ends
         // with it once what did arrive is committed.
         let mut lost: Option<PollError> = None;
+        let mut arrived = Vec::with_capacity(batch.len());
         for (l, raw) in batch.iter().zip(fetched) {
             let raw = match raw {
                 Ok(raw) => raw,
@@ -577,24 +570,75 @@ impl Pipeline {
             if raw.is_spooled() {
                 out.counts.spooled += 1;
             }
+            let parsed = match popline_mime::parse_spooled(&raw, &self.spool_policy()) {
+                // The host's disk, not the message: leave it on the server.
+                Err(e @ popline_mime::MimeError::Spool(_)) => {
+                    return Err(PollError::Host(anyhow::anyhow!(
+                        "mailbox {}: {e}",
+                        self.name
+                    )));
+                }
+                parsed => parsed,
+            };
+            failpoint::hit("after-parse");
+            arrived.push((*l, raw, parsed));
+        }
+        let fingerprints = arrived
+            .iter()
+            .filter_map(|(_, _, parsed)| parsed.as_ref().ok())
+            .map(|p| Fingerprint {
+                message_id: p.email.message_id.clone(),
+                sha256: p.sha256.clone(),
+                body_sha256: Some(p.body_sha256.clone()),
+            })
+            .collect();
+        let mut in_state = state
+            .find_duplicates(&self.name, fingerprints)
+            .await
+            .map_err(PollError::State)?
+            .into_iter();
+
+        let mut records: Vec<FeedbackRecord> = Vec::new();
+        let mut blobs = Blobs::default();
+        let mut commits: Vec<Committed> = Vec::new();
+        let mut done: Vec<&Listing> = Vec::new();
+        for (l, raw, parsed) in arrived {
+            let earlier = match &parsed {
+                Ok(_) => in_state.next().flatten(),
+                Err(_) => None,
+            };
             if self.breaker_open() {
                 // Tripped during this batch: leave the rest on the server.
                 out.counts.failed += 1;
                 continue;
             }
-            let processed = match self
-                .process_message(l, &raw, &received_at, state, &commits, &mut blobs)
-                .await
-            {
+            let (mapped, parsed) = match parsed {
+                Ok(p) => {
+                    let mapped = self
+                        .process_message(
+                            l,
+                            raw.len(),
+                            &p,
+                            earlier,
+                            &received_at,
+                            &commits,
+                            &mut blobs,
+                        )
+                        .await;
+                    (mapped, Some(p))
+                }
+                Err(e) => (Err(MapError::Parse(e).to_string()), None),
+            };
+            let processed = match mapped {
                 Ok(p) => {
                     self.breaker_result(true);
                     Ok(p)
                 }
-                Err(MessageError::Unmappable(reason)) => {
+                Err(reason) => {
                     self.breaker_result(false);
-                    self.dead_letter(l, raw, &reason, &received_at).await
+                    self.dead_letter(l, raw, parsed.as_ref(), &reason, &received_at)
+                        .await
                 }
-                Err(MessageError::Internal(e)) => return Err(e),
             };
             match processed {
                 Ok((commit, recs)) => {
@@ -655,13 +699,17 @@ impl Pipeline {
         &self,
         l: &Listing,
         raw: Spooled,
+        parsed: Option<&ParsedEmail>,
         reason: &str,
         received_at: &str,
     ) -> anyhow::Result<(Committed, Vec<FeedbackRecord>)> {
-        let sha256 = sha256_hex(&raw);
-        let (message_id, body_sha256) = match popline_mime::parse(&raw) {
-            Ok(p) => (p.email.message_id, Some(p.body_sha256)),
-            Err(_) => (None, None),
+        let (sha256, message_id, body_sha256) = match parsed {
+            Some(p) => (
+                p.sha256.clone(),
+                p.email.message_id.clone(),
+                Some(p.body_sha256.clone()),
+            ),
+            None => (sha256_hex(&raw), None, None),
         };
         let meta = DeadLetter {
             id: format!("{}-{}", self.name, &sha256[..16]),
@@ -698,34 +746,27 @@ impl Pipeline {
         ))
     }
 
+    /// Deduplicate and map one parsed message: `in_state` is the uid the
+    /// state already holds it under, if any. An error is the reason it
+    /// cannot be mapped (it is dead-lettered).
+    #[allow(clippy::too_many_arguments)]
     async fn process_message(
         &self,
         l: &Listing,
-        raw: &[u8],
+        size: usize,
+        parsed: &ParsedEmail,
+        in_state: Option<String>,
         received_at: &str,
-        state: &dyn StateBackend,
         pending: &[Committed],
         blobs: &mut Blobs,
-    ) -> Result<(Committed, Vec<FeedbackRecord>), MessageError> {
-        let parsed = match popline_mime::parse_spooled(raw, &self.spool_policy()) {
-            Ok(p) => p,
-            // The host's disk, not the message: leave it on the server.
-            Err(e @ popline_mime::MimeError::Spool(_)) => {
-                return Err(MessageError::Internal(PollError::Host(anyhow::anyhow!(
-                    "mailbox {}: {e}",
-                    self.name
-                ))));
-            }
-            Err(e) => return Err(MessageError::Unmappable(MapError::Parse(e).to_string())),
-        };
-        failpoint::hit("after-parse");
+    ) -> Result<(Committed, Vec<FeedbackRecord>), String> {
         let message_id = parsed.email.message_id.clone();
         let commit = |outcome| Committed {
             uid: l.uid.clone(),
             message_id: message_id.clone(),
             sha256: parsed.sha256.clone(),
             body_sha256: Some(parsed.body_sha256.clone()),
-            size: raw.len() as u64,
+            size: size as u64,
             outcome,
         };
         // Earlier in this batch (not in the state yet), then the state.
@@ -735,32 +776,20 @@ impl Pipeline {
                     && c.message_id == message_id
                     && c.body_sha256.as_deref() == Some(parsed.body_sha256.as_str()))
         });
-        let dup = match in_batch {
-            Some(c) => Some(c.uid.clone()),
-            None => state
-                .find_duplicate(
-                    &self.name,
-                    message_id.as_deref(),
-                    &parsed.sha256,
-                    Some(&parsed.body_sha256),
-                )
-                .await
-                .map_err(|e| MessageError::Internal(PollError::State(e)))?,
-        };
-        if let Some(of_uid) = dup {
+        if let Some(of_uid) = in_batch.map(|c| c.uid.clone()).or(in_state) {
             tracing::info!(mailbox = %self.name, uid = %l.uid, of = %of_uid, "already committed under another unique id");
             return Ok((commit(Disposition::Duplicate { of_uid }), Vec::new()));
         }
         let ctx = popline_mapping::context(&self.name, &self.cfg.user, &l.uid, received_at);
-        let mapped = popline_mapping::map_parsed(&self.mapper, &parsed, &ctx, &self.mapper_config)
+        let mapped = popline_mapping::map_parsed(&self.mapper, parsed, &ctx, &self.mapper_config)
             .await
-            .map_err(|e| MessageError::Unmappable(e.to_string()))?;
+            .map_err(|e| e.to_string())?;
         let (outcome, recs) = disposition(mapped);
         if let Disposition::Skipped { reason } = &outcome {
             tracing::info!(mailbox = %self.name, uid = %l.uid, "skipped: {reason}");
         }
         if !recs.is_empty() {
-            add_blobs(blobs, &parsed);
+            add_blobs(blobs, parsed);
         }
         Ok((commit(outcome), recs))
     }
@@ -903,7 +932,7 @@ pub enum RetryOutcome {
 }
 
 /// The attachment bytes of a parsed message, for the sinks.
-fn add_blobs(blobs: &mut Blobs, parsed: &popline_mime::ParsedEmail) {
+fn add_blobs(blobs: &mut Blobs, parsed: &ParsedEmail) {
     let digests = parsed
         .email
         .attachments

@@ -74,6 +74,16 @@ pub struct MailboxStatus {
     pub oversized: i64,
 }
 
+/// What identifies a retrieved message when looking for earlier copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub message_id: Option<String>,
+    /// SHA-256 of the raw message, lowercase hex.
+    pub sha256: String,
+    /// SHA-256 of the decoded content, lowercase hex.
+    pub body_sha256: Option<String>,
+}
+
 /// What the pipeline needs from state. Every method is one unit of work: a
 /// batch's outcomes are recorded atomically or not at all.
 #[async_trait::async_trait]
@@ -81,15 +91,14 @@ pub trait StateBackend: Send + Sync {
     /// Every committed unique id of `mailbox`.
     async fn seen(&self, mailbox: &str) -> anyhow::Result<HashMap<String, Seen>>;
 
-    /// The uid of a committed message that is the same as this one: the
-    /// same raw SHA-256, or the same Message-ID with the same body digest.
-    async fn find_duplicate(
+    /// For each message, in order, the uid of a committed message that is
+    /// the same: the same raw SHA-256, or the same Message-ID with the same
+    /// body digest. One call per batch.
+    async fn find_duplicates(
         &self,
         mailbox: &str,
-        message_id: Option<&str>,
-        sha256: &str,
-        body_sha256: Option<&str>,
-    ) -> anyhow::Result<Option<String>>;
+        messages: Vec<Fingerprint>,
+    ) -> anyhow::Result<Vec<Option<String>>>;
 
     /// Record a batch of committed messages, atomically.
     async fn record_batch(&self, mailbox: &str, batch: Vec<Committed>) -> anyhow::Result<()>;

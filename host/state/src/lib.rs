@@ -12,5 +12,7 @@ pub mod backend;
 pub mod deadletter;
 pub mod sqlite;
 
-pub use backend::{Committed, Disposition, MailboxStatus, Oversized, Seen, StateBackend};
+pub use backend::{
+    Committed, Disposition, Fingerprint, MailboxStatus, Oversized, Seen, StateBackend,
+};
 pub use sqlite::{SqliteBackend, SqliteState, open_database};

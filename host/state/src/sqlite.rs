@@ -19,7 +19,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use popline_core::clock::unix_now;
 
-use crate::backend::{Committed, Disposition, MailboxStatus, Oversized, Seen, StateBackend};
+use crate::backend::{
+    Committed, Disposition, Fingerprint, MailboxStatus, Oversized, Seen, StateBackend,
+};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// How long a statement waits for another connection's lock (another
@@ -498,23 +500,24 @@ impl StateBackend for SqliteBackend {
         self.with(move |db| db.seen(&mailbox)).await
     }
 
-    async fn find_duplicate(
+    async fn find_duplicates(
         &self,
         mailbox: &str,
-        message_id: Option<&str>,
-        sha256: &str,
-        body_sha256: Option<&str>,
-    ) -> anyhow::Result<Option<String>> {
-        let (mailbox, sha256) = (mailbox.to_string(), sha256.to_string());
-        let message_id = message_id.map(str::to_string);
-        let body_sha256 = body_sha256.map(str::to_string);
+        messages: Vec<Fingerprint>,
+    ) -> anyhow::Result<Vec<Option<String>>> {
+        let mailbox = mailbox.to_string();
         self.with(move |db| {
-            db.find_duplicate(
-                &mailbox,
-                message_id.as_deref(),
-                &sha256,
-                body_sha256.as_deref(),
-            )
+            messages
+                .iter()
+                .map(|m| {
+                    db.find_duplicate(
+                        &mailbox,
+                        m.message_id.as_deref(),
+                        &m.sha256,
+                        m.body_sha256.as_deref(),
+                    )
+                })
+                .collect()
         })
         .await
     }
