@@ -8,12 +8,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hyper::StatusCode;
 use ring::digest;
+use url::Url;
 
 use super::errors::{OAuthError, aadsts, describe, fail, iso};
-use super::http::{Cx, RecordedRequest as Req, Reply};
+use super::http::{Cx, RecordedRequest as Req, Reply, json_reply, redirect, text_reply};
 use super::state::{
     AppRec, ClientAuth, CodeRec, DEVICE_INTERVAL, DeviceRec, DeviceState, Grant, RefreshState,
-    Scopes, Shared, State, unix_now,
+    Scopes, Shared, State, guid, random, random_b64, unix_now,
 };
 use super::{DEVICE_CODE_GRANT, GRAPH, POP_APP_SCOPE};
 
@@ -24,7 +25,7 @@ impl Shared {
         // Until the redirect URI is known to be registered, errors are shown
         // to the "user" (a 400 page), never redirected.
         let page = |e: OAuthError| {
-            Reply::text(
+            text_reply(
                 StatusCode::BAD_REQUEST,
                 describe(cx, e.code, &e.description),
             )
@@ -63,7 +64,7 @@ impl Shared {
                 false
             }
             Ok((grant, challenge)) => {
-                let code = format!("1.A{}", self.random_b64(420));
+                let code = format!("1.A{}", random_b64(420));
                 query.append_pair("code", &code);
                 let redirect_uri = redirect_uri.to_owned();
                 let rec = CodeRec {
@@ -80,10 +81,10 @@ impl Shared {
             query.append_pair("state", state);
         }
         if issued {
-            query.append_pair("session_state", &self.guid());
+            query.append_pair("session_state", &guid());
         }
         let sep = if redirect_uri.contains('?') { '&' } else { '?' };
-        Reply::redirect(format!("{redirect_uri}{sep}{}", query.finish()))
+        redirect(&format!("{redirect_uri}{sep}{}", query.finish()))
     }
 
     /// Validates an authorization request; returns the grant and the PKCE challenge.
@@ -154,11 +155,10 @@ impl Shared {
     fn start_device_flow(&self, st: &mut State, req: &Req) -> Answer {
         let app = self.registered(req.required("client_id")?)?;
         let scopes = parse_scopes(req.required("scope")?)?;
-        let device_code = format!("DAQABIQEAAAD{}", self.random_b64(180));
+        let device_code = format!("DAQABIQEAAAD{}", random_b64(180));
         let user_code = loop {
             const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-            let random = self.random(8);
-            let code: String = random
+            let code: String = random(8)
                 .iter()
                 .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
                 .collect();
@@ -188,7 +188,7 @@ impl Shared {
             last_poll: None,
             state: DeviceState::Pending,
         });
-        Ok(Reply::json(StatusCode::OK, &body))
+        Ok(json_reply(StatusCode::OK, &body))
     }
 
     fn token_grant(&self, st: &mut State, tenant: &str, req: &Req) -> Answer {
@@ -407,24 +407,18 @@ fn parse_scopes(scope: &str) -> Result<Scopes, OAuthError> {
 
 /// Exact match, except that loopback redirect URIs match on any port.
 fn redirect_matches(registered: &str, requested: &str) -> bool {
-    /// `(scheme, host, path)`, an empty path as `/`.
-    fn split(uri: &str) -> Option<(&str, &str, &str)> {
-        let (scheme, rest) = uri.split_once("://")?;
-        let (authority, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-        let host = match authority.strip_prefix('[') {
-            Some(v6) => v6.split_once(']')?.0,
-            None => authority.split(':').next()?,
-        };
-        Some((scheme, host, if path.is_empty() { "/" } else { path }))
-    }
-    if registered == requested {
-        return true;
-    }
-    let (Some((s1, h1, p1)), Some((s2, h2, p2))) = (split(registered), split(requested)) else {
+    let (Ok(mut registered), Ok(mut requested)) = (Url::parse(registered), Url::parse(requested))
+    else {
         return false;
     };
-    let loopback = matches!(h1, "localhost" | "127.0.0.1" | "::1");
-    loopback && s1 == s2 && h1.eq_ignore_ascii_case(h2) && p1 == p2
+    if matches!(
+        registered.host_str(),
+        Some("localhost" | "127.0.0.1" | "[::1]")
+    ) {
+        // Fails only for URLs that cannot have a port; those keep theirs.
+        let _ = (registered.set_port(None), requested.set_port(None));
+    }
+    registered == requested
 }
 
 /// `BASE64URL(SHA256(verifier))` (RFC 7636 S256).
@@ -444,6 +438,7 @@ mod tests {
             ("http://localhost", "http://localhost:53123/", true),
             ("http://127.0.0.1/cb", "http://127.0.0.1:8400/cb", true),
             ("http://127.0.0.1/cb", "http://127.0.0.1:8400/other", false),
+            ("http://[::1]/cb", "http://[::1]:8400/cb", true),
             ("http://localhost", "http://127.0.0.1:8400", false),
             (
                 "https://app.example/cb",

@@ -9,10 +9,10 @@ use hyper::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::http::{RecordedRequest as Req, Reply, credential_eq};
+use super::http::{RecordedRequest as Req, Reply, credential_eq, json_reply};
 use super::state::{
-    AccessRec, AppRec, ClientAuth, Grant, RefreshRec, RefreshState, Shared, State, Subject,
-    hashed_guid, unix_now,
+    AccessRec, AppRec, ClientAuth, Grant, RefreshRec, RefreshState, Shared, State, Subject, guid,
+    hashed_guid, random_b64, unix_now,
 };
 use super::{DOVECOT_CLIENT_ID, DOVECOT_CLIENT_SECRET, GRAPH, OUTLOOK_365, TENANT};
 
@@ -59,7 +59,7 @@ impl Shared {
     /// The client credentials answer: an app-only access token.
     pub fn issue_app_only(&self, st: &mut State, app: &AppRec, auth: ClientAuth) -> Reply {
         let access = self.mint_app_access(st, app, auth);
-        Reply::json(StatusCode::OK, &TokenResponse::new(st, access))
+        json_reply(StatusCode::OK, &TokenResponse::new(st, access))
     }
 
     /// A delegated answer: access token, plus a refresh token for
@@ -80,7 +80,7 @@ impl Shared {
             .map(|s| format!("{}/{s}", scopes.resource));
         response.scope = Some(full_names.collect::<Vec<_>>().join(" "));
         if scopes.offline {
-            let refresh = format!("1.A{}", self.random_b64(520));
+            let refresh = format!("1.A{}", random_b64(520));
             st.refresh.insert(
                 refresh.clone(),
                 RefreshRec {
@@ -94,7 +94,7 @@ impl Shared {
         if scopes.openid {
             response.id_token = Some(self.id_token(grant));
         }
-        Reply::json(StatusCode::OK, &response)
+        json_reply(StatusCode::OK, &response)
     }
 
     pub fn mint_user_access(
@@ -127,7 +127,7 @@ impl Shared {
             "oid": hashed_guid("user", upn),
             "puid": puid,
             "scp": scp,
-            "sub": self.random_b64(32),
+            "sub": random_b64(32),
             "unique_name": upn,
             "upn": upn,
         });
@@ -176,11 +176,11 @@ impl Shared {
                 "aio": aio,
                 "app_displayname": app.app.display_name,
                 "appid": app.app.client_id,
-                "appidacr": auth.acr(),
-                "rh": format!("1.A{}", self.random_b64(40)),
-                "sid": self.guid(),
+                "appidacr": (auth as u8).to_string(),
+                "rh": format!("1.A{}", random_b64(40)),
+                "sid": guid(),
                 "tid": TENANT,
-                "uti": self.random_b64(16),
+                "uti": random_b64(16),
                 "ver": "1.0",
             });
             if let (Value::Object(all), Value::Object(extra)) = (&mut all, &claims) {
@@ -210,7 +210,7 @@ impl Shared {
     fn jwt_padded(&self, claims: impl Fn(&str) -> Value) -> String {
         let header = json!({
             "typ": "JWT",
-            "nonce": self.random_b64(32),
+            "nonce": random_b64(32),
             "alg": "RS256",
             "x5t": "stand-in-not-signed",
             "kid": "stand-in-not-signed",
@@ -220,9 +220,9 @@ impl Shared {
         let budget_b64 = ACCESS_TOKEN_LEN.saturating_sub(header.len() + SIGNATURE_LEN + 2);
         let pad = (budget_b64 * 3 / 4).saturating_sub(bare).max(24);
         // Random base64 bytes: ~4/3 characters per byte.
-        let aio: String = self.random_b64(pad * 3 / 4 + 1).chars().take(pad).collect();
+        let aio: String = random_b64(pad * 3 / 4 + 1).chars().take(pad).collect();
         let payload = URL_SAFE_NO_PAD.encode(claims(&aio).to_string());
-        format!("{header}.{payload}.{}", self.random_b64(256))
+        format!("{header}.{payload}.{}", random_b64(256))
     }
 
     fn id_token(&self, grant: &Grant) -> String {
@@ -237,7 +237,7 @@ impl Shared {
             "name": format!("{} Tester", given_name(&grant.upn)),
             "oid": hashed_guid("user", &grant.upn),
             "preferred_username": grant.upn,
-            "sub": self.random_b64(32),
+            "sub": random_b64(32),
             "tid": TENANT,
             "ver": "2.0",
         });
@@ -245,7 +245,7 @@ impl Shared {
             "{}.{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string()),
-            self.random_b64(256)
+            random_b64(256)
         )
     }
 
@@ -255,7 +255,7 @@ impl Shared {
     pub fn introspect(&self, req: &Req) -> Reply {
         let st = self.lock();
         if req.method != "POST" {
-            return Reply::json(
+            return json_reply(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &json!({"error": "invalid_request"}),
             );
@@ -271,7 +271,7 @@ impl Shared {
         };
         if !authenticated {
             // Dovecot turns this into `-ERR [SYS/TEMP]`.
-            return Reply::json(
+            return json_reply(
                 StatusCode::UNAUTHORIZED,
                 &json!({"error": "invalid_client"}),
             );
@@ -281,7 +281,7 @@ impl Shared {
             .and_then(|t| st.access.get(t))
             .filter(|r| r.active());
         let Some(rec) = record else {
-            return Reply::json(StatusCode::OK, &json!({"active": false}));
+            return json_reply(StatusCode::OK, &json!({"active": false}));
         };
         let username = match &rec.subject {
             Subject::User(upn) => upn.clone(),
@@ -299,7 +299,7 @@ impl Shared {
             "iat": rec.iat,
             "exp": rec.exp,
         });
-        Reply::json(StatusCode::OK, &body)
+        json_reply(StatusCode::OK, &body)
     }
 }
 
