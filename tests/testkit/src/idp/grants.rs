@@ -221,7 +221,7 @@ impl Shared {
     ) -> Answer {
         let scope = req.required("scope")?.trim();
         if scope == POP_APP_SCOPE {
-            return Ok(self.issue_app_only(st, app, auth));
+            return Ok(self.issue(st, app, auth, None));
         }
         match scope.strip_suffix("/.default").filter(|s| !s.contains(' ')) {
             Some(resource) => fail(500011, &[("resource", resource), ("scope", POP_APP_SCOPE)]),
@@ -253,7 +253,7 @@ impl Shared {
         }
         rec.redeemed = true;
         let grant = rec.grant.clone();
-        Ok(self.issue_delegated(st, app, &grant, auth))
+        Ok(self.issue(st, app, auth, Some(&grant)))
     }
 
     fn poll_device(&self, st: &mut State, req: &Req, app: &AppRec, auth: ClientAuth) -> Answer {
@@ -305,7 +305,7 @@ impl Shared {
             scopes: rec.scopes.clone(),
             auth_time: unix_now(),
         };
-        Ok(self.issue_delegated(st, app, &grant, auth))
+        Ok(self.issue(st, app, auth, Some(&grant)))
     }
 
     fn refresh(&self, st: &mut State, req: &Req, app: &AppRec, auth: ClientAuth) -> Answer {
@@ -318,10 +318,8 @@ impl Shared {
                 let why = "The refresh token was already exchanged for a new one (rotation).";
                 return fail(70000, &[("why", why)]);
             }
-            RefreshState::Revoked => {
-                let valid_from = st.tokens_valid_from.get(&rec.grant.upn).copied();
-                let issued = iso(rec.grant.auth_time);
-                let valid_from = iso(valid_from.unwrap_or_else(unix_now));
+            RefreshState::Revoked(since) => {
+                let (issued, valid_from) = (iso(rec.grant.auth_time), iso(since));
                 return fail(50173, &[("issued", &issued), ("valid_from", &valid_from)]);
             }
             RefreshState::Expired => return fail(700082, &[("issued", &iso(rec.issued))]),
@@ -344,7 +342,7 @@ impl Shared {
             grant.scopes.openid = requested.openid;
         }
         rec.state = RefreshState::Rotated;
-        Ok(self.issue_delegated(st, app, &grant, auth))
+        Ok(self.issue(st, app, auth, Some(&grant)))
     }
 }
 
@@ -363,7 +361,7 @@ fn issued_to(client_id: &str, app: &AppRec, what: &str) -> Result<(), OAuthError
 /// Splits a delegated `scope` into one resource's scopes and the OpenID ones.
 /// Bare names (`User.Read`) are Graph's, as at Microsoft; no resource at all
 /// means Graph `User.Read`.
-fn parse_scopes(scope: &str) -> Result<Scopes, OAuthError> {
+pub(super) fn parse_scopes(scope: &str) -> Result<Scopes, OAuthError> {
     let mut out = Scopes {
         resource: String::new(),
         names: Vec::new(),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand_core::{OsRng, RngCore as _};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::client_auth::CertRec;
@@ -43,8 +44,6 @@ pub(super) struct State {
     pub jtis: HashMap<String, i64>,
     pub faults: VecDeque<Fault>,
     pub requests: Vec<RecordedRequest>,
-    /// When `revoke_all_for` last ran per user (for AADSTS50173's text).
-    pub tokens_valid_from: HashMap<String, u64>,
 }
 
 pub(super) struct AppRec {
@@ -52,26 +51,27 @@ pub(super) struct AppRec {
     pub certs: Vec<CertRec>,
 }
 
-pub(super) enum Subject {
-    User(String),
-    App,
-}
-
 pub(super) struct AccessRec {
-    pub subject: Subject,
-    pub client_id: String,
+    /// The token's claims; introspection answers from them.
+    pub claims: Value,
     /// Introspection's `scope`: the `scp` (delegated) or `roles` (app), space-separated.
     pub scope: String,
-    pub aud: String,
     pub expires: Instant,
-    pub iat: u64,
-    pub exp: u64,
     pub revoked: bool,
 }
 
 impl AccessRec {
     pub fn active(&self) -> bool {
         !self.revoked && Instant::now() < self.expires
+    }
+
+    /// The user of a delegated token.
+    pub fn upn(&self) -> Option<&str> {
+        self.claims["upn"].as_str()
+    }
+
+    pub fn client_id(&self) -> &str {
+        self.claims["appid"].as_str().unwrap_or_default()
     }
 }
 
@@ -100,7 +100,8 @@ pub(super) enum RefreshState {
     Active,
     /// Exchanged for a new one (rotation).
     Rotated,
-    Revoked,
+    /// Since then (AADSTS50173's "TokensValidFrom").
+    Revoked(u64),
     Expired,
 }
 
