@@ -13,8 +13,8 @@ use url::Url;
 use super::errors::{OAuthError, aadsts, describe, fail, iso};
 use super::http::{Cx, RecordedRequest as Req, Reply, json_reply, redirect, text_reply};
 use super::state::{
-    AppRec, ClientAuth, CodeRec, DEVICE_INTERVAL, DeviceRec, DeviceState, Grant, RefreshState,
-    Scopes, Shared, State, guid, random, random_b64, unix_now,
+    AppRec, CodeRec, DEVICE_INTERVAL, DeviceRec, DeviceState, Grant, RefreshState, Scopes, Shared,
+    State, guid, random, random_b64, unix_now,
 };
 use super::{DEVICE_CODE_GRANT, GRAPH, POP_APP_SCOPE};
 
@@ -36,7 +36,7 @@ impl Shared {
         let Some(client_id) = req.query("client_id") else {
             return page(OAuthError::missing("client_id"));
         };
-        let Some(app) = self.app(client_id) else {
+        let Some(app) = self.apps.get(client_id) else {
             return page(aadsts(700016, &[("client_id", client_id)]));
         };
         let Some(redirect_uri) = req.query("redirect_uri") else {
@@ -136,7 +136,10 @@ impl Shared {
         let mut st = self.lock();
         let result = if let Some(fault) = st.faults.pop_front() {
             let client_id = req.client_id().unwrap_or_default();
-            let name = self.app(client_id).map(|a| a.app.display_name.as_str());
+            let name = self
+                .apps
+                .get(client_id)
+                .map(|a| a.app.display_name.as_str());
             Err(OAuthError::from_fault(
                 &fault,
                 client_id,
@@ -197,39 +200,27 @@ impl Shared {
         let app = self.registered(client_id)?;
         let app_only = grant_type == "client_credentials";
         let auth = self.authenticate_client(st, tenant, req, app, app_only)?;
-        match grant_type {
-            "client_credentials" => self.client_credentials(st, req, app, auth),
-            "authorization_code" => self.redeem_code(st, req, app, auth),
-            "refresh_token" => self.refresh(st, req, app, auth),
-            DEVICE_CODE_GRANT => self.poll_device(st, req, app, auth),
-            other => fail(70003, &[("grant_type", other)]),
-        }
+        let grant = match grant_type {
+            "client_credentials" => {
+                app_only_scope(req)?;
+                None
+            }
+            "authorization_code" => Some(self.redeem_code(st, req, app)?),
+            "refresh_token" => Some(self.refresh(st, req, app)?),
+            DEVICE_CODE_GRANT => Some(self.poll_device(st, req, app)?),
+            other => return fail(70003, &[("grant_type", other)]),
+        };
+        Ok(self.issue(st, app, auth, grant.as_ref()))
     }
 
     /// The app registered as `client_id` (AADSTS700016 otherwise).
     fn registered(&self, client_id: &str) -> Result<&AppRec, OAuthError> {
-        self.app(client_id)
+        self.apps
+            .get(client_id)
             .ok_or_else(|| aadsts(700016, &[("client_id", client_id)]))
     }
 
-    fn client_credentials(
-        &self,
-        st: &mut State,
-        req: &Req,
-        app: &AppRec,
-        auth: ClientAuth,
-    ) -> Answer {
-        let scope = req.required("scope")?.trim();
-        if scope == POP_APP_SCOPE {
-            return Ok(self.issue(st, app, auth, None));
-        }
-        match scope.strip_suffix("/.default").filter(|s| !s.contains(' ')) {
-            Some(resource) => fail(500011, &[("resource", resource), ("scope", POP_APP_SCOPE)]),
-            None => fail(1002012, &[("scope", scope)]),
-        }
-    }
-
-    fn redeem_code(&self, st: &mut State, req: &Req, app: &AppRec, auth: ClientAuth) -> Answer {
+    fn redeem_code(&self, st: &mut State, req: &Req, app: &AppRec) -> Result<Grant, OAuthError> {
         let code = req.required("code")?;
         let rec = st.codes.get_mut(code).ok_or(aadsts(9002313, &[]))?;
         issued_to(&rec.grant.client_id, app, "authorization code")?;
@@ -252,11 +243,10 @@ impl Shared {
             return fail(501481, &[]);
         }
         rec.redeemed = true;
-        let grant = rec.grant.clone();
-        Ok(self.issue(st, app, auth, Some(&grant)))
+        Ok(rec.grant.clone())
     }
 
-    fn poll_device(&self, st: &mut State, req: &Req, app: &AppRec, auth: ClientAuth) -> Answer {
+    fn poll_device(&self, st: &mut State, req: &Req, app: &AppRec) -> Result<Grant, OAuthError> {
         let code = req.required("device_code")?;
         let Some(rec) = st.devices.iter_mut().find(|d| d.device_code == code) else {
             return fail(70018, &[]);
@@ -299,16 +289,15 @@ impl Shared {
             DeviceState::Approved(upn) => upn.clone(),
         };
         rec.state = DeviceState::Redeemed;
-        let grant = Grant {
+        Ok(Grant {
             upn,
             client_id: rec.client_id.clone(),
             scopes: rec.scopes.clone(),
             auth_time: unix_now(),
-        };
-        Ok(self.issue(st, app, auth, Some(&grant)))
+        })
     }
 
-    fn refresh(&self, st: &mut State, req: &Req, app: &AppRec, auth: ClientAuth) -> Answer {
+    fn refresh(&self, st: &mut State, req: &Req, app: &AppRec) -> Result<Grant, OAuthError> {
         let token = req.required("refresh_token")?;
         let rec = st.refresh.get_mut(token).ok_or(aadsts(9002313, &[]))?;
         issued_to(&rec.grant.client_id, app, "refresh token")?;
@@ -342,7 +331,19 @@ impl Shared {
             grant.scopes.openid = requested.openid;
         }
         rec.state = RefreshState::Rotated;
-        Ok(self.issue(st, app, auth, Some(&grant)))
+        Ok(grant)
+    }
+}
+
+/// The client credentials grant's `scope`: only [`POP_APP_SCOPE`].
+fn app_only_scope(req: &Req) -> Result<(), OAuthError> {
+    let scope = req.required("scope")?.trim();
+    if scope == POP_APP_SCOPE {
+        return Ok(());
+    }
+    match scope.strip_suffix("/.default").filter(|s| !s.contains(' ')) {
+        Some(resource) => fail(500011, &[("resource", resource), ("scope", POP_APP_SCOPE)]),
+        None => fail(1002012, &[("scope", scope)]),
     }
 }
 
@@ -362,12 +363,7 @@ fn issued_to(client_id: &str, app: &AppRec, what: &str) -> Result<(), OAuthError
 /// Bare names (`User.Read`) are Graph's, as at Microsoft; no resource at all
 /// means Graph `User.Read`.
 pub(super) fn parse_scopes(scope: &str) -> Result<Scopes, OAuthError> {
-    let mut out = Scopes {
-        resource: String::new(),
-        names: Vec::new(),
-        offline: false,
-        openid: false,
-    };
+    let mut out = Scopes::default();
     for s in scope.split_whitespace() {
         match s {
             "offline_access" => out.offline = true,

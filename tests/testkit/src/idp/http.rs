@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION, PRAGMA};
+use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION, PRAGMA};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -44,14 +44,10 @@ pub struct RecordedRequest {
     pub endpoint: Endpoint,
     /// `GET`, `POST`, ...
     pub method: String,
-    /// The path, e.g. `/{tenant}/oauth2/v2.0/token`.
-    pub path: String,
     /// Query parameters, decoded, in order.
     pub query: Vec<(String, String)>,
     /// Form body fields (`application/x-www-form-urlencoded`), decoded, in order.
     pub form: Vec<(String, String)>,
-    /// Headers (lower-case names), in order.
-    pub headers: Vec<(String, String)>,
     /// HTTP Basic credentials (base64-decoded, not form-decoded), if sent.
     pub basic_auth: Option<(String, String)>,
 }
@@ -218,20 +214,14 @@ async fn answer(shared: &Shared, cx: &Cx, req: Request<Incoming>) -> Reply {
     let Ok(body) = Limited::new(body, MAX_BODY).collect().await else {
         return text_reply(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
     };
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
-        .collect();
     let decode = |bytes: &[u8]| form_urlencoded::parse(bytes).into_owned().collect();
+    let authorization = parts.headers.get(AUTHORIZATION);
     let req = RecordedRequest {
         endpoint,
         method: parts.method.to_string(),
-        path: path.to_owned(),
         query: decode(parts.uri.query().unwrap_or("").as_bytes()),
         form: decode(&body.to_bytes()),
-        basic_auth: find(&headers, "authorization").and_then(parse_basic),
-        headers,
+        basic_auth: authorization.and_then(|v| parse_basic(v.to_str().ok()?)),
     };
     shared.lock().requests.push(req.clone());
     match endpoint {

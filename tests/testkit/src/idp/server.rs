@@ -222,7 +222,8 @@ impl Idp {
         let upn = self.user(upn)?;
         let app = self
             .shared
-            .app(client_id)
+            .apps
+            .get(client_id)
             .ok_or_else(|| anyhow!("no app {client_id}"))?;
         let grant = Grant {
             upn,

@@ -76,7 +76,7 @@ impl AccessRec {
 }
 
 /// A delegated `scope` split up: one resource's scopes and the OpenID ones.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Scopes {
     /// `https://outlook.office.com`, ...
     pub resource: String,
@@ -187,11 +187,6 @@ impl Shared {
 
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The app registered as `client_id`, if any.
-    pub fn app(&self, client_id: &str) -> Option<&AppRec> {
-        self.apps.get(client_id)
     }
 
     /// The v1 issuer Exchange tokens carry.
