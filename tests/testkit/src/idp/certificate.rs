@@ -10,12 +10,12 @@ use anyhow::{Context, Result, anyhow};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::digest;
-use ring::rand::{SecureRandom, SystemRandom};
+use ring::rand::SystemRandom;
 use ring::signature::{self, RsaKeyPair};
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use serde_json::Value;
 
-use super::state::{guid_string, hex, unix_now};
+use super::state::{guid, unix_now};
 
 /// Signature algorithm of a client assertion.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -139,7 +139,7 @@ impl ClientCertificate {
 
     /// The SHA-1 thumbprint in hex, as the Azure portal shows it.
     pub fn thumbprint_hex(&self) -> String {
-        hex(self.sha1().as_ref()).to_ascii_uppercase()
+        hex::encode_upper(self.sha1())
     }
 
     /// Writes `client.crt` and `client.key` (mode 0600) into `dir`; returns
@@ -178,16 +178,7 @@ impl ClientCertificate {
         }
         let now = unix_now() as i64;
         let nbf = now + opts.not_before_offset;
-        let jti = match &opts.jti {
-            Some(j) => j.clone(),
-            None => {
-                let mut b = [0u8; 16];
-                SystemRandom::new()
-                    .fill(&mut b)
-                    .map_err(|_| anyhow!("no randomness"))?;
-                guid_string(&b)
-            }
-        };
+        let jti = opts.jti.clone().unwrap_or_else(guid);
         let claims = serde_json::json!({
             "aud": audience,
             "iss": client_id,

@@ -13,7 +13,7 @@ use x509_parser::public_key::PublicKey;
 
 use super::errors::{OAuthError, fail, iso};
 use super::http::{RecordedRequest as Req, credential_eq};
-use super::state::{AppRec, ClientAuth, Shared, State, hex, unix_now};
+use super::state::{AppRec, ClientAuth, Shared, State, unix_now};
 use super::{JWT_BEARER, TENANT};
 
 /// Microsoft accepts client assertions valid for at most about ten minutes.
@@ -150,7 +150,7 @@ impl Shared {
                      registered on application. [Reason - The key was not found., Thumbprint of \
                      key used by client: '{}', Please visit the Azure Portal, Graph Explorer or \
                      directly use MS Graph to see configured keys for app Id '{client_id}'.]",
-                    hex(&thumb).to_ascii_uppercase()
+                    hex::encode_upper(&thumb)
                 ),
             ));
         };

@@ -5,15 +5,16 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use hyper::StatusCode;
+use hyper::header::RETRY_AFTER;
 use serde::Serialize;
 
-use super::http::{Cx, Reply};
+use super::http::{Cx, Reply, json_reply};
 use super::state::{REFRESH_MAX_INACTIVE, Shared, unix_now};
 use super::{Fault, OUTLOOK, TENANT};
 
 /// `code OAuth-error "description"`: the AADSTS codes the stand-in answers
 /// with or tests inject. `{name}` in a description is filled in by
-/// [`aadsts`]; `{tenant}`, `{docs}`, `{outlook}` and `{inactive}` always.
+/// [`aadsts`]; `{tenant}`, `{docs}` and `{outlook}` always.
 macro_rules! errors {
     ($($code:literal $error:ident $text:literal)*) => {
         const ERRORS: &[(u32, &str, &str)] = &[$(($code, stringify!($error), $text)),*];
@@ -77,18 +78,14 @@ errors! {
     50079 interaction_required "Due to a configuration change made by your administrator, or \
         because you moved to a new location, you must enroll in multi-factor authentication to \
         access '{outlook}'."
-    53003 access_denied "Access has been blocked by Conditional Access policies. The access \
-        policy does not allow token issuance."
     9002313 invalid_grant "Invalid request. Request is malformed or invalid."
     70000 invalid_grant "Provided grant is invalid or malformed. {why}"
     54005 invalid_grant "OAuth2 Authorization code was already redeemed, please retry with a new \
         valid code or use an existing refresh token."
-    70008 invalid_grant "The provided authorization code or refresh token has expired due to \
-        inactivity. Send a new interactive authorization request for this user and resource."
     501481 invalid_grant "The Code_Verifier does not match the code_challenge supplied in the \
         authorization request."
     700082 invalid_grant "The refresh token has expired due to inactivity. The token was issued \
-        on {issued} and was inactive for {inactive}."
+        on {issued} and was inactive for 90.00:00:00."
     50173 invalid_grant "The provided grant has expired due to it being revoked, a fresh auth \
         token is needed. The user might have changed or reset their password. The grant was \
         issued on '{issued}' and the TokensValidFrom date (before which tokens are not valid) for \
@@ -105,29 +102,18 @@ const CERT_DOCS: &str = "Review the documentation at \
 
 #[derive(Debug)]
 pub(super) struct OAuthError {
-    pub status: StatusCode,
     pub error: String,
     pub code: u32,
     pub description: String,
-    pub suberror: Option<&'static str>,
     pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
     pub fn new(error: &str, code: u32, description: impl Into<String>) -> OAuthError {
-        let status = match code {
-            90055 => StatusCode::TOO_MANY_REQUESTS,
-            90033 => StatusCode::SERVICE_UNAVAILABLE,
-            // Microsoft answers invalid_client with 401, everything else with 400.
-            _ if error == "invalid_client" => StatusCode::UNAUTHORIZED,
-            _ => StatusCode::BAD_REQUEST,
-        };
         OAuthError {
-            status,
             error: error.into(),
             code,
             description: description.into(),
-            suberror: (code == 65001).then_some("consent_required"),
             retry_after: None,
         }
     }
@@ -135,6 +121,16 @@ impl OAuthError {
     /// AADSTS900144: a required parameter is missing.
     pub fn missing(param: &str) -> OAuthError {
         aadsts(900144, &[("param", param)])
+    }
+
+    /// Microsoft answers invalid_client with 401, everything else with 400.
+    pub fn status(&self) -> StatusCode {
+        match self.code {
+            90055 => StatusCode::TOO_MANY_REQUESTS,
+            90033 => StatusCode::SERVICE_UNAVAILABLE,
+            _ if self.error == "invalid_client" => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::BAD_REQUEST,
+        }
     }
 
     /// A [`Fault`] as an error, with Microsoft's text for known codes
@@ -162,21 +158,24 @@ impl OAuthError {
             ("nbf", &ago(1200)),
             ("exp", &ago(600)),
         ];
-        let description = match ERRORS.iter().find(|(c, ..)| *c == code) {
-            Some((_, _, text)) => fill(text, &args),
+        let description = match lookup(code) {
+            Some((_, text)) => fill(text, &args),
             None => "Injected fault.".into(),
         };
         OAuthError::new(error, code, description)
     }
 }
 
+/// The OAuth `error` and description text of `code` in [`ERRORS`].
+fn lookup(code: u32) -> Option<(&'static str, &'static str)> {
+    let (_, error, text) = ERRORS.iter().find(|(c, ..)| *c == code)?;
+    Some((error, text))
+}
+
 /// Microsoft's error for `code` (from [`ERRORS`]), its description's
 /// `{name}`s filled from `args`.
 pub(super) fn aadsts(code: u32, args: &[(&str, &str)]) -> OAuthError {
-    let (_, error, text) = ERRORS
-        .iter()
-        .find(|(c, ..)| *c == code)
-        .unwrap_or_else(|| panic!("AADSTS{code} is not in the table"));
+    let (error, text) = lookup(code).unwrap_or_else(|| panic!("AADSTS{code} is not in the table"));
     OAuthError::new(error, code, fill(text, args))
 }
 
@@ -188,21 +187,16 @@ pub(super) fn fail<T>(code: u32, args: &[(&str, &str)]) -> Result<T, OAuthError>
 /// The OAuth `error` Microsoft sends with `code` (`invalid_request` for
 /// codes the stand-in does not know).
 pub(super) fn oauth_error(code: u32) -> &'static str {
-    ERRORS
-        .iter()
-        .find(|(c, ..)| *c == code)
-        .map_or("invalid_request", |(_, error, _)| error)
+    lookup(code).map_or("invalid_request", |(error, _)| error)
 }
 
 /// `text` with `{name}` replaced from `args` and the fixed names; a name
 /// left unknown is dropped.
 fn fill(text: &str, args: &[(&str, &str)]) -> String {
-    let inactive = span(REFRESH_MAX_INACTIVE);
     let fixed = [
         ("tenant", TENANT),
         ("docs", CERT_DOCS),
         ("outlook", OUTLOOK),
-        ("inactive", &inactive),
     ];
     let mut out = String::new();
     let mut rest = text;
@@ -241,11 +235,11 @@ impl Shared {
             trace_id: &cx.trace_id,
             correlation_id: &cx.correlation_id,
             error_uri: format!("{}/error?code={}", self.base, e.code),
-            suberror: e.suberror,
+            suberror: (e.code == 65001).then_some("consent_required"),
         };
-        let mut reply = Reply::json(e.status, &body);
+        let mut reply = json_reply(e.status(), &body);
         if let Some(secs) = e.retry_after {
-            reply.headers.push(("retry-after", secs.to_string()));
+            reply.headers_mut().insert(RETRY_AFTER, secs.into());
         }
         reply
     }
@@ -276,18 +270,6 @@ pub(super) fn iso(unix: u64) -> String {
     rfc3339(unix).replace('Z', ".0000000Z")
 }
 
-/// .NET's `d.hh:mm:ss`, as in "inactive for 90.00:00:00".
-fn span(d: Duration) -> String {
-    let s = d.as_secs();
-    format!(
-        "{}.{:02}:{:02}:{:02}",
-        s / 86400,
-        s / 3600 % 24,
-        s / 60 % 60,
-        s % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,14 +278,13 @@ mod tests {
     fn dates_like_microsoft() {
         assert_eq!(timestamp(1_452_304_932), "2016-01-09 02:02:12Z");
         assert_eq!(iso(951_782_400), "2000-02-29T00:00:00.0000000Z");
-        assert_eq!(span(Duration::from_secs(90 * 86400 + 3661)), "90.01:01:01");
     }
 
     #[test]
     fn descriptions_are_filled_in() {
         let e = aadsts(700016, &[("client_id", "app-1")]);
         assert_eq!(
-            (e.error.as_str(), e.status.as_u16()),
+            (e.error.as_str(), e.status().as_u16()),
             ("unauthorized_client", 400)
         );
         assert!(e.description.starts_with(&format!(
@@ -312,7 +293,7 @@ mod tests {
         // Unknown names are dropped; a trailing one leaves no blank.
         let e = aadsts(70000, &[]);
         assert_eq!(e.description, "Provided grant is invalid or malformed.");
-        assert_eq!(aadsts(7000215, &[]).status.as_u16(), 401);
+        assert_eq!(aadsts(7000215, &[]).status().as_u16(), 401);
         let codes: std::collections::HashSet<u32> = ERRORS.iter().map(|(c, ..)| *c).collect();
         assert_eq!(codes.len(), ERRORS.len(), "a code twice in the table");
     }

@@ -8,12 +8,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hyper::StatusCode;
 use ring::digest;
+use url::Url;
 
 use super::errors::{OAuthError, aadsts, describe, fail, iso};
-use super::http::{Cx, RecordedRequest as Req, Reply};
+use super::http::{Cx, RecordedRequest as Req, Reply, json_reply, redirect, text_reply};
 use super::state::{
-    AppRec, ClientAuth, CodeRec, DEVICE_INTERVAL, DeviceRec, DeviceState, Grant, RefreshState,
-    Scopes, Shared, State, unix_now,
+    AppRec, CodeRec, DEVICE_INTERVAL, DeviceRec, DeviceState, Grant, RefreshState, Scopes, Shared,
+    State, guid, random, random_b64, unix_now,
 };
 use super::{DEVICE_CODE_GRANT, GRAPH, POP_APP_SCOPE};
 
@@ -24,7 +25,7 @@ impl Shared {
         // Until the redirect URI is known to be registered, errors are shown
         // to the "user" (a 400 page), never redirected.
         let page = |e: OAuthError| {
-            Reply::text(
+            text_reply(
                 StatusCode::BAD_REQUEST,
                 describe(cx, e.code, &e.description),
             )
@@ -35,7 +36,7 @@ impl Shared {
         let Some(client_id) = req.query("client_id") else {
             return page(OAuthError::missing("client_id"));
         };
-        let Some(app) = self.app(client_id) else {
+        let Some(app) = self.apps.get(client_id) else {
             return page(aadsts(700016, &[("client_id", client_id)]));
         };
         let Some(redirect_uri) = req.query("redirect_uri") else {
@@ -63,7 +64,7 @@ impl Shared {
                 false
             }
             Ok((grant, challenge)) => {
-                let code = format!("1.A{}", self.random_b64(420));
+                let code = format!("1.A{}", random_b64(420));
                 query.append_pair("code", &code);
                 let redirect_uri = redirect_uri.to_owned();
                 let rec = CodeRec {
@@ -80,10 +81,10 @@ impl Shared {
             query.append_pair("state", state);
         }
         if issued {
-            query.append_pair("session_state", &self.guid());
+            query.append_pair("session_state", &guid());
         }
         let sep = if redirect_uri.contains('?') { '&' } else { '?' };
-        Reply::redirect(format!("{redirect_uri}{sep}{}", query.finish()))
+        redirect(&format!("{redirect_uri}{sep}{}", query.finish()))
     }
 
     /// Validates an authorization request; returns the grant and the PKCE challenge.
@@ -135,7 +136,10 @@ impl Shared {
         let mut st = self.lock();
         let result = if let Some(fault) = st.faults.pop_front() {
             let client_id = req.client_id().unwrap_or_default();
-            let name = self.app(client_id).map(|a| a.app.display_name.as_str());
+            let name = self
+                .apps
+                .get(client_id)
+                .map(|a| a.app.display_name.as_str());
             Err(OAuthError::from_fault(
                 &fault,
                 client_id,
@@ -154,11 +158,10 @@ impl Shared {
     fn start_device_flow(&self, st: &mut State, req: &Req) -> Answer {
         let app = self.registered(req.required("client_id")?)?;
         let scopes = parse_scopes(req.required("scope")?)?;
-        let device_code = format!("DAQABIQEAAAD{}", self.random_b64(180));
+        let device_code = format!("DAQABIQEAAAD{}", random_b64(180));
         let user_code = loop {
             const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-            let random = self.random(8);
-            let code: String = random
+            let code: String = random(8)
                 .iter()
                 .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
                 .collect();
@@ -188,7 +191,7 @@ impl Shared {
             last_poll: None,
             state: DeviceState::Pending,
         });
-        Ok(Reply::json(StatusCode::OK, &body))
+        Ok(json_reply(StatusCode::OK, &body))
     }
 
     fn token_grant(&self, st: &mut State, tenant: &str, req: &Req) -> Answer {
@@ -197,39 +200,27 @@ impl Shared {
         let app = self.registered(client_id)?;
         let app_only = grant_type == "client_credentials";
         let auth = self.authenticate_client(st, tenant, req, app, app_only)?;
-        match grant_type {
-            "client_credentials" => self.client_credentials(st, req, app, auth),
-            "authorization_code" => self.redeem_code(st, req, app, auth),
-            "refresh_token" => self.refresh(st, req, app, auth),
-            DEVICE_CODE_GRANT => self.poll_device(st, req, app, auth),
-            other => fail(70003, &[("grant_type", other)]),
-        }
+        let grant = match grant_type {
+            "client_credentials" => {
+                app_only_scope(req)?;
+                None
+            }
+            "authorization_code" => Some(self.redeem_code(st, req, app)?),
+            "refresh_token" => Some(self.refresh(st, req, app)?),
+            DEVICE_CODE_GRANT => Some(self.poll_device(st, req, app)?),
+            other => return fail(70003, &[("grant_type", other)]),
+        };
+        Ok(self.issue(st, app, auth, grant.as_ref()))
     }
 
     /// The app registered as `client_id` (AADSTS700016 otherwise).
     fn registered(&self, client_id: &str) -> Result<&AppRec, OAuthError> {
-        self.app(client_id)
+        self.apps
+            .get(client_id)
             .ok_or_else(|| aadsts(700016, &[("client_id", client_id)]))
     }
 
-    fn client_credentials(
-        &self,
-        st: &mut State,
-        req: &Req,
-        app: &AppRec,
-        auth: ClientAuth,
-    ) -> Answer {
-        let scope = req.required("scope")?.trim();
-        if scope == POP_APP_SCOPE {
-            return Ok(self.issue_app_only(st, app, auth));
-        }
-        match scope.strip_suffix("/.default").filter(|s| !s.contains(' ')) {
-            Some(resource) => fail(500011, &[("resource", resource), ("scope", POP_APP_SCOPE)]),
-            None => fail(1002012, &[("scope", scope)]),
-        }
-    }
-
-    fn redeem_code(&self, st: &mut State, req: &Req, app: &AppRec, auth: ClientAuth) -> Answer {
+    fn redeem_code(&self, st: &mut State, req: &Req, app: &AppRec) -> Result<Grant, OAuthError> {
         let code = req.required("code")?;
         let rec = st.codes.get_mut(code).ok_or(aadsts(9002313, &[]))?;
         issued_to(&rec.grant.client_id, app, "authorization code")?;
@@ -252,11 +243,10 @@ impl Shared {
             return fail(501481, &[]);
         }
         rec.redeemed = true;
-        let grant = rec.grant.clone();
-        Ok(self.issue_delegated(st, app, &grant, auth))
+        Ok(rec.grant.clone())
     }
 
-    fn poll_device(&self, st: &mut State, req: &Req, app: &AppRec, auth: ClientAuth) -> Answer {
+    fn poll_device(&self, st: &mut State, req: &Req, app: &AppRec) -> Result<Grant, OAuthError> {
         let code = req.required("device_code")?;
         let Some(rec) = st.devices.iter_mut().find(|d| d.device_code == code) else {
             return fail(70018, &[]);
@@ -299,16 +289,15 @@ impl Shared {
             DeviceState::Approved(upn) => upn.clone(),
         };
         rec.state = DeviceState::Redeemed;
-        let grant = Grant {
+        Ok(Grant {
             upn,
             client_id: rec.client_id.clone(),
             scopes: rec.scopes.clone(),
             auth_time: unix_now(),
-        };
-        Ok(self.issue_delegated(st, app, &grant, auth))
+        })
     }
 
-    fn refresh(&self, st: &mut State, req: &Req, app: &AppRec, auth: ClientAuth) -> Answer {
+    fn refresh(&self, st: &mut State, req: &Req, app: &AppRec) -> Result<Grant, OAuthError> {
         let token = req.required("refresh_token")?;
         let rec = st.refresh.get_mut(token).ok_or(aadsts(9002313, &[]))?;
         issued_to(&rec.grant.client_id, app, "refresh token")?;
@@ -318,10 +307,8 @@ impl Shared {
                 let why = "The refresh token was already exchanged for a new one (rotation).";
                 return fail(70000, &[("why", why)]);
             }
-            RefreshState::Revoked => {
-                let valid_from = st.tokens_valid_from.get(&rec.grant.upn).copied();
-                let issued = iso(rec.grant.auth_time);
-                let valid_from = iso(valid_from.unwrap_or_else(unix_now));
+            RefreshState::Revoked(since) => {
+                let (issued, valid_from) = (iso(rec.grant.auth_time), iso(since));
                 return fail(50173, &[("issued", &issued), ("valid_from", &valid_from)]);
             }
             RefreshState::Expired => return fail(700082, &[("issued", &iso(rec.issued))]),
@@ -344,7 +331,19 @@ impl Shared {
             grant.scopes.openid = requested.openid;
         }
         rec.state = RefreshState::Rotated;
-        Ok(self.issue_delegated(st, app, &grant, auth))
+        Ok(grant)
+    }
+}
+
+/// The client credentials grant's `scope`: only [`POP_APP_SCOPE`].
+fn app_only_scope(req: &Req) -> Result<(), OAuthError> {
+    let scope = req.required("scope")?.trim();
+    if scope == POP_APP_SCOPE {
+        return Ok(());
+    }
+    match scope.strip_suffix("/.default").filter(|s| !s.contains(' ')) {
+        Some(resource) => fail(500011, &[("resource", resource), ("scope", POP_APP_SCOPE)]),
+        None => fail(1002012, &[("scope", scope)]),
     }
 }
 
@@ -363,13 +362,8 @@ fn issued_to(client_id: &str, app: &AppRec, what: &str) -> Result<(), OAuthError
 /// Splits a delegated `scope` into one resource's scopes and the OpenID ones.
 /// Bare names (`User.Read`) are Graph's, as at Microsoft; no resource at all
 /// means Graph `User.Read`.
-fn parse_scopes(scope: &str) -> Result<Scopes, OAuthError> {
-    let mut out = Scopes {
-        resource: String::new(),
-        names: Vec::new(),
-        offline: false,
-        openid: false,
-    };
+pub(super) fn parse_scopes(scope: &str) -> Result<Scopes, OAuthError> {
+    let mut out = Scopes::default();
     for s in scope.split_whitespace() {
         match s {
             "offline_access" => out.offline = true,
@@ -407,24 +401,18 @@ fn parse_scopes(scope: &str) -> Result<Scopes, OAuthError> {
 
 /// Exact match, except that loopback redirect URIs match on any port.
 fn redirect_matches(registered: &str, requested: &str) -> bool {
-    /// `(scheme, host, path)`, an empty path as `/`.
-    fn split(uri: &str) -> Option<(&str, &str, &str)> {
-        let (scheme, rest) = uri.split_once("://")?;
-        let (authority, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-        let host = match authority.strip_prefix('[') {
-            Some(v6) => v6.split_once(']')?.0,
-            None => authority.split(':').next()?,
-        };
-        Some((scheme, host, if path.is_empty() { "/" } else { path }))
-    }
-    if registered == requested {
-        return true;
-    }
-    let (Some((s1, h1, p1)), Some((s2, h2, p2))) = (split(registered), split(requested)) else {
+    let (Ok(mut registered), Ok(mut requested)) = (Url::parse(registered), Url::parse(requested))
+    else {
         return false;
     };
-    let loopback = matches!(h1, "localhost" | "127.0.0.1" | "::1");
-    loopback && s1 == s2 && h1.eq_ignore_ascii_case(h2) && p1 == p2
+    if matches!(
+        registered.host_str(),
+        Some("localhost" | "127.0.0.1" | "[::1]")
+    ) {
+        // Fails only for URLs that cannot have a port; those keep theirs.
+        let _ = (registered.set_port(None), requested.set_port(None));
+    }
+    registered == requested
 }
 
 /// `BASE64URL(SHA256(verifier))` (RFC 7636 S256).
@@ -444,6 +432,7 @@ mod tests {
             ("http://localhost", "http://localhost:53123/", true),
             ("http://127.0.0.1/cb", "http://127.0.0.1:8400/cb", true),
             ("http://127.0.0.1/cb", "http://127.0.0.1:8400/other", false),
+            ("http://[::1]/cb", "http://[::1]:8400/cb", true),
             ("http://localhost", "http://127.0.0.1:8400", false),
             (
                 "https://app.example/cb",

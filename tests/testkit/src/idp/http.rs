@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::HeaderValue;
+use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION, PRAGMA};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::errors::OAuthError;
-use super::state::Shared;
+use super::state::{Shared, guid};
 
 /// Request bodies beyond this are refused (413).
 const MAX_BODY: usize = 1 << 20;
@@ -44,14 +44,10 @@ pub struct RecordedRequest {
     pub endpoint: Endpoint,
     /// `GET`, `POST`, ...
     pub method: String,
-    /// The path, e.g. `/{tenant}/oauth2/v2.0/token`.
-    pub path: String,
     /// Query parameters, decoded, in order.
     pub query: Vec<(String, String)>,
     /// Form body fields (`application/x-www-form-urlencoded`), decoded, in order.
     pub form: Vec<(String, String)>,
-    /// Headers (lower-case names), in order.
-    pub headers: Vec<(String, String)>,
     /// HTTP Basic credentials (base64-decoded, not form-decoded), if sent.
     pub basic_auth: Option<(String, String)>,
 }
@@ -95,66 +91,38 @@ fn find<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 pub(super) struct Cx {
     pub trace_id: String,
     pub correlation_id: String,
-    /// Echoed as `client-request-id` if the client sent one.
-    client_request_id: Option<String>,
 }
 
-pub(super) struct Reply {
-    status: StatusCode,
-    content_type: &'static str,
-    pub headers: Vec<(&'static str, String)>,
-    body: String,
+pub(super) type Reply = Response<Full<Bytes>>;
+
+fn reply(status: StatusCode, content_type: &'static str, body: String) -> Reply {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache"),
+    );
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
 }
 
-impl Reply {
-    pub fn json(status: StatusCode, body: &impl Serialize) -> Reply {
-        Reply {
-            status,
-            content_type: "application/json; charset=utf-8",
-            headers: Vec::new(),
-            body: serde_json::to_string(body).expect("JSON serialises"),
-        }
-    }
+pub(super) fn json_reply(status: StatusCode, body: &impl Serialize) -> Reply {
+    let body = serde_json::to_string(body).expect("JSON serialises");
+    reply(status, "application/json; charset=utf-8", body)
+}
 
-    pub fn text(status: StatusCode, body: impl Into<String>) -> Reply {
-        Reply {
-            status,
-            content_type: "text/plain; charset=utf-8",
-            headers: Vec::new(),
-            body: body.into(),
-        }
-    }
+pub(super) fn text_reply(status: StatusCode, body: impl Into<String>) -> Reply {
+    reply(status, "text/plain; charset=utf-8", body.into())
+}
 
-    pub fn redirect(location: String) -> Reply {
-        Reply {
-            status: StatusCode::FOUND,
-            content_type: "text/html; charset=utf-8",
-            headers: vec![("location", location)],
-            body: String::new(),
-        }
+pub(super) fn redirect(location: &str) -> Reply {
+    let mut response = reply(StatusCode::FOUND, "text/html; charset=utf-8", String::new());
+    if let Ok(location) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(LOCATION, location);
     }
-
-    fn into_response(self, cx: &Cx) -> Response<Full<Bytes>> {
-        let mut response = Response::new(Full::new(Bytes::from(self.body)));
-        *response.status_mut() = self.status;
-        let headers = response.headers_mut();
-        let mut put = |name: &'static str, value: &str| {
-            if let Ok(value) = HeaderValue::from_str(value) {
-                headers.insert(name, value);
-            }
-        };
-        put("content-type", self.content_type);
-        put("cache-control", "no-store, no-cache");
-        put("pragma", "no-cache");
-        put("x-ms-request-id", &cx.trace_id);
-        if let Some(id) = &cx.client_request_id {
-            put("client-request-id", id);
-        }
-        for (name, value) in &self.headers {
-            put(name, value);
-        }
-        response
-    }
+    response
 }
 
 /// Serves `listener` until `stop` fires.
@@ -209,53 +177,59 @@ fn route(path: &str) -> Option<(Endpoint, &str)> {
     Some((endpoint, tenant))
 }
 
-async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let (parts, body) = req.into_parts();
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
-        .collect();
-    let client_request_id = find(&headers, "client-request-id").map(str::to_owned);
+async fn handle(shared: &Shared, req: Request<Incoming>) -> Reply {
+    let client_request_id = req.headers().get("client-request-id").cloned();
     let cx = Cx {
-        trace_id: shared.guid(),
-        correlation_id: client_request_id.clone().unwrap_or_else(|| shared.guid()),
-        client_request_id,
+        trace_id: guid(),
+        correlation_id: match &client_request_id {
+            Some(id) => String::from_utf8_lossy(id.as_bytes()).into(),
+            None => guid(),
+        },
     };
+    let mut response = answer(shared, &cx, req).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        "x-ms-request-id",
+        HeaderValue::from_str(&cx.trace_id).expect("a GUID"),
+    );
+    if let Some(id) = client_request_id {
+        headers.insert("client-request-id", id);
+    }
+    response
+}
+
+async fn answer(shared: &Shared, cx: &Cx, req: Request<Incoming>) -> Reply {
+    let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     let Some((endpoint, tenant)) = route(path) else {
-        let reply = match path {
-            "/devicelogin" => Reply::text(
+        return match path {
+            "/devicelogin" => text_reply(
                 StatusCode::OK,
                 "popline-testkit identity stand-in: tests approve device codes with \
                  Idp::approve_device.\n",
             ),
-            _ => Reply::text(StatusCode::NOT_FOUND, "not found\n"),
+            _ => text_reply(StatusCode::NOT_FOUND, "not found\n"),
         };
-        return reply.into_response(&cx);
     };
     let Ok(body) = Limited::new(body, MAX_BODY).collect().await else {
-        let too_large = Reply::text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
-        return too_large.into_response(&cx);
+        return text_reply(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
     };
     let decode = |bytes: &[u8]| form_urlencoded::parse(bytes).into_owned().collect();
+    let authorization = parts.headers.get(AUTHORIZATION);
     let req = RecordedRequest {
         endpoint,
         method: parts.method.to_string(),
-        path: path.to_owned(),
         query: decode(parts.uri.query().unwrap_or("").as_bytes()),
         form: decode(&body.to_bytes()),
-        basic_auth: find(&headers, "authorization").and_then(parse_basic),
-        headers,
+        basic_auth: authorization.and_then(|v| parse_basic(v.to_str().ok()?)),
     };
     shared.lock().requests.push(req.clone());
-    let reply = match endpoint {
-        Endpoint::Authorize => shared.authorize(&cx, tenant, &req),
-        Endpoint::Token => shared.token(&cx, tenant, &req),
-        Endpoint::DeviceCode => shared.device_code(&cx, tenant, &req),
+    match endpoint {
+        Endpoint::Authorize => shared.authorize(cx, tenant, &req),
+        Endpoint::Token => shared.token(cx, tenant, &req),
+        Endpoint::DeviceCode => shared.device_code(cx, tenant, &req),
         Endpoint::Introspect => shared.introspect(&req),
-    };
-    reply.into_response(&cx)
+    }
 }
 
 /// `Authorization: Basic base64(id:secret)`, as sent (see [`credential_eq`]).

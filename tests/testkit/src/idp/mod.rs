@@ -1,8 +1,8 @@
 //! An identity-platform stand-in: Microsoft identity platform v2.0 on the wire,
 //! for popline's OAuth tests.
 //!
-//! [`Idp::start`] serves on `127.0.0.1` (an ephemeral port) from a dedicated
-//! thread with its own Tokio runtime, so it works the same from `#[test]` and
+//! [`Idp::start`] serves on `127.0.0.1` (an ephemeral port) from its own
+//! thread and Tokio runtime, so it works the same from `#[test]` and
 //! `#[tokio::test]`. Its paths mirror `login.microsoftonline.com`:
 //!
 //! | path | what |
@@ -12,14 +12,11 @@
 //! | `POST /{tenant}/oauth2/v2.0/devicecode` | device authorization; tests approve with [`Idp::approve_device`] |
 //! | `POST /introspect` | RFC 7662 introspection for Dovecot's `oauth2` passdb |
 //!
-//! Errors have Microsoft's shape (`error`, `error_description` starting with
-//! `AADSTSnnn:` and ending with trace/correlation id and timestamp,
-//! `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`).
-//! Access tokens are JWT-shaped and about 2 KB like Microsoft's, but the
-//! stand-in validates them by lookup, never by signature (as Microsoft tells
-//! clients: access tokens are opaque to them). [`Idp::fail_next`] injects
-//! faults; [`Idp::requests`] and [`Idp::token_requests`] let tests check what
-//! a client sent.
+//! Errors have Microsoft's shape (AADSTS codes and texts, trace and
+//! correlation ids). Access tokens are JWT-shaped and about 2 KB like
+//! Microsoft's, but are validated by lookup, never by signature (to clients
+//! they are opaque). [`Idp::fail_next`] injects faults; [`Idp::requests`]
+//! and [`Idp::token_requests`] show what a client sent.
 //!
 //! ```no_run
 //! use popline_testkit::idp::{App, Idp, IdpOptions};
@@ -39,20 +36,10 @@
 //! # anyhow::Ok(())
 //! ```
 //!
-//! With Dovecot: a delegated token (scope `POP.AccessAsUser.All`) opens only
-//! its user's mailbox; an app-only token (role `POP.AccessAsApp`) opens any
-//! mailbox of the tenant's domain, because introspection names it
-//! `{client_id}@{domain}` and Dovecot's second `oauth2` passdb compares
-//! domains only (`username_format = %Ld`). Dovecot never sends the mailbox
-//! name to the introspection endpoint, so per-mailbox permissions
-//! (`Add-MailboxPermission`) cannot be modelled.
-//!
-//! The parts: `server` (the running [`Idp`] and its test controls), `http`
-//! (serving, routing, requests and replies), `grants` (the endpoints and the four grants), `client_auth`
-//! (client secrets and certificate assertions), `tokens` (minting and
-//! introspection), `errors` (Microsoft's error shape and texts), `state`
-//! (what the server remembers), and `certificate` (the client's side:
-//! [`ClientCertificate`] and its assertions).
+//! With Dovecot, a delegated token (scope `POP.AccessAsUser.All`) opens only
+//! its user's mailbox and an app-only token (role `POP.AccessAsApp`) any
+//! mailbox of the tenant's domain; per-mailbox permissions cannot be modelled
+//! (see [`crate::DovecotOptions::oauth2_introspection_url`]).
 
 mod certificate;
 mod client_auth;
@@ -96,15 +83,6 @@ const OUTLOOK_365: &str = "https://outlook.office365.com";
 const GRAPH: &str = "https://graph.microsoft.com";
 
 /// What [`Idp::start`] serves: the tenant's users and registered apps.
-///
-/// ```
-/// # use popline_testkit::idp::{App, IdpOptions};
-/// # use std::time::Duration;
-/// let opts = IdpOptions::default()
-///     .user("alice@contoso.example")
-///     .app(App::new("popline-app").secret("s3cret"))
-///     .access_token_lifetime(Duration::from_secs(3));
-/// ```
 #[derive(Clone, Debug)]
 pub struct IdpOptions {
     /// The tenant's verified domain: app-only tokens open any mailbox in it.

@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use super::grants::parse_scopes;
 use super::http::{Endpoint, RecordedRequest, serve};
-use super::state::{
-    ClientAuth, DeviceState, Grant, RefreshState, Scopes, Shared, Subject, unix_now,
-};
-use super::{Fault, IdpOptions, OUTLOOK, TENANT};
+use super::state::{AccessRec, ClientAuth, DeviceState, Grant, RefreshState, Shared, unix_now};
+use super::{Fault, IdpOptions, POP_DELEGATED_SCOPE, TENANT};
 use crate::server_thread::ServerThread;
 
 /// A running identity-platform stand-in. Dropping it stops the server
@@ -152,43 +151,38 @@ impl Idp {
     /// gets AADSTS50173. New sign-ins work.
     pub fn revoke_all_for(&self, upn: &str) {
         let upn = upn.to_ascii_lowercase();
-        self.settle_tokens(
-            |subject, _| matches!(subject, Subject::User(u) if *u == upn),
-            |grant| grant.upn == upn,
-            RefreshState::Revoked,
-        );
-        self.shared.lock().tokens_valid_from.insert(upn, unix_now());
+        let revoked = RefreshState::Revoked(unix_now());
+        self.settle_tokens(|t| t.upn() == Some(&upn), |g| g.upn == upn, revoked);
     }
 
     /// Makes every refresh token of `upn` expired (as after 90 days unused):
     /// refresh gets AADSTS700082. Access tokens stay valid.
     pub fn expire_refresh_tokens_for(&self, upn: &str) {
         let upn = upn.to_ascii_lowercase();
-        self.settle_tokens(|_, _| false, |g| g.upn == upn, RefreshState::Expired);
+        self.settle_tokens(|_| false, |g| g.upn == upn, RefreshState::Expired);
     }
 
     /// Revokes every token issued to `client_id` (app-only and delegated).
     pub fn revoke_app(&self, client_id: &str) {
+        let revoked = RefreshState::Revoked(unix_now());
         self.settle_tokens(
-            |_, id| id == client_id,
+            |t| t.client_id() == client_id,
             |g| g.client_id == client_id,
-            RefreshState::Revoked,
+            revoked,
         );
     }
 
-    /// Revokes the access tokens `access` picks (by subject and client id)
-    /// and moves the active refresh tokens `refresh` picks to `to`.
+    /// Revokes the access tokens `access` picks and moves the active refresh
+    /// tokens `refresh` picks to `to`.
     fn settle_tokens(
         &self,
-        access: impl Fn(&Subject, &str) -> bool,
+        access: impl Fn(&AccessRec) -> bool,
         refresh: impl Fn(&Grant) -> bool,
         to: RefreshState,
     ) {
         let mut st = self.shared.lock();
-        for t in st.access.values_mut() {
-            if access(&t.subject, &t.client_id) {
-                t.revoked = true;
-            }
+        for t in st.access.values_mut().filter(|t| access(t)) {
+            t.revoked = true;
         }
         for r in st.refresh.values_mut() {
             if refresh(&r.grant) && matches!(r.state, RefreshState::Active) {
@@ -205,7 +199,7 @@ impl Idp {
             return true;
         }
         if let Some(r) = st.refresh.get_mut(token) {
-            r.state = RefreshState::Revoked;
+            r.state = RefreshState::Revoked(unix_now());
             return true;
         }
         false
@@ -228,23 +222,18 @@ impl Idp {
         let upn = self.user(upn)?;
         let app = self
             .shared
-            .app(client_id)
+            .apps
+            .get(client_id)
             .ok_or_else(|| anyhow!("no app {client_id}"))?;
         let grant = Grant {
             upn,
             client_id: client_id.into(),
-            scopes: Scopes {
-                resource: OUTLOOK.into(),
-                names: vec!["POP.AccessAsUser.All".into()],
-                offline: false,
-                openid: false,
-            },
+            scopes: parse_scopes(POP_DELEGATED_SCOPE).expect("POP's scope parses"),
             auth_time: unix_now(),
         };
         let mut st = self.shared.lock();
-        Ok(self
-            .shared
-            .mint_user_access(&mut st, app, &grant, ClientAuth::Public))
+        let auth = ClientAuth::Public;
+        Ok(self.shared.mint_access(&mut st, app, auth, Some(&grant)))
     }
 
     /// `upn`, lower-cased, if it is a user of this tenant.
@@ -261,33 +250,35 @@ impl Idp {
         self.shared.lock().requests.clone()
     }
 
+    /// The requests to `endpoint` that `keep` picks, in order.
+    fn requests_to(
+        &self,
+        endpoint: Endpoint,
+        keep: impl Fn(&RecordedRequest) -> bool,
+    ) -> Vec<RecordedRequest> {
+        let st = self.shared.lock();
+        let picked = st
+            .requests
+            .iter()
+            .filter(|r| r.endpoint == endpoint && keep(r));
+        picked.cloned().collect()
+    }
+
     /// The last request to `/token`.
     pub fn last_token_request(&self) -> Option<RecordedRequest> {
-        let st = self.shared.lock();
-        st.requests
-            .iter()
-            .rev()
-            .find(|r| r.endpoint == Endpoint::Token)
-            .cloned()
+        self.requests_to(Endpoint::Token, |_| true).pop()
     }
 
     /// How many requests to `/token` had `grant_type` = `grant_type` (e.g.
     /// `refresh_token`, [`super::DEVICE_CODE_GRANT`]), faulted ones included.
     pub fn token_requests(&self, grant_type: &str) -> usize {
-        let st = self.shared.lock();
-        st.requests
-            .iter()
-            .filter(|r| r.endpoint == Endpoint::Token && r.field("grant_type") == Some(grant_type))
-            .count()
+        let grant = |r: &RecordedRequest| r.field("grant_type") == Some(grant_type);
+        self.requests_to(Endpoint::Token, grant).len()
     }
 
     /// How many introspection requests arrived (one per Dovecot passdb
     /// lookup: a failed bearer login costs two, one per `oauth2` passdb).
     pub fn introspections(&self) -> usize {
-        let st = self.shared.lock();
-        st.requests
-            .iter()
-            .filter(|r| r.endpoint == Endpoint::Introspect)
-            .count()
+        self.requests_to(Endpoint::Introspect, |_| true).len()
     }
 }

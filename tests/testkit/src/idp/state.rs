@@ -2,14 +2,14 @@
 //! tokens it issued.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::digest;
-use ring::rand::{SecureRandom, SystemRandom};
+use rand_core::{OsRng, RngCore as _};
+use serde_json::Value;
+use uuid::Uuid;
 
 use super::client_auth::CertRec;
 use super::{App, DEFAULT_DOMAIN, Fault, IdpOptions, RecordedRequest, TENANT};
@@ -29,7 +29,6 @@ pub(super) struct Shared {
     pub users: Vec<String>,
     pub apps: HashMap<String, AppRec>,
     pub device_lifetime: Duration,
-    rng: SystemRandom,
     state: Mutex<State>,
 }
 
@@ -45,8 +44,6 @@ pub(super) struct State {
     pub jtis: HashMap<String, i64>,
     pub faults: VecDeque<Fault>,
     pub requests: Vec<RecordedRequest>,
-    /// When `revoke_all_for` last ran per user (for AADSTS50173's text).
-    pub tokens_valid_from: HashMap<String, u64>,
 }
 
 pub(super) struct AppRec {
@@ -54,20 +51,12 @@ pub(super) struct AppRec {
     pub certs: Vec<CertRec>,
 }
 
-pub(super) enum Subject {
-    User(String),
-    App,
-}
-
 pub(super) struct AccessRec {
-    pub subject: Subject,
-    pub client_id: String,
+    /// The token's claims; introspection answers from them.
+    pub claims: Value,
     /// Introspection's `scope`: the `scp` (delegated) or `roles` (app), space-separated.
     pub scope: String,
-    pub aud: String,
     pub expires: Instant,
-    pub iat: u64,
-    pub exp: u64,
     pub revoked: bool,
 }
 
@@ -75,10 +64,19 @@ impl AccessRec {
     pub fn active(&self) -> bool {
         !self.revoked && Instant::now() < self.expires
     }
+
+    /// The user of a delegated token.
+    pub fn upn(&self) -> Option<&str> {
+        self.claims["upn"].as_str()
+    }
+
+    pub fn client_id(&self) -> &str {
+        self.claims["appid"].as_str().unwrap_or_default()
+    }
 }
 
 /// A delegated `scope` split up: one resource's scopes and the OpenID ones.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Scopes {
     /// `https://outlook.office.com`, ...
     pub resource: String,
@@ -102,7 +100,8 @@ pub(super) enum RefreshState {
     Active,
     /// Exchanged for a new one (rotation).
     Rotated,
-    Revoked,
+    /// Since then (AADSTS50173's "TokensValidFrom").
+    Revoked(u64),
     Expired,
 }
 
@@ -138,22 +137,12 @@ pub(super) struct DeviceRec {
     pub state: DeviceState,
 }
 
-/// How the client authenticated: the `appidacr` claim.
+/// How the client authenticated; the number is the `appidacr` claim.
 #[derive(Clone, Copy)]
 pub(super) enum ClientAuth {
-    Public,
-    Secret,
-    Certificate,
-}
-
-impl ClientAuth {
-    pub fn acr(self) -> &'static str {
-        match self {
-            ClientAuth::Public => "0",
-            ClientAuth::Secret => "1",
-            ClientAuth::Certificate => "2",
-        }
-    }
+    Public = 0,
+    Secret = 1,
+    Certificate = 2,
 }
 
 impl Shared {
@@ -189,7 +178,6 @@ impl Shared {
             users: opts.users.iter().map(|u| u.to_ascii_lowercase()).collect(),
             apps,
             device_lifetime: opts.device_code_lifetime,
-            rng: SystemRandom::new(),
             state: Mutex::new(State {
                 access_lifetime: opts.access_token_lifetime,
                 ..State::default()
@@ -199,29 +187,6 @@ impl Shared {
 
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn random(&self, n: usize) -> Vec<u8> {
-        let mut bytes = vec![0; n];
-        self.rng.fill(&mut bytes).expect("system randomness");
-        bytes
-    }
-
-    pub fn random_b64(&self, n: usize) -> String {
-        URL_SAFE_NO_PAD.encode(self.random(n))
-    }
-
-    /// A random (version 4) GUID.
-    pub fn guid(&self) -> String {
-        let mut b = self.random(16);
-        b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        guid_string(&b)
-    }
-
-    /// The app registered as `client_id`, if any.
-    pub fn app(&self, client_id: &str) -> Option<&AppRec> {
-        self.apps.get(client_id)
     }
 
     /// The v1 issuer Exchange tokens carry.
@@ -243,29 +208,24 @@ pub(super) fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// A stable GUID-shaped id derived from `kind` and `name` (object ids that
-/// stay the same across tokens).
+pub(super) fn random(n: usize) -> Vec<u8> {
+    let mut bytes = vec![0; n];
+    OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
+/// `n` random bytes, base64url.
+pub(super) fn random_b64(n: usize) -> String {
+    URL_SAFE_NO_PAD.encode(random(n))
+}
+
+/// A random (version 4) GUID.
+pub(super) fn guid() -> String {
+    Uuid::new_v4().to_string()
+}
+
+/// A stable GUID derived from `kind` and `name` (object ids that stay the
+/// same across tokens).
 pub(super) fn hashed_guid(kind: &str, name: &str) -> String {
-    let d = digest::digest(&digest::SHA256, format!("{kind}:{name}").as_bytes());
-    guid_string(&d.as_ref()[..16])
-}
-
-/// 16 bytes as `8-4-4-4-12` lower-case hex.
-pub(super) fn guid_string(b: &[u8]) -> String {
-    let hex = hex(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
-pub(super) fn hex(b: &[u8]) -> String {
-    b.iter().fold(String::new(), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    })
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{kind}:{name}").as_bytes()).to_string()
 }

@@ -9,18 +9,16 @@ use hyper::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::http::{RecordedRequest as Req, Reply, credential_eq};
+use super::http::{RecordedRequest as Req, Reply, credential_eq, json_reply};
 use super::state::{
-    AccessRec, AppRec, ClientAuth, Grant, RefreshRec, RefreshState, Shared, State, Subject,
-    hashed_guid, unix_now,
+    AccessRec, AppRec, ClientAuth, Grant, RefreshRec, RefreshState, Shared, State, guid,
+    hashed_guid, random_b64, unix_now,
 };
 use super::{DOVECOT_CLIENT_ID, DOVECOT_CLIENT_SECRET, GRAPH, OUTLOOK_365, TENANT};
 
 /// Microsoft's Exchange access tokens are about 2 KB; Dovecot drops the
 /// connection for tokens over about 6 KB, so the size matters.
 const ACCESS_TOKEN_LEN: usize = 2048;
-/// The base64url length of a 2048-bit RS256 signature.
-const SIGNATURE_LEN: usize = 342;
 /// Graph's audience as it appears in tokens.
 const GRAPH_AUD: &str = "00000003-0000-0000-c000-000000000000";
 
@@ -40,189 +38,113 @@ struct TokenResponse {
     id_token: Option<String>,
 }
 
-impl TokenResponse {
-    fn new(st: &State, access_token: String) -> TokenResponse {
+impl Shared {
+    /// A `/token` answer: an access token for `grant`'s user, or app-only
+    /// without a grant (client credentials). Delegated answers also carry
+    /// their `scope`, a refresh token for `offline_access` and an ID token
+    /// for `openid`.
+    pub fn issue(
+        &self,
+        st: &mut State,
+        app: &AppRec,
+        auth: ClientAuth,
+        grant: Option<&Grant>,
+    ) -> Reply {
         let secs = lifetime_secs(st.access_lifetime);
-        TokenResponse {
+        let scope = grant.map(|g| {
+            let full_names = g.scopes.names.iter();
+            let full_names = full_names.map(|s| format!("{}/{s}", g.scopes.resource));
+            full_names.collect::<Vec<_>>().join(" ")
+        });
+        let response = TokenResponse {
             token_type: "Bearer",
-            scope: None,
+            scope,
             expires_in: secs,
             ext_expires_in: secs,
-            access_token,
-            refresh_token: None,
-            id_token: None,
-        }
-    }
-}
-
-impl Shared {
-    /// The client credentials answer: an app-only access token.
-    pub fn issue_app_only(&self, st: &mut State, app: &AppRec, auth: ClientAuth) -> Reply {
-        let access = self.mint_app_access(st, app, auth);
-        Reply::json(StatusCode::OK, &TokenResponse::new(st, access))
-    }
-
-    /// A delegated answer: access token, plus a refresh token for
-    /// `offline_access` and an ID token for `openid`.
-    pub fn issue_delegated(
-        &self,
-        st: &mut State,
-        app: &AppRec,
-        grant: &Grant,
-        auth: ClientAuth,
-    ) -> Reply {
-        let access = self.mint_user_access(st, app, grant, auth);
-        let scopes = &grant.scopes;
-        let mut response = TokenResponse::new(st, access);
-        let full_names = scopes
-            .names
-            .iter()
-            .map(|s| format!("{}/{s}", scopes.resource));
-        response.scope = Some(full_names.collect::<Vec<_>>().join(" "));
-        if scopes.offline {
-            let refresh = format!("1.A{}", self.random_b64(520));
-            st.refresh.insert(
-                refresh.clone(),
-                RefreshRec {
-                    grant: grant.clone(),
+            access_token: self.mint_access(st, app, auth, grant),
+            refresh_token: grant.filter(|g| g.scopes.offline).map(|g| {
+                let token = format!("1.A{}", random_b64(520));
+                let rec = RefreshRec {
+                    grant: g.clone(),
                     state: RefreshState::Active,
                     issued: unix_now(),
-                },
-            );
-            response.refresh_token = Some(refresh);
-        }
-        if scopes.openid {
-            response.id_token = Some(self.id_token(grant));
-        }
-        Reply::json(StatusCode::OK, &response)
-    }
-
-    pub fn mint_user_access(
-        &self,
-        st: &mut State,
-        app: &AppRec,
-        grant: &Grant,
-        auth: ClientAuth,
-    ) -> String {
-        let resource = &grant.scopes.resource;
-        let aud = if resource == GRAPH {
-            GRAPH_AUD
-        } else {
-            resource
+                };
+                st.refresh.insert(token.clone(), rec);
+                token
+            }),
+            id_token: grant.filter(|g| g.scopes.openid).map(|g| self.id_token(g)),
         };
-        let scp = grant.scopes.names.join(" ");
-        let upn = &grant.upn;
-        let given = given_name(upn);
-        let puid = hashed_guid("puid", upn).replace('-', "")[..16].to_ascii_uppercase();
-        let claims = json!({
-            "aud": aud,
-            "acct": 0,
-            "acr": "1",
-            "amr": ["pwd", "mfa"],
-            "family_name": "Tester",
-            "given_name": given,
-            "idtyp": "user",
-            "ipaddr": "127.0.0.1",
-            "name": format!("{given} Tester"),
-            "oid": hashed_guid("user", upn),
-            "puid": puid,
-            "scp": scp,
-            "sub": self.random_b64(32),
-            "unique_name": upn,
-            "upn": upn,
-        });
-        let subject = Subject::User(upn.clone());
-        self.mint_access(st, app, auth, subject, scp, claims)
+        json_reply(StatusCode::OK, &response)
     }
 
-    fn mint_app_access(&self, st: &mut State, app: &AppRec, auth: ClientAuth) -> String {
-        let sp = hashed_guid("sp", &app.app.client_id);
-        let mut claims = json!({
-            "aud": OUTLOOK_365,
-            "idp": self.issuer_v1(),
-            "idtyp": "app",
-            "oid": sp,
-            "sub": sp,
-        });
-        // Microsoft omits `roles` when the app has no application permission.
-        if !app.app.roles.is_empty() {
-            claims["roles"] = json!(app.app.roles);
-        }
-        let scope = app.app.roles.join(" ");
-        self.mint_access(st, app, auth, Subject::App, scope, claims)
-    }
-
-    /// An access token with the claims every Exchange token has plus
-    /// `claims` (`aud` among them), remembered for introspection with
-    /// `scope`.
-    fn mint_access(
+    /// An access token with the claims Exchange tokens have, for `grant`'s
+    /// user or (without a grant) app-only, remembered for introspection.
+    pub fn mint_access(
         &self,
         st: &mut State,
         app: &AppRec,
         auth: ClientAuth,
-        subject: Subject,
-        scope: String,
-        claims: Value,
+        grant: Option<&Grant>,
     ) -> String {
-        let aud = claims["aud"].as_str().unwrap_or_default().to_owned();
         let now = unix_now();
-        let exp = now + lifetime_secs(st.access_lifetime);
-        let token = self.jwt_padded(|aio| {
-            let mut all = json!({
-                "iss": self.issuer_v1(),
-                "iat": now,
-                "nbf": now,
-                "exp": exp,
-                "aio": aio,
-                "app_displayname": app.app.display_name,
-                "appid": app.app.client_id,
-                "appidacr": auth.acr(),
-                "rh": format!("1.A{}", self.random_b64(40)),
-                "sid": self.guid(),
-                "tid": TENANT,
-                "uti": self.random_b64(16),
-                "ver": "1.0",
-            });
-            if let (Value::Object(all), Value::Object(extra)) = (&mut all, &claims) {
-                all.extend(extra.clone());
+        let mut claims = json!({
+            "iss": self.issuer_v1(),
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime_secs(st.access_lifetime),
+            "app_displayname": app.app.display_name,
+            "appid": app.app.client_id,
+            "appidacr": (auth as u8).to_string(),
+            "rh": format!("1.A{}", random_b64(40)),
+            "sid": guid(),
+            "tid": TENANT,
+            "uti": random_b64(16),
+            "ver": "1.0",
+        });
+        let (scope, subject) = match grant {
+            Some(grant) => {
+                let resource = grant.scopes.resource.as_str();
+                let scp = grant.scopes.names.join(" ");
+                let subject = json!({
+                    "aud": if resource == GRAPH { GRAPH_AUD } else { resource },
+                    "amr": ["pwd", "mfa"],
+                    "idtyp": "user",
+                    "oid": hashed_guid("user", &grant.upn),
+                    "scp": scp,
+                    "sub": random_b64(32),
+                    "unique_name": grant.upn,
+                    "upn": grant.upn,
+                });
+                (scp, subject)
             }
-            all
-        });
-        st.access.insert(
-            token.clone(),
-            AccessRec {
-                subject,
-                client_id: app.app.client_id.clone(),
-                scope,
-                aud,
-                expires: Instant::now() + st.access_lifetime,
-                iat: now,
-                exp,
-                revoked: false,
-            },
-        );
+            None => {
+                let sp = hashed_guid("sp", &app.app.client_id);
+                let mut subject = json!({
+                    "aud": OUTLOOK_365,
+                    "idp": self.issuer_v1(),
+                    "idtyp": "app",
+                    "oid": sp,
+                    "sub": sp,
+                });
+                // Microsoft omits `roles` when the app has no application permission.
+                if !app.app.roles.is_empty() {
+                    subject["roles"] = json!(app.app.roles);
+                }
+                (app.app.roles.join(" "), subject)
+            }
+        };
+        if let (Value::Object(claims), Value::Object(subject)) = (&mut claims, subject) {
+            claims.extend(subject);
+        }
+        let token = padded_jwt(&mut claims);
+        let rec = AccessRec {
+            claims,
+            scope,
+            expires: Instant::now() + st.access_lifetime,
+            revoked: false,
+        };
+        st.access.insert(token.clone(), rec);
         token
-    }
-
-    /// A JWT-shaped token of about [`ACCESS_TOKEN_LEN`] characters: the
-    /// `aio` claim (opaque at Microsoft too) is padded to get there. The
-    /// signature is random bytes of an RS256 signature's size.
-    fn jwt_padded(&self, claims: impl Fn(&str) -> Value) -> String {
-        let header = json!({
-            "typ": "JWT",
-            "nonce": self.random_b64(32),
-            "alg": "RS256",
-            "x5t": "stand-in-not-signed",
-            "kid": "stand-in-not-signed",
-        });
-        let header = URL_SAFE_NO_PAD.encode(header.to_string());
-        let bare = claims("").to_string().len();
-        let budget_b64 = ACCESS_TOKEN_LEN.saturating_sub(header.len() + SIGNATURE_LEN + 2);
-        let pad = (budget_b64 * 3 / 4).saturating_sub(bare).max(24);
-        // Random base64 bytes: ~4/3 characters per byte.
-        let aio: String = self.random_b64(pad * 3 / 4 + 1).chars().take(pad).collect();
-        let payload = URL_SAFE_NO_PAD.encode(claims(&aio).to_string());
-        format!("{header}.{payload}.{}", self.random_b64(256))
     }
 
     fn id_token(&self, grant: &Grant) -> String {
@@ -234,19 +156,13 @@ impl Shared {
             "iat": now,
             "nbf": now,
             "exp": now + 3600,
-            "name": format!("{} Tester", given_name(&grant.upn)),
             "oid": hashed_guid("user", &grant.upn),
             "preferred_username": grant.upn,
-            "sub": self.random_b64(32),
+            "sub": random_b64(32),
             "tid": TENANT,
             "ver": "2.0",
         });
-        format!(
-            "{}.{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string()),
-            self.random_b64(256)
-        )
+        jwt(&header, &claims)
     }
 
     /// RFC 7662 introspection, as Dovecot's `oauth2` passdb asks it: the
@@ -255,7 +171,7 @@ impl Shared {
     pub fn introspect(&self, req: &Req) -> Reply {
         let st = self.lock();
         if req.method != "POST" {
-            return Reply::json(
+            return json_reply(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &json!({"error": "invalid_request"}),
             );
@@ -271,7 +187,7 @@ impl Shared {
         };
         if !authenticated {
             // Dovecot turns this into `-ERR [SYS/TEMP]`.
-            return Reply::json(
+            return json_reply(
                 StatusCode::UNAUTHORIZED,
                 &json!({"error": "invalid_client"}),
             );
@@ -281,38 +197,56 @@ impl Shared {
             .and_then(|t| st.access.get(t))
             .filter(|r| r.active());
         let Some(rec) = record else {
-            return Reply::json(StatusCode::OK, &json!({"active": false}));
+            return json_reply(StatusCode::OK, &json!({"active": false}));
         };
-        let username = match &rec.subject {
-            Subject::User(upn) => upn.clone(),
+        let claims = &rec.claims;
+        let username = match rec.upn() {
+            Some(upn) => upn.to_owned(),
             // Dovecot's app-only passdb compares only the domain (`%Ld`).
-            Subject::App => format!("{}@{}", rec.client_id, self.domain),
+            None => format!("{}@{}", rec.client_id(), self.domain),
         };
         let body = json!({
             "active": true,
             "username": username,
             "scope": rec.scope,
-            "client_id": rec.client_id,
+            "client_id": claims["appid"],
             "token_type": "Bearer",
-            "aud": rec.aud,
-            "iss": self.issuer_v1(),
-            "iat": rec.iat,
-            "exp": rec.exp,
+            "aud": claims["aud"],
+            "iss": claims["iss"],
+            "iat": claims["iat"],
+            "exp": claims["exp"],
         });
-        Reply::json(StatusCode::OK, &body)
+        json_reply(StatusCode::OK, &body)
     }
+}
+
+/// A JWT-shaped token of about [`ACCESS_TOKEN_LEN`] characters: the `aio`
+/// claim (opaque at Microsoft too) is padded to get there. The signature is
+/// random bytes of an RS256 signature's size.
+fn padded_jwt(claims: &mut Value) -> String {
+    let header = json!({
+        "typ": "JWT",
+        "nonce": random_b64(32),
+        "alg": "RS256",
+        "x5t": "stand-in-not-signed",
+        "kid": "stand-in-not-signed",
+    });
+    claims["aio"] = json!("");
+    let unpadded = jwt(&header, claims).len();
+    // Each padding character adds 4/3 characters of base64.
+    let pad = (ACCESS_TOKEN_LEN.saturating_sub(unpadded) * 3 / 4).max(24);
+    claims["aio"] = json!(&random_b64(pad)[..pad]);
+    jwt(&header, claims)
+}
+
+/// `header.claims.signature`, the signature random bytes of an RS256
+/// signature's size.
+fn jwt(header: &Value, claims: &Value) -> String {
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    format!("{}.{}.{}", b64(header), b64(claims), random_b64(256))
 }
 
 /// Whole seconds of a lifetime, rounded up (at least 1).
 fn lifetime_secs(d: Duration) -> u64 {
     (d.as_secs_f64().ceil() as u64).max(1)
-}
-
-/// `alice@contoso.example` → `Alice`.
-fn given_name(upn: &str) -> String {
-    let local = upn.split('@').next().unwrap_or(upn);
-    let mut c = local.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
