@@ -98,6 +98,39 @@ pub fn http_client(timeout: Duration, ca_file: Option<&Path>) -> anyhow::Result<
         .context("building the HTTP client")
 }
 
+/// Why a URL may not carry secrets or records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsecureUrl {
+    /// Plain `http://` to a host that is not loopback.
+    PlainHttp,
+    /// Neither `https` nor `http`.
+    Scheme(String),
+}
+
+/// The rule for every URL popline sends secrets or records to: `https`, or
+/// plain `http` to a loopback host (a local test server).
+pub fn check_url_security(url: &reqwest::Url) -> Result<(), InsecureUrl> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if url_is_loopback(url) => Ok(()),
+        "http" => Err(InsecureUrl::PlainHttp),
+        other => Err(InsecureUrl::Scheme(other.to_string())),
+    }
+}
+
+/// Whether `url`'s host is `localhost` or a loopback address.
+pub fn url_is_loopback(url: &reqwest::Url) -> bool {
+    match url.host_str() {
+        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(is_loopback),
+        None => false,
+    }
+}
+
 /// The longest `Retry-After` popline honours.
 pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
 
@@ -223,6 +256,34 @@ impl AsyncWrite for Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_go_over_https_or_to_loopback_only() {
+        let check = |u: &str| check_url_security(&reqwest::Url::parse(u).unwrap());
+        for ok in [
+            "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+            "http://localhost:8080/",
+            "http://LOCALHOST/",
+            "http://127.0.0.1/",
+            "http://127.8.9.1/",
+            "http://[::1]/",
+        ] {
+            assert_eq!(check(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            check("http://idp.example.com/token"),
+            Err(InsecureUrl::PlainHttp)
+        );
+        assert_eq!(
+            check("http://localhost.example.com/"),
+            Err(InsecureUrl::PlainHttp)
+        );
+        assert_eq!(check("http://10.0.0.1/"), Err(InsecureUrl::PlainHttp));
+        assert_eq!(
+            check("ftp://localhost/"),
+            Err(InsecureUrl::Scheme("ftp".into()))
+        );
+    }
     use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
     #[test]

@@ -182,6 +182,33 @@ struct Endpoints {
     device: String,
 }
 
+impl Endpoints {
+    /// The client secret, assertions, codes and refresh tokens go to these:
+    /// `https`, or plain `http` to loopback only (a local test stand-in).
+    fn check_security(&self, mailbox: &str) -> anyhow::Result<()> {
+        for (what, url) in [
+            ("token endpoint", &self.token),
+            ("device authorization endpoint", &self.device),
+            ("authorization endpoint", &self.authorize),
+        ] {
+            if url.is_empty() {
+                continue;
+            }
+            let parsed = reqwest::Url::parse(url).with_context(|| {
+                format!("mailbox {mailbox}: the oauth {what} {url:?} is not a valid URL")
+            })?;
+            if popline_net::check_url_security(&parsed).is_err() {
+                anyhow::bail!(
+                    "mailbox {mailbox}: the oauth {what} {url} is not https://, so client secrets \
+                     and tokens would cross the network unencrypted; use https:// (plain http:// \
+                     is allowed to loopback only)"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Tokens for one account: cache, refresh, single flight.
 pub struct TokenManager {
     mailbox: String,
@@ -241,7 +268,7 @@ impl TokenManager {
             certificate,
             lock: AsyncMutex::new(()),
         };
-        m.endpoints()?;
+        m.endpoints()?.check_security(mailbox)?;
         Ok(m)
     }
 
@@ -749,5 +776,39 @@ impl Accounts {
         let m = Arc::new(TokenManager::new(mailbox, cfg, base_dir, default_cache)?);
         self.by_cache.push(m.clone());
         Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manager(oauth: &str) -> anyhow::Result<TokenManager> {
+        let cfg: OAuthConfig = toml::from_str(oauth).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        TokenManager::new("beta", &cfg, dir.path(), dir.path().join("t.json"))
+    }
+
+    #[test]
+    fn token_endpoints_must_be_https_or_loopback() {
+        let generic = |url: &str| {
+            format!(
+                "provider = \"generic\"\nflow = \"device-code\"\nclient_id = \"c\"\ntoken_url = \"{url}\"\n"
+            )
+        };
+        let err = manager(&generic("http://idp.example.com/token"))
+            .err()
+            .expect("plain http to a remote host is refused")
+            .to_string();
+        assert!(err.contains("not https://"), "{err}");
+        assert!(manager(&generic("https://idp.example.com/token")).is_ok());
+        assert!(manager(&generic("http://127.0.0.1:8080/token")).is_ok());
+
+        let national =
+            "flow = \"device-code\"\nclient_id = \"c\"\nauthority = \"http://login.example.cn\"\n";
+        let err = manager(national)
+            .err()
+            .expect("an http authority is refused");
+        assert!(err.to_string().contains("token endpoint"), "{err}");
     }
 }

@@ -1,12 +1,12 @@
 //! The `http` sink: each record `POST`ed as JSON with an `Idempotency-Key`,
 //! retried with backoff on transient failures.
 
-use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
+use popline_net::{InsecureUrl, check_url_security};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
 
@@ -44,14 +44,15 @@ impl HttpSink {
         let url = Url::parse(&cfg.url)
             .with_context(|| format!("sink {name:?}: `url` {:?} is not a valid URL", cfg.url))?;
         let shown_url = strip_query(&url);
-        match url.scheme() {
-            "https" => {}
-            "http" if is_loopback(&url) => {}
-            "http" => bail!(
+        match check_url_security(&url) {
+            Ok(()) => {}
+            Err(InsecureUrl::PlainHttp) => bail!(
                 "sink {name:?}: {shown_url} is plain HTTP, so records and headers would cross the \
                  network unencrypted; use https:// (plain http:// is allowed to loopback only)"
             ),
-            other => bail!("sink {name:?}: `url` scheme {other:?} is not supported; use https://"),
+            Err(InsecureUrl::Scheme(other)) => {
+                bail!("sink {name:?}: `url` scheme {other:?} is not supported; use https://")
+            }
         }
         if !url.username().is_empty() || url.password().is_some() {
             bail!(
@@ -80,13 +81,11 @@ impl HttpSink {
                 let u = Url::parse(&t.replace("{sha256}", "0")).with_context(|| {
                     format!("sink {name:?}: `attachments_url` {t:?} is not a valid URL")
                 })?;
-                match u.scheme() {
-                    "https" => {}
-                    "http" if is_loopback(&u) => {}
-                    _ => bail!(
+                if check_url_security(&u).is_err() {
+                    bail!(
                         "sink {name:?}: `attachments_url` {t:?} must be https:// (plain http:// \
                          is allowed to loopback only)"
-                    ),
+                    );
                 }
                 Some(t.clone())
             }
@@ -264,19 +263,6 @@ fn strip_query(url: &Url) -> String {
     shown.set_query(None);
     shown.set_fragment(None);
     shown.to_string()
-}
-
-/// Verified TLS with the webpki roots, on ring (as `popline_net`).
-fn is_loopback(url: &Url) -> bool {
-    match url.host_str() {
-        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
-        Some(host) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
 }
 
 /// Worth another attempt: the server may answer differently later.
