@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -162,36 +162,92 @@ pub async fn serve(listen: &str) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("metrics: cannot listen on {listen}: {e}"))?;
     tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                let n =
-                    match tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf)).await {
-                        Ok(Ok(n)) => n,
-                        _ => return,
-                    };
-                let req = String::from_utf8_lossy(&buf[..n]);
-                let resp = if req.starts_with("GET /metrics") {
-                    let body = render();
-                    format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    )
-                } else {
-                    "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                        .into()
-                };
-                let _ = sock.write_all(resp.as_bytes()).await;
-            });
-        }
-    });
+    tokio::spawn(accept_loop(listener, MAX_CONNECTIONS));
     Ok(())
+}
+
+/// Scrapes answered at once; a connection over this is closed unanswered.
+const MAX_CONNECTIONS: usize = 16;
+/// How long one scrape may take to send its request or read the answer.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Answer connections, at most `max` at a time, until the process ends. A
+/// failed accept (out of file descriptors, say) is logged and retried.
+async fn accept_loop(listener: tokio::net::TcpListener, max: usize) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(max));
+    loop {
+        match listener.accept().await {
+            Ok((sock, _)) => {
+                if let Ok(permit) = permits.clone().try_acquire_owned() {
+                    tokio::spawn(async move {
+                        answer(sock).await;
+                        drop(permit);
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::warn!("metrics: accepting a connection failed: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Read one request and answer it: the metrics for `GET /metrics`, else 404.
+async fn answer(mut sock: tokio::net::TcpStream) {
+    let mut buf = [0u8; 2048];
+    let n = match tokio::time::timeout(IO_TIMEOUT, sock.read(&mut buf)).await {
+        Ok(Ok(n)) => n,
+        _ => return,
+    };
+    let req = String::from_utf8_lossy(&buf[..n]);
+    let resp = if req.starts_with("GET /metrics") {
+        let body = render();
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    } else {
+        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into()
+    };
+    let _ = tokio::time::timeout(IO_TIMEOUT, sock.write_all(resp.as_bytes())).await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn get(addr: std::net::SocketAddr) -> String {
+        let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+        sock.write_all(b"GET /metrics HTTP/1.1\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        let _ = sock.read_to_string(&mut out).await;
+        out
+    }
+
+    #[tokio::test]
+    async fn connections_over_the_cap_are_closed_and_a_freed_slot_serves_again() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(accept_loop(listener, 2));
+        let idle: Vec<_> = open_idle(addr).await;
+        // Both slots are held by connections that never send a request.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(get(addr).await, "", "over the cap: closed unanswered");
+        drop(idle);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(get(addr).await.starts_with("HTTP/1.1 200 OK"));
+    }
+
+    async fn open_idle(addr: std::net::SocketAddr) -> Vec<tokio::net::TcpStream> {
+        let mut v = Vec::new();
+        for _ in 0..2 {
+            v.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        }
+        v
+    }
 
     #[test]
     fn renders_counters_gauges_and_histograms() {
