@@ -2,7 +2,7 @@
 //! atomically (write, fsync, rename, fsync dir), optionally encrypted at rest
 //! with ChaCha20-Poly1305 under a key from an environment variable.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -97,18 +97,16 @@ impl Cache {
             Some(key) => format!("{ENC_PREFIX}{}\n", encrypt(key, json.as_bytes())),
             None => json,
         };
-        let tmp = self.path.with_extension("tmp");
-        let mut opts = OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts
-            .open(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(body.as_bytes())
-            .and_then(|_| f.sync_all())
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.path)
+        // A fresh, unpredictable name created with O_EXCL (mode 0600): a
+        // file or link planted beside the cache is never followed.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".popline-token-")
+            .tempfile_in(dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        tmp.write_all(body.as_bytes())
+            .and_then(|_| tmp.as_file().sync_all())
+            .with_context(|| format!("writing {}", tmp.path().display()))?;
+        tmp.persist(&self.path)
             .with_context(|| format!("replacing {}", self.path.display()))?;
         File::open(dir).and_then(|d| d.sync_all()).ok();
         Ok(())
@@ -160,6 +158,20 @@ mod tests {
             scope: "s".into(),
             flow: "device-code".into(),
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_planted_beside_the_cache_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        // Where the cache's temporary file used to be (a fixed name).
+        std::os::unix::fs::symlink(&victim, dir.path().join("a.tmp")).unwrap();
+        let cache = Cache::new(dir.path().join("a.json"), None);
+        cache.store(&sample()).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert_eq!(cache.load().unwrap().refresh_token.as_deref(), Some("RT"));
     }
 
     #[test]
