@@ -130,6 +130,19 @@ async fn returned_errors_invalid_output_and_log_floods() {
         matches!(&err, PluginError::Returned { message, .. } if message == "test-mapper was told to fail"),
         "{err}"
     );
+    // A huge error or skip reason is cut, saying how much: it goes into
+    // logs, state and dead letters.
+    match run(&mapper, "huge-error").await.unwrap_err() {
+        PluginError::Returned { message, .. } => {
+            assert!(message.len() < 4200, "{}", message.len());
+            assert!(message.ends_with(&format!("[{} more bytes cut]", (8 << 20) - 4096)));
+        }
+        other => panic!("{other}"),
+    }
+    match run(&mapper, "huge-skip").await.unwrap() {
+        MapOutcome::Skip(r) => assert!(r.len() < 4200 && r.ends_with("more bytes cut]")),
+        other => panic!("{other:?}"),
+    }
     let err = run(&mapper, "empty").await.unwrap_err();
     assert!(matches!(err, PluginError::InvalidOutput { .. }), "{err}");
     // 100k log lines: the host drops past its budget and the call completes.

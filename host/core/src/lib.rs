@@ -11,6 +11,7 @@
 //! | [`backoff`] | jittered exponential retry delays |
 //! | [`duration`] | `"30s"`-style durations in config files |
 //! | [`failpoint`] | crash-test abort points |
+//! | [`text`] | plugin-supplied text cut to a bounded size, with a marker |
 
 pub mod backoff;
 pub mod clock;
@@ -20,6 +21,7 @@ pub mod failpoint;
 pub mod record;
 pub mod secret;
 pub mod spool;
+pub mod text;
 
 pub use record::FeedbackRecord;
 pub use secret::{Secret, SecretError, SecretRef};

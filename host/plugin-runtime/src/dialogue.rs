@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use popline_core::text::{MAX_PLUGIN_TEXT, truncate_marked};
 use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker, Resource};
 
@@ -93,7 +94,8 @@ impl From<wit::Pop3Error> for Pop3Error {
     fn from(e: wit::Pop3Error) -> Self {
         Pop3Error {
             kind: e.kind,
-            message: e.message,
+            // Bounded: the text goes into logs and poll records.
+            message: truncate_marked(e.message, MAX_PLUGIN_TEXT),
         }
     }
 }
@@ -363,7 +365,7 @@ impl State {
         };
         self.add_host_time(started.elapsed());
         if let Err(conn_wit::IoError::Refused(why)) = &res {
-            tracing::warn!(plugin = %self.plugin, "refused a plugin request: {why}");
+            self.host_warning(&format!("refused a plugin request: {why}"));
         }
         res
     }

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use popline_core::text::{MAX_PLUGIN_TEXT, truncate_marked};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::error::{Limit, PluginError};
@@ -142,9 +143,10 @@ impl MapperPlugin {
         out: Result<wit::Outcome, String>,
     ) -> Result<MapOutcome, PluginError> {
         match out {
+            // Bounded: the text goes into logs, state and dead letters.
             Err(message) => Err(PluginError::Returned {
                 plugin: self.name.to_string(),
-                message,
+                message: truncate_marked(message, MAX_PLUGIN_TEXT),
             }),
             Ok(outcome) => {
                 let size = outcome_size(&outcome);
@@ -158,7 +160,9 @@ impl MapperPlugin {
                 }
                 let outcome = match outcome {
                     wit::Outcome::Feedback(f) => MapOutcome::Feedback(f),
-                    wit::Outcome::Skip(reason) => MapOutcome::Skip(reason),
+                    wit::Outcome::Skip(reason) => {
+                        MapOutcome::Skip(truncate_marked(reason, MAX_PLUGIN_TEXT))
+                    }
                 };
                 validate(&self.name, email, &outcome)?;
                 Ok(outcome)

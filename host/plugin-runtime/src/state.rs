@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use popline_core::text::{MAX_PLUGIN_TEXT, truncate_marked};
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -184,6 +185,18 @@ impl<X: Send + 'static> PluginState<X> {
         String::from_utf8_lossy(&self.stderr.contents()).into_owned()
     }
 
+    /// A warning the host logs about this instance's requests (a refused
+    /// command, say): it spends the instance's log budget like the guest's
+    /// own lines, so a plugin cannot flood the log through the host either.
+    pub fn host_warning(&mut self, message: &str) {
+        if self.log_left == 0 {
+            self.logs_dropped += 1;
+            return;
+        }
+        self.log_left -= 1;
+        tracing::warn!(plugin = %self.plugin, "{message}");
+    }
+
     /// Forward one guest log line to `tracing`, within the line budget.
     pub fn log(&mut self, level: Level, message: &str) {
         if self.log_left == 0 {
@@ -195,9 +208,9 @@ impl<X: Send + 'static> PluginState<X> {
         }
         self.log_left -= 1;
         let plugin = &*self.plugin;
-        let message = truncate(message, 4096);
+        let message = truncate_marked(message.to_string(), MAX_PLUGIN_TEXT);
         if let Some(c) = &mut self.captured {
-            c.push((level, message.to_string()));
+            c.push((level, message.clone()));
         }
         match level {
             Level::Trace => tracing::trace!(target: "plugin", plugin, "{message}"),
@@ -217,17 +230,6 @@ pub enum Level {
     Info,
     Warn,
     Error,
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 impl<X: Send> WasiView for PluginState<X> {

@@ -76,6 +76,8 @@ impl Mapper for TestMapper {
                 Ok(record(email, format!("env: {:?} {vars:?}", std::env::var("HOME"))).into())
             }
             "error" => Err("test-mapper was told to fail".into()),
+            "huge-error" => Err("e".repeat(8 << 20)),
+            "huge-skip" => Ok(Outcome::Skip("s".repeat(2 << 20))),
             "empty" => Ok(Outcome::Feedback(Vec::new())),
             "attachment" => {
                 let bytes = email.read_attachment(0)?;
