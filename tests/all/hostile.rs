@@ -175,8 +175,9 @@ fn runaway_dialogue_plugins_are_stopped_and_reported_by_name() {
         &[
             ("loop", &[]),
             ("oom", &[]),
-            // Enough CPU to queue a mebibyte of commands one call at a time:
-            // the write buffer bound, not the CPU limit, must end it.
+            // Enough CPU to queue thousands of commands one call at a time:
+            // the host's bound on unanswered commands, not the CPU limit,
+            // must end it.
             (
                 "no-read",
                 &["dialogue_limits = { cpu_ms = 20000, memory_mib = 16 }"],
@@ -204,9 +205,11 @@ fn runaway_dialogue_plugins_are_stopped_and_reported_by_name() {
             "oom",
             "plugin hostile_dialogue exceeded its memory limit of 16 MiB",
         ),
+        // The bound on commands written but not answered fires before the
+        // one on bytes queued (4096 NOOPs are 24 KiB).
         (
             "no_read",
-            "more than 1048576 bytes of commands queued without reading a response",
+            "more than 4096 commands written without reading their answers",
         ),
         // One read timeout, then every read fails at once: the spinning
         // plugin meets its CPU limit instead of waiting forever.
@@ -297,4 +300,85 @@ async fn time_waiting_for_the_executor_is_not_charged_as_plugin_cpu() {
     let listed = session.list().await;
     assert!(listed.is_ok(), "{:?}", listed.err().map(|e| e.to_string()));
     assert_eq!(listed.unwrap().len(), 3);
+}
+
+/// A dialogue that lies about what it read: it pairs message numbers with
+/// other messages' unique ids, or hands back one message's bytes as
+/// another's. The host checks both against what it saw on the wire, so the
+/// poll fails naming the lie, and nothing of that mailbox is stored or
+/// deleted (under `retention = "delete"`).
+#[test]
+fn a_dialogue_that_lies_about_uids_or_bytes_gets_nothing_deleted() {
+    let modes = ["swap-uids", "retr-other"];
+    let server = server(&modes);
+    let ws = Workspace::new();
+    ws.configure(&mailboxes(
+        server.port,
+        &modes.map(|m| (m, &[][..])),
+        &["retention = \"delete\""],
+    ));
+    let out = ws.once(LIMIT);
+    out.assert_failure();
+    assert_healthy(&server, &ws, &out);
+    for (mode, lie) in [
+        ("swap-uids", "but the server's UIDL answer says"),
+        (
+            "retr-other",
+            "returned the answer to `RETR 1` as the answer to `RETR 2`",
+        ),
+    ] {
+        let line = out.line(&mode.replace('-', "_"));
+        assert!(
+            line.contains("FAILED") && line.contains(lie),
+            "{mode}: {line}\n{out}"
+        );
+        assert_eq!(server.remaining_of(&user(mode)), 3, "{mode}: {out}");
+        let cmds = server.commands_of(&user(mode));
+        assert!(
+            !cmds.iter().any(|c| c.starts_with("DELE")),
+            "{mode}: {cmds:?}"
+        );
+        let stored = ws
+            .jsonl()
+            .iter()
+            .filter(|r| r["pipeline"] == mode.replace('-', "_"))
+            .count();
+        assert_eq!(stored, 0, "{mode}: {out}");
+    }
+}
+
+/// A dialogue that queues `NOOP` and asks the host to log in before
+/// reading NOOP's answer, then logs in a second time: the host refuses both,
+/// so the credential goes out once, in a proper USER/PASS exchange, and the
+/// session goes on.
+#[test]
+fn login_is_refused_while_answers_are_pending_and_only_once_per_session() {
+    let mode = "noop-before-auth";
+    let server = server(&[mode]);
+    let ws = Workspace::new();
+    ws.configure(&mailboxes(
+        server.port,
+        &[(mode, &[])],
+        &["retention = \"delete\""],
+    ));
+    let out = ws.once(LIMIT);
+    assert_healthy(&server, &ws, &out);
+    assert!(
+        out.line("noop_before_auth").contains("committed 3"),
+        "{out}"
+    );
+    for refused in [
+        "logging in while commands are still unanswered",
+        "already logged in",
+    ] {
+        assert!(out.stderr.contains(refused), "{refused}\n{out}");
+    }
+    // The server's log of this user's session: one USER, then its PASS.
+    let cmds = server.commands_of(&user(mode));
+    let count = |verb: &str| cmds.iter().filter(|c| c.starts_with(verb)).count();
+    assert_eq!((count("USER"), count("PASS")), (1, 1), "{cmds:?}");
+    assert!(
+        cmds[0].starts_with("USER") && cmds[1].starts_with("PASS"),
+        "{cmds:?}"
+    );
 }

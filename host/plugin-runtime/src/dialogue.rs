@@ -41,9 +41,11 @@ pub use wit::{ErrorKind, Listing, ServerInfo, SessionParams, TlsMode};
 /// the store data, since a session has exactly one.
 pub struct ConnectionRes;
 
-/// A multi-line response held by the host (in memory or spooled to disk).
+/// A multi-line response held by the host (in memory or spooled to disk),
+/// with the command it answered, as the host saw it on the wire.
 pub struct HeldMessage {
     bytes: Spooled,
+    answers: String,
 }
 
 pub(crate) struct DialogueExt {
@@ -215,7 +217,36 @@ impl Session {
             .popline_plugin_dialogue()
             .call_list(&mut self.store)
             .await;
-        self.checked(res)?.map_err(|e| SessionError::Pop3(e.into()))
+        let listing = self
+            .checked(res)?
+            .map_err(|e| SessionError::Pop3(e.into()))?;
+        self.check_listing(&listing)?;
+        Ok(listing)
+    }
+
+    /// Every listed unique id must be the one the server's own UIDL answer
+    /// in this session gave that number: the host deletes by number, so a
+    /// plugin pairing them wrongly would get unread messages deleted.
+    fn check_listing(&mut self, listing: &[Listing]) -> Result<(), PluginError> {
+        let conn = self.conn_mut();
+        let wrong = listing.iter().find_map(|l| match conn.server_uid(l.number) {
+            Some(uid) if uid == l.uid => None,
+            Some(uid) => Some(format!(
+                "listed message {} as unique id {:?}, but the server's UIDL answer says {uid:?}",
+                l.number, l.uid
+            )),
+            None => Some(format!(
+                "listed message {} as unique id {:?}, but the server gave no UIDL answer for it in this session",
+                l.number, l.uid
+            )),
+        });
+        match wrong {
+            Some(reason) => Err(PluginError::InvalidOutput {
+                plugin: self.plugin.to_string(),
+                reason,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Fetch a batch; one result per number, in order.
@@ -241,9 +272,9 @@ impl Session {
             }));
         }
         let mut out = Vec::with_capacity(results.len());
-        for r in results {
+        for (r, n) in results.into_iter().zip(numbers) {
             out.push(match r {
-                Ok(handle) => Ok(self.take_message(handle)?),
+                Ok(handle) => Ok(self.take_message(handle, &format!("RETR {n}"))?),
                 Err(e) => Err(e.into()),
             });
         }
@@ -260,21 +291,35 @@ impl Session {
             .await;
         let r = self.checked(res)?;
         match r {
-            Ok(handle) => Ok(self.take_message(handle)?),
+            Ok(handle) => Ok(self.take_message(handle, &format!("TOP {number} {lines}"))?),
             Err(e) => Err(SessionError::Pop3(e.into())),
         }
     }
 
-    fn take_message(&mut self, handle: Resource<HeldMessage>) -> Result<Spooled, PluginError> {
-        self.store
+    /// Take a message the plugin returned as the answer to `command`; the
+    /// host checks that it is (it saw which command each body answered).
+    fn take_message(
+        &mut self,
+        handle: Resource<HeldMessage>,
+        command: &str,
+    ) -> Result<Spooled, PluginError> {
+        let invalid = |reason: String| PluginError::InvalidOutput {
+            plugin: self.plugin.to_string(),
+            reason,
+        };
+        let held = self
+            .store
             .data_mut()
             .table
             .delete(handle)
-            .map(|m| m.bytes)
-            .map_err(|e| PluginError::InvalidOutput {
-                plugin: self.plugin.to_string(),
-                reason: format!("returned an invalid message handle: {e}"),
-            })
+            .map_err(|e| invalid(format!("returned an invalid message handle: {e}")))?;
+        if held.answers != command {
+            return Err(invalid(format!(
+                "returned the answer to `{}` as the answer to `{command}`",
+                held.answers
+            )));
+        }
+        Ok(held.bytes)
     }
 
     /// Mark messages for deletion. Only these numbers may be sent as `DELE`
@@ -397,7 +442,10 @@ impl conn_wit::HostConnection for State {
         _: Resource<ConnectionRes>,
     ) -> wasmtime::Result<Result<Resource<HeldMessage>, conn_wit::IoError>> {
         match self.io(async |c| c.read_multiline().await).await {
-            Ok(bytes) => Ok(Ok(self.table.push(HeldMessage { bytes })?)),
+            Ok(body) => Ok(Ok(self.table.push(HeldMessage {
+                bytes: body.bytes,
+                answers: body.answers,
+            })?)),
             Err(e) => Ok(Err(e)),
         }
     }

@@ -6,9 +6,11 @@
 //! current delete call. The credential is written onto the wire here and
 //! nowhere else.
 
+pub mod answers;
 mod sasl;
 pub mod wire;
 
+use answers::Answers;
 use std::collections::HashSet;
 use std::fmt;
 use std::time::Duration;
@@ -133,7 +135,16 @@ pub struct Connection {
     /// read timeout again and again (time in host I/O is not charged to its
     /// CPU budget, so it would never be stopped).
     failed: Option<ConnError>,
+    /// Which command each answer the plugin reads belongs to.
+    answers: Answers,
     pub stats: ConnStats,
+}
+
+/// A multi-line answer, and the command (canonical form) it answers.
+#[derive(Debug)]
+pub struct Body {
+    pub bytes: Spooled,
+    pub answers: String,
 }
 
 const READ_BUF: usize = 64 * 1024;
@@ -159,6 +170,7 @@ impl Connection {
             authenticated: false,
             dele_allowed: HashSet::new(),
             failed: None,
+            answers: Answers::default(),
             stats: ConnStats::default(),
         }
     }
@@ -240,8 +252,11 @@ impl Connection {
         }
     }
 
-    /// Read one response line (flushing queued commands first).
+    /// Read one response line (flushing queued commands first). It answers
+    /// the oldest command not yet answered; refused while a multi-line
+    /// answer is due.
     pub async fn read_line(&mut self, max: u32) -> Result<String, ConnError> {
+        self.answers.check_status_read()?;
         self.flush().await?;
         let pace = self.pace();
         let io = self.io()?;
@@ -250,12 +265,18 @@ impl Connection {
             .map_err(ConnError::from);
         let line = self.poison(line)?;
         self.stats.bytes_read += line.len() as u64 + 2;
+        self.answers.status_read(&line);
         Ok(line)
     }
 
     /// Read a dot-terminated body into host memory, or into a spool file
-    /// once it passes the spool threshold.
-    pub async fn read_multiline(&mut self) -> Result<Spooled, ConnError> {
+    /// once it passes the spool threshold. Only when a `+OK` to a command
+    /// with a multi-line answer was read; the body says which command.
+    pub async fn read_multiline(&mut self) -> Result<Body, ConnError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let command = self.answers.body_starts()?;
         self.flush().await?;
         let pace = self.pace();
         let max = self.settings.max_message;
@@ -272,7 +293,18 @@ impl Connection {
         let raw = out
             .finish()
             .map_err(|e| ConnError::Other(format!("mapping the spooled response: {e}")));
-        self.poison(raw)
+        let bytes = self.poison(raw)?;
+        self.answers.body_read(&command, &bytes);
+        Ok(Body {
+            bytes,
+            answers: command,
+        })
+    }
+
+    /// The unique id the server itself gave message `number` in its UIDL
+    /// answers on this connection.
+    pub fn server_uid(&self, number: u32) -> Option<&str> {
+        self.answers.server_uid(number)
     }
 
     /// Change the largest multi-line response accepted from now on (the
@@ -293,9 +325,23 @@ impl Connection {
                 "more than {MAX_WRITE_BUF} bytes of commands queued without reading a response"
             )));
         }
+        self.answers.sent(line)?;
         self.wbuf.extend_from_slice(line.as_bytes());
         self.wbuf.extend_from_slice(b"\r\n");
         Ok(())
+    }
+
+    /// The host talks to the server itself (login, STLS) only once every
+    /// command the plugin wrote has been answered in full: otherwise an
+    /// earlier answer would be read as the verdict.
+    fn check_settled(&self, doing: &str) -> Result<(), ConnError> {
+        if self.answers.settled() {
+            Ok(())
+        } else {
+            Err(ConnError::Refused(format!(
+                "{doing} while commands are still unanswered; read every answer first"
+            )))
+        }
     }
 
     fn check_command(&mut self, line: &str) -> Result<(), ConnError> {
@@ -340,6 +386,7 @@ impl Connection {
 
     /// Send STLS and upgrade on `+OK`; returns the status line.
     pub async fn start_tls(&mut self) -> Result<String, ConnError> {
+        self.check_settled("STLS")?;
         if self.is_secure() {
             return Err(ConnError::Refused("the connection already uses TLS".into()));
         }
@@ -380,6 +427,10 @@ impl Connection {
         mechanism: Mechanism,
         initial_response: bool,
     ) -> Result<AuthOutcome, ConnError> {
+        if self.authenticated {
+            return Err(ConnError::Refused("already logged in".into()));
+        }
+        self.check_settled("logging in")?;
         let loopback = self
             .io
             .as_ref()

@@ -14,6 +14,9 @@
 //! | `no-read` | in `list`, queues `NOOP`s without ever reading an answer |
 //! | `read-forever` | in `list`, reads lines forever, ignoring every error |
 //! | `compute` | not hostile: computes briefly (well under any CPU limit) at the start of `list` |
+//! | `swap-uids` | lists each message number with the next message's unique id |
+//! | `retr-other` | answers `retrieve(n)` with the bytes of `RETR` of the first number asked |
+//! | `noop-before-auth` | queues `NOOP` and calls `authenticate` before reading its answer, then logs in twice |
 //!
 //! Refused writes are ignored, as an attacker would; anything the host lets
 //! through reaches the server, where the tests look for it.
@@ -64,6 +67,21 @@ impl Session {
             "Pass stolen-secret",
         ] {
             self.attempt(line);
+        }
+    }
+
+    /// Call `authenticate` where the host must refuse it; carry on.
+    fn try_login(&self, when: &str) {
+        let request = AuthRequest {
+            mechanism: Mechanism::UserPass,
+            initial_response: false,
+        };
+        match self.conn.authenticate(request) {
+            Err(IoError::Refused(why)) => log(
+                Level::Info,
+                &format!("login {when} refused as expected: {why}"),
+            ),
+            other => log(Level::Warn, &format!("login {when}: {other:?}")),
         }
     }
 
@@ -168,6 +186,12 @@ impl Guest for Plugin {
         if session.has("smuggle") {
             session.smuggle();
         }
+        if session.has("noop-before-auth") {
+            // The host must not read NOOP's +OK as the login verdict.
+            session.conn.write_line("NOOP").map_err(|e| io("NOOP", e))?;
+            session.try_login("with NOOP unanswered");
+            session.conn.read_line(1024).map_err(|e| io("NOOP", e))?;
+        }
         let outcome = session
             .conn
             .authenticate(AuthRequest {
@@ -180,6 +204,9 @@ impl Guest for Plugin {
                 kind: ErrorKind::Auth,
                 message: r.response,
             });
+        }
+        if session.has("noop-before-auth") {
+            session.try_login("a second time");
         }
         // Logged in: now DELE would be a valid command, were it authorised.
         if session.has("credentials") {
@@ -251,7 +278,14 @@ impl Guest for Plugin {
             let listings: Vec<Listing> = sizes
                 .iter()
                 .filter_map(|(n, size)| {
-                    let uid = uids.iter().find(|(m, _)| m == n)?.1.clone();
+                    let i = uids.iter().position(|(m, _)| m == n)?;
+                    // swap-uids: the next message's id (wrapping around).
+                    let i = if s.has("swap-uids") {
+                        (i + 1) % uids.len()
+                    } else {
+                        i
+                    };
+                    let uid = uids[i].1.clone();
                     Some(Listing {
                         number: *n,
                         uid,
@@ -266,9 +300,13 @@ impl Guest for Plugin {
 
     fn retrieve(numbers: Vec<u32>) -> Vec<Result<Message, Pop3Error>> {
         with(|s| {
+            let first = numbers.first().copied().unwrap_or(1);
             numbers
                 .iter()
-                .map(|n| s.body(&format!("RETR {n}")))
+                .map(|&n| {
+                    let n = if s.has("retr-other") { first } else { n };
+                    s.body(&format!("RETR {n}"))
+                })
                 .collect()
         })
         .unwrap_or_else(|e| numbers.iter().map(|_| Err(e.clone())).collect())
