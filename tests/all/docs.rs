@@ -58,6 +58,7 @@ fn troubleshooting_page_covers_every_error_the_host_names() {
         "memory limit of",
         "CPU limit of",
         "output limit of",
+        "wall-clock limit of",
         "circuit breaker open",
         "is not trusted",
         "not valid for the name",

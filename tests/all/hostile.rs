@@ -162,12 +162,12 @@ fn unauthorised_commands_are_refused_and_never_reach_the_server() {
 }
 
 /// A plugin that spins, allocates without bound, queues commands without
-/// ever reading, or reads forever through every error is stopped by a
-/// limit, reported with the plugin's name and the limit; nothing of its
+/// ever reading, reads forever through every error, or keeps the server
+/// talking with a NOOP loop (no CPU of its own) is stopped by a limit, reported with the plugin's name and the limit; nothing of its
 /// mailbox is deleted, and the healthy mailbox beside it succeeds.
 #[test]
 fn runaway_dialogue_plugins_are_stopped_and_reported_by_name() {
-    let modes = ["loop", "oom", "no-read", "read-forever"];
+    let modes = ["loop", "oom", "no-read", "read-forever", "noop-loop"];
     let server = server(&modes);
     let ws = Workspace::new();
     ws.configure(&mailboxes(
@@ -183,6 +183,11 @@ fn runaway_dialogue_plugins_are_stopped_and_reported_by_name() {
                 &["dialogue_limits = { cpu_ms = 20000, memory_mib = 16 }"],
             ),
             ("read-forever", &[]),
+            // Plenty of CPU: the wall-clock limit must end it.
+            (
+                "noop-loop",
+                &["dialogue_limits = { cpu_ms = 60000, memory_mib = 16, wall_secs = 2 }"],
+            ),
         ],
         &[
             "retention = \"delete\"",
@@ -216,6 +221,10 @@ fn runaway_dialogue_plugins_are_stopped_and_reported_by_name() {
         (
             "read_forever",
             "plugin hostile_dialogue exceeded its CPU limit of 300 ms per call",
+        ),
+        (
+            "noop_loop",
+            "plugin hostile_dialogue exceeded its wall-clock limit of 2 s per call",
         ),
     ];
     for (name, cause) in expect {

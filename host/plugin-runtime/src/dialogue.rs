@@ -398,11 +398,13 @@ impl State {
             .ok_or_else(|| conn_wit::IoError::Other("the session is closed".into()))
     }
 
-    /// Run a connection operation, excluding its wait from the CPU budget.
+    /// Run a connection operation, excluding its wait from the CPU budget;
+    /// a trap once the call's wall-clock time is spent.
     async fn io<T>(
         &mut self,
         f: impl AsyncFnOnce(&mut Connection) -> Result<T, ConnError>,
-    ) -> Result<T, conn_wit::IoError> {
+    ) -> wasmtime::Result<Result<T, conn_wit::IoError>> {
+        self.check_wall()?;
         let started = Instant::now();
         let res = match self.conn() {
             Ok(c) => f(c).await.map_err(conn_wit::IoError::from),
@@ -412,7 +414,7 @@ impl State {
         if let Err(conn_wit::IoError::Refused(why)) = &res {
             self.host_warning(&format!("refused a plugin request: {why}"));
         }
-        res
+        Ok(res)
     }
 }
 
@@ -424,9 +426,8 @@ impl conn_wit::HostConnection for State {
         _: Resource<ConnectionRes>,
         max_len: u32,
     ) -> wasmtime::Result<Result<String, conn_wit::IoError>> {
-        Ok(self
-            .io(async |c| c.read_line(max_len.min(64 * 1024)).await)
-            .await)
+        self.io(async |c| c.read_line(max_len.min(64 * 1024)).await)
+            .await
     }
 
     async fn write_line(
@@ -434,14 +435,14 @@ impl conn_wit::HostConnection for State {
         _: Resource<ConnectionRes>,
         line: String,
     ) -> wasmtime::Result<Result<(), conn_wit::IoError>> {
-        Ok(self.io(async |c| c.write_line(&line)).await)
+        self.io(async |c| c.write_line(&line)).await
     }
 
     async fn read_multiline(
         &mut self,
         _: Resource<ConnectionRes>,
     ) -> wasmtime::Result<Result<Resource<HeldMessage>, conn_wit::IoError>> {
-        match self.io(async |c| c.read_multiline().await).await {
+        match self.io(async |c| c.read_multiline().await).await? {
             Ok(body) => Ok(Ok(self.table.push(HeldMessage {
                 bytes: body.bytes,
                 answers: body.answers,
@@ -454,7 +455,7 @@ impl conn_wit::HostConnection for State {
         &mut self,
         _: Resource<ConnectionRes>,
     ) -> wasmtime::Result<Result<String, conn_wit::IoError>> {
-        Ok(self.io(async |c| c.start_tls().await).await)
+        self.io(async |c| c.start_tls().await).await
     }
 
     async fn is_secure(&mut self, _: Resource<ConnectionRes>) -> wasmtime::Result<bool> {
@@ -490,7 +491,7 @@ impl conn_wit::HostConnection for State {
         };
         let res = self
             .io(async |c| c.authenticate(mechanism, request.initial_response).await)
-            .await;
+            .await?;
         Ok(res.map(|o| match o {
             AuthOutcome::Accepted(text) => conn_wit::AuthOutcome::Accepted(text),
             AuthOutcome::Rejected {

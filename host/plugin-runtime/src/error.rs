@@ -12,6 +12,8 @@ pub enum Limit {
     Cpu(u64),
     /// Output size, in bytes.
     Output(u64),
+    /// Wall-clock time per call, in seconds.
+    Wall(u64),
 }
 
 impl fmt::Display for Limit {
@@ -20,6 +22,7 @@ impl fmt::Display for Limit {
             Limit::Memory(b) => write!(f, "memory limit of {} MiB", b / (1024 * 1024)),
             Limit::Cpu(ms) => write!(f, "CPU limit of {ms} ms per call"),
             Limit::Output(b) => write!(f, "output limit of {} KiB", b / 1024),
+            Limit::Wall(s) => write!(f, "wall-clock limit of {s} s per call"),
         }
     }
 }

@@ -51,6 +51,10 @@ pub struct Limits {
     pub log_lines: u32,
     /// Bytes of guest stderr kept for error reports (panic messages).
     pub stderr_bytes: usize,
+    /// Wall-clock time one call may take, network waits included, in
+    /// seconds: a dialogue that keeps the server talking (a `NOOP` loop)
+    /// spends no CPU of its own, and is stopped by this instead.
+    pub wall_secs: u64,
 }
 
 impl Default for Limits {
@@ -61,6 +65,7 @@ impl Default for Limits {
             output_kib: 4096,
             log_lines: 1000,
             stderr_bytes: 16 * 1024,
+            wall_secs: 600,
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct CallReport {
 /// work must not be charged to this plugin).
 struct CpuClock {
     limit: Duration,
+    /// Wall-clock time one call may take, waits included.
+    wall: Duration,
     call_started: Instant,
     in_host: Duration,
     /// Nanoseconds spent waiting to be scheduled again after yields.
@@ -58,6 +60,14 @@ struct CpuClock {
 }
 
 impl CpuClock {
+    /// A trap once the call has run longer than its wall-clock limit.
+    fn check_wall(&self) -> wasmtime::Result<()> {
+        if self.call_started.elapsed() > self.wall {
+            return Err(LimitExceeded(Limit::Wall(self.wall.as_secs())).into());
+        }
+        Ok(())
+    }
+
     fn used(&self) -> Duration {
         self.call_started
             .elapsed()
@@ -122,6 +132,7 @@ impl<X: Send + 'static> PluginState<X> {
             stderr,
             cpu: CpuClock {
                 limit: Duration::from_millis(limits.cpu_ms),
+                wall: Duration::from_secs(limits.wall_secs),
                 call_started: Instant::now(),
                 in_host: Duration::ZERO,
                 queued: Arc::new(AtomicU64::new(0)),
@@ -137,6 +148,7 @@ impl<X: Send + 'static> PluginState<X> {
             if cpu.used() > cpu.limit {
                 return Err(LimitExceeded(Limit::Cpu(cpu.limit.as_millis() as u64)).into());
             }
+            cpu.check_wall()?;
             // Yield so a busy guest never hogs a runtime worker thread, and
             // do not charge the guest for the time it then waits in the queue.
             let queued = cpu.queued.clone();
@@ -157,6 +169,13 @@ impl<X: Send + 'static> PluginState<X> {
         self.cpu.call_started = Instant::now();
         self.cpu.in_host = Duration::ZERO;
         self.cpu.queued.store(0, Ordering::Relaxed);
+    }
+
+    /// Before a host call that may wait: a trap if the call's wall-clock
+    /// time is spent (a guest between two waits may run too briefly for the
+    /// epoch check to catch it).
+    pub fn check_wall(&self) -> wasmtime::Result<()> {
+        self.cpu.check_wall()
     }
 
     /// Exclude time spent waiting in a host call from the guest's budget.

@@ -16,6 +16,7 @@
 //! | `compute` | not hostile: computes briefly (well under any CPU limit) at the start of `list` |
 //! | `swap-uids` | lists each message number with the next message's unique id |
 //! | `retr-other` | answers `retrieve(n)` with the bytes of `RETR` of the first number asked |
+//! | `noop-loop` | in `list`, sends `NOOP` and reads its answer forever (the server keeps answering) |
 //! | `noop-before-auth` | queues `NOOP` and calls `authenticate` before reading its answer, then logs in twice |
 //!
 //! Refused writes are ignored, as an attacker would; anything the host lets
@@ -261,6 +262,12 @@ impl Guest for Plugin {
                         return Err(io(&format!("after {queued} queued NOOPs"), e));
                     }
                     queued += 1;
+                }
+            }
+            if s.has("noop-loop") {
+                // Busy on the wire, idle in the guest: no CPU limit catches it.
+                loop {
+                    let _ = s.command("NOOP");
                 }
             }
             if s.has("read-forever") {
