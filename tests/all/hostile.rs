@@ -167,7 +167,14 @@ fn unauthorised_commands_are_refused_and_never_reach_the_server() {
 /// mailbox is deleted, and the healthy mailbox beside it succeeds.
 #[test]
 fn runaway_dialogue_plugins_are_stopped_and_reported_by_name() {
-    let modes = ["loop", "oom", "no-read", "read-forever", "noop-loop"];
+    let modes = [
+        "loop",
+        "oom",
+        "no-read",
+        "read-forever",
+        "noop-loop",
+        "hoard",
+    ];
     let server = server(&modes);
     let ws = Workspace::new();
     ws.configure(&mailboxes(
@@ -183,6 +190,11 @@ fn runaway_dialogue_plugins_are_stopped_and_reported_by_name() {
                 &["dialogue_limits = { cpu_ms = 20000, memory_mib = 16 }"],
             ),
             ("read-forever", &[]),
+            // Plenty of CPU: the host's bound on held messages must end it.
+            (
+                "hoard",
+                &["dialogue_limits = { cpu_ms = 60000, memory_mib = 16 }"],
+            ),
             // Plenty of CPU: the wall-clock limit must end it.
             (
                 "noop-loop",
@@ -226,6 +238,7 @@ fn runaway_dialogue_plugins_are_stopped_and_reported_by_name() {
             "noop_loop",
             "plugin hostile_dialogue exceeded its wall-clock limit of 2 s per call",
         ),
+        ("hoard", "holding more than 4096 messages"),
     ];
     for (name, cause) in expect {
         let line = out.line(name);
@@ -241,7 +254,7 @@ fn runaway_dialogue_plugins_are_stopped_and_reported_by_name() {
         assert!(
             !cmds
                 .iter()
-                .any(|c| c.starts_with("DELE") || c.starts_with("RETR")),
+                .any(|c| c.starts_with("DELE") || (mode != "hoard" && c.starts_with("RETR"))),
             "{mode}: {cmds:?}"
         );
     }

@@ -50,6 +50,23 @@ pub struct HeldMessage {
 
 pub(crate) struct DialogueExt {
     conn: Option<Connection>,
+    /// Messages the host holds for this session now, and their bytes.
+    held: usize,
+    held_bytes: u64,
+    /// The bound on `held_bytes` (`limits.held_mib`).
+    held_max_bytes: u64,
+}
+
+/// Messages one session may hold at once, whatever their size.
+const MAX_HELD: usize = 4096;
+
+impl DialogueExt {
+    /// A held message left the table (dropped by the guest, or taken by
+    /// the host).
+    fn release(&mut self, m: &HeldMessage) {
+        self.held -= 1;
+        self.held_bytes -= m.bytes.len() as u64;
+    }
 }
 
 type State = PluginState<DialogueExt>;
@@ -141,7 +158,12 @@ impl DialoguePlugin {
         conn: Connection,
         params: &SessionParams,
     ) -> Result<Session, SessionError> {
-        let ext = DialogueExt { conn: Some(conn) };
+        let ext = DialogueExt {
+            conn: Some(conn),
+            held: 0,
+            held_bytes: 0,
+            held_max_bytes: self.limits.held_mib.saturating_mul(1024 * 1024),
+        };
         let mut store =
             State::new_store(self.engine.wasmtime(), self.name.clone(), &self.limits, ext);
         store.data_mut().start_call();
@@ -307,12 +329,12 @@ impl Session {
             plugin: self.plugin.to_string(),
             reason,
         };
-        let held = self
-            .store
-            .data_mut()
+        let state = self.store.data_mut();
+        let held = state
             .table
             .delete(handle)
             .map_err(|e| invalid(format!("returned an invalid message handle: {e}")))?;
+        state.ext.release(&held);
         if held.answers != command {
             return Err(invalid(format!(
                 "returned the answer to `{}` as the answer to `{command}`",
@@ -443,10 +465,25 @@ impl conn_wit::HostConnection for State {
         _: Resource<ConnectionRes>,
     ) -> wasmtime::Result<Result<Resource<HeldMessage>, conn_wit::IoError>> {
         match self.io(async |c| c.read_multiline().await).await? {
-            Ok(body) => Ok(Ok(self.table.push(HeldMessage {
-                bytes: body.bytes,
-                answers: body.answers,
-            })?)),
+            Ok(body) => {
+                let size = body.bytes.len() as u64;
+                if self.ext.held >= MAX_HELD
+                    || self.ext.held_bytes.saturating_add(size) > self.ext.held_max_bytes
+                {
+                    let why = format!(
+                        "holding more than {MAX_HELD} messages or {} MiB of server answers for this session; drop or return the messages already read",
+                        self.ext.held_max_bytes / (1024 * 1024)
+                    );
+                    self.host_warning(&format!("refused a plugin request: {why}"));
+                    return Ok(Err(conn_wit::IoError::Refused(why)));
+                }
+                self.ext.held += 1;
+                self.ext.held_bytes += size;
+                Ok(Ok(self.table.push(HeldMessage {
+                    bytes: body.bytes,
+                    answers: body.answers,
+                })?))
+            }
             Err(e) => Ok(Err(e)),
         }
     }
@@ -533,7 +570,8 @@ impl conn_wit::HostMessage for State {
     }
 
     async fn drop(&mut self, m: Resource<HeldMessage>) -> wasmtime::Result<()> {
-        self.table.delete(m)?;
+        let held = self.table.delete(m)?;
+        self.ext.release(&held);
         Ok(())
     }
 }

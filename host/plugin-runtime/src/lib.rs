@@ -55,6 +55,11 @@ pub struct Limits {
     /// seconds: a dialogue that keeps the server talking (a `NOOP` loop)
     /// spends no CPU of its own, and is stopped by this instead.
     pub wall_secs: u64,
+    /// Dialogue: server answers (messages) the host may hold for one
+    /// session at once, in MiB; a dialogue that reads messages and keeps
+    /// every handle is refused more. Raise it with large batches of large
+    /// messages.
+    pub held_mib: u64,
 }
 
 impl Default for Limits {
@@ -66,6 +71,7 @@ impl Default for Limits {
             log_lines: 1000,
             stderr_bytes: 16 * 1024,
             wall_secs: 600,
+            held_mib: 2048,
         }
     }
 }

@@ -17,6 +17,7 @@
 //! | `swap-uids` | lists each message number with the next message's unique id |
 //! | `retr-other` | answers `retrieve(n)` with the bytes of `RETR` of the first number asked |
 //! | `noop-loop` | in `list`, sends `NOOP` and reads its answer forever (the server keeps answering) |
+//! | `hoard` | in `list`, retrieves message 1 again and again, keeping every handle |
 //! | `noop-before-auth` | queues `NOOP` and calls `authenticate` before reading its answer, then logs in twice |
 //!
 //! Refused writes are ignored, as an attacker would; anything the host lets
@@ -268,6 +269,13 @@ impl Guest for Plugin {
                 // Busy on the wire, idle in the guest: no CPU limit catches it.
                 loop {
                     let _ = s.command("NOOP");
+                }
+            }
+            if s.has("hoard") {
+                // Every copy stays in the host until the host says no more.
+                let mut kept = Vec::new();
+                loop {
+                    kept.push(s.body("RETR 1")?);
                 }
             }
             if s.has("read-forever") {
