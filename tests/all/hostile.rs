@@ -404,3 +404,38 @@ fn login_is_refused_while_answers_are_pending_and_only_once_per_session() {
         "{cmds:?}"
     );
 }
+
+/// Every call of a slow dialogue stays within its limits, but the session
+/// does not end within `session_timeout`: it is dropped without QUIT, so the
+/// server keeps every message, and the poll fails saying so.
+#[test]
+fn a_session_past_its_timeout_is_dropped_without_quit() {
+    let mode = "slow";
+    let server = server(&[mode]);
+    let ws = Workspace::new();
+    ws.configure(&mailboxes(
+        server.port,
+        &[(
+            mode,
+            &[
+                "batch_size = 1",
+                "session_timeout = \"2s\"",
+                "dialogue_limits = { cpu_ms = 60000 }",
+            ],
+        )],
+        &["retention = \"delete\""],
+    ));
+    let started = Instant::now();
+    let out = ws.once(LIMIT);
+    out.assert_failure();
+    assert_healthy(&server, &ws, &out);
+    let line = out.line("slow");
+    assert!(
+        line.contains("FAILED") && line.contains("did not end within session_timeout (2s)"),
+        "{out}"
+    );
+    assert_eq!(server.remaining_of(&user(mode)), 3, "{out}");
+    let cmds = server.commands_of(&user(mode));
+    assert!(!cmds.iter().any(|c| c == "QUIT"), "{cmds:?}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{out}");
+}

@@ -202,6 +202,15 @@ pub struct MailboxConfig {
     )]
     #[schemars(with = "String", extend("default" = "10m"))]
     pub breaker_cooldown: Duration,
+    /// The longest one poll's session may last, login to QUIT, e.g. `"1h"`
+    /// (default). Past it the connection is dropped without QUIT, so the
+    /// server keeps every message; what was committed stays committed.
+    #[serde(
+        default = "default_session_timeout",
+        deserialize_with = "popline_core::duration::deserialize"
+    )]
+    #[schemars(with = "String", extend("default" = "1h"))]
+    pub session_timeout: Duration,
 }
 
 /// The mapper plugin of a mailbox.
@@ -244,6 +253,9 @@ fn default_breaker() -> u32 {
 }
 fn default_cooldown() -> Duration {
     Duration::from_secs(600)
+}
+fn default_session_timeout() -> Duration {
+    Duration::from_secs(3600)
 }
 fn default_connect_timeout() -> u64 {
     15

@@ -51,6 +51,11 @@ pub enum PollError {
         threshold: u32,
         retry_in: Duration,
     },
+    /// The session outlasted `session_timeout`.
+    #[error(
+        "the session did not end within session_timeout ({after:?}); it was dropped without QUIT, so nothing was deleted in it; raise session_timeout or lower batch_size"
+    )]
+    Deadline { after: Duration },
     /// The host itself: its spool folder, dead letters, a task.
     #[error("{0:#}")]
     Host(anyhow::Error),
@@ -85,6 +90,8 @@ pub enum ErrorKind {
     Sink,
     State,
     Breaker,
+    /// A session outlasted its `session_timeout`.
+    Deadline,
     /// The host's own disk or tasks.
     Host,
 }
@@ -105,6 +112,7 @@ impl ErrorKind {
             ErrorKind::Sink => "sink",
             ErrorKind::State => "state",
             ErrorKind::Breaker => "breaker",
+            ErrorKind::Deadline => "deadline",
             ErrorKind::Host => "other",
         }
     }
@@ -119,7 +127,8 @@ impl ErrorKind {
             | ErrorKind::Server
             | ErrorKind::TokenEndpoint
             | ErrorKind::Sink
-            | ErrorKind::State => EX_TEMPFAIL,
+            | ErrorKind::State
+            | ErrorKind::Deadline => EX_TEMPFAIL,
             ErrorKind::Auth | ErrorKind::NeedsLogin | ErrorKind::OAuth | ErrorKind::Credential => {
                 EX_NOPERM
             }
@@ -165,6 +174,7 @@ impl PollError {
             PollError::Sink { .. } => ErrorKind::Sink,
             PollError::State(_) => ErrorKind::State,
             PollError::BreakerOpen { .. } => ErrorKind::Breaker,
+            PollError::Deadline { .. } => ErrorKind::Deadline,
             PollError::Host(_) => ErrorKind::Host,
         }
     }
@@ -250,6 +260,13 @@ mod tests {
                 },
                 "breaker",
                 70,
+            ),
+            (
+                PollError::Deadline {
+                    after: Duration::from_secs(2),
+                },
+                "deadline",
+                75,
             ),
             // Words in a message do not decide the class.
             (

@@ -375,7 +375,11 @@ impl Pipeline {
             a.prune(&self.name).await;
         }
         let mut session = self.open_session().await?;
-        match self.poll_session(&mut session, state).await {
+        let deadline = self.cfg.session_timeout;
+        let polled = tokio::time::timeout(deadline, self.poll_session(&mut session, state))
+            .await
+            .unwrap_or(Err(PollError::Deadline { after: deadline }));
+        match polled {
             Ok(mut summary) => {
                 summary.counts.bytes = session.bytes_read();
                 let deleted = std::mem::take(&mut summary.deleted_uids);

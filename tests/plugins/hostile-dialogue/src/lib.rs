@@ -18,6 +18,7 @@
 //! | `retr-other` | answers `retrieve(n)` with the bytes of `RETR` of the first number asked |
 //! | `noop-loop` | in `list`, sends `NOOP` and reads its answer forever (the server keeps answering) |
 //! | `hoard` | in `list`, retrieves message 1 again and again, keeping every handle |
+//! | `slow` | spends 1.5 s on `NOOP`s before each `retrieve`: every call is within its limits, the session is not |
 //! | `noop-before-auth` | queues `NOOP` and calls `authenticate` before reading its answer, then logs in twice |
 //!
 //! Refused writes are ignored, as an attacker would; anything the host lets
@@ -315,6 +316,12 @@ impl Guest for Plugin {
 
     fn retrieve(numbers: Vec<u32>) -> Vec<Result<Message, Pop3Error>> {
         with(|s| {
+            if s.has("slow") {
+                let started = std::time::Instant::now();
+                while started.elapsed() < std::time::Duration::from_millis(1500) {
+                    let _ = s.command("NOOP");
+                }
+            }
             let first = numbers.first().copied().unwrap_or(1);
             numbers
                 .iter()
