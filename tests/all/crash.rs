@@ -3,7 +3,7 @@
 //! up in both sinks exactly once and the mailbox ends up empty; after the
 //! crash and before the restart the server still holds every message.
 //!
-//! Failpoints (`POPLINE_FAILPOINT=NAME@N`, `host/src/failpoint.rs`) abort
+//! Failpoints (`POPLINE_FAILPOINT=NAME@N`, `host/core/src/failpoint.rs`) abort
 //! the process as SIGKILL would: no destructor, no QUIT, no flush.
 
 use std::collections::BTreeSet;
@@ -33,7 +33,7 @@ struct Point {
 /// With 7 messages in batches of 2 the poll goes: CAPA, LIST, UIDL (the
 /// first three multi-line reads), then per batch RETR ×2, parse and map each,
 /// sinks, state, DELE.
-const POINTS: [Point; 6] = [
+const POINTS: [Point; 7] = [
     // The 6th multi-line read: RETR of message 3, first of batch 2, read
     // ahead while batch 1 is mapped and committed: batch 1 may or may not
     // be stored yet.
@@ -53,6 +53,15 @@ const POINTS: [Point; 6] = [
         name: "in-mapper",
         at: 3,
         in_sinks: 2..=2,
+        in_state: 2..=2,
+    },
+    // Batch 2 is in the first sink (jsonl) but not the second (sqlite) nor
+    // the state: the replay completes the second without duplicating the
+    // first.
+    Point {
+        name: "between-sinks",
+        at: 2,
+        in_sinks: 4..=4,
         in_state: 2..=2,
     },
     // Batch 2 is in the sinks but not yet in the state: the replay must

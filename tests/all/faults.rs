@@ -384,6 +384,43 @@ fn a_reused_uid_of_a_deleted_message_is_fetched_not_deleted_unread() {
     assert_eq!(server.remaining(), 0);
 }
 
+/// The loss window when a server reuses uids: QUIT applied the deletions,
+/// then the host died before recording them. The state must not take the
+/// uids for committed-and-still-there: the new messages the server lists
+/// under them are fetched and delivered, never deleted unread.
+#[test]
+fn a_crash_between_quit_and_recording_the_deletions_loses_no_reused_uid() {
+    let server = ScriptedServer::spawn(
+        Script {
+            uids: UidStyle::Position,
+            ..script()
+        },
+        replies("first", 3),
+    );
+    let ws = Workspace::new();
+    ws.configure(&[mailbox("beta", server.port, USER)]);
+    let mut crashing = ws.popline(&["once"]);
+    crashing.env("POPLINE_FAILPOINT", "after-quit");
+    let crashed = run(crashing, LIMIT);
+    assert!(
+        crashed.stderr.contains("failpoint after-quit hit"),
+        "{crashed}"
+    );
+    assert_eq!(
+        server.remaining(),
+        0,
+        "QUIT applied the deletions\n{crashed}"
+    );
+    ws.assert_exactly_once(3, "first poll");
+
+    // New mail under the same ids 1, 2, 3.
+    server.deliver(USER, replies("second", 3));
+    let out = ws.once(LIMIT);
+    out.assert_success();
+    ws.assert_exactly_once(6, &format!("after the restart\n{out}"));
+    assert_eq!(server.remaining(), 0, "{out}");
+}
+
 /// LIST sizes are advice, not a bound: an understated size still yields the
 /// whole message; an overstated one over `max_message_mib` is triaged with
 /// TOP, recorded and left on the server (or fetched with `oversize =

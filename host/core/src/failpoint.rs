@@ -3,8 +3,9 @@
 //! prove that a restart loses and duplicates nothing.
 //!
 //! Always compiled in; inert unless the variable is set (one cached lookup).
-//! Points: `retr` (mid-RETR), `after-parse`, `in-mapper`, `after-sink`,
-//! `after-state`, `after-dele`.
+//! Points: `retr` (mid-RETR), `after-parse`, `in-mapper`, `between-sinks`,
+//! `after-sink`, `after-state`, `after-dele`, `after-quit` (before the
+//! deletions are recorded).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};

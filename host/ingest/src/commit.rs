@@ -26,7 +26,10 @@ pub async fn commit_batch(
     blobs: &Blobs,
     commits: Vec<Committed>,
 ) -> Result<(), PollError> {
-    for sink in sinks {
+    for (i, sink) in sinks.iter().enumerate() {
+        if i > 0 {
+            failpoint::hit("between-sinks");
+        }
         let mut sink = sink.lock().await;
         sink.write_batch(records, blobs)
             .await

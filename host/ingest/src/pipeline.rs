@@ -383,11 +383,21 @@ impl Pipeline {
             Ok(mut summary) => {
                 summary.counts.bytes = session.bytes_read();
                 let deleted = std::mem::take(&mut summary.deleted_uids);
+                // Deletions take effect at QUIT. Recorded as pending first,
+                // so that if the outcome of QUIT is never recorded, a uid
+                // the server then reuses is fetched, not deleted unread.
+                if !deleted.is_empty() {
+                    let pending = state.mark_deleting(&self.name, deleted.clone()).await;
+                    if let Err(e) = pending {
+                        session.abandon().await;
+                        return Err(PollError::State(e));
+                    }
+                }
                 session
                     .quit()
                     .await
                     .map_err(|e| PollError::session("ending the session (QUIT)", e))?;
-                // Deletions take effect at QUIT; only now are they real.
+                failpoint::hit("after-quit");
                 if !deleted.is_empty() {
                     state
                         .mark_deleted(&self.name, deleted)

@@ -56,7 +56,8 @@ pub struct Oversized {
 pub struct Seen {
     /// When it was (last) committed, Unix seconds.
     pub committed_at: i64,
-    /// Whether it was deleted from the server (DELE followed by QUIT).
+    /// Whether it was, or may have been, deleted from the server: DELE
+    /// followed by QUIT, or DELE sent with the outcome of QUIT unknown.
     pub deleted: bool,
 }
 
@@ -102,6 +103,12 @@ pub trait StateBackend: Send + Sync {
 
     /// Record a batch of committed messages, atomically.
     async fn record_batch(&self, mailbox: &str, batch: Vec<Committed>) -> anyhow::Result<()>;
+
+    /// Note, durably and before QUIT, that these uids were sent `DELE`:
+    /// until [`StateBackend::mark_deleted`] they count as possibly deleted
+    /// ([`Seen::deleted`]), so a uid the server reuses is never deleted
+    /// unread.
+    async fn mark_deleting(&self, mailbox: &str, uids: Vec<String>) -> anyhow::Result<()>;
 
     /// Note that these uids were deleted from the server (after QUIT).
     async fn mark_deleted(&self, mailbox: &str, uids: Vec<String>) -> anyhow::Result<()>;

@@ -102,6 +102,9 @@ const MIGRATIONS: &[&str] = &[
     // 4: a digest of the body (everything after the header section), so a
     // Message-ID match only counts as a duplicate when the content agrees.
     "ALTER TABLE messages ADD COLUMN body_sha256 TEXT;",
+    // 5: a DELE sent and a QUIT about to be: once QUIT succeeds the server
+    // may have applied it, whether or not `deleted_at` got recorded.
+    "ALTER TABLE messages ADD COLUMN delete_pending INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// [`SqliteState::find_duplicate`]'s query: two indexed lookups, not one `OR`,
@@ -153,7 +156,8 @@ impl SqliteState {
     pub fn seen(&self, mailbox: &str) -> anyhow::Result<HashMap<String, Seen>> {
         let read = || -> rusqlite::Result<HashMap<String, Seen>> {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT uid, committed_at, deleted_at IS NOT NULL FROM messages WHERE mailbox = ?1",
+                "SELECT uid, committed_at, deleted_at IS NOT NULL OR delete_pending
+                 FROM messages WHERE mailbox = ?1",
             )?;
             stmt.query_map([mailbox], |row| {
                 Ok((
@@ -230,6 +234,8 @@ impl SqliteState {
                          -- a reused uid naming different content is a new message
                          deleted_at = CASE WHEN sha256 = excluded.sha256
                                            THEN deleted_at END,
+                         delete_pending = CASE WHEN sha256 = excluded.sha256
+                                               THEN delete_pending ELSE 0 END,
                          sha256 = excluded.sha256",
                 )?;
                 for c in batch {
@@ -262,6 +268,31 @@ impl SqliteState {
         })
     }
 
+    /// Record, before QUIT, that these unique ids were sent `DELE`: from now
+    /// on the state cannot tell whether the server applied it, so a later
+    /// listing of the uid is fetched and compared, never deleted unread.
+    pub fn mark_deleting(&mut self, mailbox: &str, uids: &[String]) -> anyhow::Result<()> {
+        let write = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE messages SET delete_pending = 1 WHERE mailbox = ?1 AND uid = ?2",
+                )?;
+                for uid in uids {
+                    stmt.execute(params![mailbox, uid])?;
+                }
+            }
+            tx.commit()
+        };
+        write(&mut self.conn).with_context(|| {
+            format!(
+                "recording {} pending deletions of mailbox {mailbox:?} in {}",
+                uids.len(),
+                self.path.display()
+            )
+        })
+    }
+
     /// Mark unique ids as deleted from the server, in one transaction.
     /// Unknown ids are ignored (and logged): the deletion already happened,
     /// failing here would only hide that.
@@ -272,7 +303,7 @@ impl SqliteState {
             let mut unknown = 0;
             {
                 let mut stmt = tx.prepare_cached(
-                    "UPDATE messages SET deleted_at = coalesce(deleted_at, ?3)
+                    "UPDATE messages SET deleted_at = coalesce(deleted_at, ?3), delete_pending = 0
                      WHERE mailbox = ?1 AND uid = ?2",
                 )?;
                 for uid in uids {
@@ -527,6 +558,11 @@ impl StateBackend for SqliteBackend {
         self.with(move |db| db.record_batch(&mailbox, &batch)).await
     }
 
+    async fn mark_deleting(&self, mailbox: &str, uids: Vec<String>) -> anyhow::Result<()> {
+        let mailbox = mailbox.to_string();
+        self.with(move |db| db.mark_deleting(&mailbox, &uids)).await
+    }
+
     async fn mark_deleted(&self, mailbox: &str, uids: Vec<String>) -> anyhow::Result<()> {
         let mailbox = mailbox.to_string();
         self.with(move |db| db.mark_deleted(&mailbox, &uids)).await
@@ -676,6 +712,30 @@ mod tests {
     fn user_version(conn: &Connection) -> i64 {
         conn.pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap()
+    }
+
+    #[test]
+    fn a_pending_deletion_counts_as_deleted_until_recorded_or_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = SqliteState::open(&dir.path().join("s.db")).unwrap();
+        st.record_batch("m", &[committed("u1", "aa", None, feedback(1))])
+            .unwrap();
+        assert!(!st.seen("m").unwrap()["u1"].deleted);
+        st.mark_deleting("m", &["u1".to_string()]).unwrap();
+        assert!(
+            st.seen("m").unwrap()["u1"].deleted,
+            "QUIT may have applied it"
+        );
+        st.mark_deleted("m", &["u1".to_string()]).unwrap();
+        assert!(st.seen("m").unwrap()["u1"].deleted);
+
+        // A reused uid with other content is a new message, pending nothing.
+        st.record_batch("m", &[committed("u2", "bb", None, feedback(1))])
+            .unwrap();
+        st.mark_deleting("m", &["u2".to_string()]).unwrap();
+        st.record_batch("m", &[committed("u2", "cc", None, feedback(1))])
+            .unwrap();
+        assert!(!st.seen("m").unwrap()["u2"].deleted);
     }
 
     #[test]
