@@ -35,6 +35,10 @@ struct Endpoint {
     /// Accepted records by idempotency key (a replay is accepted again and
     /// stored once, as an idempotent API does).
     accepted: BTreeMap<String, String>,
+    /// Refuse the Nth distinct record for good (HTTP 422), every time.
+    reject_nth: Option<usize>,
+    /// Distinct keys in the order first seen.
+    seen: Vec<String>,
 }
 
 /// A hand-rolled HTTP/1.1 endpoint on its own thread: one request per
@@ -117,10 +121,21 @@ async fn answer(mut sock: tokio::net::TcpStream, state: Arc<Mutex<Endpoint>>) {
     let record: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let status = {
         let mut st = state.lock().unwrap();
-        let open = st
-            .accept_until
-            .is_none_or(|n| st.accepted.len() < n || st.accepted.contains_key(&key));
-        let status = if open { 200 } else { 503 };
+        if !st.seen.contains(&key) {
+            st.seen.push(key.clone());
+        }
+        let poison = st
+            .reject_nth
+            .is_some_and(|n| st.seen.get(n - 1) == Some(&key));
+        let open = !poison
+            && st
+                .accept_until
+                .is_none_or(|n| st.accepted.len() < n || st.accepted.contains_key(&key));
+        let status = match (open, poison) {
+            (true, _) => 200,
+            (false, true) => 422,
+            (false, false) => 503,
+        };
         if open {
             st.accepted
                 .insert(key.clone(), String::from_utf8_lossy(&body).into_owned());
@@ -132,10 +147,10 @@ async fn answer(mut sock: tokio::net::TcpStream, state: Arc<Mutex<Endpoint>>) {
         });
         status
     };
-    let reason = if status == 200 {
-        "OK"
-    } else {
-        "Service Unavailable"
+    let reason = match status {
+        200 => "OK",
+        422 => "Unprocessable Entity",
+        _ => "Service Unavailable",
     };
     let response =
         format!("HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -329,4 +344,65 @@ fn attachments_are_stored_by_the_file_sinks() {
         .unwrap();
     assert_eq!((n, ctype.as_str()), (1, "image/png"));
     assert_eq!(data, png);
+}
+
+/// A record the endpoint refuses for good (HTTP 422) poisons only its own
+/// message: that message is dead-lettered with the endpoint's answer, the
+/// rest of the mailbox is delivered in the same poll, and everything leaves
+/// the server (each outcome is durably stored).
+#[test]
+fn a_record_an_http_sink_refuses_for_good_is_dead_lettered_and_the_rest_delivered() {
+    let server = pop3(4);
+    let port = crate::support::free_port();
+    let endpoint = Arc::new(Mutex::new(Endpoint {
+        reject_nth: Some(2),
+        ..Endpoint::default()
+    }));
+    let _http = HttpServer::start(port, endpoint.clone());
+    let mut ws = Workspace::new();
+    ws.sinks = format!(
+        r#"
+[sinks.api]
+type = "http"
+url = "http://127.0.0.1:{port}/feedback"
+timeout_secs = 2
+max_attempts = 2
+
+[sinks.jsonl]
+type = "jsonl"
+path = "feedback.jsonl"
+"#
+    );
+    ws.configure(&[Mailbox::scripted("beta", server.port, USER, PASSWORD)
+        .sinks(&["api", "jsonl"])
+        .with("retention = \"delete\"")]);
+    let out = ws.once(LIMIT);
+    out.assert_success();
+    let line = out.line("beta");
+    assert!(
+        line.contains("committed 3 (3 records)") && line.contains("dead-lettered 1"),
+        "{out}"
+    );
+    assert_eq!(server.remaining(), 0, "{out}");
+
+    let st = endpoint.lock().unwrap();
+    let poisoned = st.seen[1].clone();
+    assert_eq!(st.accepted.len(), 3, "{:?}", st.accepted.keys());
+    assert!(!st.accepted.contains_key(&poisoned));
+    let ids = ws.jsonl_ids();
+    assert_eq!(ids.len(), 3);
+    assert!(!ids.contains(&poisoned), "the refused record is in no sink");
+
+    let letters: Vec<String> = std::fs::read_dir(ws.path("dead-letters"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(
+        letters[0].contains("HTTP 422") && letters[0].contains(&poisoned),
+        "{}",
+        letters[0]
+    );
 }

@@ -4,7 +4,7 @@
 //! retrieve a batch → parse → map → commit to every sink → record in state →
 //! only then DELE (retention policy) → … → QUIT.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -616,6 +616,8 @@ impl Pipeline {
         let mut blobs = Blobs::default();
         let mut commits: Vec<Committed> = Vec::new();
         let mut done: Vec<&Listing> = Vec::new();
+        // The raw bytes of messages with records, by uid, until committed.
+        let mut delivering: HashMap<String, Spooled> = HashMap::new();
         for (l, raw, parsed) in arrived {
             let earlier = match &parsed {
                 Ok(_) => in_state.next().flatten(),
@@ -643,15 +645,17 @@ impl Pipeline {
                 }
                 Err(e) => (Err(MapError::Parse(e).to_string()), None),
             };
-            let processed = match mapped {
+            let (processed, raw) = match mapped {
                 Ok(p) => {
                     self.breaker_result(true);
-                    Ok(p)
+                    (Ok(p), Some(raw))
                 }
                 Err(reason) => {
                     self.breaker_result(false);
-                    self.dead_letter(l, raw, parsed.as_ref(), &reason, &received_at)
-                        .await
+                    let dead = self
+                        .dead_letter(l, raw, parsed.as_ref(), &reason, &received_at)
+                        .await;
+                    (dead, None)
                 }
             };
             match processed {
@@ -663,6 +667,10 @@ impl Pipeline {
                         Disposition::DeadLetter { .. } => out.counts.dead_lettered += 1,
                     }
                     out.counts.records += recs.len();
+                    if let Some(raw) = raw.filter(|_| !recs.is_empty()) {
+                        // Kept until the commit: a sink may refuse a record.
+                        delivering.insert(commit.uid.clone(), raw);
+                    }
                     records.extend(recs);
                     // The very message this uid was committed as, listed
                     // again after its deletion: its row already says so.
@@ -679,13 +687,87 @@ impl Pipeline {
                 }
             }
         }
-        if !commits.is_empty() {
-            commit_batch(&self.sinks, state, &self.name, &records, &blobs, commits).await?;
-        }
+        self.commit_or_dead_letter(
+            state,
+            &mut records,
+            &blobs,
+            &mut commits,
+            &mut delivering,
+            &received_at,
+            out,
+        )
+        .await?;
         match lost {
             Some(e) => Err(e),
             None => Ok(done),
         }
+    }
+
+    /// Commit the batch. A record a sink refuses for good because of the
+    /// record itself ([`popline_sink::SinkError::refused_record`]) sends its
+    /// message to the dead letters, with the sink's answer as the reason, and
+    /// the rest of the batch is committed without it (records the sinks
+    /// already hold are skipped by their idempotency keys). Any other
+    /// failure ends the poll.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_or_dead_letter(
+        &self,
+        state: &dyn StateBackend,
+        records: &mut Vec<FeedbackRecord>,
+        blobs: &Blobs,
+        commits: &mut Vec<Committed>,
+        delivering: &mut HashMap<String, Spooled>,
+        received_at: &str,
+        out: &mut SessionResult,
+    ) -> Result<(), PollError> {
+        while !commits.is_empty() {
+            let err = match commit_batch(
+                &self.sinks,
+                state,
+                &self.name,
+                records,
+                blobs,
+                commits.clone(),
+            )
+            .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let PollError::Sink { sink, error } = &err else {
+                return Err(err);
+            };
+            let Some(sha256) = error
+                .refused_record()
+                .and_then(|id| records.iter().find(|r| r.id == id))
+                .map(|r| r.message_sha256.clone())
+            else {
+                return Err(err);
+            };
+            let Some(at) = commits.iter().position(|c| {
+                c.sha256 == sha256 && matches!(c.outcome, Disposition::Feedback { .. })
+            }) else {
+                return Err(err);
+            };
+            let Some(raw) = delivering.remove(&commits[at].uid) else {
+                return Err(err);
+            };
+            let reason = format!("sink {sink:?} refused it: {error}");
+            let before = records.len();
+            records.retain(|r| r.message_sha256 != sha256);
+            let refused = &commits[at];
+            let uid = refused.uid.clone();
+            let identity = (refused.message_id.clone(), refused.body_sha256.clone());
+            let (dead, _) = self
+                .quarantine(&uid, raw, sha256, identity, &reason, received_at)
+                .await
+                .map_err(PollError::Host)?;
+            commits[at] = dead;
+            out.counts.records -= before - records.len();
+            out.counts.committed -= 1;
+            out.counts.dead_lettered += 1;
+        }
+        Ok(())
     }
 
     /// Whether the circuit breaker is open now.
@@ -717,19 +799,34 @@ impl Pipeline {
         reason: &str,
         received_at: &str,
     ) -> anyhow::Result<(Committed, Vec<FeedbackRecord>)> {
-        let (sha256, message_id, body_sha256) = match parsed {
+        let (sha256, identity) = match parsed {
             Some(p) => (
                 p.sha256.clone(),
-                p.email.message_id.clone(),
-                Some(p.body_sha256.clone()),
+                (p.email.message_id.clone(), Some(p.body_sha256.clone())),
             ),
-            None => (sha256_hex(&raw), None, None),
+            None => (sha256_hex(&raw), (None, None)),
         };
+        self.quarantine(&l.uid, raw, sha256, identity, reason, received_at)
+            .await
+    }
+
+    /// Store `raw` as a dead letter; `identity` is its Message-ID and body
+    /// digest, when known.
+    async fn quarantine(
+        &self,
+        uid: &str,
+        raw: Spooled,
+        sha256: String,
+        identity: (Option<String>, Option<String>),
+        reason: &str,
+        received_at: &str,
+    ) -> anyhow::Result<(Committed, Vec<FeedbackRecord>)> {
+        let (message_id, body_sha256) = identity;
         let meta = DeadLetter {
             id: format!("{}-{}", self.name, &sha256[..16]),
             pipeline: self.name.clone(),
             mailbox: self.cfg.user.clone(),
-            uid: l.uid.clone(),
+            uid: uid.to_string(),
             message_id: message_id.clone(),
             sha256: sha256.clone(),
             reason: reason.to_string(),
@@ -737,7 +834,7 @@ impl Pipeline {
             plugin_sha256: self.mapper.digest().to_string(),
             at: received_at.to_string(),
         };
-        tracing::warn!(mailbox = %self.name, uid = %l.uid, id = %meta.id, "dead-lettered: {reason}");
+        tracing::warn!(mailbox = %self.name, uid = %uid, id = %meta.id, "dead-lettered: {reason}");
         let dl = self.dead_letters.clone();
         let size = raw.len() as u64;
         let stored = meta.clone();
@@ -747,7 +844,7 @@ impl Pipeline {
             .context("storing a dead letter")?;
         Ok((
             Committed {
-                uid: l.uid.clone(),
+                uid: uid.to_string(),
                 message_id,
                 sha256,
                 body_sha256,

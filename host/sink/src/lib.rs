@@ -336,6 +336,22 @@ impl Blobs {
     }
 }
 
+impl SinkError {
+    /// The idempotency key of the record a sink refused for good because of
+    /// the record itself (HTTP 400, 413, 422), not the sink's setup (401,
+    /// 403, 404 ... refuse every record and stop the poll instead). The
+    /// pipeline dead-letters that message, with this error as the reason,
+    /// and delivers the rest of the batch.
+    pub fn refused_record(&self) -> Option<&str> {
+        match self {
+            SinkError::HttpRejected { id, status, .. } if matches!(status, 400 | 413 | 422) => {
+                Some(id)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Why a sink could not store a batch: what failed, in which sink, on which
 /// path or URL, and what to do about it.
 #[derive(Debug, thiserror::Error)]
