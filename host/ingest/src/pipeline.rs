@@ -715,7 +715,7 @@ impl Pipeline {
         state: &dyn StateBackend,
         records: &mut Vec<FeedbackRecord>,
         blobs: &Blobs,
-        commits: &mut Vec<Committed>,
+        commits: &mut [Committed],
         delivering: &mut HashMap<String, Spooled>,
         received_at: &str,
         out: &mut SessionResult,
@@ -727,7 +727,7 @@ impl Pipeline {
                 &self.name,
                 records,
                 blobs,
-                commits.clone(),
+                commits.to_vec(),
             )
             .await
             {

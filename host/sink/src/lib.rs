@@ -344,9 +344,11 @@ impl SinkError {
     /// and delivers the rest of the batch.
     pub fn refused_record(&self) -> Option<&str> {
         match self {
-            SinkError::HttpRejected { id, status, .. } if matches!(status, 400 | 413 | 422) => {
-                Some(id)
-            }
+            SinkError::HttpRejected {
+                id,
+                status: 400 | 413 | 422,
+                ..
+            } => Some(id),
             _ => None,
         }
     }
