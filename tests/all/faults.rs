@@ -524,8 +524,10 @@ fn sizes_that_differ_from_list() {
     assert_eq!(oversized_rows(&ws).len(), 0);
 
     // Really too large, LIST says 100 bytes: the host stops reading at the
-    // bound; nothing is lost, and with a larger bound it goes through,
-    // received into a spool file rather than memory.
+    // bound and records the message as oversized, so the next poll leaves it
+    // on the server and ingests the rest instead of failing on it again;
+    // nothing is lost, and with a larger bound it goes through, received
+    // into a spool file rather than memory.
     let mut huge = reply("huge", 1);
     huge.extend(b"0123456789abcdef".repeat(80_000)); // 1.2 MiB
     let server = ScriptedServer::spawn(
@@ -545,6 +547,16 @@ fn sizes_that_differ_from_list() {
     );
     assert_eq!(server.remaining(), 2);
     ws.assert_exactly_once(0, "too large");
+    assert_eq!(oversized_count(&ws), 1, "{out}");
+    let out = ws.once(LIMIT);
+    out.assert_success();
+    assert!(
+        out.line("beta")
+            .contains("oversized (left on the server) 1"),
+        "{out}"
+    );
+    ws.assert_exactly_once(1, &format!("the rest, past the oversized one\n{out}"));
+    assert_eq!(server.remaining(), 1);
     ws.configure(&[mailbox("beta", server.port, USER)
         .with("max_message_mib = 2")
         .with("spool_above_kib = 256")]);
@@ -553,6 +565,11 @@ fn sizes_that_differ_from_list() {
     assert!(out.line("beta").contains("spooled to disk 1"), "{out}");
     ws.assert_exactly_once(2, "larger bound");
     assert_eq!(server.remaining(), 0);
+    assert_eq!(
+        oversized_rows(&ws).len(),
+        0,
+        "committed: no longer oversized"
+    );
     let body = ws
         .jsonl()
         .iter()
@@ -568,6 +585,17 @@ fn sizes_that_differ_from_list() {
 }
 
 /// `(size, from, subject)` of the oversized messages recorded for `beta`.
+/// Messages of mailbox `beta` the state records as oversized.
+fn oversized_count(ws: &Workspace) -> i64 {
+    let db = rusqlite::Connection::open(ws.path("state.db")).unwrap();
+    db.query_row(
+        "SELECT count(*) FROM oversized WHERE mailbox = 'beta'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
 fn oversized_rows(ws: &Workspace) -> Vec<(i64, String, String)> {
     let db = rusqlite::Connection::open(ws.path("state.db")).unwrap();
     let mut stmt = db

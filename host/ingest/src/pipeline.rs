@@ -427,9 +427,23 @@ impl Pipeline {
             .map_err(|e| PollError::session("listing messages", e))?;
         out.counts.listed = listing.len();
         let seen = state.seen(&self.name).await.map_err(PollError::State)?;
-        let plan = plan::plan(&listing, &seen, &Policy::of(&self.cfg), unix_now());
+        let oversized: HashMap<String, u64> = state
+            .oversized(&self.name)
+            .await
+            .map_err(PollError::State)?
+            .into_iter()
+            .map(|o| (o.uid, o.size))
+            .collect();
+        let plan = plan::plan(
+            &listing,
+            &seen,
+            &oversized,
+            &Policy::of(&self.cfg),
+            unix_now(),
+        );
         out.counts.oversized = plan.oversized.len();
-        self.triage_oversized(session, &listing, &plan.oversized, state)
+        let listed: HashSet<String> = listing.iter().map(|l| l.uid.clone()).collect();
+        self.triage_oversized(session, &listed, &oversized, &plan.oversized, state)
             .await?;
         if let Some(bound) = plan.raise_max_message {
             session.set_max_message(bound);
@@ -444,7 +458,7 @@ impl Pipeline {
             self.delete(session, &plan.delete, &mut out).await?;
         }
         let batches: Vec<&[&Listing]> = to_fetch.chunks(self.cfg.batch_size).collect();
-        let mut prefetched: Option<Retrieved> = None;
+        let mut prefetched: Option<Retrieval> = None;
         for (i, batch) in batches.iter().enumerate() {
             if self.breaker_open() {
                 // Tripped by an earlier batch: fetching the rest would only
@@ -452,11 +466,17 @@ impl Pipeline {
                 out.counts.failed += to_fetch.len() - i * self.cfg.batch_size;
                 break;
             }
-            let fetched = match prefetched.take() {
+            let Retrieval { results, too_large } = match prefetched.take() {
                 Some(f) => f,
-                None => session.retrieve(&numbers(batch)).await,
-            }
-            .map_err(|e| PollError::session("retrieving messages", e))?;
+                None => retrieve(session, &numbers(batch)).await,
+            };
+            let fetched = results.map_err(|e| PollError::session("retrieving messages", e))?;
+            let arrived = Arrived {
+                batch,
+                fetched,
+                too_large,
+                listed: &listed,
+            };
             // The next batch downloads while this one is parsed, mapped and
             // committed, as long as the mapper is healthy (a failing one is
             // not fed ahead of the circuit breaker).
@@ -467,16 +487,13 @@ impl Pipeline {
                 Some(next) => {
                     let next = numbers(next);
                     let (committed, f) = tokio::join!(
-                        self.process_fetched(batch, fetched, state, &mut out),
-                        session.retrieve(&next),
+                        self.process_fetched(arrived, state, &mut out),
+                        retrieve(session, &next),
                     );
                     prefetched = Some(f);
                     committed?
                 }
-                None => {
-                    self.process_fetched(batch, fetched, state, &mut out)
-                        .await?
-                }
+                None => self.process_fetched(arrived, state, &mut out).await?,
             };
             if self.cfg.retention == Retention::Delete && !committed.is_empty() {
                 if prefetched.as_ref().is_some_and(broke_connection) {
@@ -497,17 +514,13 @@ impl Pipeline {
     async fn triage_oversized(
         &self,
         session: &mut Session,
-        listing: &[Listing],
+        listed: &HashSet<String>,
+        known: &HashMap<String, u64>,
         oversized: &[&Listing],
         state: &dyn StateBackend,
     ) -> Result<(), PollError> {
-        let known = state
-            .oversized_uids(&self.name)
-            .await
-            .map_err(PollError::State)?;
-        let listed: HashSet<String> = listing.iter().map(|l| l.uid.clone()).collect();
         let mut found = Vec::new();
-        for l in oversized.iter().filter(|l| !known.contains(&l.uid)) {
+        for l in oversized.iter().filter(|l| !known.contains_key(&l.uid)) {
             let headers = match session.top(l.number, 0).await {
                 Ok(raw) => popline_mime::parse(&raw).ok(),
                 // A server without TOP, or a message it cannot show: record
@@ -536,13 +549,39 @@ impl Pipeline {
                 self.cfg.max_message_mib);
             found.push(o);
         }
-        if !found.is_empty() || known.iter().any(|uid| !listed.contains(uid)) {
+        if !found.is_empty() || known.keys().any(|uid| !listed.contains(uid)) {
             state
-                .record_oversized(&self.name, found, listed)
+                .record_oversized(&self.name, found, listed.clone())
                 .await
                 .map_err(PollError::State)?;
         }
         Ok(())
+    }
+
+    /// Record message `l`, whose `RETR` answer outgrew `bound` bytes although
+    /// LIST said it was smaller, as oversized: at least `bound + 1` bytes.
+    async fn record_too_large(
+        &self,
+        l: &Listing,
+        bound: u64,
+        listed: &HashSet<String>,
+        state: &dyn StateBackend,
+    ) -> Result<(), PollError> {
+        tracing::warn!(mailbox = %self.name, uid = %l.uid, listed_size = l.size,
+            "message larger than max_message_mib ({} MiB) although LIST said {} bytes: \
+             left on the server and recorded; raise max_message_mib to ingest it",
+            self.cfg.max_message_mib, l.size);
+        let found = Oversized {
+            uid: l.uid.clone(),
+            size: bound.saturating_add(1),
+            message_id: None,
+            sender: None,
+            subject: None,
+        };
+        state
+            .record_oversized(&self.name, vec![found], listed.clone())
+            .await
+            .map_err(PollError::State)
     }
 
     /// Parse, map and durably commit one retrieved batch. Returns the
@@ -554,11 +593,16 @@ impl Pipeline {
     /// then each is deduplicated and mapped in listing order.
     async fn process_fetched<'l>(
         &self,
-        batch: &[&'l Listing],
-        fetched: Vec<Result<Spooled, Pop3Error>>,
+        retrieved: Arrived<'_, 'l>,
         state: &dyn StateBackend,
         out: &mut SessionResult,
     ) -> Result<Vec<&'l Listing>, PollError> {
+        let Arrived {
+            batch,
+            fetched,
+            too_large,
+            listed,
+        } = retrieved;
         let received_at = now_rfc3339();
         // The first failure that left the connection unusable: the poll ends
         // with it once what did arrive is committed.
@@ -568,8 +612,18 @@ impl Pipeline {
             let raw = match raw {
                 Ok(raw) => raw,
                 Err(e) => {
-                    tracing::warn!(mailbox = %self.name, uid = %l.uid, "retrieve failed: {e}");
-                    out.counts.failed += 1;
+                    match too_large.filter(|&(n, _)| n == l.number) {
+                        // Larger than LIST said: recorded, so later polls
+                        // leave it on the server instead of failing on it.
+                        Some((_, bound)) => {
+                            self.record_too_large(l, bound, listed, state).await?;
+                            out.counts.oversized += 1;
+                        }
+                        None => {
+                            tracing::warn!(mailbox = %self.name, uid = %l.uid, "retrieve failed: {e}");
+                            out.counts.failed += 1;
+                        }
+                    }
                     if lost.is_none() && connection_lost(&e) {
                         lost = Some(lost_connection(e, "retrieving", l));
                     }
@@ -987,8 +1041,29 @@ struct SessionResult {
 }
 
 /// What one `retrieve` call gave: a result per message, or the session's
-/// failure.
-type Retrieved = Result<Vec<Result<Spooled, Pop3Error>>, SessionError>;
+/// failure; and the message whose answer outgrew the size bound, if one did.
+struct Retrieval {
+    results: Result<Vec<Result<Spooled, Pop3Error>>, SessionError>,
+    too_large: Option<(u32, u64)>,
+}
+
+/// Retrieve a batch through the dialogue.
+async fn retrieve(session: &mut Session, numbers: &[u32]) -> Retrieval {
+    let results = session.retrieve(numbers).await;
+    Retrieval {
+        results,
+        too_large: session.take_too_large(),
+    }
+}
+
+/// A retrieved batch, for [`Pipeline::process_fetched`].
+struct Arrived<'b, 'l> {
+    batch: &'b [&'l Listing],
+    fetched: Vec<Result<Spooled, Pop3Error>>,
+    too_large: Option<(u32, u64)>,
+    /// Every uid the server listed.
+    listed: &'b HashSet<String>,
+}
 
 /// The message numbers of a batch.
 fn numbers(batch: &[&Listing]) -> Vec<u32> {
@@ -996,8 +1071,8 @@ fn numbers(batch: &[&Listing]) -> Vec<u32> {
 }
 
 /// Whether a retrieve left the connection unusable.
-fn broke_connection(r: &Retrieved) -> bool {
-    match r {
+fn broke_connection(r: &Retrieval) -> bool {
+    match &r.results {
         Err(_) => true,
         Ok(results) => results
             .iter()

@@ -46,10 +46,13 @@ pub struct Plan<'l> {
 }
 
 /// Plan a poll of a mailbox listing `listing`, whose committed uids the
-/// state knows as `seen`, at Unix time `now`.
+/// state knows as `seen` and whose oversized ones as `oversized` (uid →
+/// size in bytes: LIST's, or at least the bound a `RETR` outgrew when LIST
+/// understated it), at Unix time `now`.
 pub fn plan<'l>(
     listing: &'l [Listing],
     seen: &HashMap<String, Seen>,
+    oversized: &HashMap<String, u64>,
     policy: &Policy,
     now: i64,
 ) -> Plan<'l> {
@@ -72,13 +75,15 @@ pub fn plan<'l>(
                     p.delete.push(l);
                 }
             }
-            None if l.size > policy.max_message && policy.oversize == OversizePolicy::Skip => {
+            None if size_of(l, oversized) > policy.max_message
+                && policy.oversize == OversizePolicy::Skip =>
+            {
                 p.oversized.push(l);
             }
             None => p.fetch.push(l),
         }
     }
-    if let Some(largest) = p.fetch.iter().map(|l| l.size).max()
+    if let Some(largest) = p.fetch.iter().map(|l| size_of(l, oversized)).max()
         && largest > policy.max_message
     {
         // `oversize = "fetch"`: accept the largest listed message, with slack
@@ -87,6 +92,14 @@ pub fn plan<'l>(
         p.raise_max_message = Some(largest.saturating_add(largest / 10 + (1 << 20)));
     }
     p
+}
+
+/// What a message's size is known to be: LIST's word, unless a `RETR`
+/// showed it larger.
+fn size_of(l: &Listing, oversized: &HashMap<String, u64>) -> u64 {
+    oversized
+        .get(&l.uid)
+        .map_or(l.size, |&known| known.max(l.size))
 }
 
 #[cfg(test)]
@@ -219,7 +232,7 @@ mod tests {
             let listed = [listing("u", size)];
             let state: HashMap<String, Seen> =
                 row.into_iter().map(|s| ("u".to_string(), s)).collect();
-            let p = plan(&listed, &state, &pol, NOW);
+            let p = plan(&listed, &state, &HashMap::new(), &pol, NOW);
             let got = match (p.fetch.len(), p.delete.len(), p.oversized.len()) {
                 (1, 0, 0) => Fetch,
                 (0, 1, 0) => Delete,
@@ -235,7 +248,7 @@ mod tests {
     fn fetch_keeps_listing_order_and_raises_the_bound_only_when_needed() {
         let listed = [listing("a", 5), listing("b", 20 * MIB), listing("c", 7)];
         let pol = policy(Retention::Keep, None, OversizePolicy::Fetch);
-        let p = plan(&listed, &HashMap::new(), &pol, NOW);
+        let p = plan(&listed, &HashMap::new(), &HashMap::new(), &pol, NOW);
         let uids: Vec<&str> = p.fetch.iter().map(|l| l.uid.as_str()).collect();
         assert_eq!(uids, ["a", "b", "c"]);
         let raised = p.raise_max_message.unwrap();
@@ -246,13 +259,41 @@ mod tests {
 
         let small = [listing("a", 5)];
         assert_eq!(
-            plan(&small, &HashMap::new(), &pol, NOW).raise_max_message,
+            plan(&small, &HashMap::new(), &HashMap::new(), &pol, NOW).raise_max_message,
             None
         );
         let skip = policy(Retention::Keep, None, OversizePolicy::Skip);
         assert_eq!(
-            plan(&listed, &HashMap::new(), &skip, NOW).raise_max_message,
+            plan(&listed, &HashMap::new(), &HashMap::new(), &skip, NOW).raise_max_message,
             None
         );
+    }
+
+    #[test]
+    fn a_message_larger_than_list_said_is_judged_by_what_retr_showed() {
+        let listed = [listing("u", 100)];
+        let shown = HashMap::from([("u".to_string(), 10 * MIB + 1)]);
+        let skip = policy(Retention::Keep, None, OversizePolicy::Skip);
+        let p = plan(&listed, &HashMap::new(), &shown, &skip, NOW);
+        assert_eq!(
+            p.oversized.len(),
+            1,
+            "left on the server, not fetched again"
+        );
+        // A raised bound lets it through.
+        let raised = Policy {
+            max_message: 20 * MIB,
+            ..skip.clone()
+        };
+        assert_eq!(
+            plan(&listed, &HashMap::new(), &shown, &raised, NOW)
+                .fetch
+                .len(),
+            1
+        );
+        // With oversize = "fetch" the session's bound is raised past it.
+        let fetch = policy(Retention::Keep, None, OversizePolicy::Fetch);
+        let p = plan(&listed, &HashMap::new(), &shown, &fetch, NOW);
+        assert!(p.raise_max_message.unwrap() > 10 * MIB + 1);
     }
 }

@@ -303,6 +303,13 @@ impl Session {
         Ok(out)
     }
 
+    /// The message whose `RETR` answer outgrew the size bound in this
+    /// session, if one did, with the bound in bytes (the connection is
+    /// unusable after it); taken once.
+    pub fn take_too_large(&mut self) -> Option<(u32, u64)> {
+        self.conn_mut().take_too_large()
+    }
+
     /// Headers and `lines` body lines of one message.
     pub async fn top(&mut self, number: u32, lines: u32) -> Result<Spooled, SessionError> {
         self.store.data_mut().start_call();

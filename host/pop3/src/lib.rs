@@ -137,6 +137,9 @@ pub struct Connection {
     failed: Option<ConnError>,
     /// Which command each answer the plugin reads belongs to.
     answers: Answers,
+    /// A `RETR` whose answer outgrew the size bound: its message number and
+    /// the bound, in bytes.
+    too_large: Option<(u32, u64)>,
     pub stats: ConnStats,
 }
 
@@ -171,6 +174,7 @@ impl Connection {
             dele_allowed: HashSet::new(),
             failed: None,
             answers: Answers::default(),
+            too_large: None,
             stats: ConnStats::default(),
         }
     }
@@ -288,6 +292,11 @@ impl Connection {
         let res = wire::read_multiline(io, max, pace, &mut out)
             .await
             .map_err(ConnError::from);
+        if let Err(ConnError::TooLarge(bound)) = &res
+            && let Some(n) = command.strip_prefix("RETR ").and_then(|n| n.parse().ok())
+        {
+            self.too_large = Some((n, *bound));
+        }
         self.poison(res)?;
         self.stats.bytes_read += out.len();
         let raw = out
@@ -299,6 +308,12 @@ impl Connection {
             bytes,
             answers: command,
         })
+    }
+
+    /// The message whose `RETR` answer outgrew the size bound on this
+    /// connection, if one did, and the bound (bytes); taken once.
+    pub fn take_too_large(&mut self) -> Option<(u32, u64)> {
+        self.too_large.take()
     }
 
     /// The unique id the server itself gave message `number` in its UIDL

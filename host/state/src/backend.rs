@@ -113,9 +113,6 @@ pub trait StateBackend: Send + Sync {
     /// Note that these uids were deleted from the server (after QUIT).
     async fn mark_deleted(&self, mailbox: &str, uids: Vec<String>) -> anyhow::Result<()>;
 
-    /// The uids recorded as oversized.
-    async fn oversized_uids(&self, mailbox: &str) -> anyhow::Result<HashSet<String>>;
-
     /// Every oversized message of `mailbox`.
     async fn oversized(&self, mailbox: &str) -> anyhow::Result<Vec<Oversized>>;
 

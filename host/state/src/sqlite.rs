@@ -256,6 +256,12 @@ impl SqliteState {
                         c.body_sha256
                     ])?;
                 }
+                // Committed after all (a raised bound): no longer oversized.
+                let mut unlist =
+                    tx.prepare_cached("DELETE FROM oversized WHERE mailbox = ?1 AND uid = ?2")?;
+                for c in batch {
+                    unlist.execute(params![mailbox, c.uid])?;
+                }
             }
             tx.commit()
         };
@@ -330,22 +336,6 @@ impl SqliteState {
             );
         }
         Ok(())
-    }
-
-    /// Unique ids of `mailbox` already recorded as oversized.
-    pub fn oversized_uids(&self, mailbox: &str) -> anyhow::Result<HashSet<String>> {
-        let read = || -> rusqlite::Result<HashSet<String>> {
-            self.conn
-                .prepare_cached("SELECT uid FROM oversized WHERE mailbox = ?1")?
-                .query_map([mailbox], |row| row.get(0))?
-                .collect()
-        };
-        read().with_context(|| {
-            format!(
-                "reading the oversized messages of mailbox {mailbox:?} from {}",
-                self.path.display()
-            )
-        })
     }
 
     /// Every oversized message of `mailbox` still on record, largest first.
@@ -566,11 +556,6 @@ impl StateBackend for SqliteBackend {
     async fn mark_deleted(&self, mailbox: &str, uids: Vec<String>) -> anyhow::Result<()> {
         let mailbox = mailbox.to_string();
         self.with(move |db| db.mark_deleted(&mailbox, &uids)).await
-    }
-
-    async fn oversized_uids(&self, mailbox: &str) -> anyhow::Result<HashSet<String>> {
-        let mailbox = mailbox.to_string();
-        self.with(move |db| db.oversized_uids(&mailbox)).await
     }
 
     async fn oversized(&self, mailbox: &str) -> anyhow::Result<Vec<Oversized>> {
