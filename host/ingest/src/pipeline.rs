@@ -610,7 +610,8 @@ impl Pipeline {
         let mut arrived = Vec::with_capacity(batch.len());
         for (l, raw) in batch.iter().zip(fetched) {
             let raw = match raw {
-                Ok(raw) => raw,
+                // Shared, not copied, with the archive and the dead letters.
+                Ok(raw) => Arc::new(raw),
                 Err(e) => {
                     match too_large.filter(|&(n, _)| n == l.number) {
                         // Larger than LIST said: recorded, so later polls
@@ -633,7 +634,7 @@ impl Pipeline {
             out.counts.fetched += 1;
             crate::progress::fetched(&self.name, raw.len() as u64);
             if let Some(a) = &self.archive {
-                a.keep(&self.name, &l.uid, &raw).await;
+                a.keep(&self.name, &l.uid, raw.clone()).await;
             }
             if raw.is_spooled() {
                 out.counts.spooled += 1;
@@ -671,7 +672,7 @@ impl Pipeline {
         let mut commits: Vec<Committed> = Vec::new();
         let mut done: Vec<&Listing> = Vec::new();
         // The raw bytes of messages with records, by uid, until committed.
-        let mut delivering: HashMap<String, Spooled> = HashMap::new();
+        let mut delivering: HashMap<String, Arc<Spooled>> = HashMap::new();
         for (l, raw, parsed) in arrived {
             let earlier = match &parsed {
                 Ok(_) => in_state.next().flatten(),
@@ -770,7 +771,7 @@ impl Pipeline {
         records: &mut Vec<FeedbackRecord>,
         blobs: &Blobs,
         commits: &mut [Committed],
-        delivering: &mut HashMap<String, Spooled>,
+        delivering: &mut HashMap<String, Arc<Spooled>>,
         received_at: &str,
         out: &mut SessionResult,
     ) -> Result<(), PollError> {
@@ -848,7 +849,7 @@ impl Pipeline {
     async fn dead_letter(
         &self,
         l: &Listing,
-        raw: Spooled,
+        raw: Arc<Spooled>,
         parsed: Option<&ParsedEmail>,
         reason: &str,
         received_at: &str,
@@ -869,7 +870,7 @@ impl Pipeline {
     async fn quarantine(
         &self,
         uid: &str,
-        raw: Spooled,
+        raw: Arc<Spooled>,
         sha256: String,
         identity: (Option<String>, Option<String>),
         reason: &str,
@@ -892,7 +893,7 @@ impl Pipeline {
         let dl = self.dead_letters.clone();
         let size = raw.len() as u64;
         let stored = meta.clone();
-        // Moved, not copied: a spooled message stays a mapped file.
+        // Shared, not copied: a spooled message stays a mapped file.
         tokio::task::spawn_blocking(move || dl.store(&stored, &raw))
             .await?
             .context("storing a dead letter")?;

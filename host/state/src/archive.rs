@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
+use popline_core::spool::Spooled;
 
 /// One mailbox's archive folder and how long it keeps messages.
 #[derive(Debug, Clone)]
@@ -38,7 +39,9 @@ const QUEUE: usize = 64;
 struct Job {
     mailbox: String,
     uid: String,
-    raw: Vec<u8>,
+    /// Shared with the pipeline, not copied: a spooled message stays a
+    /// mapped file.
+    raw: Arc<Spooled>,
 }
 
 /// The writer thread and its queue; dropping it drains the queue.
@@ -118,11 +121,11 @@ impl Archive {
     /// Queue one raw message for the writer thread; waits only while the
     /// queue is full. A failure is logged, not returned: the archive never
     /// holds up ingestion.
-    pub async fn keep(&self, mailbox: &str, uid: &str, raw: &[u8]) {
+    pub async fn keep(&self, mailbox: &str, uid: &str, raw: Arc<Spooled>) {
         let job = Job {
             mailbox: mailbox.to_string(),
             uid: uid.to_string(),
-            raw: raw.to_vec(),
+            raw,
         };
         let sent = match self.writer.sender(&self.dir) {
             Ok(tx) => tx
@@ -333,12 +336,8 @@ mod tests {
         rt.block_on(async {
             // More than the queue holds, so sending also waits on the writer.
             for i in 0..(QUEUE + 10) {
-                a.keep(
-                    "beta",
-                    &format!("uid-{i}"),
-                    format!("message {i}").as_bytes(),
-                )
-                .await;
+                let raw = Spooled::Memory(format!("message {i}").into_bytes());
+                a.keep("beta", &format!("uid-{i}"), Arc::new(raw)).await;
             }
         });
         drop(a);
