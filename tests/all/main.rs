@@ -18,6 +18,7 @@ mod layers;
 mod load;
 mod oauth;
 mod once_progress;
+mod plugin_limits;
 mod plugin_runtime;
 mod quality;
 mod replay;

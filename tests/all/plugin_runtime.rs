@@ -68,7 +68,7 @@ async fn hostile_mappers_are_contained_and_the_next_message_works() {
     let limits = Limits {
         cpu_ms: 300,
         memory_mib: 32,
-        output_kib: 1024,
+        output_kib: Some(1024),
         ..Limits::default()
     };
     let mapper = test_mapper(limits);
@@ -135,7 +135,7 @@ async fn returned_errors_invalid_output_and_log_floods() {
     match run(&mapper, "huge-error").await.unwrap_err() {
         PluginError::Returned { message, .. } => {
             assert!(message.len() < 4200, "{}", message.len());
-            assert!(message.ends_with(&format!("[{} more bytes cut]", (8 << 20) - 4096)));
+            assert!(message.ends_with(&format!("[{} more bytes cut]", (2 << 20) - 4096)));
         }
         other => panic!("{other}"),
     }

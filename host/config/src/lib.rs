@@ -62,7 +62,9 @@ impl Default for StateConfig {
 pub struct PluginsConfig {
     /// Where compiled plugins are cached (default: `$XDG_CACHE_HOME/popline`).
     pub cache_dir: Option<PathBuf>,
-    /// Plugin instances that may be alive at once (default 1000).
+    /// Plugin instances that may be alive at once (default 1000). When all
+    /// are taken, a poll that needs another ends and is retried (exit 75);
+    /// no message is dead-lettered for it.
     pub max_instances: Option<u32>,
 }
 

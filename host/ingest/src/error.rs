@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use popline_oauth::AuthError;
+use popline_plugin_runtime::PluginError;
 use popline_plugin_runtime::dialogue::{ErrorKind as Pop3Kind, SessionError};
 use popline_sink::SinkError;
 
@@ -56,6 +57,10 @@ pub enum PollError {
         "the session did not end within session_timeout ({after:?}); it was dropped without QUIT, so nothing was deleted in it; raise session_timeout or lower batch_size"
     )]
     Deadline { after: Duration },
+    /// No plugin instance could be started: the host is at its limit of
+    /// live instances. The message is not held against the plugin.
+    #[error("{0}")]
+    Capacity(PluginError),
     /// The host itself: its spool folder, dead letters, a task.
     #[error("{0:#}")]
     Host(anyhow::Error),
@@ -92,6 +97,8 @@ pub enum ErrorKind {
     Breaker,
     /// A session outlasted its `session_timeout`.
     Deadline,
+    /// No plugin instance could be started (`max_instances`).
+    Capacity,
     /// The host's own disk or tasks.
     Host,
 }
@@ -113,6 +120,7 @@ impl ErrorKind {
             ErrorKind::State => "state",
             ErrorKind::Breaker => "breaker",
             ErrorKind::Deadline => "deadline",
+            ErrorKind::Capacity => "capacity",
             ErrorKind::Host => "other",
         }
     }
@@ -128,7 +136,8 @@ impl ErrorKind {
             | ErrorKind::TokenEndpoint
             | ErrorKind::Sink
             | ErrorKind::State
-            | ErrorKind::Deadline => EX_TEMPFAIL,
+            | ErrorKind::Deadline
+            | ErrorKind::Capacity => EX_TEMPFAIL,
             ErrorKind::Auth | ErrorKind::NeedsLogin | ErrorKind::OAuth | ErrorKind::Credential => {
                 EX_NOPERM
             }
@@ -164,6 +173,7 @@ impl PollError {
             PollError::OAuth(AuthError::Unavailable(_)) => ErrorKind::TokenEndpoint,
             PollError::OAuth(_) => ErrorKind::OAuth,
             PollError::Session { error, .. } => match error {
+                SessionError::Plugin(p) if p.is_host_condition() => ErrorKind::Capacity,
                 SessionError::Plugin(_) => ErrorKind::Plugin,
                 SessionError::Pop3(p) => match p.kind {
                     Pop3Kind::Auth => ErrorKind::Auth,
@@ -175,6 +185,7 @@ impl PollError {
             PollError::State(_) => ErrorKind::State,
             PollError::BreakerOpen { .. } => ErrorKind::Breaker,
             PollError::Deadline { .. } => ErrorKind::Deadline,
+            PollError::Capacity(_) => ErrorKind::Capacity,
             PollError::Host(_) => ErrorKind::Host,
         }
     }
@@ -267,6 +278,32 @@ mod tests {
                 },
                 "deadline",
                 75,
+            ),
+            (
+                PollError::Capacity(PluginError::Unavailable {
+                    plugin: "m".into(),
+                    reason: "pool full".into(),
+                }),
+                "capacity",
+                75,
+            ),
+            (
+                SessionError::Plugin(PluginError::Unavailable {
+                    plugin: "d".into(),
+                    reason: "pool full".into(),
+                })
+                .into(),
+                "capacity",
+                75,
+            ),
+            (
+                SessionError::Plugin(PluginError::Returned {
+                    plugin: "d".into(),
+                    message: "no".into(),
+                })
+                .into(),
+                "plugin",
+                70,
             ),
             // Words in a message do not decide the class.
             (

@@ -678,8 +678,9 @@ impl Pipeline {
                 Ok(_) => in_state.next().flatten(),
                 Err(_) => None,
             };
-            if self.breaker_open() {
-                // Tripped during this batch: leave the rest on the server.
+            if self.breaker_open() || matches!(lost, Some(PollError::Capacity(_))) {
+                // Tripped during this batch, or no mapper can start: leave
+                // the rest on the server.
                 out.counts.failed += 1;
                 continue;
             }
@@ -698,7 +699,18 @@ impl Pipeline {
                         .await;
                     (mapped, Some(p))
                 }
-                Err(e) => (Err(MapError::Parse(e).to_string()), None),
+                Err(e) => (Err(MapError::Parse(e)), None),
+            };
+            let mapped = match mapped {
+                // The host, not the plugin or the message: no dead letter,
+                // no breaker count; the poll ends and is retried.
+                Err(MapError::Plugin(e)) if e.is_host_condition() => {
+                    tracing::warn!(mailbox = %self.name, uid = %l.uid, "message left on the server: {e}");
+                    out.counts.failed += 1;
+                    lost.get_or_insert(PollError::Capacity(e));
+                    continue;
+                }
+                other => other.map_err(|e| e.to_string()),
             };
             let (processed, raw) = match mapped {
                 Ok(p) => {
@@ -925,7 +937,7 @@ impl Pipeline {
         received_at: &str,
         pending: &[Committed],
         blobs: &mut Blobs,
-    ) -> Result<(Committed, Vec<FeedbackRecord>), String> {
+    ) -> Result<(Committed, Vec<FeedbackRecord>), MapError> {
         let message_id = parsed.email.message_id.clone();
         let commit = |outcome| Committed {
             uid: l.uid.clone(),
@@ -947,9 +959,8 @@ impl Pipeline {
             return Ok((commit(Disposition::Duplicate { of_uid }), Vec::new()));
         }
         let ctx = popline_mapping::context(&self.name, &self.cfg.user, &l.uid, received_at);
-        let mapped = popline_mapping::map_parsed(&self.mapper, parsed, &ctx, &self.mapper_config)
-            .await
-            .map_err(|e| e.to_string())?;
+        let mapped =
+            popline_mapping::map_parsed(&self.mapper, parsed, &ctx, &self.mapper_config).await?;
         let (outcome, recs) = disposition(mapped);
         if let Disposition::Skipped { reason } = &outcome {
             tracing::info!(mailbox = %self.name, uid = %l.uid, "skipped: {reason}");

@@ -164,13 +164,18 @@ impl DialoguePlugin {
             held_bytes: 0,
             held_max_bytes: self.limits.held_mib.saturating_mul(1024 * 1024),
         };
-        let mut store =
-            State::new_store(self.engine.wasmtime(), self.name.clone(), &self.limits, ext);
+        let mut store = State::new_store(
+            self.engine.wasmtime(),
+            self.name.clone(),
+            &self.limits,
+            inspect::WorldKind::Dialogue,
+            ext,
+        );
         store.data_mut().start_call();
         let plugin = self.name.clone();
         let bindings = match self.pre.instantiate_async(&mut store).await {
             Ok(b) => b,
-            Err(e) => return Err(trap(&plugin, e, &store).into()),
+            Err(e) => return Err(trap(e, &store).into()),
         };
         let mut session = Session {
             store,
@@ -181,7 +186,7 @@ impl DialoguePlugin {
         let handle = match session.store.data_mut().table.push(ConnectionRes) {
             Ok(h) => h,
             Err(e) => {
-                return Err(trap(&session.plugin, wasmtime::Error::new(e), &session.store).into());
+                return Err(trap(wasmtime::Error::new(e), &session.store).into());
             }
         };
         session.store.data_mut().start_call();
@@ -198,8 +203,8 @@ impl DialoguePlugin {
     }
 }
 
-fn trap(plugin: &str, e: wasmtime::Error, store: &Store<State>) -> PluginError {
-    PluginError::from_call(plugin, e, store.data().stderr())
+fn trap(e: wasmtime::Error, store: &Store<State>) -> PluginError {
+    store.data().error(e)
 }
 
 /// An open POP3 session driven by the host.
@@ -228,7 +233,7 @@ impl Session {
 
     /// Turn a call's wasmtime error (trap, limit) into a plugin error.
     fn checked<T>(&self, res: wasmtime::Result<T>) -> Result<T, PluginError> {
-        res.map_err(|e| trap(&self.plugin, e, &self.store))
+        res.map_err(|e| trap(e, &self.store))
     }
 
     /// Every message with number, unique id and size.

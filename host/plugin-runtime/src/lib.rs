@@ -45,8 +45,12 @@ pub struct Limits {
     /// Guest CPU time allowed per call (mapper: per message; dialogue: per
     /// operation, not counting time spent waiting on the network), in ms.
     pub cpu_ms: u64,
-    /// Maximum size of a mapper's output (all strings added up), in KiB.
-    pub output_kib: u64,
+    /// Most data one call may hand the host, in KiB: a mapper's records
+    /// (all text added up), a dialogue's listing, server info or error.
+    /// wasmtime counts it while copying, so nothing larger is ever copied.
+    /// Default 4096 for a mapper, 32768 for a dialogue (the listing of a
+    /// mailbox of some 300,000 messages).
+    pub output_kib: Option<u64>,
     /// Log lines one instance may emit; the rest are dropped and counted.
     pub log_lines: u32,
     /// Bytes of guest stderr kept for error reports (panic messages).
@@ -67,7 +71,7 @@ impl Default for Limits {
         Limits {
             memory_mib: 64,
             cpu_ms: 1000,
-            output_kib: 4096,
+            output_kib: None,
             log_lines: 1000,
             stderr_bytes: 16 * 1024,
             wall_secs: 600,
@@ -79,6 +83,15 @@ impl Default for Limits {
 impl Limits {
     fn memory_bytes(&self) -> usize {
         (self.memory_mib as usize).saturating_mul(1024 * 1024)
+    }
+
+    /// The output limit in bytes, for a plugin of `world`.
+    pub(crate) fn output_bytes(&self, world: inspect::WorldKind) -> u64 {
+        let default = match world {
+            inspect::WorldKind::Mapper => 4096,
+            inspect::WorldKind::Dialogue => 32 * 1024,
+        };
+        self.output_kib.unwrap_or(default).saturating_mul(1024)
     }
 }
 
@@ -179,6 +192,21 @@ impl Engine {
     }
 }
 
+/// What one component instance may take from the instance pool.
+struct PerComponent {
+    core_instances: u32,
+    memories: u32,
+    tables: u32,
+}
+
+/// Rust components use one memory and a few core instances; a
+/// `componentize-py` component links a dozen libraries into one memory.
+const PER_COMPONENT: PerComponent = PerComponent {
+    core_instances: 32,
+    memories: 2,
+    tables: 8,
+};
+
 fn build_engine(opts: &EngineOptions, pooling: bool) -> anyhow::Result<wasmtime::Engine> {
     let mut cfg = wasmtime::Config::new();
     cfg.epoch_interruption(true);
@@ -187,10 +215,16 @@ fn build_engine(opts: &EngineOptions, pooling: bool) -> anyhow::Result<wasmtime:
         let n = opts.max_instances.unwrap_or(1000);
         let mut pool = wasmtime::PoolingAllocationConfig::default();
         pool.total_component_instances(n);
-        // A Rust component instantiates a handful of core modules and tables.
-        pool.total_core_instances(n.saturating_mul(8));
-        pool.total_memories(n.saturating_mul(2));
-        pool.total_tables(n.saturating_mul(4));
+        // Per component, so one plugin cannot take the slots every other
+        // instance needs (a dialogue holding them would stop all mappers);
+        // totals sized so that `n` instances at these bounds always fit.
+        // A component over a bound is refused when it is loaded.
+        pool.max_core_instances_per_component(PER_COMPONENT.core_instances);
+        pool.max_memories_per_component(PER_COMPONENT.memories);
+        pool.max_tables_per_component(PER_COMPONENT.tables);
+        pool.total_core_instances(n.saturating_mul(PER_COMPONENT.core_instances));
+        pool.total_memories(n.saturating_mul(PER_COMPONENT.memories));
+        pool.total_tables(n.saturating_mul(PER_COMPONENT.tables));
         pool.max_memory_size(1 << 30);
         cfg.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     }

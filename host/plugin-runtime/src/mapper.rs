@@ -109,8 +109,13 @@ impl MapperPlugin {
         let ext = MapperExt {
             attachments: input.attachments,
         };
-        let mut store =
-            State::new_store(self.engine.wasmtime(), self.name.clone(), &self.limits, ext);
+        let mut store = State::new_store(
+            self.engine.wasmtime(),
+            self.name.clone(),
+            &self.limits,
+            inspect::WorldKind::Mapper,
+            ext,
+        );
         if capture_logs {
             store.data_mut().capture_logs();
         }
@@ -129,8 +134,7 @@ impl MapperPlugin {
         let out = match result {
             Ok(out) => out,
             Err(e) => {
-                let err = PluginError::from_call(&self.name, e, store.data().stderr());
-                return (Err(err), report);
+                return (Err(store.data().error(e)), report);
             }
         };
         (self.check_output(input.email, out), report)
@@ -150,7 +154,7 @@ impl MapperPlugin {
             }),
             Ok(outcome) => {
                 let size = outcome_size(&outcome);
-                let max = self.limits.output_kib.saturating_mul(1024);
+                let max = self.limits.output_bytes(inspect::WorldKind::Mapper);
                 if size > max {
                     return Err(PluginError::LimitExceeded {
                         plugin: self.name.to_string(),

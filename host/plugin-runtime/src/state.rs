@@ -12,7 +12,8 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::Limits;
-use super::error::{Limit, LimitExceeded};
+use super::error::{Limit, LimitExceeded, PluginError};
+use super::inspect::WorldKind;
 
 /// Store data for one plugin instance. `X` holds what only one world needs
 /// (the lent connection, the message's attachments).
@@ -21,6 +22,8 @@ pub(crate) struct PluginState<X> {
     pub table: ResourceTable,
     pub plugin: Arc<str>,
     limiter: MemoryLimiter,
+    /// The output limit, in bytes: also the hostcall fuel of every call.
+    output_max: u64,
     log_left: u32,
     logs_dropped: u32,
     stderr: MemoryOutputPipe,
@@ -76,25 +79,40 @@ impl CpuClock {
     }
 }
 
+/// Bounds the linear memory of one instance: all its memories together, so
+/// a component with N memories does not get N times the limit.
 struct MemoryLimiter {
     max: usize,
+    /// Bytes of all the instance's memories, as granted so far.
+    total: usize,
+    /// The last growth granted, undone if the allocation then fails.
+    last_growth: usize,
     peak: usize,
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max {
+        let growth = desired.saturating_sub(current);
+        let total = self.total.saturating_add(growth);
+        if total > self.max {
             // A trap with a typed cause rather than a failed `memory.grow`, so
             // the operator sees "memory limit" instead of an allocator abort.
             return Err(LimitExceeded(Limit::Memory(self.max as u64)).into());
         }
-        self.peak = self.peak.max(desired);
+        self.total = total;
+        self.last_growth = growth;
+        self.peak = self.peak.max(total);
         Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.total -= std::mem::take(&mut self.last_growth);
+        Ok(())
     }
 
     fn table_growing(
@@ -114,8 +132,10 @@ impl<X: Send + 'static> PluginState<X> {
         engine: &wasmtime::Engine,
         plugin: Arc<str>,
         limits: &Limits,
+        world: WorldKind,
         ext: X,
     ) -> Store<PluginState<X>> {
+        let output_max = limits.output_bytes(world);
         let stderr = MemoryOutputPipe::new(limits.stderr_bytes);
         // Nothing granted: no preopens, env, args, network; stdout discarded.
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
@@ -125,8 +145,11 @@ impl<X: Send + 'static> PluginState<X> {
             plugin,
             limiter: MemoryLimiter {
                 max: limits.memory_bytes(),
+                total: 0,
+                last_growth: 0,
                 peak: 0,
             },
+            output_max,
             log_left: limits.log_lines,
             logs_dropped: 0,
             stderr,
@@ -142,6 +165,11 @@ impl<X: Send + 'static> PluginState<X> {
         };
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
+        // wasmtime charges every string and list the guest hands the host
+        // against this fuel *before* copying it, so the output limit is the
+        // real bound on what one call makes the host allocate (aliased
+        // strings included), not a check after the copy.
+        store.set_hostcall_fuel(hostcall_fuel(output_max));
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             let cpu = &ctx.data().cpu;
@@ -199,6 +227,12 @@ impl<X: Send + 'static> PluginState<X> {
         }
     }
 
+    /// The plugin error for a failed wasmtime call of this instance (a
+    /// trap, a limit), with its stderr attached.
+    pub fn error(&self, err: wasmtime::Error) -> PluginError {
+        PluginError::from_call(&self.plugin, err, self.stderr(), self.output_max)
+    }
+
     /// What the guest wrote to stderr (bounded), lossily decoded.
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.contents()).into_owned()
@@ -241,6 +275,17 @@ impl<X: Send + 'static> PluginState<X> {
     }
 }
 
+/// Slack over the output limit for the host-side shape of the data (the
+/// fuel counts each list element at its size in host memory, which the
+/// output limit, a count of text bytes, does not).
+const FUEL_SLACK: usize = 256 * 1024;
+
+fn hostcall_fuel(output_bytes: u64) -> usize {
+    usize::try_from(output_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(FUEL_SLACK)
+}
+
 /// Guest log level, independent of either world's generated bindings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -257,5 +302,59 @@ impl<X: Send> WasiView for PluginState<X> {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A core module with two memories of 1 page, each grown by `grow`.
+    const TWO_MEMORIES: &str = r#"
+        (module
+          (memory $a 1)
+          (memory $b 1)
+          (func (export "grow") (param $which i32) (param $pages i32) (result i32)
+            (if (result i32) (local.get $which)
+              (then (memory.grow $b (local.get $pages)))
+              (else (memory.grow $a (local.get $pages))))))
+    "#;
+
+    /// Growth is summed across an instance's memories: with a 4 MiB limit,
+    /// two memories cannot hold 4 MiB each.
+    #[tokio::test]
+    async fn the_memory_limit_is_for_all_memories_together() {
+        let mut cfg = wasmtime::Config::new();
+        cfg.epoch_interruption(true);
+        let engine = wasmtime::Engine::new(&cfg).unwrap();
+        let module = wasmtime::Module::new(&engine, wat::parse_str(TWO_MEMORIES).unwrap()).unwrap();
+        let limits = Limits {
+            memory_mib: 4,
+            ..Limits::default()
+        };
+        let mut store =
+            PluginState::new_store(&engine, "two".into(), &limits, WorldKind::Mapper, ());
+        let instance = wasmtime::Instance::new_async(&mut store, &module, &[])
+            .await
+            .unwrap();
+        let grow = instance
+            .get_typed_func::<(i32, i32), i32>(&mut store, "grow")
+            .unwrap();
+        const PAGE: u64 = 64 * 1024;
+        // 2 pages at start; memory a to 40 pages (2.5 MiB): granted.
+        assert_eq!(grow.call_async(&mut store, (0, 39)).await.unwrap(), 1);
+        // Memory b by as much again would make 5 MiB in all: refused.
+        let err = grow.call_async(&mut store, (1, 39)).await.unwrap_err();
+        match err.downcast_ref::<LimitExceeded>() {
+            Some(LimitExceeded(Limit::Memory(m))) => assert_eq!(*m, 4 << 20),
+            _ => panic!("expected the memory limit, got {err:#}"),
+        }
+        // What is left (4 MiB - 41 pages) still fits in memory b.
+        let left = (4 << 20) / PAGE - 41;
+        assert_eq!(
+            grow.call_async(&mut store, (1, left as i32)).await.unwrap(),
+            1
+        );
+        assert_eq!(store.data().report().memory_peak, 4 << 20);
     }
 }

@@ -287,6 +287,8 @@ pub struct Run {
     pub status: ExitStatus,
     pub stdout: String,
     pub stderr: String,
+    /// The process's peak resident set, in KiB (`ru_maxrss` from `wait4`).
+    pub peak_rss_kib: u64,
 }
 
 impl Run {
@@ -326,6 +328,8 @@ impl std::fmt::Display for Run {
 /// Run `cmd` to completion, capturing its output; kill it and fail the test
 /// if it takes longer than `limit` (a hang is a bug, not a slow test).
 #[track_caller]
+// The child is reaped with `wait4` (see `reap`), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 pub fn run(mut cmd: Command, limit: Duration) -> Run {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -341,17 +345,19 @@ pub fn run(mut cmd: Command, limit: Duration) -> Run {
     let out = drain(Box::new(child.stdout.take().unwrap()));
     let err = drain(Box::new(child.stderr.take().unwrap()));
     let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
+    let pid = child.id() as libc::pid_t;
+    let (status, peak_rss_kib) = loop {
+        if let Some(reaped) = reap(pid, false) {
+            break reaped;
         }
         if started.elapsed() > limit {
             let _ = child.kill();
-            let status = child.wait().unwrap();
+            let (status, peak_rss_kib) = reap(pid, true).expect("waited");
             let run = Run {
                 status,
                 stdout: out.join().unwrap(),
                 stderr: err.join().unwrap(),
+                peak_rss_kib,
             };
             panic!("popline did not finish within {limit:?}; killed\n{run}");
         }
@@ -361,6 +367,29 @@ pub fn run(mut cmd: Command, limit: Duration) -> Run {
         status,
         stdout: out.join().unwrap(),
         stderr: err.join().unwrap(),
+        peak_rss_kib,
+    }
+}
+
+/// Reap child `pid` if it has ended (or, with `block`, once it does): its
+/// exit status and peak RSS in KiB. `wait4` rather than `Child::wait`, which
+/// does not report the child's resource usage.
+fn reap(pid: libc::pid_t, block: bool) -> Option<(ExitStatus, u64)> {
+    use std::os::unix::process::ExitStatusExt;
+    let mut status = 0;
+    // SAFETY: plain syscall; `usage` is a valid out-parameter.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let flags = if block { 0 } else { libc::WNOHANG };
+    loop {
+        let r = unsafe { libc::wait4(pid, &mut status, flags, &mut usage) };
+        match r {
+            0 => return None,
+            r if r == pid => {
+                return Some((ExitStatus::from_raw(status), usage.ru_maxrss as u64));
+            }
+            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            _ => panic!("wait4({pid}): {}", std::io::Error::last_os_error()),
+        }
     }
 }
 

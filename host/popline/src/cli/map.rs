@@ -39,6 +39,9 @@ pub struct MapArgs {
     /// Guest memory limit, in MiB.
     #[arg(long)]
     pub memory_mib: Option<u64>,
+    /// Output limit per message (all text of the records), in KiB.
+    #[arg(long)]
+    pub output_kib: Option<u64>,
     /// Print a report per file instead of JSON lines: the parsed input the
     /// mapper received (headers, body sizes, attachments, decoding warnings),
     /// the plugin's log lines and stderr, wall and CPU time, peak memory, and
@@ -55,6 +58,9 @@ pub async fn run(engine: &Engine, args: MapArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(m) = args.memory_mib {
         limits.memory_mib = m;
+    }
+    if args.output_kib.is_some() {
+        limits.output_kib = args.output_kib;
     }
     let mapper = MapperPlugin::load(engine, &args.mapper, limits.clone())?;
     let received_at = args

@@ -19,6 +19,8 @@
 //! | `noop-loop` | in `list`, sends `NOOP` and reads its answer forever (the server keeps answering) |
 //! | `hoard` | in `list`, retrieves message 1 again and again, keeping every handle |
 //! | `slow` | spends 1.5 s on `NOOP`s before each `retrieve`: every call is within its limits, the session is not |
+//! | `aliased-list` | returns 4,000 listings whose unique ids are all one 8 MiB buffer in its memory |
+//! | `ballast` | not hostile: holds the same 8 MiB buffer while it lists (the baseline of `aliased-list`) |
 //! | `noop-before-auth` | queues `NOOP` and calls `authenticate` before reading its answer, then logs in twice |
 //!
 //! Refused writes are ignored, as an attacker would; anything the host lets
@@ -35,6 +37,22 @@ use popline::plugin::connection::{
     AuthOutcome, AuthRequest, Connection, IoError, Mechanism, Message,
 };
 use popline::plugin::log::{Level, log};
+
+/// 8 MiB of text in the guest's memory.
+fn ballast() -> String {
+    "u".repeat(8 << 20)
+}
+
+/// Another `String` over the very bytes of `s`, which is never freed.
+/// Deliberately unsound: wit-bindgen hands a returned string to the host by
+/// pointer, so a list of aliases is many views of one buffer, as a hostile
+/// guest could write by hand. The host copies each view unless its output
+/// limit stops it first.
+fn alias(s: &str) -> String {
+    // SAFETY: not sound (double ownership); the instance is discarded after
+    // the call, and the host must refuse the output before it is used.
+    unsafe { String::from_raw_parts(s.as_ptr().cast_mut(), s.len(), s.len()) }
+}
 
 struct Session {
     conn: Connection,
@@ -289,6 +307,18 @@ impl Guest for Plugin {
                     }
                 }
             }
+            if s.has("aliased-list") {
+                let uid = ballast();
+                return Ok((1..=4000)
+                    .map(|number| Listing {
+                        number,
+                        uid: alias(&uid),
+                        size: 1,
+                    })
+                    .collect());
+            }
+            let kept = s.has("ballast").then(ballast);
+            std::hint::black_box(&kept);
             let sizes = pairs(&bytes(&s.body("LIST")?));
             let uids = pairs(&bytes(&s.body("UIDL")?));
             let listings: Vec<Listing> = sizes

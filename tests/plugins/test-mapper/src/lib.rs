@@ -5,6 +5,9 @@
 //! `attachment` (reads attachment 0 through the host and reports its length),
 //! `log` (one line per level through the `log` crate, then a skip),
 //! `require` (fails unless config key `needed` is set),
+//! `aliased` (holds a `mib` MiB buffer, default 8, and returns `aliases`
+//! records, default 4000, whose bodies are all that one buffer; with
+//! `aliases=0` one small record: the baseline),
 //! `fs`, `net`, `env` (try to read a file, open a socket, read `$HOME`, and
 //! report what happened: the sandbox must deny all three).
 
@@ -76,9 +79,38 @@ impl Mapper for TestMapper {
                 Ok(record(email, format!("env: {:?} {vars:?}", std::env::var("HOME"))).into())
             }
             "error" => Err("test-mapper was told to fail".into()),
-            "huge-error" => Err("e".repeat(8 << 20)),
+            "huge-error" => Err("e".repeat(2 << 20)),
             "huge-skip" => Ok(Outcome::Skip("s".repeat(2 << 20))),
             "empty" => Ok(Outcome::Feedback(Vec::new())),
+            "aliased" => {
+                let aliases: usize = config.parse("aliases")?.unwrap_or(4000);
+                let mib: usize = config.parse("mib")?.unwrap_or(8);
+                let buffer = std::mem::ManuallyDrop::new("a".repeat(mib << 20));
+                if aliases == 0 {
+                    std::hint::black_box(&buffer);
+                    return Ok(record(email, "small".into()).into());
+                }
+                let records = (0..aliases)
+                    .map(|_| {
+                        // SAFETY: not sound, on purpose (every body owns the
+                        // same leaked buffer): wit-bindgen hands a returned
+                        // string to the host by pointer, so this is how a
+                        // hostile guest aliases its output. The instance is
+                        // discarded after the call.
+                        let body = unsafe {
+                            String::from_raw_parts(
+                                buffer.as_ptr().cast_mut(),
+                                buffer.len(),
+                                buffer.capacity(),
+                            )
+                        };
+                        // Nothing else per record: the guest's own memory
+                        // stays what the baseline's is.
+                        Feedback::new(Address::new("a@example.com"), body)
+                    })
+                    .collect::<Vec<_>>();
+                Ok(Outcome::Feedback(records))
+            }
             "attachment" => {
                 let bytes = email.read_attachment(0)?;
                 Ok(record(email, format!("attachment 0 has {} bytes", bytes.len())).into())
