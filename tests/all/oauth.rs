@@ -131,6 +131,7 @@ redirect_uri = "http://localhost:{redirect}/callback"
 
     /// `popline auth login beta --device`, approved in the stand-in as USER.
     fn device_login(&self, config: &Path) {
+        let before = self.idp.latest_user_code();
         let mut child = self
             .popline(config)
             .args(["auth", "login", "beta", "--device"])
@@ -138,7 +139,7 @@ redirect_uri = "http://localhost:{redirect}/callback"
             .spawn()
             .unwrap();
         let code = loop {
-            if let Some(c) = self.idp.latest_user_code() {
+            if let Some(c) = self.idp.latest_user_code().filter(|c| Some(c) != before.as_ref()) {
                 break c;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -322,6 +323,27 @@ fn an_expired_refresh_token_marks_only_that_mailbox_needs_login() {
     );
     assert!(t.contains("popline auth login beta"), "{t}");
     assert!(t.contains("other: listed 2, fetched 2"), "{t}");
+
+    // The dead grant is remembered: the next poll fails the same way without
+    // asking the identity platform, and status says why.
+    let refreshes = env.idp.token_requests("refresh_token");
+    let out = env.once(&cfg);
+    assert!(
+        text(&out).contains("beta: FAILED: needs-login: the refresh token expired"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(env.idp.token_requests("refresh_token"), refreshes, "no refresh was tried");
+    assert!(env.cache().get("refresh_token").is_none_or(Value::is_null));
+    let status = expect_ok(&env.popline(&cfg).args(["auth", "status"]).output().unwrap());
+    assert!(status.contains("needs-login: the refresh token expired"), "{status}");
+
+    // A successful login clears it.
+    env.device_login(&cfg);
+    let out = env.once(&cfg);
+    assert!(text(&out).contains("beta: listed 2, fetched 2"), "{}", text(&out));
+    let status = expect_ok(&env.popline(&cfg).args(["auth", "status"]).output().unwrap());
+    assert!(!status.contains("needs-login"), "{status}");
 }
 
 #[test]

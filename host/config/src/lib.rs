@@ -350,7 +350,10 @@ impl Config {
                 (Some(_), Some(_)) => {
                     return Err(format!("{at}: both password and oauth are set; keep one"));
                 }
-                _ => {}
+                (None, Some(oauth)) => {
+                    oauth.validate(&format!("[mailboxes.{name}.oauth]"), &mb.host)?
+                }
+                (Some(_), None) => {}
             }
             if mb.tls == TlsMode::None && !mb.allow_plaintext {
                 return Err(format!(

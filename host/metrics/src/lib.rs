@@ -77,6 +77,15 @@ pub fn record_token_expiry(mailbox: &str, at: i64) {
     );
 }
 
+/// Whether the mailbox waits for a person to run `popline auth login`
+/// (1) because its grant is dead, or has a working grant (0).
+pub fn record_needs_login(mailbox: &str, waiting: bool) {
+    registry().lock().unwrap().gauges.insert(
+        ("popline_oauth_needs_login", mailbox.to_string()),
+        i64::from(waiting),
+    );
+}
+
 /// One plugin call's duration.
 pub fn record_call(plugin: &str, d: Duration) {
     let secs = d.as_secs_f64();

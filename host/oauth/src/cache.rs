@@ -27,6 +27,10 @@ pub struct Tokens {
     pub scope: String,
     /// The flow that produced these tokens.
     pub flow: String,
+    /// Why the grant is dead (the identity platform refused the refresh
+    /// token): no request is made until `popline auth login` succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs_login: Option<String>,
 }
 
 impl std::fmt::Debug for Tokens {

@@ -6,6 +6,7 @@
 
 mod assertion;
 mod cache;
+pub mod cloud;
 mod endpoint;
 
 use std::path::{Path, PathBuf};
@@ -27,10 +28,9 @@ use endpoint::{Failure, TokenResponse};
 use popline_core::Secret;
 use popline_core::SecretRef;
 
-/// Delegated scope for POP on Exchange Online.
-pub const POP_DELEGATED: &str = "https://outlook.office.com/POP.AccessAsUser.All";
-/// App-only scope (client credentials).
-pub const POP_APP: &str = "https://outlook.office365.com/.default";
+/// Tenants that name no directory: they route to the account's home tenant
+/// and cannot serve client credentials or single-tenant apps.
+const ROUTING_TENANTS: &[&str] = &["common", "organizations", "consumers"];
 
 /// OAuth settings of a mailbox (`[mailboxes.NAME.oauth]`).
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -43,10 +43,16 @@ pub struct OAuthConfig {
     pub flow: Flow,
     /// Application (client) ID from the app registration's Overview page.
     pub client_id: String,
-    /// Microsoft: tenant ID (GUID), verified domain, `common`, `organizations`
-    /// or `consumers`. Client credentials need a real tenant.
+    /// Microsoft (required): the Directory (tenant) ID from the app
+    /// registration's Overview page, or a verified domain; `organizations`
+    /// only for a multi-tenant app; `consumers` for personal Outlook.com /
+    /// Hotmail accounts (`pop-mail.outlook.com`). Client credentials need a
+    /// real tenant.
     pub tenant: Option<String>,
-    /// Microsoft: the authority host (national clouds, tests).
+    /// Microsoft: the sign-in host, which picks the cloud and with it the
+    /// scopes: `https://login.microsoftonline.com` (default),
+    /// `https://login.microsoftonline.us` (US Government),
+    /// `https://login.chinacloudapi.cn` (China).
     #[serde(default = "default_authority")]
     pub authority: String,
     /// Generic provider: the token endpoint URL.
@@ -55,8 +61,9 @@ pub struct OAuthConfig {
     pub authorize_url: Option<String>,
     /// Generic provider: the device authorization endpoint URL.
     pub device_url: Option<String>,
-    /// Scopes to request (default: POP.AccessAsUser.All + offline_access for
-    /// delegated flows, `https://outlook.office365.com/.default` app-only).
+    /// Scopes to request (default, for the authority's cloud:
+    /// POP.AccessAsUser.All + offline_access for delegated flows,
+    /// `https://outlook.office365.com/.default` app-only).
     #[serde(default)]
     pub scopes: Vec<String>,
     /// Client secret: `{ env = "VAR" }` or `{ file = "path" }`.
@@ -90,6 +97,50 @@ pub struct OAuthConfig {
     )]
     #[schemars(with = "String", extend("default" = "7days"))]
     pub refresh_keepalive: Duration,
+}
+
+const TENANT_REQUIRED: &str = "oauth.tenant is required: the Directory (tenant) ID from the app registration's Overview page (a single-tenant app, the usual kind, accepts nothing else), `organizations` for a multi-tenant app, or `consumers` for personal Outlook.com / Hotmail accounts";
+
+impl OAuthConfig {
+    /// Checks that need the mailbox's POP host: the tenant fits the flow and
+    /// the account kind, and the POP host is in the authority's cloud.
+    /// `at` names the table in errors.
+    pub fn validate(&self, at: &str, pop_host: &str) -> Result<(), String> {
+        if self.provider != Provider::Microsoft {
+            return Ok(());
+        }
+        let Some(tenant) = self.tenant.as_deref().filter(|t| !t.is_empty()) else {
+            return Err(format!("{at}: {TENANT_REQUIRED}"));
+        };
+        let tenant = tenant.to_ascii_lowercase();
+        if self.flow == Flow::ClientCredentials && ROUTING_TENANTS.contains(&tenant.as_str()) {
+            return Err(format!(
+                "{at}: client credentials need the Directory (tenant) ID in oauth.tenant, not {tenant:?}{}",
+                if tenant == "consumers" {
+                    "; personal Outlook.com accounts have no app-only access: use flow = \"device-code\" or \"authorization-code\""
+                } else {
+                    ""
+                }
+            ));
+        }
+        let host = pop_host.to_ascii_lowercase();
+        if host == cloud::CONSUMER_POP_HOST && !matches!(tenant.as_str(), "consumers" | "common") {
+            return Err(format!(
+                "{at}: {host} serves personal Outlook.com / Hotmail accounts, which sign in with oauth.tenant = \"consumers\" (not {tenant:?}); Microsoft 365 mailboxes use outlook.office365.com"
+            ));
+        }
+        if let (Some(signs_in), Some(serves)) = (
+            cloud::by_authority(&self.authority),
+            cloud::by_pop_host(&host),
+        ) && signs_in != serves
+        {
+            return Err(format!(
+                "{at}: the POP host {host} is in Microsoft's {} cloud, but oauth.authority {} signs in to the {} cloud; a token from one is refused by the other (see docs/microsoft-365.md, national clouds)",
+                serves.name, self.authority, signs_in.name
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Certificate credential files.
@@ -280,14 +331,12 @@ impl TokenManager {
     fn endpoints(&self) -> anyhow::Result<Endpoints> {
         match self.cfg.provider {
             Provider::Microsoft => {
-                let tenant = self.cfg.tenant.as_deref().unwrap_or(match self.cfg.flow {
-                    Flow::ClientCredentials => "",
-                    _ => "organizations",
-                });
+                let tenant = self.cfg.tenant.as_deref().unwrap_or_default();
                 anyhow::ensure!(
                     !tenant.is_empty(),
-                    "mailbox {}: client credentials need oauth.tenant (the directory (tenant) ID)",
-                    self.mailbox
+                    "mailbox {}: {}",
+                    self.mailbox,
+                    TENANT_REQUIRED
                 );
                 let base = format!(
                     "{}/{tenant}/oauth2/v2.0",
@@ -316,9 +365,10 @@ impl TokenManager {
         if !self.cfg.scopes.is_empty() {
             return self.cfg.scopes.join(" ");
         }
+        let cloud = cloud::by_authority(&self.cfg.authority).unwrap_or(cloud::global());
         match self.cfg.flow {
-            Flow::ClientCredentials => POP_APP.into(),
-            _ => format!("{POP_DELEGATED} offline_access"),
+            Flow::ClientCredentials => cloud.app.into(),
+            _ => format!("{} offline_access", cloud.pop_delegated),
         }
     }
 
@@ -393,9 +443,11 @@ impl TokenManager {
             refresh_issued_at: if rotated { now } else { old.refresh_issued_at },
             scope: t.scope.unwrap_or_else(|| self.scopes()),
             flow: flow.as_str().into(),
+            needs_login: None,
         };
         self.cache.store(&tokens).map_err(AuthError::Local)?;
         popline_metrics::record_token_expiry(&self.mailbox, tokens.access_expires_at);
+        popline_metrics::record_needs_login(&self.mailbox, false);
         Ok(Secret::new(t.access_token))
     }
 
@@ -437,6 +489,11 @@ impl TokenManager {
             return self.save(tokens, t, Flow::ClientCredentials);
         }
         let Some(rt) = &tokens.refresh_token else {
+            popline_metrics::record_needs_login(&self.mailbox, true);
+            if let Some(why) = &tokens.needs_login {
+                // Dead grant: asking again would only repeat the refusal.
+                return Err(AuthError::NeedsLogin(why.clone()));
+            }
             return Err(AuthError::NeedsLogin(format!(
                 "no token yet; run `popline auth login {}{}`",
                 self.mailbox,
@@ -448,14 +505,32 @@ impl TokenManager {
             )));
         };
         tracing::debug!(mailbox = %self.mailbox, "refreshing the access token");
-        let t = self
+        let refreshed = self
             .token_request(&[
                 ("grant_type", "refresh_token".into()),
                 ("refresh_token", rt.clone()),
                 ("scope", self.scopes()),
             ])
-            .await?;
-        self.save(tokens, t, self.cfg.flow)
+            .await;
+        match refreshed {
+            Ok(t) => self.save(tokens, t, self.cfg.flow),
+            Err(AuthError::NeedsLogin(why)) => {
+                // The refresh token is dead (expired, revoked): forget it
+                // and remember why, so later polls report this without
+                // asking the identity platform again.
+                let dead = Tokens {
+                    access_token: None,
+                    refresh_token: None,
+                    needs_login: Some(why.clone()),
+                    ..tokens.clone()
+                };
+                self.cache.store(&dead).map_err(AuthError::Local)?;
+                popline_metrics::record_needs_login(&self.mailbox, true);
+                tracing::warn!(mailbox = %self.mailbox, "the refresh token was refused; the mailbox waits for `popline auth login`: {why}");
+                Err(AuthError::NeedsLogin(why))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Device authorization grant: prints the code, polls until done.
@@ -631,7 +706,13 @@ impl TokenManager {
         };
         let now = popline_core::clock::unix_now();
         match &tokens.access_token {
-            None => out.push(("state".into(), "needs-login (no token yet)".into())),
+            None => out.push((
+                "state".into(),
+                match &tokens.needs_login {
+                    Some(why) => format!("needs-login: {why}"),
+                    None => "needs-login (no token yet)".into(),
+                },
+            )),
             Some(at) => {
                 let left = tokens.access_expires_at - now;
                 out.push((
@@ -789,6 +870,150 @@ mod tests {
         TokenManager::new("beta", &cfg, dir.path(), dir.path().join("t.json"))
     }
 
+    /// Tenant, flow, account kind and cloud against the POP host.
+    #[test]
+    fn tenant_and_cloud_fit_the_mailbox() {
+        let cases: &[(&str, &str, &str, &str, Option<&str>)] = &[
+            // (flow, tenant, authority, pop host, error containing)
+            (
+                "device-code",
+                "",
+                "",
+                "outlook.office365.com",
+                Some("oauth.tenant is required"),
+            ),
+            (
+                "device-code",
+                "5c1a7e42-93d8-4b6f-a0e1-2f7d9c3b8a64",
+                "",
+                "outlook.office365.com",
+                None,
+            ),
+            (
+                "device-code",
+                "organizations",
+                "",
+                "outlook.office365.com",
+                None,
+            ),
+            (
+                "client-credentials",
+                "organizations",
+                "",
+                "outlook.office365.com",
+                Some("Directory (tenant) ID"),
+            ),
+            (
+                "client-credentials",
+                "consumers",
+                "",
+                "pop-mail.outlook.com",
+                Some("no app-only access"),
+            ),
+            (
+                "client-credentials",
+                "contoso.com",
+                "",
+                "outlook.office365.com",
+                None,
+            ),
+            ("device-code", "consumers", "", "pop-mail.outlook.com", None),
+            (
+                "authorization-code",
+                "common",
+                "",
+                "pop-mail.outlook.com",
+                None,
+            ),
+            (
+                "device-code",
+                "contoso.com",
+                "",
+                "pop-mail.outlook.com",
+                Some("tenant = \"consumers\""),
+            ),
+            (
+                "device-code",
+                "contoso.us",
+                "https://login.microsoftonline.us",
+                "outlook.office365.us",
+                None,
+            ),
+            (
+                "device-code",
+                "contoso.us",
+                "",
+                "outlook.office365.us",
+                Some("US Government"),
+            ),
+            (
+                "device-code",
+                "contoso.cn",
+                "https://login.microsoftonline.us",
+                "partner.outlook.cn",
+                Some("China"),
+            ),
+            (
+                "device-code",
+                "contoso.cn",
+                "https://login.chinacloudapi.cn",
+                "partner.outlook.cn",
+                None,
+            ),
+            (
+                "device-code",
+                "contoso.com",
+                "http://127.0.0.1:4000",
+                "127.0.0.1",
+                None,
+            ),
+        ];
+        for &(flow, tenant, authority, host, err) in cases {
+            let mut text = format!("flow = \"{flow}\"\nclient_id = \"c\"\n");
+            if !tenant.is_empty() {
+                text.push_str(&format!("tenant = \"{tenant}\"\n"));
+            }
+            if !authority.is_empty() {
+                text.push_str(&format!("authority = \"{authority}\"\n"));
+            }
+            let cfg: OAuthConfig = toml::from_str(&text).unwrap();
+            let got = cfg.validate("[mailboxes.beta.oauth]", host);
+            match (err, got) {
+                (None, Ok(())) => {}
+                (Some(want), Err(e)) => assert!(e.contains(want), "{flow} {tenant} {host}: {e}"),
+                (want, got) => {
+                    panic!("{flow} {tenant} {authority} {host}: want {want:?}, got {got:?}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn scopes_follow_the_cloud() {
+        let dir = tempfile::tempdir().unwrap();
+        let scopes = |flow: &str, authority: &str| {
+            let cfg: OAuthConfig = toml::from_str(&format!(
+                "flow = \"{flow}\"\nclient_id = \"c\"\ntenant = \"t\"\nclient_secret = {{ env = \"X\" }}\nauthority = \"{authority}\"\n"
+            ))
+            .unwrap();
+            TokenManager::new("beta", &cfg, dir.path(), dir.path().join("t.json"))
+                .unwrap()
+                .scopes()
+        };
+        assert_eq!(
+            scopes("device-code", "https://login.microsoftonline.com"),
+            "https://outlook.office.com/POP.AccessAsUser.All offline_access"
+        );
+        assert_eq!(
+            scopes("client-credentials", "https://login.microsoftonline.us"),
+            "https://outlook.office365.us/.default"
+        );
+        assert_eq!(
+            scopes("device-code", "https://login.chinacloudapi.cn"),
+            "https://partner.outlook.cn/POP.AccessAsUser.All offline_access"
+        );
+    }
+
     #[test]
     fn token_endpoints_must_be_https_or_loopback() {
         let generic = |url: &str| {
@@ -804,8 +1029,7 @@ mod tests {
         assert!(manager(&generic("https://idp.example.com/token")).is_ok());
         assert!(manager(&generic("http://127.0.0.1:8080/token")).is_ok());
 
-        let national =
-            "flow = \"device-code\"\nclient_id = \"c\"\nauthority = \"http://login.example.cn\"\n";
+        let national = "flow = \"device-code\"\nclient_id = \"c\"\ntenant = \"t\"\nauthority = \"http://login.example.cn\"\n";
         let err = manager(national)
             .err()
             .expect("an http authority is refused");
