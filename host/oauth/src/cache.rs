@@ -161,6 +161,7 @@ mod tests {
             refresh_issued_at: 5,
             scope: "s".into(),
             flow: "device-code".into(),
+            needs_login: None,
         }
     }
 
