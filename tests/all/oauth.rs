@@ -139,7 +139,11 @@ redirect_uri = "http://localhost:{redirect}/callback"
             .spawn()
             .unwrap();
         let code = loop {
-            if let Some(c) = self.idp.latest_user_code().filter(|c| Some(c) != before.as_ref()) {
+            if let Some(c) = self
+                .idp
+                .latest_user_code()
+                .filter(|c| Some(c) != before.as_ref())
+            {
                 break c;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -263,7 +267,7 @@ async fn authorization_code_with_pkce_through_the_loopback_redirect() {
     let oauth = format!(
         "flow = \"authorization-code\"\nclient_id = \"{DESKTOP}\"\nlogin_hint = \"{USER}\""
     );
-    let cfg = env.config(&oauth, false, "");
+    let cfg = without_redirect_port(env.config(&oauth, false, ""));
     let mut child = env
         .popline(&cfg)
         .args(["auth", "login", "beta", "--no-browser"])
@@ -281,6 +285,13 @@ async fn authorization_code_with_pkce_through_the_loopback_redirect() {
         url.contains("code_challenge_method=S256") && url.contains("state="),
         "{url}"
     );
+    // No port configured: popline listened on a free one and said so.
+    let at = url
+        .find("redirect_uri=http%3A%2F%2Flocalhost%3A")
+        .map(|i| &url[i + "redirect_uri=http%3A%2F%2Flocalhost%3A".len()..])
+        .unwrap_or_else(|| panic!("no loopback redirect with a port in {url}"));
+    let port: u16 = at[..at.find('%').unwrap()].parse().unwrap();
+    assert_ne!(port, 80, "{url}");
     let http = popline_net::http_client(Duration::from_secs(10), None).unwrap();
     let resp = http.get(&url).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 302);
@@ -302,6 +313,35 @@ async fn authorization_code_with_pkce_through_the_loopback_redirect() {
 
     expect_ok(&env.once(&cfg));
     assert_eq!(env.records(), 1);
+}
+
+/// The configuration with the default redirect URI
+/// (`http://localhost/callback`, no port) instead of the test's own.
+fn without_redirect_port(cfg: PathBuf) -> PathBuf {
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("redirect_uri"))
+        .collect();
+    std::fs::write(&cfg, kept.join("\n")).unwrap();
+    cfg
+}
+
+/// Nobody signs in: the login gives up after `--wait`, saying how to go on.
+#[test]
+fn an_unanswered_browser_login_times_out_with_a_clear_message() {
+    let env = Env::new(Duration::from_secs(3600));
+    let oauth = format!("flow = \"authorization-code\"\nclient_id = \"{DESKTOP}\"");
+    let cfg = without_redirect_port(env.config(&oauth, false, ""));
+    let out = env
+        .popline(&cfg)
+        .args(["auth", "login", "beta", "--no-browser", "--wait", "1s"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(t.contains("no sign-in reached http://localhost:"), "{t}");
+    assert!(t.contains("within 1s") && t.contains("--device"), "{t}");
 }
 
 #[test]
@@ -333,15 +373,26 @@ fn an_expired_refresh_token_marks_only_that_mailbox_needs_login() {
         "{}",
         text(&out)
     );
-    assert_eq!(env.idp.token_requests("refresh_token"), refreshes, "no refresh was tried");
+    assert_eq!(
+        env.idp.token_requests("refresh_token"),
+        refreshes,
+        "no refresh was tried"
+    );
     assert!(env.cache().get("refresh_token").is_none_or(Value::is_null));
     let status = expect_ok(&env.popline(&cfg).args(["auth", "status"]).output().unwrap());
-    assert!(status.contains("needs-login: the refresh token expired"), "{status}");
+    assert!(
+        status.contains("needs-login: the refresh token expired"),
+        "{status}"
+    );
 
     // A successful login clears it.
     env.device_login(&cfg);
     let out = env.once(&cfg);
-    assert!(text(&out).contains("beta: listed 2, fetched 2"), "{}", text(&out));
+    assert!(
+        text(&out).contains("beta: listed 2, fetched 2"),
+        "{}",
+        text(&out)
+    );
     let status = expect_ok(&env.popline(&cfg).args(["auth", "status"]).output().unwrap());
     assert!(!status.contains("needs-login"), "{status}");
 }

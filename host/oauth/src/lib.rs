@@ -70,8 +70,10 @@ pub struct OAuthConfig {
     pub client_secret: Option<SecretRef>,
     /// Certificate credential (preferred for production).
     pub certificate: Option<CertificateConfig>,
-    /// Loopback redirect URI registered for the app (authorization code),
-    /// e.g. `http://localhost:8400/callback`.
+    /// Loopback redirect URI registered for the app (authorization code).
+    /// Without a port (the default, `http://localhost/callback`) popline
+    /// listens on a free one: Microsoft matches loopback redirect URIs on
+    /// any port. `localhost`, `127.0.0.1` or `[::1]`.
     #[serde(default = "default_redirect")]
     pub redirect_uri: String,
     /// The account that signs in (delegated flows), e.g. a delegate of a
@@ -199,7 +201,7 @@ fn default_authority() -> String {
     "https://login.microsoftonline.com".into()
 }
 fn default_redirect() -> String {
-    "http://localhost:8400/callback".into()
+    "http://localhost/callback".into()
 }
 fn default_margin() -> Duration {
     Duration::from_secs(300)
@@ -623,25 +625,13 @@ impl TokenManager {
 
     /// Authorization code with PKCE: prints (and on a desktop opens) the
     /// authorization URL, receives the redirect on the loopback listener,
-    /// checks `state`, exchanges the code.
-    pub async fn login_code(&self, open_browser: bool) -> Result<(), AuthError> {
+    /// checks `state`, exchanges the code. Gives up after `wait`.
+    pub async fn login_code(&self, open_browser: bool, wait: Duration) -> Result<(), AuthError> {
         let ep = self.endpoints().map_err(AuthError::Local)?;
-        let redirect = reqwest::Url::parse(&self.cfg.redirect_uri)
-            .map_err(|e| AuthError::Local(anyhow::anyhow!("oauth.redirect_uri: {e}")))?;
-        let host = redirect.host_str().unwrap_or("");
-        if redirect.scheme() != "http" || !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
-            return Err(AuthError::Local(anyhow::anyhow!(
-                "oauth.redirect_uri must be a loopback http URI such as http://localhost:8400/callback"
-            )));
-        }
-        let port = redirect.port().unwrap_or(80);
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        let (listeners, redirect) = listen_for_redirect(&self.cfg.redirect_uri)
             .await
-            .map_err(|e| {
-                AuthError::Local(anyhow::anyhow!(
-                    "listening on 127.0.0.1:{port} for the redirect: {e}"
-                ))
-            })?;
+            .map_err(AuthError::Local)?;
+        let redirect_uri = redirect.to_string();
         let verifier = random_token(48);
         let challenge = B64URL.encode(Sha256::digest(verifier.as_bytes()));
         let state = random_token(16);
@@ -651,7 +641,7 @@ impl TokenManager {
             let mut q = url.query_pairs_mut();
             q.append_pair("client_id", &self.cfg.client_id)
                 .append_pair("response_type", "code")
-                .append_pair("redirect_uri", &self.cfg.redirect_uri)
+                .append_pair("redirect_uri", &redirect_uri)
                 .append_pair("response_mode", "query")
                 .append_pair("scope", &self.scopes())
                 .append_pair("state", &state)
@@ -667,8 +657,17 @@ impl TokenManager {
                 .arg(url.as_str())
                 .spawn();
         }
-        let (code, got_state) = receive_redirect(&listener, redirect.path())
+        let received = tokio::time::timeout(wait, receive_redirect(&listeners, redirect.path()));
+        let (code, got_state) = received
             .await
+            .map_err(|_| {
+                AuthError::Local(anyhow::anyhow!(
+                    "no sign-in reached {redirect_uri} within {}; run `popline auth login {}` again \
+                     (with --wait for longer), or add --device where the browser cannot reach this machine",
+                    humantime::format_duration(wait),
+                    self.mailbox
+                ))
+            })?
             .map_err(AuthError::Local)?;
         if got_state != state {
             return Err(AuthError::Refused(
@@ -679,7 +678,7 @@ impl TokenManager {
             .token_request(&[
                 ("grant_type", "authorization_code".into()),
                 ("code", code),
-                ("redirect_uri", self.cfg.redirect_uri.clone()),
+                ("redirect_uri", redirect_uri),
                 ("code_verifier", verifier),
                 ("scope", self.scopes()),
             ])
@@ -780,14 +779,71 @@ fn random_token(bytes: usize) -> String {
     B64URL.encode(b)
 }
 
-/// Accept one HTTP request on the redirect path; return `(code, state)`.
+/// Listen where `redirect_uri` (a loopback `http` URI) points, and the URI
+/// to send: with no port given, on a free one (Microsoft matches loopback
+/// redirect URIs on any port). `localhost` listens on 127.0.0.1 and, when
+/// it can, on [::1] at the same port, since browsers may resolve it to
+/// either.
+async fn listen_for_redirect(
+    redirect_uri: &str,
+) -> anyhow::Result<(Vec<tokio::net::TcpListener>, reqwest::Url)> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use tokio::net::TcpListener;
+    let mut url = reqwest::Url::parse(redirect_uri)
+        .with_context(|| format!("oauth.redirect_uri {redirect_uri:?} is not a URL"))?;
+    let ips: &[IpAddr] = match url.host() {
+        Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => &[
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ],
+        Some(url::Host::Ipv4(ip)) if ip.is_loopback() => &[IpAddr::V4(Ipv4Addr::LOCALHOST)],
+        Some(url::Host::Ipv6(ip)) if ip.is_loopback() => &[IpAddr::V6(Ipv6Addr::LOCALHOST)],
+        _ => anyhow::bail!(
+            "oauth.redirect_uri must be a loopback http URI such as http://localhost/callback, not {redirect_uri:?}"
+        ),
+    };
+    anyhow::ensure!(
+        url.scheme() == "http",
+        "oauth.redirect_uri must use http:// (a loopback listener has no certificate), not {redirect_uri:?}"
+    );
+    let first = TcpListener::bind((ips[0], url.port().unwrap_or(0)))
+        .await
+        .with_context(|| {
+            format!(
+                "listening on {}:{} for the redirect",
+                ips[0],
+                url.port().unwrap_or(0)
+            )
+        })?;
+    let port = first.local_addr()?.port();
+    let mut listeners = vec![first];
+    for ip in &ips[1..] {
+        // Best effort: a host without IPv6 still has 127.0.0.1.
+        if let Ok(l) = TcpListener::bind((*ip, port)).await {
+            listeners.push(l);
+        }
+    }
+    url.set_port(Some(port))
+        .map_err(|()| anyhow::anyhow!("oauth.redirect_uri {redirect_uri:?} cannot take a port"))?;
+    Ok((listeners, url))
+}
+
+/// Accept one HTTP request on the redirect path, on any of `listeners`;
+/// return `(code, state)`.
 async fn receive_redirect(
-    listener: &tokio::net::TcpListener,
+    listeners: &[tokio::net::TcpListener],
     path: &str,
 ) -> anyhow::Result<(String, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     loop {
-        let (mut sock, _) = listener.accept().await?;
+        let (mut sock, _) = match listeners {
+            [only] => only.accept().await?,
+            [a, b, ..] => tokio::select! {
+                r = a.accept() => r?,
+                r = b.accept() => r?,
+            },
+            [] => anyhow::bail!("no listener for the redirect"),
+        };
         let mut buf = vec![0u8; 16 * 1024];
         let n = tokio::time::timeout(Duration::from_secs(10), sock.read(&mut buf)).await??;
         let req = String::from_utf8_lossy(&buf[..n]);

@@ -20,6 +20,9 @@ pub enum AuthCommand {
         /// Do not try to open a browser; only print the URL.
         #[arg(long)]
         no_browser: bool,
+        /// How long to wait for the browser's redirect (authorization code).
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        wait: std::time::Duration,
     },
     /// Per mailbox: flow, scopes, token expiry, refresh token age, claims.
     Status,
@@ -42,6 +45,7 @@ pub async fn run(config_path: &Path, cmd: AuthCommand) -> anyhow::Result<ExitCod
             mailbox,
             device,
             no_browser,
+            wait,
         } => {
             if !config.mailboxes.contains_key(&mailbox) {
                 let names: Vec<&str> = config.mailboxes.keys().map(String::as_str).collect();
@@ -68,7 +72,7 @@ pub async fn run(config_path: &Path, cmd: AuthCommand) -> anyhow::Result<ExitCod
                     );
                 }
                 (Flow::AuthorizationCode, false) => {
-                    m.login_code(!no_browser).await?;
+                    m.login_code(!no_browser, wait).await?;
                     println!(
                         "{mailbox}: signed in; tokens saved to {}",
                         m.cache_path().display()
