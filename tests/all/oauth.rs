@@ -19,6 +19,12 @@ const OTHER: &str = "other@beta.example.com";
 const DESKTOP: &str = "11111111-2222-4333-8444-555555555555";
 const DAEMON: &str = "99999999-8888-4777-8666-555555555555";
 const SECRET: &str = "daemon-secret~with+chars";
+/// Multi-tenant, personal accounts too.
+const PERSONAL: &str = "33333333-2222-4333-8444-555555555555";
+/// Public client flows off; its redirect is under the Web platform.
+const WEBAPP: &str = "44444444-2222-4333-8444-555555555555";
+/// A secret, and a "Mobile and desktop" redirect.
+const HYBRID: &str = "55555555-2222-4333-8444-555555555555";
 
 struct Env {
     idp: Idp,
@@ -38,7 +44,20 @@ impl Env {
                 .domain("beta.example.com")
                 .access_token_lifetime(access_lifetime)
                 .app(App::new(DESKTOP).redirect_uri("http://localhost/callback"))
-                .app(App::new(DAEMON).secret(SECRET).certificate(cert.cert_pem())),
+                .app(App::new(DAEMON).secret(SECRET).certificate(cert.cert_pem()))
+                .app(App::new(PERSONAL).multi_tenant().personal_accounts())
+                .app(App {
+                    redirect_uris: Vec::new(),
+                    ..App::new(WEBAPP)
+                        .confidential()
+                        .secret(SECRET)
+                        .web_redirect_uri("http://localhost/callback")
+                })
+                .app(
+                    App::new(HYBRID)
+                        .secret(SECRET)
+                        .redirect_uri("http://localhost/callback"),
+                ),
         )
         .unwrap();
         let dovecot = Dovecot::start(
@@ -267,20 +286,9 @@ async fn authorization_code_with_pkce_through_the_loopback_redirect() {
     let oauth = format!(
         "flow = \"authorization-code\"\nclient_id = \"{DESKTOP}\"\nlogin_hint = \"{USER}\""
     );
-    let cfg = without_redirect_port(env.config(&oauth, false, ""));
-    let mut child = env
-        .popline(&cfg)
-        .args(["auth", "login", "beta", "--no-browser"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("popline printed no URL").unwrap();
-        if let Some(u) = line.trim().strip_prefix("http") {
-            break format!("http{u}");
-        }
-    };
+    let cfg = set_key(env.config(&oauth, false, ""), "redirect_uri", None);
+    let (url, ok, said) = browser_login(&env, &cfg).await;
+    assert!(ok, "{said}");
     assert!(
         url.contains("code_challenge_method=S256") && url.contains("state="),
         "{url}"
@@ -292,13 +300,6 @@ async fn authorization_code_with_pkce_through_the_loopback_redirect() {
         .unwrap_or_else(|| panic!("no loopback redirect with a port in {url}"));
     let port: u16 = at[..at.find('%').unwrap()].parse().unwrap();
     assert_ne!(port, 80, "{url}");
-    let http = popline_net::http_client(Duration::from_secs(10), None).unwrap();
-    let resp = http.get(&url).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 302);
-    let location = resp.headers()["location"].to_str().unwrap().to_string();
-    let done = http.get(&location).send().await.unwrap();
-    assert!(done.status().is_success());
-    assert!(child.wait().unwrap().success());
     assert_eq!(
         env.idp.last_token_request().unwrap().field("grant_type"),
         Some("authorization_code")
@@ -315,16 +316,128 @@ async fn authorization_code_with_pkce_through_the_loopback_redirect() {
     assert_eq!(env.records(), 1);
 }
 
-/// The configuration with the default redirect URI
-/// (`http://localhost/callback`, no port) instead of the test's own.
-fn without_redirect_port(cfg: PathBuf) -> PathBuf {
+/// The configuration with `key` of the oauth table set to `value` (a TOML
+/// value), or removed (so its default applies).
+fn set_key(cfg: PathBuf, key: &str, value: Option<&str>) -> PathBuf {
     let text = std::fs::read_to_string(&cfg).unwrap();
-    let kept: Vec<&str> = text
+    let prefix = format!("{key} = ");
+    let mut lines: Vec<String> = text
         .lines()
-        .filter(|l| !l.starts_with("redirect_uri"))
+        .filter(|l| !l.starts_with(&prefix))
+        .map(str::to_string)
         .collect();
-    std::fs::write(&cfg, kept.join("\n")).unwrap();
+    if let Some(v) = value {
+        let at = lines
+            .iter()
+            .position(|l| l == "[mailboxes.beta.oauth]")
+            .unwrap();
+        lines.insert(at + 1, format!("{key} = {v}"));
+    }
+    std::fs::write(&cfg, lines.join("\n")).unwrap();
     cfg
+}
+
+/// `popline auth login beta` with a browser that signs in as soon as the URL
+/// appears: the URL, whether the login succeeded, and what it said.
+async fn browser_login(env: &Env, cfg: &Path) -> (String, bool, String) {
+    let mut child = env
+        .popline(cfg)
+        .args(["auth", "login", "beta", "--no-browser"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("popline printed no URL").unwrap();
+        if let Some(u) = line.trim().strip_prefix("http") {
+            break format!("http{u}");
+        }
+    };
+    let http = popline_net::http_client(Duration::from_secs(10), None).unwrap();
+    let resp = http.get(&url).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 302, "{url}");
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    let _ = http.get(&location).send().await;
+    let out = child.wait_with_output().unwrap();
+    (url, out.status.success(), text(&out))
+}
+
+/// `popline auth login beta --device`, approved as USER once the code shows:
+/// whether it succeeded, and what it said.
+fn device_login_result(env: &Env, cfg: &Path) -> (bool, String) {
+    let before = env.idp.latest_user_code();
+    let mut child = env
+        .popline(cfg)
+        .args(["auth", "login", "beta", "--device"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(5) && child.try_wait().unwrap().is_none() {
+        if let Some(code) = env
+            .idp
+            .latest_user_code()
+            .filter(|c| Some(c) != before.as_ref())
+        {
+            let _ = env.idp.approve_device(&code, USER);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), text(&out))
+}
+
+/// The stand-in refuses what Microsoft refuses, and popline names the fix:
+/// a single-tenant app through `organizations` (50194), a work-only app
+/// through `consumers` (9002332), a device login to an app with public
+/// client flows off (7000218), a secret sent for a code issued to a
+/// "Mobile and desktop" redirect (700025). A multi-tenant app for personal
+/// accounts signs in through `consumers`, and a Web redirect with a secret
+/// works.
+#[tokio::test]
+async fn tenant_and_client_kind_are_refused_as_microsoft_does_with_the_fix() {
+    let env = Env::new(Duration::from_secs(3600));
+    let device = |client: &str| format!("flow = \"device-code\"\nclient_id = \"{client}\"");
+    let cases: &[(&str, &str, &str)] = &[
+        (DESKTOP, "\"organizations\"", "Directory (tenant) ID"),
+        (DESKTOP, "\"consumers\"", "personal Microsoft accounts"),
+        (
+            WEBAPP,
+            &format!("\"{}\"", env.idp.tenant()),
+            "Allow public client flows",
+        ),
+    ];
+    for (client, tenant, fix) in cases {
+        let cfg = set_key(
+            env.config(&device(client), false, ""),
+            "tenant",
+            Some(tenant),
+        );
+        let (ok, said) = device_login_result(&env, &cfg);
+        assert!(!ok && said.contains(fix), "{client} {tenant}: {said}");
+    }
+    let cfg = set_key(
+        env.config(&device(PERSONAL), false, ""),
+        "tenant",
+        Some("\"consumers\""),
+    );
+    let (ok, said) = device_login_result(&env, &cfg);
+    assert!(ok, "{said}");
+
+    let code = |client: &str| {
+        format!(
+            "flow = \"authorization-code\"\nclient_id = \"{client}\"\nclient_secret = {{ file = \"secret\" }}"
+        )
+    };
+    let cfg = set_key(env.config(&code(HYBRID), false, ""), "redirect_uri", None);
+    let (_, ok, said) = browser_login(&env, &cfg).await;
+    assert!(!ok && said.contains("remove client_secret"), "{said}");
+    let cfg = set_key(env.config(&code(WEBAPP), false, ""), "redirect_uri", None);
+    let (_, ok, said) = browser_login(&env, &cfg).await;
+    assert!(ok, "{said}");
 }
 
 /// Nobody signs in: the login gives up after `--wait`, saying how to go on.
@@ -332,7 +445,7 @@ fn without_redirect_port(cfg: PathBuf) -> PathBuf {
 fn an_unanswered_browser_login_times_out_with_a_clear_message() {
     let env = Env::new(Duration::from_secs(3600));
     let oauth = format!("flow = \"authorization-code\"\nclient_id = \"{DESKTOP}\"");
-    let cfg = without_redirect_port(env.config(&oauth, false, ""));
+    let cfg = set_key(env.config(&oauth, false, ""), "redirect_uri", None);
     let out = env
         .popline(&cfg)
         .args(["auth", "login", "beta", "--no-browser", "--wait", "1s"])

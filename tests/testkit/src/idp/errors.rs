@@ -27,6 +27,13 @@ errors! {
     90002 invalid_request "Tenant '{tenant}' not found. Check to make sure you have the correct \
         tenant ID and are signing into the correct cloud. Check with your subscription \
         administrator, this may happen if there are no active subscriptions for the tenant."
+    50194 invalid_request "Application '{client_id}'({display_name}) is not configured as a \
+        multi-tenant application. Usage of the /common endpoint is not supported for such \
+        applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the \
+        application to be multi-tenant."
+    9002332 invalid_request "Application '{client_id}'({display_name}) is configured for use by \
+        Azure Active Directory users only. Please do not use the /consumers endpoint to serve \
+        this request."
     70003 unsupported_grant_type "The app requested an unsupported grant type '{grant_type}'."
     90055 temporarily_unavailable "There are too many incoming requests. Retry later."
     90033 temporarily_unavailable "A transient error has occurred. Please try again."

@@ -13,8 +13,8 @@ use url::Url;
 use super::errors::{OAuthError, aadsts, describe, fail, iso};
 use super::http::{Cx, RecordedRequest as Req, Reply, json_reply, redirect, text_reply};
 use super::state::{
-    AppRec, CodeRec, DEVICE_INTERVAL, DeviceRec, DeviceState, Grant, RefreshState, Scopes, Shared,
-    State, guid, random, random_b64, unix_now,
+    AppRec, ClientAuth, CodeRec, DEVICE_INTERVAL, DeviceRec, DeviceState, Grant, RefreshState,
+    Scopes, Shared, State, guid, random, random_b64, unix_now,
 };
 use super::{DEVICE_CODE_GRANT, GRAPH, POP_APP_SCOPE};
 
@@ -39,11 +39,23 @@ impl Shared {
         let Some(app) = self.apps.get(client_id) else {
             return page(aadsts(700016, &[("client_id", client_id)]));
         };
+        if let Err(e) = tenant_serves(tenant, app) {
+            return page(e);
+        }
         let Some(redirect_uri) = req.query("redirect_uri") else {
             return page(OAuthError::missing("redirect_uri"));
         };
-        let registered = &app.app.redirect_uris;
-        if !registered.iter().any(|r| redirect_matches(r, redirect_uri)) {
+        let public = app
+            .app
+            .redirect_uris
+            .iter()
+            .any(|r| redirect_matches(r, redirect_uri));
+        let web = app
+            .app
+            .web_redirect_uris
+            .iter()
+            .any(|r| redirect_matches(r, redirect_uri));
+        if !public && !web {
             return page(OAuthError::new(
                 "invalid_request",
                 50011,
@@ -57,7 +69,7 @@ impl Shared {
             ));
         }
         let mut query = form_urlencoded::Serializer::new(String::new());
-        let issued = match self.authorize_grant(req, app) {
+        let issued = match self.authorize_grant(req, app, web) {
             Err(e) => {
                 query.append_pair("error", &e.error);
                 query.append_pair("error_description", &describe(cx, e.code, &e.description));
@@ -88,7 +100,12 @@ impl Shared {
     }
 
     /// Validates an authorization request; returns the grant and the PKCE challenge.
-    fn authorize_grant(&self, req: &Req, app: &AppRec) -> Result<(Grant, String), OAuthError> {
+    fn authorize_grant(
+        &self,
+        req: &Req,
+        app: &AppRec,
+        web: bool,
+    ) -> Result<(Grant, String), OAuthError> {
         match req.query("response_type") {
             Some("code") => {}
             Some(other) => fail(700054, &[("response_type", other)])?,
@@ -113,12 +130,15 @@ impl Shared {
             client_id,
             scopes,
             auth_time: unix_now(),
+            confidential: Some(web),
         };
         Ok((grant, challenge.to_owned()))
     }
 
     pub fn device_code(&self, cx: &Cx, tenant: &str, req: &Req) -> Reply {
-        self.faultable(cx, tenant, req, |st| self.start_device_flow(st, req))
+        self.faultable(cx, tenant, req, |st| {
+            self.start_device_flow(st, tenant, req)
+        })
     }
 
     pub fn token(&self, cx: &Cx, tenant: &str, req: &Req) -> Reply {
@@ -155,8 +175,9 @@ impl Shared {
         result.unwrap_or_else(|e| self.error_reply(cx, &e))
     }
 
-    fn start_device_flow(&self, st: &mut State, req: &Req) -> Answer {
+    fn start_device_flow(&self, st: &mut State, tenant: &str, req: &Req) -> Answer {
         let app = self.registered(req.required("client_id")?)?;
+        tenant_serves(tenant, app)?;
         let scopes = parse_scopes(req.required("scope")?)?;
         let device_code = format!("DAQABIQEAAAD{}", random_b64(180));
         let user_code = loop {
@@ -198,8 +219,25 @@ impl Shared {
         let grant_type = req.required("grant_type")?;
         let client_id = req.client_id().ok_or(OAuthError::missing("client_id"))?;
         let app = self.registered(client_id)?;
-        let app_only = grant_type == "client_credentials";
-        let auth = self.authenticate_client(st, tenant, req, app, app_only)?;
+        tenant_serves(tenant, app)?;
+        // Which kind of client the grant was issued to decides whether it
+        // must, may or must not authenticate.
+        let confidential = match grant_type {
+            "client_credentials" => Some(true),
+            "authorization_code" => req
+                .form("code")
+                .and_then(|c| st.codes.get(c))
+                .and_then(|c| c.grant.confidential),
+            "refresh_token" => req
+                .form("refresh_token")
+                .and_then(|t| st.refresh.get(t))
+                .and_then(|r| r.grant.confidential),
+            _ => (!app.app.public_client).then_some(true),
+        };
+        let auth = self.authenticate_client(st, tenant, req, app, confidential == Some(true))?;
+        if confidential == Some(false) && !matches!(auth, ClientAuth::Public) {
+            return fail(700025, &[]);
+        }
         let grant = match grant_type {
             "client_credentials" => {
                 app_only_scope(req)?;
@@ -294,6 +332,7 @@ impl Shared {
             client_id: rec.client_id.clone(),
             scopes: rec.scopes.clone(),
             auth_time: unix_now(),
+            confidential: (!app.app.public_client).then_some(true),
         })
     }
 
@@ -349,6 +388,22 @@ fn app_only_scope(req: &Req) -> Result<(), OAuthError> {
 
 /// AADSTS70000 unless `app` is `client_id`, the client a code or token
 /// (`what`) was issued to.
+/// Whether `tenant` in the path may serve `app`: `organizations` and
+/// `common` only multi-tenant apps (AADSTS50194), `consumers` only apps for
+/// personal accounts (AADSTS9002332).
+fn tenant_serves(tenant: &str, app: &AppRec) -> Result<(), OAuthError> {
+    let app = &app.app;
+    let args = [
+        ("client_id", &*app.client_id),
+        ("display_name", &*app.display_name),
+    ];
+    match tenant.to_ascii_lowercase().as_str() {
+        "organizations" | "common" if app.single_tenant => fail(50194, &args),
+        "consumers" if !app.personal_accounts => fail(9002332, &args),
+        _ => Ok(()),
+    }
+}
+
 fn issued_to(client_id: &str, app: &AppRec, what: &str) -> Result<(), OAuthError> {
     if client_id == app.app.client_id {
         return Ok(());

@@ -171,6 +171,22 @@ pub struct App {
     /// tokens. Default `["POP.AccessAsApp"]`; empty gives tokens that
     /// Exchange (here: Dovecot) refuses.
     pub roles: Vec<String>,
+    /// Supported account types "this organizational directory only" (the
+    /// portal's default): `organizations` and `common` are refused with
+    /// AADSTS50194, as Microsoft does for apps made after 2018.
+    pub single_tenant: bool,
+    /// Supported account types include personal Microsoft accounts: the
+    /// `consumers` tenant serves the app (else AADSTS9002332).
+    pub personal_accounts: bool,
+    /// "Allow public client flows": device code and loopback authorization
+    /// code without a secret. Off, those flows need a secret or
+    /// certificate (AADSTS7000218).
+    pub public_client: bool,
+    /// Redirect URIs under the Web platform: codes issued to them are
+    /// redeemed by a confidential client (a secret or certificate is
+    /// required), whereas codes for [`App::redirect_uris`] ("Mobile and
+    /// desktop applications") must come without one (AADSTS700025).
+    pub web_redirect_uris: Vec<String>,
 }
 
 impl App {
@@ -183,7 +199,36 @@ impl App {
             certificates: Vec::new(),
             redirect_uris: vec!["http://localhost".into(), "http://127.0.0.1".into()],
             roles: vec![POP_APP_ROLE.into()],
+            single_tenant: true,
+            personal_accounts: false,
+            public_client: true,
+            web_redirect_uris: Vec::new(),
         }
+    }
+
+    /// Accounts in any organizational directory: `organizations` and
+    /// `common` work.
+    pub fn multi_tenant(mut self) -> Self {
+        self.single_tenant = false;
+        self
+    }
+
+    /// Personal Microsoft accounts too: the `consumers` tenant works.
+    pub fn personal_accounts(mut self) -> Self {
+        self.personal_accounts = true;
+        self
+    }
+
+    /// Turns "Allow public client flows" off.
+    pub fn confidential(mut self) -> Self {
+        self.public_client = false;
+        self
+    }
+
+    /// Adds a redirect URI under the Web platform (confidential client).
+    pub fn web_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.web_redirect_uris.push(uri.into());
+        self
     }
 
     /// Sets the client secret.

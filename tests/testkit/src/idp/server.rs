@@ -230,6 +230,7 @@ impl Idp {
             client_id: client_id.into(),
             scopes: parse_scopes(POP_DELEGATED_SCOPE).expect("POP's scope parses"),
             auth_time: unix_now(),
+            confidential: None,
         };
         let mut st = self.shared.lock();
         let auth = ClientAuth::Public;

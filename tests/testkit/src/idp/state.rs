@@ -93,6 +93,12 @@ pub(super) struct Grant {
     pub client_id: String,
     pub scopes: Scopes,
     pub auth_time: u64,
+    /// `Some(true)`: issued to a confidential client (a Web redirect, or a
+    /// device flow with public client flows off), so redeeming and
+    /// refreshing it need the client's secret or certificate (AADSTS7000218
+    /// without). `Some(false)`: to a public client (a "Mobile and desktop"
+    /// redirect), which must not send one (AADSTS700025). `None`: either.
+    pub confidential: Option<bool>,
 }
 
 #[derive(Clone, Copy)]
@@ -198,6 +204,7 @@ impl Shared {
         tenant == TENANT
             || tenant.eq_ignore_ascii_case(&self.domain)
             || tenant == "organizations"
+            || tenant == "consumers"
             || tenant == "common"
     }
 }
