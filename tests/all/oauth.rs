@@ -584,3 +584,93 @@ fn mailboxes_sharing_an_account_fetch_one_token() {
     assert_eq!(env.idp.token_requests("client_credentials"), 1);
     assert_eq!(env.records(), 2);
 }
+
+/// Office 365's POP login, on the scripted server: XOAUTH2 in two steps
+/// only (the one-line form closes the connection), and an app-only token
+/// opens only the mailboxes the app was given (Add-MailboxPermission);
+/// elsewhere `-ERR Authentication failure`, which popline explains step by
+/// step for app-only access.
+#[test]
+fn app_only_login_as_office_365_judges_it_two_step_and_per_mailbox() {
+    use crate::support::scripted::{Script, ScriptedServer, TokenCheck};
+    use std::sync::Arc;
+    let env = Env::new(Duration::from_secs(3600));
+    let tokens = env.idp.tokens();
+    let check = TokenCheck(Arc::new(move |user: &str, token: &str| {
+        let Some(claims) = tokens.active_claims(token) else {
+            return false;
+        };
+        let app_only = claims["roles"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|x| x == "POP.AccessAsApp"));
+        // Add-MailboxPermission was run for USER only.
+        app_only && user == USER
+    }));
+    let server = ScriptedServer::spawn(
+        Script {
+            capa: vec!["SASL XOAUTH2".into(), "UIDL".into()],
+            user: USER.into(),
+            password: "unused".into(),
+            xoauth2: Some(check),
+            ..Script::default()
+        },
+        beta_replies()[..2].to_vec(),
+    );
+    server.add_user(OTHER, "unused", beta_replies()[2..3].to_vec());
+    let mailbox = |name: &str, user: &str| {
+        format!(
+            r#"[mailboxes.{name}]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+allow_plaintext = true
+user = "{user}"
+dialogue = "{dialogue}"
+mapper = {{ plugin = "{mapper}", config = {{ unmatched = "new" }} }}
+sinks = ["out"]
+[mailboxes.{name}.oauth]
+flow = "client-credentials"
+client_id = "{DAEMON}"
+client_secret = {{ file = "secret" }}
+authority = "{authority}"
+tenant = "{tenant}"
+"#,
+            port = server.port,
+            dialogue = support::plugin("pop3-standard").display(),
+            mapper = support::plugin("feedback-default").display(),
+            authority = env.idp.base_url(),
+            tenant = env.idp.tenant(),
+        )
+    };
+    let cfg = env.path("office365.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[state]\npath = \"state.db\"\n[sinks.out]\ntype = \"jsonl\"\npath = \"feedback.jsonl\"\n\n{}\n{}",
+            mailbox("beta", USER),
+            mailbox("other", OTHER)
+        ),
+    )
+    .unwrap();
+    let out = env.once(&cfg);
+    let t = text(&out);
+    assert!(t.contains("beta: listed 2, fetched 2"), "{t}");
+    // Recorded before login, so under no user.
+    let auths: Vec<String> = server
+        .commands_of("")
+        .into_iter()
+        .filter(|c| c.starts_with("AUTH"))
+        .collect();
+    assert!(!auths.is_empty(), "{t}");
+    assert!(
+        auths.iter().all(|a| a == "AUTH XOAUTH2"),
+        "two-step only: {auths:?}"
+    );
+    assert!(
+        t.contains("other: FAILED") && t.contains("-ERR Authentication failure"),
+        "{t}"
+    );
+    assert!(t.contains("Add-MailboxPermission -Identity other@"), "{t}");
+    assert!(t.contains("Set-CASMailbox"), "{t}");
+    assert_eq!(server.remaining_of(OTHER), 1);
+}

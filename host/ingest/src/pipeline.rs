@@ -300,16 +300,16 @@ impl Pipeline {
     /// cached token is renewed once (it may have been revoked).
     pub async fn open_session(&self) -> Result<Session, PollError> {
         match self.try_open(false).await {
-            Err(e) if self.tokens.is_some() && e.is_auth_rejection() => {
+            Err(e)
+                if e.is_auth_rejection()
+                    && let Some(tokens) = &self.tokens =>
+            {
                 tracing::info!(mailbox = %self.name, "server rejected the cached token; renewing it");
                 self.try_open(true).await.map_err(|e| {
                     if !e.is_auth_rejection() {
                         return e;
                     }
-                    e.in_context(format!(
-                        "the server rejected a freshly issued token for user={}: check that POP is enabled for the mailbox, that `user` is the mailbox address (for a shared mailbox: its own address), and for app-only access the POP.AccessAsApp permission with admin consent, the Exchange service principal (New-ServicePrincipal) and Add-MailboxPermission",
-                        self.cfg.user
-                    ))
+                    e.in_context(refused_token_hint(&self.cfg.user, tokens.flow()))
                 })
             }
             other => other,
@@ -1105,6 +1105,27 @@ fn lost_connection(e: Pop3Error, doing: &str, l: &Listing) -> PollError {
         format!("{doing} message {} (uid {})", l.number, l.uid),
         SessionError::Pop3(e),
     )
+}
+
+/// What to check when the server refuses a freshly issued token for
+/// mailbox `user`: the Exchange steps each kind of access needs
+/// (docs/microsoft-365.md).
+fn refused_token_hint(user: &str, flow: popline_oauth::Flow) -> String {
+    let pop = format!(
+        "POP must be enabled for the mailbox (Set-CASMailbox -Identity {user} -PopEnabled $true)"
+    );
+    match flow {
+        popline_oauth::Flow::ClientCredentials => format!(
+            "the server refused the app-only token for {user}: {pop}; the app needs the POP.AccessAsApp permission with admin consent, \
+             a service principal in Exchange (New-ServicePrincipal) and access to this mailbox \
+             (Add-MailboxPermission -Identity {user} -User <service principal id> -AccessRights FullAccess); \
+             see docs/microsoft-365.md, app-only access"
+        ),
+        _ => format!(
+            "the server refused a freshly issued token for {user}: {pop}; `user` must be the mailbox's own address, \
+             and for a shared mailbox the account that signed in needs FullAccess to it (Add-MailboxPermission)"
+        ),
+    }
 }
 
 /// The state's disposition of a mapped message, and its records.

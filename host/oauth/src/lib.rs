@@ -325,6 +325,11 @@ impl TokenManager {
         Ok(m)
     }
 
+    /// How this account gets its tokens.
+    pub fn flow(&self) -> Flow {
+        self.cfg.flow
+    }
+
     /// The cache file (mailboxes sharing it share this manager).
     pub fn cache_path(&self) -> &Path {
         self.cache.path()

@@ -40,6 +40,22 @@ pub struct Script {
     pub ignore_pipelined: bool,
     /// Misbehaviour on cue; the first matching fault wins.
     pub faults: Vec<Fault>,
+    /// Accept `AUTH XOAUTH2` as Office 365 does: in two steps only (the
+    /// one-line SASL-IR form gets `-ERR Protocol error. Connection is
+    /// closed. 10` and the connection closes), the token judged by this
+    /// check of `(user, token)`; a refusal is `-ERR Authentication
+    /// failure: unknown user name or bad password.`
+    pub xoauth2: Option<TokenCheck>,
+}
+
+/// Whether an access token opens a user's mailbox (see [`Script::xoauth2`]).
+#[derive(Clone)]
+pub struct TokenCheck(pub Arc<dyn Fn(&str, &str) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for TokenCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenCheck")
+    }
 }
 
 /// Unique ids as UIDL reports them.
@@ -135,6 +151,21 @@ struct Maildrop {
     password: String,
     messages: Vec<Stored>,
     logins: usize,
+}
+
+impl Maildrop {
+    /// A login: its number, and the maildrop as the session sees it
+    /// (arrival id and body, numbered from 1).
+    fn open(&mut self) -> (usize, Option<Vec<(usize, Vec<u8>)>>) {
+        self.logins += 1;
+        let drop = self
+            .messages
+            .iter()
+            .filter(|s| !s.deleted)
+            .map(|s| (s.id, s.body.clone()))
+            .collect();
+        (self.logins, Some(drop))
+    }
 }
 
 impl Script {
@@ -483,6 +514,9 @@ async fn session(
                 user: user.clone().unwrap_or_default(),
                 line: if verb == "PASS" {
                     "PASS ***".into()
+                } else if verb == "AUTH" && cmd.matches(' ').count() > 1 {
+                    // A response on the command line (SASL-IR): no token in the record.
+                    format!("{} ***", cmd.rsplit_once(' ').map_or("", |(head, _)| head))
                 } else {
                     cmd.clone()
                 },
@@ -517,18 +551,34 @@ async fn session(
                 let name = user.clone().unwrap_or_default();
                 match st.maildrops.get_mut(&name) {
                     Some(m) if drop.is_none() && m.password == words_after(&cmd) => {
-                        m.logins += 1;
-                        login = m.logins;
-                        drop = Some(
-                            m.messages
-                                .iter()
-                                .filter(|s| !s.deleted)
-                                .map(|s| (s.id, s.body.clone()))
-                                .collect(),
-                        );
+                        (login, drop) = m.open();
                         b"+OK logged in\r\n".to_vec()
                     }
                     _ => b"-ERR [AUTH] invalid login\r\n".to_vec(),
+                }
+            }
+            "AUTH" if script.xoauth2.is_some() && drop.is_none() => {
+                let check = script.xoauth2.clone().expect("matched");
+                let mechanism = words_after(&cmd);
+                if !mechanism.eq_ignore_ascii_case("XOAUTH2") {
+                    // Office 365 with the response on the command line.
+                    w.write_all(b"-ERR Protocol error. Connection is closed. 10\r\n")
+                        .await?;
+                    return Ok(());
+                }
+                w.write_all(b"+ \r\n").await?;
+                raw.clear();
+                r.read_until(b'\n', &mut raw).await?;
+                let (name, token) = xoauth2_response(&raw).unwrap_or_default();
+                let mut st = state.lock().unwrap();
+                match st.maildrops.get_mut(&name) {
+                    Some(m) if (check.0)(&name, &token) => {
+                        (login, drop) = m.open();
+                        user = Some(name);
+                        b"+OK User successfully authenticated.\r\n".to_vec()
+                    }
+                    _ => b"-ERR Authentication failure: unknown user name or bad password.\r\n"
+                        .to_vec(),
                 }
             }
             "QUIT" => {
@@ -623,6 +673,20 @@ async fn session(
             return Ok(());
         }
     }
+}
+
+/// `(user, token)` from a base64 XOAUTH2 response line
+/// (`user=U\x01auth=Bearer T\x01\x01`).
+fn xoauth2_response(line: &[u8]) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(line.trim_ascii())
+        .ok()?;
+    let text = String::from_utf8(text).ok()?;
+    let mut parts = text.split('\x01');
+    let user = parts.next()?.strip_prefix("user=")?.to_string();
+    let token = parts.next()?.strip_prefix("auth=Bearer ")?.to_string();
+    Some((user, token))
 }
 
 fn words_after(cmd: &str) -> &str {

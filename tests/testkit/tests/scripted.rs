@@ -47,3 +47,57 @@ async fn a_fault_replaces_the_answer_to_its_command() {
     server.update_script(|s| s.faults.clear());
     assert_eq!(pop.multi("RETR 2").await, b"b\r\n");
 }
+
+/// XOAUTH2 as Office 365 takes it: the one-line form (SASL-IR) ends the
+/// connection with its error, the two-step form is judged by the check,
+/// and the token never appears in the command record.
+#[tokio::test]
+async fn xoauth2_is_two_step_only_and_judged_by_the_check() {
+    use base64::Engine as _;
+    use popline_testkit::scripted::TokenCheck;
+    use std::sync::Arc;
+    let script = Script {
+        xoauth2: Some(TokenCheck(Arc::new(|user: &str, token: &str| {
+            user == USER && token == "good-token"
+        }))),
+        ..Script::login(USER, "pw")
+    };
+    let server = ScriptedServer::start(script, vec![b"a\r\n".to_vec()]).await;
+    let response = |token: &str| {
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("user={USER}\x01auth=Bearer {token}\x01\x01"))
+    };
+    let connect = || async {
+        let tcp = TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .unwrap();
+        Pop3::greeting(tcp).await
+    };
+
+    let mut pop = connect().await;
+    let one_line = format!("AUTH XOAUTH2 {}", response("good-token"));
+    assert_eq!(
+        pop.cmd(&one_line).await,
+        "-ERR Protocol error. Connection is closed. 10"
+    );
+    assert!(pop.closed().await, "the connection ends after SASL-IR");
+
+    let mut pop = connect().await;
+    assert_eq!(pop.cmd("AUTH XOAUTH2").await, "+");
+    assert!(
+        pop.cmd(&response("bad-token"))
+            .await
+            .starts_with("-ERR Authentication failure")
+    );
+    assert_eq!(pop.cmd("AUTH XOAUTH2").await, "+");
+    assert!(pop.cmd(&response("good-token")).await.starts_with("+OK"));
+    assert_eq!(pop.multi("UIDL").await, b"1 uid-1\r\n");
+    assert!(
+        server
+            .commands()
+            .iter()
+            .all(|c| !c.contains("good-token") && !c.contains(&response("good-token"))),
+        "{:?}",
+        server.commands()
+    );
+}

@@ -55,7 +55,7 @@ use std::time::Duration;
 pub use certificate::{AssertionAlg, AssertionOptions, ClientCertificate, Thumbprint};
 pub use grants::pkce_challenge;
 pub use http::{Endpoint, RecordedRequest};
-pub use server::Idp;
+pub use server::{Idp, Tokens};
 
 /// The `client_id` Dovecot's `oauth2` passdb authenticates with at
 /// `/introspect` (see [`crate::DovecotOptions::oauth2_introspection_url`]).

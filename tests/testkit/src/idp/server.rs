@@ -216,6 +216,14 @@ impl Idp {
         st.access.get(access_token).is_some_and(|t| t.active())
     }
 
+    /// A handle that reads the stand-in's tokens from anywhere (a scripted
+    /// server's login check), for as long as it is kept.
+    pub fn tokens(&self) -> Tokens {
+        Tokens {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Issues a delegated POP access token for `upn` via `client_id` without
     /// any flow, for tests that only need a valid bearer token.
     pub fn mint_user_token(&self, client_id: &str, upn: &str) -> Result<String> {
@@ -281,5 +289,25 @@ impl Idp {
     /// lookup: a failed bearer login costs two, one per `oauth2` passdb).
     pub fn introspections(&self) -> usize {
         self.requests_to(Endpoint::Introspect, |_| true).len()
+    }
+}
+
+/// The stand-in's issued tokens, as a resource server sees them
+/// ([`Idp::tokens`]).
+#[derive(Clone)]
+pub struct Tokens {
+    shared: Arc<Shared>,
+}
+
+impl Tokens {
+    /// An active token's claims (`upn` for delegated tokens, `roles` and
+    /// `appid` for app-only ones), as Exchange reads them; `None` when the
+    /// token is unknown, expired or revoked.
+    pub fn active_claims(&self, access_token: &str) -> Option<serde_json::Value> {
+        let st = self.shared.lock();
+        st.access
+            .get(access_token)
+            .filter(|t| t.active())
+            .map(|t| t.claims.clone())
     }
 }

@@ -60,6 +60,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
             .to_owned()
     }
 
+    /// Whether the server has closed the connection (end of stream, no
+    /// more lines).
+    pub async fn closed(&mut self) -> bool {
+        let mut buf = Vec::new();
+        let read = self.io.read_until(b'\n', &mut buf);
+        matches!(
+            tokio::time::timeout(Duration::from_secs(10), read).await,
+            Ok(Ok(0))
+        )
+    }
+
     /// Sends `command` and returns the status line (without CRLF).
     pub async fn cmd(&mut self, command: &str) -> String {
         self.io
