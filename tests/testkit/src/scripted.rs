@@ -50,7 +50,10 @@ pub struct Script {
 
 /// Whether an access token opens a user's mailbox (see [`Script::xoauth2`]).
 #[derive(Clone)]
-pub struct TokenCheck(pub Arc<dyn Fn(&str, &str) -> bool + Send + Sync>);
+pub struct TokenCheck(pub Arc<TokenCheckFn>);
+
+/// `(user, token)` → whether the token opens the user's mailbox.
+pub type TokenCheckFn = dyn Fn(&str, &str) -> bool + Send + Sync;
 
 impl std::fmt::Debug for TokenCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -147,6 +150,9 @@ struct Stored {
     deleted: bool,
 }
 
+/// The maildrop as one session sees it: (arrival id, body), numbered from 1.
+type SessionDrop = Vec<(usize, Vec<u8>)>;
+
 struct Maildrop {
     password: String,
     messages: Vec<Stored>,
@@ -156,7 +162,7 @@ struct Maildrop {
 impl Maildrop {
     /// A login: its number, and the maildrop as the session sees it
     /// (arrival id and body, numbered from 1).
-    fn open(&mut self) -> (usize, Option<Vec<(usize, Vec<u8>)>>) {
+    fn open(&mut self) -> (usize, Option<SessionDrop>) {
         self.logins += 1;
         let drop = self
             .messages
@@ -486,7 +492,7 @@ async fn session(
     }
     let mut user: Option<String> = None;
     // The maildrop as of login: (arrival id, body), numbered from 1.
-    let mut drop: Option<Vec<(usize, Vec<u8>)>> = None;
+    let mut drop: Option<SessionDrop> = None;
     let mut login = 0;
     let mut marked: BTreeSet<usize> = BTreeSet::new();
     let mut raw = Vec::new();
