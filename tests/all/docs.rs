@@ -15,19 +15,17 @@ fn troubleshooting_page_covers_every_error_the_host_names() {
     let page = read("docs/troubleshooting.md");
 
     let endpoint = read("host/oauth/src/endpoint.rs");
-    let explain = endpoint
-        .split("pub fn explain(")
+    let table = endpoint
+        .split("const CAUSES: &[Cause] = &[")
         .nth(1)
-        .and_then(|s| s.split("#[cfg(test)]").next())
-        .expect("oauth/endpoint.rs has fn explain");
-    let mut codes = Vec::new();
-    for part in explain.split("Some(").skip(1) {
-        let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
-        if !digits.is_empty() && part[digits.len()..].starts_with(')') {
-            codes.push(digits);
-        }
-    }
-    assert!(codes.len() >= 10, "found only {codes:?} in explain()");
+        .and_then(|s| s.split("\n];").next())
+        .expect("oauth/endpoint.rs has the CAUSES table");
+    let codes: Vec<String> = table
+        .split("code: ")
+        .skip(1)
+        .map(|part| part.chars().take_while(char::is_ascii_digit).collect())
+        .collect();
+    assert!(codes.len() >= 19, "found only {codes:?} in CAUSES");
     let missing: Vec<_> = codes
         .iter()
         .filter(|c| !page.contains(&format!("AADSTS{c}")))
