@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use popline_testkit::idp::KeyForm;
 use popline_testkit::{
     App, ClientCertificate, Dovecot, DovecotOptions, Fault, Idp, IdpOptions, beta_replies,
 };
@@ -233,6 +234,112 @@ fn client_credentials_with_a_certificate_and_oauthbearer() {
         Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
     );
     assert!(req.field("client_secret").is_none());
+}
+
+/// Every form the portal or Windows hands a certificate out in signs in,
+/// with PS256 by default: DER `.cer` with a PKCS#1 key, an encrypted PKCS#8
+/// key (password from a file), a PFX as OpenSSL 3 writes it and one as
+/// Windows' TripleDES-SHA1 export (password from the environment).
+#[test]
+fn certificate_credentials_in_every_portal_form_sign_in() {
+    let env = Env::new(Duration::from_secs(3600));
+    let dir = env.dir.path();
+    let der = env.cert.write_der(dir).unwrap();
+    let pkcs1 = env.cert.write_key(dir, KeyForm::Pkcs1).unwrap();
+    let encrypted = env
+        .cert
+        .write_key(dir, KeyForm::EncryptedPkcs8("key pass"))
+        .unwrap();
+    std::fs::write(env.path("key-password"), "key pass\n").unwrap();
+    let signs_in_with_ps256 = |form: String| {
+        let oauth = format!(
+            "flow = \"client-credentials\"\nclient_id = \"{DAEMON}\"\ncertificate = {{ {form} }}"
+        );
+        let cfg = env.config(&oauth, false, "");
+        let out = env
+            .popline(&cfg)
+            .env("POPLINE_TEST_PFX", "pfx pass")
+            .args(["auth", "login", "beta"])
+            .output()
+            .unwrap();
+        expect_ok(&out);
+        let req = env.idp.last_token_request().unwrap();
+        let assertion = req.field("client_assertion").unwrap();
+        let header = base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            assertion.split('.').next().unwrap(),
+        )
+        .unwrap();
+        let header: Value = serde_json::from_slice(&header).unwrap();
+        assert_eq!(header["alg"], "PS256", "{form}");
+    };
+    signs_in_with_ps256(format!("cert = {der:?}, key = {pkcs1:?}"));
+    signs_in_with_ps256(format!(
+        "cert = \"CERT\", key = {encrypted:?}, password = {{ file = \"key-password\" }}"
+    ));
+    for legacy in [false, true] {
+        let pfx = env.cert.write_pfx(dir, "pfx pass", legacy).unwrap();
+        signs_in_with_ps256(format!(
+            "pfx = {pfx:?}, password = {{ env = \"POPLINE_TEST_PFX\" }}"
+        ));
+    }
+}
+
+/// A certificate credential that cannot work is refused at `check`, saying
+/// why, before any request: expired, a key of another certificate, a wrong
+/// PFX password, an encrypted key without its password.
+#[test]
+fn unusable_certificates_are_refused_before_any_request() {
+    let env = Env::new(Duration::from_secs(3600));
+    let dir = env.dir.path();
+    let expired =
+        ClientCertificate::generate_valid("old", Some(((2020, 1, 1), (2021, 1, 1)))).unwrap();
+    let old_dir = env.path("old");
+    let (old_cert, old_key) = expired.write_pem(&old_dir).unwrap();
+    let other = ClientCertificate::generate("other").unwrap();
+    let (_, other_key) = other.write_pem(&env.path("other")).unwrap();
+    let pfx = env.cert.write_pfx(dir, "Right-pfx-pass", false).unwrap();
+    let encrypted = env
+        .cert
+        .write_key(dir, KeyForm::EncryptedPkcs8("key pass"))
+        .unwrap();
+    let cases = [
+        (
+            format!("cert = {old_cert:?}, key = {old_key:?}"),
+            "expired on 2021-01-01",
+        ),
+        (
+            format!("cert = \"CERT\", key = {other_key:?}"),
+            "does not belong to the certificate",
+        ),
+        (
+            format!("pfx = {pfx:?}, password = {{ env = \"POPLINE_TEST_PFX\" }}"),
+            "MAC",
+        ),
+        (
+            format!("cert = \"CERT\", key = {encrypted:?}"),
+            "is encrypted: set the certificate's `password`",
+        ),
+    ];
+    for (form, said) in cases {
+        let oauth = format!(
+            "flow = \"client-credentials\"\nclient_id = \"{DAEMON}\"\ncertificate = {{ {form} }}"
+        );
+        let cfg = env.config(&oauth, false, "");
+        let out = env
+            .popline(&cfg)
+            .env("POPLINE_TEST_PFX", "Wr0ng-pfx-pass")
+            .arg("check")
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert!(!out.status.success() && t.contains(said), "{form}: {t}");
+        assert!(
+            !t.contains("wrong") && !t.contains("key pass"),
+            "no password in errors: {t}"
+        );
+    }
+    assert_eq!(env.idp.token_requests("client_credentials"), 0);
 }
 
 #[test]

@@ -145,17 +145,47 @@ impl OAuthConfig {
     }
 }
 
-/// Certificate credential files.
+/// Certificate credential files: `cert` and `key`, or one `pfx`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateConfig {
-    /// The certificate uploaded to the app registration (PEM: .pem/.crt/.cer).
-    pub cert: PathBuf,
-    /// Its private key (PEM, PKCS#8 or PKCS#1); may be the same file.
-    pub key: PathBuf,
-    /// `RS256` (default) or `PS256`.
+    /// The certificate uploaded to the app registration: PEM
+    /// (`.pem`/`.crt`/`.cer`) or DER (`.cer`).
+    pub cert: Option<PathBuf>,
+    /// Its private key, PEM: PKCS#8, PKCS#1, or encrypted PKCS#8 (with
+    /// `password`). May be the same file as `cert`.
+    pub key: Option<PathBuf>,
+    /// Instead of `cert` and `key`: a PKCS#12 file (`.pfx`/`.p12`, as
+    /// Windows exports it), with `password`.
+    pub pfx: Option<PathBuf>,
+    /// The password of an encrypted key or of the PFX:
+    /// `{ env = "VAR" }` or `{ file = "path" }`.
+    pub password: Option<SecretRef>,
+    /// `PS256` (default, as Microsoft recommends) or `RS256`.
     #[serde(default = "default_alg")]
     pub algorithm: Algorithm,
+}
+
+impl CertificateConfig {
+    /// Read and check the credential (paths relative to `base_dir`).
+    fn load(&self, base_dir: &Path) -> anyhow::Result<assertion::Certificate> {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| base_dir.join(p));
+        let (cert, key, pfx) = (path(&self.cert), path(&self.key), path(&self.pfx));
+        let password = match &self.password {
+            Some(p) => Some(
+                p.resolve(base_dir)
+                    .context("reading the certificate's password")?,
+            ),
+            None => None,
+        };
+        let files = assertion::Files {
+            cert: cert.as_deref(),
+            key: key.as_deref(),
+            pfx: pfx.as_deref(),
+            password: password.as_ref().map(|p| p.expose()),
+        };
+        assertion::Certificate::load(&files, self.algorithm, popline_core::clock::unix_now())
+    }
 }
 
 /// The identity provider.
@@ -210,7 +240,7 @@ fn default_keepalive() -> Duration {
     Duration::from_secs(7 * 86_400)
 }
 fn default_alg() -> Algorithm {
-    Algorithm::RS256
+    Algorithm::PS256
 }
 
 /// Authentication failures as an operator sees them. Never carries a token.
@@ -292,11 +322,10 @@ impl TokenManager {
             None => None,
         };
         let certificate = match &cfg.certificate {
-            Some(c) => Some(assertion::Certificate::load(
-                &base_dir.join(&c.cert),
-                &base_dir.join(&c.key),
-                c.algorithm,
-            )?),
+            Some(c) => Some(
+                c.load(base_dir)
+                    .with_context(|| format!("mailbox {mailbox}: oauth.certificate"))?,
+            ),
             None => None,
         };
         if cfg.flow == Flow::ClientCredentials
@@ -701,6 +730,12 @@ impl TokenManager {
                 self.cache.path().display().to_string(),
             ),
         ];
+        if let Some(cert) = &self.certificate {
+            out.push((
+                "certificate expires".into(),
+                assertion::date(cert.not_after),
+            ));
+        }
         let tokens = match self.cache.load() {
             Ok(t) => t,
             Err(e) => {

@@ -13,6 +13,7 @@ use ring::digest;
 use ring::rand::SystemRandom;
 use ring::signature::{self, RsaKeyPair};
 use rustls_pki_types::PrivatePkcs8KeyDer;
+use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
 
 use super::state::{guid, unix_now};
@@ -70,9 +71,9 @@ impl Default for AssertionOptions {
 /// A self-signed RSA-2048 certificate and its key, as an app registration's
 /// certificate credential.
 ///
-/// `ring` cannot generate RSA keys, so the key comes from the `rsa` crate
-/// (optimised even in dev builds by the workspace profile; still about a
-/// second); signing uses ring.
+/// `ring` cannot generate RSA keys, so the key comes from the `openssl` tool,
+/// which also writes the other forms a portal or Windows hands out (DER,
+/// PKCS#1, encrypted PKCS#8, PFX); signing uses ring.
 #[derive(Clone)]
 pub struct ClientCertificate {
     cert_pem: String,
@@ -91,15 +92,30 @@ impl std::fmt::Debug for ClientCertificate {
 
 impl ClientCertificate {
     /// Generates a 2048-bit RSA key and a self-signed certificate (CN =
-    /// `common_name`).
+    /// `common_name`) valid from now for a year.
     pub fn generate(common_name: &str) -> Result<ClientCertificate> {
-        use rsa::pkcs8::EncodePrivateKey as _;
-        let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
-            .context("generating an RSA key")?;
-        let pkcs8 = key
-            .to_pkcs8_der()
-            .context("encoding the RSA key")?
-            .as_bytes()
+        Self::generate_valid(common_name, None)
+    }
+
+    /// Like [`Self::generate`], valid only between `(not_before,
+    /// not_after)` given as (year, month, day), e.g. in the past.
+    pub fn generate_valid(
+        common_name: &str,
+        validity: Option<(Ymd, Ymd)>,
+    ) -> Result<ClientCertificate> {
+        // ring cannot generate RSA keys; the openssl tool can.
+        // PEM: its DER output would be PKCS#1, not PKCS#8.
+        let args = [
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ];
+        let pem = openssl(&args, &[]).context("generating an RSA key")?;
+        let pkcs8 = PrivatePkcs8KeyDer::from_pem_slice(&pem)
+            .map_err(|e| anyhow!("openssl's key is not PKCS#8 PEM: {e:?}"))?
+            .secret_pkcs8_der()
             .to_vec();
         let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
             &PrivatePkcs8KeyDer::from(pkcs8.as_slice()),
@@ -109,6 +125,10 @@ impl ClientCertificate {
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, common_name);
+        if let Some(((y0, m0, d0), (y1, m1, d1))) = validity {
+            params.not_before = rcgen::date_time_ymd(y0, m0, d0);
+            params.not_after = rcgen::date_time_ymd(y1, m1, d1);
+        }
         let cert = params.self_signed(&key_pair)?;
         Ok(ClientCertificate {
             cert_pem: cert.pem(),
@@ -152,6 +172,72 @@ impl ClientCertificate {
         fs::write(&key, &self.key_pem).with_context(|| format!("writing {}", key.display()))?;
         fs::set_permissions(&key, fs::Permissions::from_mode(0o600))?;
         Ok((cert, key))
+    }
+
+    /// The certificate as DER (a `.cer` saved as binary) at `dir/client.cer`.
+    pub fn write_der(&self, dir: &Path) -> Result<PathBuf> {
+        let path = dir.join("client.cer");
+        fs::write(&path, &self.cert_der).with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    }
+
+    /// The key in another PEM form at `dir/NAME` (mode 0600): `Pkcs1`
+    /// (`RSA PRIVATE KEY`), or encrypted PKCS#8 with `password` in OpenSSL
+    /// 3's default scheme (PBES2, PBKDF2-SHA256, AES-256-CBC).
+    pub fn write_key(&self, dir: &Path, form: KeyForm<'_>) -> Result<PathBuf> {
+        let (name, args, password): (&str, &[&str], Option<&str>) = match form {
+            KeyForm::Pkcs1 => ("client.pkcs1.key", &["pkey", "-traditional"], None),
+            KeyForm::EncryptedPkcs8(pw) => (
+                "client.enc.key",
+                &[
+                    "pkcs8",
+                    "-topk8",
+                    "-v2",
+                    "aes-256-cbc",
+                    "-passout",
+                    "env:POPLINE_TEST_PASSWORD",
+                ],
+                Some(pw),
+            ),
+        };
+        let out = openssl_with(args, self.key_pem.as_bytes(), password)?;
+        let path = dir.join(name);
+        fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+        Ok(path)
+    }
+
+    /// Certificate and key as a PKCS#12 file at `dir/client.pfx` (mode
+    /// 0600), protected by `password`, as OpenSSL 3 writes it by default
+    /// (AES-256, SHA-256 MAC) or, with `legacy`, as Windows' "TripleDES-SHA1"
+    /// export does.
+    pub fn write_pfx(&self, dir: &Path, password: &str, legacy: bool) -> Result<PathBuf> {
+        let (cert, key) = self.write_pem(dir)?;
+        let path = dir.join("client.pfx");
+        let mut args = vec![
+            "pkcs12",
+            "-export",
+            "-in",
+            cert.to_str().context("certificate path")?,
+            "-inkey",
+            key.to_str().context("key path")?,
+            "-passout",
+            "env:POPLINE_TEST_PASSWORD",
+        ];
+        if legacy {
+            args.extend([
+                "-keypbe",
+                "PBE-SHA1-3DES",
+                "-certpbe",
+                "PBE-SHA1-3DES",
+                "-macalg",
+                "sha1",
+            ]);
+        }
+        let out = openssl_with(&args, &[], Some(password))?;
+        fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+        Ok(path)
     }
 
     /// A valid client assertion for `client_id` at `audience` (the token
@@ -209,4 +295,49 @@ impl ClientCertificate {
             .map_err(|_| anyhow!("RSA signing failed"))?;
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
     }
+}
+
+/// A calendar date: (year, month, day).
+pub type Ymd = (i32, u8, u8);
+
+/// Other PEM forms of a private key ([`ClientCertificate::write_key`]).
+#[derive(Clone, Copy, Debug)]
+pub enum KeyForm<'a> {
+    /// PKCS#1 `RSA PRIVATE KEY`.
+    Pkcs1,
+    /// `ENCRYPTED PRIVATE KEY` with this password.
+    EncryptedPkcs8(&'a str),
+}
+
+/// Runs the `openssl` tool with `stdin`; its stdout.
+fn openssl(args: &[&str], stdin: &[u8]) -> Result<Vec<u8>> {
+    openssl_with(args, stdin, None)
+}
+
+/// [`openssl`], with `password` in `$POPLINE_TEST_PASSWORD` (never on the
+/// command line).
+fn openssl_with(args: &[&str], stdin: &[u8], password: Option<&str>) -> Result<Vec<u8>> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new("openssl");
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(pw) = password {
+        cmd.env("POPLINE_TEST_PASSWORD", pw);
+    }
+    let mut child = cmd
+        .spawn()
+        .context("running openssl (install the openssl package)")?;
+    child.stdin.take().expect("piped").write_all(stdin)?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "openssl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(out.stdout)
 }

@@ -52,7 +52,7 @@ mod tokens;
 
 use std::time::Duration;
 
-pub use certificate::{AssertionAlg, AssertionOptions, ClientCertificate, Thumbprint};
+pub use certificate::{AssertionAlg, AssertionOptions, ClientCertificate, KeyForm, Thumbprint};
 pub use grants::pkce_challenge;
 pub use http::{Endpoint, RecordedRequest};
 pub use server::{Idp, Tokens};
