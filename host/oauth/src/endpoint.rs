@@ -1,23 +1,9 @@
-//! Talking to the token and device-code endpoints, and turning the identity
-//! platform's errors into messages an operator can act on.
-
-use std::time::Duration;
+//! The identity platform's errors as messages an operator can act on: each
+//! AADSTS code with its cause and fix.
 
 use serde::Deserialize;
 
 use super::AuthError;
-
-/// A successful token response.
-#[derive(Deserialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    #[serde(default)]
-    pub refresh_token: Option<String>,
-    #[serde(default)]
-    pub expires_in: Option<i64>,
-    #[serde(default)]
-    pub scope: Option<String>,
-}
 
 /// An OAuth error body (RFC 6749 §5.2, plus Microsoft's `error_codes`).
 #[derive(Debug, Default, Deserialize)]
@@ -28,73 +14,6 @@ pub struct ErrorBody {
     pub error_description: String,
     #[serde(default)]
     pub error_codes: Vec<u64>,
-}
-
-/// What the endpoint said, when it was not a token.
-pub enum Failure {
-    /// An OAuth error response.
-    OAuth(ErrorBody),
-    /// 429 / 5xx / network: try again later.
-    Transient {
-        why: String,
-        retry_after: Option<Duration>,
-    },
-}
-
-/// POST a form; parse success as `T`, anything else as a [`Failure`].
-pub async fn post_form<T: for<'de> Deserialize<'de>>(
-    http: &reqwest::Client,
-    url: &str,
-    form: &[(&str, &str)],
-) -> Result<T, Failure> {
-    let resp = match http.post(url).form(form).send().await {
-        Ok(r) => r,
-        Err(e) => {
-            return Err(Failure::Transient {
-                why: format!("cannot reach {}: {}", shown(url), without_url(&e)),
-                retry_after: None,
-            });
-        }
-    };
-    let status = resp.status();
-    let retry_after = popline_net::retry_after(resp.headers());
-    let body = resp.bytes().await.unwrap_or_default();
-    if status.is_success() {
-        return serde_json::from_slice(&body).map_err(|e| Failure::Transient {
-            why: format!(
-                "{} answered {status} with an unreadable body: {e}",
-                shown(url)
-            ),
-            retry_after: None,
-        });
-    }
-    if status.as_u16() == 429 || status.is_server_error() {
-        return Err(Failure::Transient {
-            why: format!("{} answered {status}", shown(url)),
-            retry_after,
-        });
-    }
-    match serde_json::from_slice::<ErrorBody>(&body) {
-        Ok(b) if !b.error.is_empty() => Err(Failure::OAuth(b)),
-        _ => Err(Failure::OAuth(ErrorBody {
-            error: format!("http_{}", status.as_u16()),
-            error_description: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
-            error_codes: Vec::new(),
-        })),
-    }
-}
-
-fn shown(url: &str) -> &str {
-    url.split('?').next().unwrap_or(url)
-}
-
-fn without_url(e: &reqwest::Error) -> String {
-    // reqwest's Display includes the URL; we already say which endpoint.
-    let mut s = e.to_string();
-    if let Some(u) = e.url() {
-        s = s.replace(u.as_str(), "");
-    }
-    s.replace(" ()", "").trim().to_string()
 }
 
 /// The AADSTS number at the start of a Microsoft error description.
