@@ -36,7 +36,7 @@ pub struct OAuthConfig {
     /// Microsoft: the sign-in host, which picks the cloud and with it the
     /// scopes: `https://login.microsoftonline.com` (default),
     /// `https://login.microsoftonline.us` (US Government),
-    /// `https://login.chinacloudapi.cn` (China).
+    /// `https://login.partner.microsoftonline.cn` (China).
     #[serde(default = "default_authority")]
     pub authority: String,
     /// Generic provider: the token endpoint URL.
