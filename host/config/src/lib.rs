@@ -40,18 +40,58 @@ pub struct Config {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct StateConfig {
+    /// `sqlite` (default): one host, one file. `postgres`: a fleet of hosts
+    /// sharing one database, each mailbox polled by one host at a time
+    /// (mailbox leases with fencing tokens; see docs/fleet.md).
+    pub backend: StateKind,
     /// SQLite database holding committed unique ids (created if missing).
+    /// With `postgres` it only locates this host's own folder (token cache,
+    /// spool, archive): the folder holding this path.
     pub path: PathBuf,
     /// Folder for dead letters: raw `.eml` plus a JSON sidecar per message
     /// that could not be mapped.
     pub dead_letter_dir: PathBuf,
+    /// PostgreSQL: the database URL, `postgres://user:password@host:port/db`.
+    /// It holds a password, so it is a secret: `{ env = "POPLINE_PG_URL" }`
+    /// or `{ file = "path" }`. TLS is required unless the database is on
+    /// loopback, and its certificate is verified.
+    pub url: Option<SecretRef>,
+    /// PostgreSQL: connections in the pool (default 8).
+    pub pool_size: usize,
+    /// PostgreSQL: an extra CA certificate (PEM) for the database's TLS.
+    pub ca_file: Option<PathBuf>,
+    /// PostgreSQL: how long a mailbox lease lasts unless renewed; a crashed
+    /// host's mailboxes are taken over after it (default 30s).
+    #[serde(deserialize_with = "popline_core::duration::deserialize")]
+    #[schemars(with = "String", extend("default" = "30s"))]
+    pub lease_ttl: Duration,
+    /// PostgreSQL: this host's name in leases and `popline status`, unique
+    /// per process (default: the host name and process id).
+    pub host_id: Option<String>,
+}
+
+/// Which state backend.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StateKind {
+    /// One SQLite file (one host).
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database shared by a fleet of hosts.
+    Postgres,
 }
 
 impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
+            backend: StateKind::Sqlite,
             path: PathBuf::from("popline-state.db"),
             dead_letter_dir: PathBuf::from("dead-letters"),
+            url: None,
+            pool_size: 8,
+            ca_file: None,
+            lease_ttl: Duration::from_secs(30),
+            host_id: None,
         }
     }
 }
@@ -322,6 +362,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if self.state.backend == StateKind::Postgres && self.state.url.is_none() {
+            return Err(
+                "[state] backend = \"postgres\" needs url = { env = \"POPLINE_PG_URL\" } (or { file = \"path\" })"
+                    .into(),
+            );
+        }
         if self.mailboxes.is_empty() {
             return Err("no mailboxes: add a [mailboxes.NAME] table".into());
         }

@@ -37,6 +37,55 @@ pub async fn poll_and_record(
     res
 }
 
+/// Renews a mailbox's lease every third of its TTL while it lives (fleet
+/// state); aborted when dropped.
+pub struct LeaseKeeper(tokio::task::JoinHandle<()>);
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A [`LeaseKeeper`] for `pipeline`, when the state has leases.
+pub fn keep_lease(all: &Arc<Pipelines>, pipeline: &Pipeline) -> Option<LeaseKeeper> {
+    let every = all.state.lease_ttl()? / 3;
+    let state = all.state.clone();
+    let name = pipeline.name.clone();
+    Some(LeaseKeeper(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            match state.renew(&name).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::error!(mailbox = %name, "lease lost: this host's writes for the mailbox are refused until it takes the lease again");
+                    return;
+                }
+                Err(e) => tracing::warn!(mailbox = %name, "renewing the lease: {e:#}"),
+            }
+        }
+    })))
+}
+
+/// Poll `pipeline` if this host holds (or can take) its lease; `None` when
+/// another host holds it. With single-host state every mailbox is held.
+pub async fn poll_leased(
+    all: &Arc<Pipelines>,
+    pipeline: &Pipeline,
+) -> Option<Result<PollSummary, PollError>> {
+    match all.state.acquire(&pipeline.name).await {
+        Ok(true) => {}
+        Ok(false) => return None,
+        Err(e) => {
+            return Some(Err(PollError::State(
+                e.context("taking the mailbox's lease"),
+            )));
+        }
+    }
+    let _keeper = keep_lease(all, pipeline);
+    Some(poll_and_record(all, pipeline).await)
+}
+
 /// Poll every pipeline on its own schedule until `stop` completes; then let
 /// polls in progress finish for up to [`SHUTDOWN_GRACE`]. A failing mailbox
 /// is retried sooner than its interval at first, backing off to it.
@@ -48,7 +97,22 @@ pub async fn run_until(all: Arc<Pipelines>, stop: impl Future<Output = ()>) {
         let mut stop = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             let mut failures = 0u32;
+            let mut keeper: Option<LeaseKeeper> = None;
             loop {
+                drop(keeper.take());
+                // Fleet state: poll only while holding the mailbox's lease,
+                // and keep it until the next poll.
+                match all.state.acquire(&pipeline.name).await {
+                    Ok(true) => keeper = keep_lease(&all, &pipeline),
+                    Ok(false) => {
+                        let retry = all.state.lease_ttl().unwrap_or(pipeline.interval()) / 3;
+                        tokio::select! {
+                            _ = tokio::time::sleep(retry.min(pipeline.interval())) => continue,
+                            _ = stop.changed() => break,
+                        }
+                    }
+                    Err(e) => tracing::warn!(mailbox = %pipeline.name, "taking the mailbox's lease: {e:#}"),
+                }
                 let wait = match poll_and_record(&all, &pipeline).await {
                     Ok(s) => {
                         failures = 0;
@@ -81,6 +145,10 @@ pub async fn run_until(all: Arc<Pipelines>, stop: impl Future<Output = ()>) {
             _ = &mut grace => t.abort(),
             _ = &mut t => {}
         }
+    }
+    // Other hosts take these mailboxes at once, not after the TTL.
+    if let Err(e) = all.state.release_all().await {
+        tracing::warn!("releasing mailbox leases: {e:#}");
     }
 }
 

@@ -12,6 +12,7 @@ pub mod error;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
+pub mod state;
 
 pub use error::{ConnectError, ErrorKind, PollError};
 pub use pipeline::{Pipeline, Pipelines, PollSummary};

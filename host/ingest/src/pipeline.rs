@@ -28,7 +28,7 @@ use popline_plugin_runtime::{DialoguePlugin, Engine, MapperPlugin};
 use popline_pop3::{ConnSettings, Connection, Credential};
 use popline_sink::{Blobs, Sink};
 use popline_state::deadletter::{DeadLetter, DeadLetters};
-use popline_state::{Committed, Disposition, Fingerprint, Oversized, SqliteBackend, StateBackend};
+use popline_state::{Committed, Disposition, Fingerprint, Oversized, StateBackend};
 
 use crate::breaker::Breaker;
 use crate::commit::{SharedSink, commit_batch};
@@ -149,7 +149,7 @@ impl Pipelines {
                 .or_else(Engine::default_cache_dir),
             max_instances: config.plugins.max_instances,
         })?;
-        let state = Arc::new(SqliteBackend::open(&config.path(&config.state.path))?);
+        let state = crate::state::open(config).await?;
         let mut sinks = BTreeMap::new();
         for (name, sc) in &config.sinks {
             let sink = Sink::open(name, sc, &config.base_dir)

@@ -136,4 +136,52 @@ pub trait StateBackend: Send + Sync {
 
     /// What `popline status` shows for `mailbox`.
     async fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus>;
+
+    /// Take or renew this host's lease on `mailbox`: whether this host may
+    /// poll it now. A fleet backend grants each mailbox to one host at a
+    /// time and fences every write with the lease; a single-host backend
+    /// holds every mailbox.
+    async fn acquire(&self, _mailbox: &str) -> anyhow::Result<bool> {
+        Ok(true)
+    }
+
+    /// Extend the lease on `mailbox` this host holds, while it works:
+    /// `false` when it was lost (its writes will then be refused).
+    async fn renew(&self, _mailbox: &str) -> anyhow::Result<bool> {
+        Ok(true)
+    }
+
+    /// Give up the lease on `mailbox` (between polls, or at shutdown).
+    async fn release(&self, _mailbox: &str) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Give up every lease this host holds (graceful shutdown).
+    async fn release_all(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Every mailbox lease and its holder, for `popline status`.
+    async fn leases(&self) -> anyhow::Result<Vec<LeaseInfo>> {
+        Ok(Vec::new())
+    }
+
+    /// How long a lease lasts unless renewed; `None` without leases.
+    fn lease_ttl(&self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
+/// Who holds a mailbox (fleet backends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseInfo {
+    pub mailbox: String,
+    /// The host holding it (`host_id`).
+    pub holder: String,
+    /// The fencing token of this lease.
+    pub token: i64,
+    /// When the lease was taken, Unix seconds.
+    pub since: i64,
+    /// Whether it is still unexpired.
+    pub live: bool,
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use popline_config::Config;
-use popline_ingest::daemon::{poll_and_record, run_until};
+use popline_ingest::daemon::{poll_leased, run_until};
 use popline_ingest::error::EX_CONFIG;
 use popline_ingest::{Pipelines, PollError};
 
@@ -89,7 +89,7 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
     for (i, p) in pipelines.into_iter().enumerate() {
         let all = all.clone();
         tasks.spawn(async move {
-            let res = poll_and_record(&all, &p).await;
+            let res = poll_leased(&all, &p).await;
             (i, p.name.clone(), res)
         });
     }
@@ -97,6 +97,15 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
     let mut lines = Vec::new();
     while let Some(done) = tasks.join_next().await {
         let (i, name, res) = done?;
+        let Some(res) = res else {
+            let line = format!("{name}: skipped: another host holds this mailbox's lease");
+            results.push((i, Ok(false)));
+            match &bars {
+                Some(bars) => bars.finish(&name, &line),
+                None => lines.push((i, line)),
+            }
+            continue;
+        };
         let line = match &res {
             Ok(s) => format!("{name}: {}", s.line()),
             Err(e) => format!("{name}: FAILED: {e}"),
@@ -113,6 +122,9 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
         }
     }
     drop(bars);
+    if let Err(e) = all.state.release_all().await {
+        eprintln!("warning: releasing mailbox leases: {e:#}");
+    }
     lines.sort();
     for (_, line) in lines {
         println!("{line}");

@@ -1,5 +1,6 @@
 //! `popline status`: per mailbox, the last poll, its outcome, message counts,
-//! token state and dead letters waiting.
+//! token state and dead letters waiting; with fleet state, which host holds
+//! which mailbox and since when.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -7,11 +8,10 @@ use std::process::ExitCode;
 use popline_config::Config;
 use popline_oauth::Accounts;
 use popline_state::deadletter::DeadLetters;
-use popline_state::{SqliteBackend, StateBackend};
 
 pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
-    let state = SqliteBackend::open(&config.path(&config.state.path))?;
+    let state = popline_ingest::state::open(&config).await?;
     let dead = DeadLetters::new(config.path(&config.state.dead_letter_dir)).list()?;
     let mut accounts = Accounts::default();
     let now = popline_core::clock::unix_now();
@@ -79,6 +79,27 @@ pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                     o.subject.as_deref().unwrap_or("?")
                 );
             }
+        }
+    }
+    let leases = state.leases().await?;
+    if !leases.is_empty() {
+        println!(
+            "\n{:<16} {:<32} {:<22} {:>8}",
+            "MAILBOX", "HELD BY", "SINCE", "TOKEN"
+        );
+        for l in leases {
+            let holder = if l.live {
+                l.holder
+            } else {
+                format!("(expired) {}", l.holder)
+            };
+            println!(
+                "{:<16} {:<32} {:<22} {:>8}",
+                l.mailbox,
+                holder,
+                ago(l.since),
+                l.token
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

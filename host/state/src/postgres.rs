@@ -1,0 +1,700 @@
+//! Ingestion state in PostgreSQL, shared by a fleet of popline hosts, with
+//! mailbox leases so that each mailbox is polled by one host at a time.
+//!
+//! The same guarantees as SQLite: a batch's outcomes commit in one
+//! transaction, deletions are noted as pending before QUIT, the schema is
+//! versioned ([`MIGRATIONS`], applied under an advisory lock so hosts
+//! starting together migrate once).
+//!
+//! **Leases and fencing.** A lease row per mailbox names its holder, when it
+//! expires (database time, so hosts' clocks do not matter) and a *fencing
+//! token* drawn from a sequence, new for every new lease. A host renews its
+//! leases while it works and takes expired ones; it holds no more than its
+//! fair share (mailboxes ÷ live hosts, rounded up), so a host that joins
+//! gets mailboxes as the others give up their surplus. Every write that
+//! commits outcomes or authorises a `DELE` locks the lease row and checks
+//! holder and token in the same transaction: a host that was paused past
+//! its lease (GC, SIGSTOP, a partition) finds its token stale and its write
+//! refused ([`LeaseLost`]), so it can neither commit nor delete.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::{GenericClient, NoTls, Transaction};
+
+use crate::backend::{
+    Committed, Disposition, Fingerprint, LeaseInfo, MailboxStatus, Oversized, Seen, StateBackend,
+};
+
+/// Schema steps; step `i` takes the database from version `i` to `i + 1`.
+/// Append only: never edit a step that has shipped.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: ingestion state, poll bookkeeping, oversized messages, leases.
+    "CREATE TABLE messages (
+         mailbox        TEXT    NOT NULL,
+         uid            TEXT    NOT NULL,
+         message_id     TEXT,
+         sha256         TEXT    NOT NULL,
+         body_sha256    TEXT,
+         size           BIGINT  NOT NULL,
+         outcome        TEXT    NOT NULL
+             CHECK (outcome IN ('feedback', 'skipped', 'duplicate', 'dead_letter')),
+         records        INTEGER,
+         outcome_detail TEXT,
+         committed_at   BIGINT  NOT NULL,
+         deleted_at     BIGINT,
+         delete_pending BOOLEAN NOT NULL DEFAULT false,
+         PRIMARY KEY (mailbox, uid)
+     );
+     CREATE INDEX messages_by_sha256 ON messages (mailbox, sha256);
+     CREATE INDEX messages_by_message_id ON messages (mailbox, message_id);
+     CREATE TABLE polls (
+         mailbox              TEXT    PRIMARY KEY,
+         last_at              BIGINT  NOT NULL,
+         last_ok              BOOLEAN NOT NULL,
+         last_summary         TEXT    NOT NULL,
+         last_ok_at           BIGINT,
+         consecutive_failures BIGINT  NOT NULL
+     );
+     CREATE TABLE oversized (
+         mailbox    TEXT   NOT NULL,
+         uid        TEXT   NOT NULL,
+         size       BIGINT NOT NULL,
+         message_id TEXT,
+         sender     TEXT,
+         subject    TEXT,
+         seen_at    BIGINT NOT NULL,
+         PRIMARY KEY (mailbox, uid)
+     );
+     CREATE SEQUENCE lease_tokens;
+     CREATE TABLE leases (
+         mailbox     TEXT   PRIMARY KEY,
+         holder      TEXT   NOT NULL,
+         token       BIGINT NOT NULL,
+         acquired_at BIGINT NOT NULL,
+         expires_at  BIGINT NOT NULL
+     );
+     CREATE TABLE hosts (
+         host    TEXT   PRIMARY KEY,
+         seen_at BIGINT NOT NULL
+     );",
+];
+
+/// Database time in Unix seconds: leases never depend on hosts' clocks.
+const NOW: &str = "floor(extract(epoch from clock_timestamp()))::bigint";
+
+/// The advisory lock that serialises migrations across hosts.
+const MIGRATION_LOCK: i64 = 0x706f_706c_696e_65; // "popline"
+
+/// How to reach the database and take part in the fleet.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// `postgres://user:password@host:port/database` (a secret: never logged).
+    pub url: String,
+    /// Connections kept in the pool.
+    pub pool_size: usize,
+    /// Extra CA certificate (PEM) trusted for the database's TLS.
+    pub ca_file: Option<PathBuf>,
+    /// How long a lease lasts unless renewed; a crashed host's mailboxes are
+    /// free again after it.
+    pub lease_ttl: Duration,
+    /// This host's name in leases (unique per process).
+    pub host_id: String,
+    /// Mailboxes the fleet shares (all hosts run the same configuration):
+    /// with the live hosts, this host's fair share.
+    pub mailboxes: usize,
+}
+
+/// A write refused because this host no longer holds the mailbox's lease.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the lease on mailbox {mailbox:?} was lost (this host {host:?} was paused or cut off past the lease TTL); \
+     its writes are refused so that the host now holding it is the only one to commit or delete"
+)]
+pub struct LeaseLost {
+    pub mailbox: String,
+    pub host: String,
+}
+
+/// PostgreSQL state with mailbox leases.
+pub struct PostgresBackend {
+    pool: Pool,
+    opts: PostgresOptions,
+    /// Fencing tokens of the leases this host holds.
+    held: Mutex<HashMap<String, i64>>,
+}
+
+impl PostgresBackend {
+    /// Connect (TLS verified unless the database is on loopback and the URL
+    /// says `sslmode=disable`), migrate, and register this host.
+    pub async fn connect(opts: PostgresOptions) -> anyhow::Result<PostgresBackend> {
+        let mut pg: tokio_postgres::Config = opts.url.parse().map_err(|e| {
+            anyhow::anyhow!(
+                "[state] url is not a PostgreSQL URL (postgres://user:password@host/db): {e}"
+            )
+        })?;
+        let loopback = pg.get_hosts().iter().all(|h| match h {
+            tokio_postgres::config::Host::Tcp(name) => {
+                name == "localhost"
+                    || name
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            tokio_postgres::config::Host::Unix(_) => true,
+        });
+        if !loopback {
+            // Never fall back to plaintext off this machine.
+            pg.ssl_mode(tokio_postgres::config::SslMode::Require);
+        }
+        pg.connect_timeout(Duration::from_secs(10));
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = if pg.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+            Manager::from_config(pg, NoTls, manager_config)
+        } else {
+            let tls = popline_net::rustls_config(opts.ca_file.as_deref())?;
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
+            Manager::from_config(pg, tls, manager_config)
+        };
+        let pool = Pool::builder(manager)
+            .max_size(opts.pool_size.max(1))
+            .build()
+            .context("building the PostgreSQL connection pool")?;
+        let backend = PostgresBackend {
+            pool,
+            opts,
+            held: Mutex::new(HashMap::new()),
+        };
+        backend.migrate(MIGRATIONS).await?;
+        Ok(backend)
+    }
+
+    async fn client(&self) -> anyhow::Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot reach the PostgreSQL state database: {}",
+                redact(&e.to_string())
+            )
+        })
+    }
+
+    /// Apply the steps past the database's version, under an advisory lock.
+    async fn migrate(&self, steps: &[&str]) -> anyhow::Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS popline_schema (version INTEGER NOT NULL);
+             INSERT INTO popline_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM popline_schema);",
+        )
+        .await?;
+        let version: i32 = tx
+            .query_one("SELECT version FROM popline_schema", &[])
+            .await?
+            .get(0);
+        let version = version as usize;
+        if version > steps.len() {
+            bail!(
+                "the PostgreSQL state is at schema version {version}, newer than this popline knows ({}); upgrade popline",
+                steps.len()
+            );
+        }
+        for (i, step) in steps.iter().enumerate().skip(version) {
+            tx.batch_execute(step)
+                .await
+                .with_context(|| format!("migrating the PostgreSQL state to version {}", i + 1))?;
+        }
+        tx.execute(
+            "UPDATE popline_schema SET version = $1",
+            &[&(steps.len() as i32)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Lock `mailbox`'s lease row in `tx` and check it is still this host's,
+    /// with the token it was taken with; [`LeaseLost`] otherwise.
+    async fn fence(&self, tx: &Transaction<'_>, mailbox: &str) -> anyhow::Result<()> {
+        let token = self.held.lock().unwrap().get(mailbox).copied();
+        let ok = match token {
+            None => false,
+            Some(token) => tx
+                .query_opt(
+                    &format!(
+                        "SELECT 1 FROM leases WHERE mailbox = $1 AND holder = $2 AND token = $3
+                         AND expires_at > {NOW} FOR UPDATE"
+                    ),
+                    &[&mailbox, &self.opts.host_id, &token],
+                )
+                .await?
+                .is_some(),
+        };
+        if !ok {
+            self.held.lock().unwrap().remove(mailbox);
+            tracing::error!(mailbox, host = %self.opts.host_id, "write refused: this host no longer holds the mailbox's lease");
+            return Err(LeaseLost {
+                mailbox: mailbox.to_string(),
+                host: self.opts.host_id.clone(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// This host's fair share of the mailboxes, given the live hosts.
+    async fn fair_share(&self, client: &impl GenericClient) -> anyhow::Result<i64> {
+        let ttl = self.opts.lease_ttl.as_secs() as i64;
+        let live: i64 = client
+            .query_one(
+                &format!("SELECT count(*) FROM hosts WHERE seen_at > {NOW} - $1"),
+                &[&ttl],
+            )
+            .await?
+            .get(0);
+        let mailboxes = self.opts.mailboxes.max(1) as i64;
+        Ok((mailboxes + live.max(1) - 1) / live.max(1))
+    }
+}
+
+/// A connection error's text without the URL's password.
+fn redact(text: &str) -> String {
+    match (text.find("://"), text.find('@')) {
+        (Some(a), Some(b)) if a < b => format!("{}://***{}", &text[..a], &text[b..]),
+        _ => text.to_string(),
+    }
+}
+
+fn columns(d: &Disposition) -> (&'static str, Option<i32>, Option<&str>) {
+    match d {
+        Disposition::Feedback { records } => ("feedback", Some(*records as i32), None),
+        Disposition::Skipped { reason } => ("skipped", None, Some(reason)),
+        Disposition::Duplicate { of_uid } => ("duplicate", None, Some(of_uid)),
+        Disposition::DeadLetter { reason } => ("dead_letter", None, Some(reason)),
+    }
+}
+
+#[async_trait::async_trait]
+impl StateBackend for PostgresBackend {
+    async fn seen(&self, mailbox: &str) -> anyhow::Result<HashMap<String, Seen>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT uid, committed_at, deleted_at IS NOT NULL OR delete_pending
+                 FROM messages WHERE mailbox = $1",
+                &[&mailbox],
+            )
+            .await
+            .with_context(|| format!("reading the committed messages of mailbox {mailbox:?}"))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    Seen {
+                        committed_at: r.get(1),
+                        deleted: r.get(2),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    async fn find_duplicates(
+        &self,
+        mailbox: &str,
+        messages: Vec<Fingerprint>,
+    ) -> anyhow::Result<Vec<Option<String>>> {
+        let client = self.client().await?;
+        // A content match wins over a Message-ID match, and an original
+        // over a message itself recorded as a duplicate (see SqliteState).
+        let stmt = client
+            .prepare(
+                "SELECT uid FROM (
+                     SELECT uid, 1 AS exact, outcome, committed_at FROM messages
+                     WHERE mailbox = $1 AND sha256 = $2
+                     UNION ALL
+                     SELECT uid, 0, outcome, committed_at FROM messages
+                     WHERE mailbox = $1 AND message_id = $3
+                       AND (body_sha256 IS NULL OR $4::text IS NULL OR body_sha256 = $4)) m
+                 ORDER BY exact DESC, outcome = 'duplicate', committed_at, uid
+                 LIMIT 1",
+            )
+            .await?;
+        let mut out = Vec::with_capacity(messages.len());
+        for m in &messages {
+            let row = client
+                .query_opt(&stmt, &[&mailbox, &m.sha256, &m.message_id, &m.body_sha256])
+                .await
+                .with_context(|| format!("looking up duplicates in mailbox {mailbox:?}"))?;
+            out.push(row.map(|r| r.get(0)));
+        }
+        Ok(out)
+    }
+
+    async fn record_batch(&self, mailbox: &str, batch: Vec<Committed>) -> anyhow::Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        self.fence(&tx, mailbox).await?;
+        let insert = tx
+            .prepare(&format!(
+                "INSERT INTO messages (mailbox, uid, message_id, sha256, size, outcome,
+                                       records, outcome_detail, committed_at, body_sha256)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {NOW}, $9)
+                 ON CONFLICT (mailbox, uid) DO UPDATE SET
+                     message_id = excluded.message_id,
+                     body_sha256 = excluded.body_sha256,
+                     size = excluded.size,
+                     outcome = excluded.outcome,
+                     records = excluded.records,
+                     outcome_detail = excluded.outcome_detail,
+                     committed_at = excluded.committed_at,
+                     deleted_at = CASE WHEN messages.sha256 = excluded.sha256
+                                       THEN messages.deleted_at END,
+                     delete_pending = messages.sha256 = excluded.sha256 AND messages.delete_pending,
+                     sha256 = excluded.sha256"
+            ))
+            .await?;
+        for c in &batch {
+            let (outcome, records, detail) = columns(&c.outcome);
+            let size = i64::try_from(c.size).unwrap_or(i64::MAX);
+            tx.execute(
+                &insert,
+                &[
+                    &mailbox,
+                    &c.uid,
+                    &c.message_id,
+                    &c.sha256,
+                    &size,
+                    &outcome,
+                    &records,
+                    &detail,
+                    &c.body_sha256,
+                ],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM oversized WHERE mailbox = $1 AND uid = $2",
+                &[&mailbox, &c.uid],
+            )
+            .await?;
+        }
+        tx.commit().await.with_context(|| {
+            format!(
+                "recording {} committed messages of mailbox {mailbox:?}",
+                batch.len()
+            )
+        })
+    }
+
+    async fn mark_deleting(&self, mailbox: &str, uids: Vec<String>) -> anyhow::Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        self.fence(&tx, mailbox).await?;
+        tx.execute(
+            "UPDATE messages SET delete_pending = true WHERE mailbox = $1 AND uid = ANY($2)",
+            &[&mailbox, &uids],
+        )
+        .await?;
+        tx.commit()
+            .await
+            .with_context(|| format!("recording pending deletions of mailbox {mailbox:?}"))
+    }
+
+    async fn mark_deleted(&self, mailbox: &str, uids: Vec<String>) -> anyhow::Result<()> {
+        // After QUIT the deletion has happened: record it even if the lease
+        // was lost meanwhile, since failing would only hide it.
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                &format!(
+                    "UPDATE messages SET deleted_at = coalesce(deleted_at, {NOW}), delete_pending = false
+                     WHERE mailbox = $1 AND uid = ANY($2)"
+                ),
+                &[&mailbox, &uids],
+            )
+            .await
+            .with_context(|| format!("marking messages of mailbox {mailbox:?} deleted"))?;
+        let unknown = uids.len() as u64 - n.min(uids.len() as u64);
+        if unknown > 0 {
+            tracing::warn!(
+                mailbox,
+                unknown,
+                "deleted messages that were never recorded as committed"
+            );
+        }
+        Ok(())
+    }
+
+    async fn oversized(&self, mailbox: &str) -> anyhow::Result<Vec<Oversized>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT uid, size, message_id, sender, subject FROM oversized
+                 WHERE mailbox = $1 ORDER BY size DESC, uid",
+                &[&mailbox],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Oversized {
+                uid: r.get(0),
+                size: r.get::<_, i64>(1) as u64,
+                message_id: r.get(2),
+                sender: r.get(3),
+                subject: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn record_oversized(
+        &self,
+        mailbox: &str,
+        found: Vec<Oversized>,
+        listed: HashSet<String>,
+    ) -> anyhow::Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        self.fence(&tx, mailbox).await?;
+        for o in &found {
+            tx.execute(
+                &format!(
+                    "INSERT INTO oversized (mailbox, uid, size, message_id, sender, subject, seen_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, {NOW}) ON CONFLICT DO NOTHING"
+                ),
+                &[
+                    &mailbox,
+                    &o.uid,
+                    &i64::try_from(o.size).unwrap_or(i64::MAX),
+                    &o.message_id,
+                    &o.sender,
+                    &o.subject,
+                ],
+            )
+            .await?;
+        }
+        let listed: Vec<String> = listed.into_iter().collect();
+        tx.execute(
+            "DELETE FROM oversized WHERE mailbox = $1 AND NOT (uid = ANY($2))",
+            &[&mailbox, &listed],
+        )
+        .await?;
+        tx.commit()
+            .await
+            .with_context(|| format!("recording oversized messages of mailbox {mailbox:?}"))
+    }
+
+    async fn record_poll(
+        &self,
+        mailbox: &str,
+        at: i64,
+        ok: bool,
+        line: String,
+    ) -> anyhow::Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO polls (mailbox, last_at, last_ok, last_summary, last_ok_at,
+                                    consecutive_failures)
+                 VALUES ($1, $2, $3, $4, CASE WHEN $3 THEN $2 END, CASE WHEN $3 THEN 0 ELSE 1 END)
+                 ON CONFLICT (mailbox) DO UPDATE SET
+                     last_at = excluded.last_at,
+                     last_ok = excluded.last_ok,
+                     last_summary = excluded.last_summary,
+                     last_ok_at = coalesce(excluded.last_ok_at, polls.last_ok_at),
+                     consecutive_failures = CASE WHEN excluded.last_ok THEN 0
+                                                 ELSE polls.consecutive_failures + 1 END",
+                &[&mailbox, &at, &ok, &line],
+            )
+            .await
+            .with_context(|| format!("recording a poll of mailbox {mailbox:?}"))?;
+        Ok(())
+    }
+
+    async fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus> {
+        let client = self.client().await?;
+        let mut st = MailboxStatus::default();
+        if let Some(r) = client
+            .query_opt(
+                "SELECT last_at, last_ok, last_summary, last_ok_at, consecutive_failures
+                 FROM polls WHERE mailbox = $1",
+                &[&mailbox],
+            )
+            .await?
+        {
+            st.last = Some((r.get(0), r.get(1), r.get(2)));
+            st.last_ok_at = r.get(3);
+            st.consecutive_failures = r.get(4);
+        }
+        st.outcomes = client
+            .query(
+                "SELECT outcome, count(*) FROM messages WHERE mailbox = $1
+                 GROUP BY outcome ORDER BY outcome",
+                &[&mailbox],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        st.oversized = client
+            .query_one(
+                "SELECT count(*) FROM oversized WHERE mailbox = $1",
+                &[&mailbox],
+            )
+            .await?
+            .get(0);
+        Ok(st)
+    }
+
+    async fn acquire(&self, mailbox: &str) -> anyhow::Result<bool> {
+        let ttl = self.opts.lease_ttl.as_secs().max(1) as i64;
+        let me = &self.opts.host_id;
+        let client = self.client().await?;
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO hosts (host, seen_at) VALUES ($1, {NOW})
+                     ON CONFLICT (host) DO UPDATE SET seen_at = excluded.seen_at"
+                ),
+                &[me],
+            )
+            .await?;
+        let share = self.fair_share(&**client).await?;
+        let holding: i64 = client
+            .query_one(
+                &format!("SELECT count(*) FROM leases WHERE holder = $1 AND expires_at > {NOW}"),
+                &[me],
+            )
+            .await?
+            .get(0);
+        let token = self.held.lock().unwrap().get(mailbox).copied();
+        if let Some(token) = token {
+            if holding > share {
+                // Over the fair share (a host joined): give this one up.
+                self.release(mailbox).await?;
+                return Ok(false);
+            }
+            let renewed = client
+                .execute(
+                    &format!(
+                        "UPDATE leases SET expires_at = {NOW} + $4
+                         WHERE mailbox = $1 AND holder = $2 AND token = $3 AND expires_at > {NOW}"
+                    ),
+                    &[&mailbox, me, &token, &ttl],
+                )
+                .await?;
+            if renewed == 1 {
+                return Ok(true);
+            }
+            tracing::warn!(mailbox, host = %me, "the lease expired before it was renewed; taking it again if it is free");
+            self.held.lock().unwrap().remove(mailbox);
+        }
+        if holding >= share {
+            return Ok(false);
+        }
+        let taken = client
+            .query_opt(
+                &format!(
+                    "INSERT INTO leases (mailbox, holder, token, acquired_at, expires_at)
+                     VALUES ($1, $2, nextval('lease_tokens'), {NOW}, {NOW} + $3)
+                     ON CONFLICT (mailbox) DO UPDATE SET
+                         holder = excluded.holder, token = excluded.token,
+                         acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
+                     WHERE leases.expires_at <= {NOW}
+                     RETURNING token"
+                ),
+                &[&mailbox, me, &ttl],
+            )
+            .await?;
+        match taken {
+            Some(row) => {
+                let token: i64 = row.get(0);
+                tracing::info!(mailbox, host = %me, token, "took the mailbox's lease");
+                self.held.lock().unwrap().insert(mailbox.to_string(), token);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn renew(&self, mailbox: &str) -> anyhow::Result<bool> {
+        let Some(token) = self.held.lock().unwrap().get(mailbox).copied() else {
+            return Ok(false);
+        };
+        let ttl = self.opts.lease_ttl.as_secs().max(1) as i64;
+        let client = self.client().await?;
+        let renewed = client
+            .execute(
+                &format!(
+                    "UPDATE leases SET expires_at = {NOW} + $4
+                     WHERE mailbox = $1 AND holder = $2 AND token = $3 AND expires_at > {NOW}"
+                ),
+                &[&mailbox, &self.opts.host_id, &token, &ttl],
+            )
+            .await?;
+        if renewed == 0 {
+            self.held.lock().unwrap().remove(mailbox);
+            tracing::error!(mailbox, host = %self.opts.host_id, "the mailbox's lease was lost before it could be renewed");
+        }
+        Ok(renewed == 1)
+    }
+
+    async fn release(&self, mailbox: &str) -> anyhow::Result<()> {
+        let token = self.held.lock().unwrap().remove(mailbox);
+        if let Some(token) = token {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "DELETE FROM leases WHERE mailbox = $1 AND holder = $2 AND token = $3",
+                    &[&mailbox, &self.opts.host_id, &token],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn release_all(&self) -> anyhow::Result<()> {
+        let held: Vec<String> = self.held.lock().unwrap().keys().cloned().collect();
+        for mailbox in held {
+            self.release(&mailbox).await?;
+        }
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM hosts WHERE host = $1", &[&self.opts.host_id])
+            .await?;
+        Ok(())
+    }
+
+    async fn leases(&self) -> anyhow::Result<Vec<LeaseInfo>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT mailbox, holder, token, acquired_at, expires_at > {NOW}
+                     FROM leases ORDER BY mailbox"
+                ),
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| LeaseInfo {
+                mailbox: r.get(0),
+                holder: r.get(1),
+                token: r.get(2),
+                since: r.get(3),
+                live: r.get(4),
+            })
+            .collect())
+    }
+
+    fn lease_ttl(&self) -> Option<Duration> {
+        Some(self.opts.lease_ttl)
+    }
+}
