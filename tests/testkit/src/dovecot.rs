@@ -11,13 +11,14 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt, chown};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow, bail};
 use tempfile::TempDir;
 
+use crate::process::{self, read_lossy, spawn_tied_to_process, stop_group};
 use crate::{MISSING_DOVECOT, Tls, which_dovecot};
 
 /// Debian's `mail` user and group: Dovecot reads and writes the maildirs as
@@ -251,27 +252,13 @@ impl Dovecot {
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
+        // SIGTERM to the master alone takes it ~1.1 s to shut down; to its
+        // whole process group (every Dovecot process) ~10 ms, and the master
+        // still reaps its children. Right after a login, shutdown still takes
+        // 1 s, so SIGKILL whatever is left after a short grace: the directory
+        // is deleted anyway.
         let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
-        if let Ok(None) = child.try_wait() {
-            // SIGTERM to the master alone takes it ~1.1 s to shut down; to its
-            // whole process group (every Dovecot process) ~10 ms, and the
-            // master still reaps its children. Right after a login, shutdown
-            // still takes 1 s, so SIGKILL whatever is left after a short grace:
-            // the directory is deleted anyway.
-            let group = -(self.pid as libc::pid_t);
-            // SAFETY: kill has no memory-safety preconditions. The group id is
-            // our unreaped child's pid, so it cannot have been reused.
-            unsafe { libc::kill(group, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_millis(250);
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            if let Ok(None) = child.try_wait() {
-                // SAFETY: as above.
-                unsafe { libc::kill(group, libc::SIGKILL) };
-            }
-        }
-        let _ = child.wait();
+        stop_group(child, libc::SIGTERM, Duration::from_millis(250));
     }
 }
 
@@ -549,26 +536,12 @@ fn wait_ready(d: &Dovecot) -> Result<()> {
 fn tail(d: &Dovecot) -> String {
     let mut out = String::new();
     for name in ["dovecot.out", "dovecot.log"] {
-        let text = read_lossy(&d.dir().join(name));
-        let lines: Vec<&str> = text.lines().collect();
-        if !lines.is_empty() {
-            let from = lines.len().saturating_sub(30);
-            let _ = writeln!(out, "--- {name} (last lines) ---");
-            for line in &lines[from..] {
-                let _ = writeln!(out, "{line}");
-            }
-        }
+        out.push_str(&process::tail(name, &read_lossy(&d.dir().join(name))));
     }
     if out.contains("pop3") && out.contains("No such file") {
         out.push_str("hint: apt-get install dovecot-core dovecot-pop3d\n");
     }
     out
-}
-
-fn read_lossy(path: &Path) -> String {
-    fs::read(path)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default()
 }
 
 /// The gid of `name` from /etc/group.
@@ -623,44 +596,6 @@ fn to_stored(message: &[u8]) -> (Vec<u8>, usize) {
         .count();
     served = stored.len() + bare_lf;
     (stored, served)
-}
-
-/// Spawns `cmd` so that the child gets SIGTERM when this process dies, even by
-/// SIGKILL, instead of leaving an orphaned Dovecot behind.
-///
-/// Linux delivers the parent-death signal when the *thread* that forked the
-/// child exits, so children are forked by one thread that lives as long as the
-/// process (a `Dovecot` kept in a `static` must survive its creating test).
-fn spawn_tied_to_process(mut cmd: Command) -> std::io::Result<Child> {
-    type Job = (Command, mpsc::Sender<std::io::Result<Child>>);
-    static SPAWNER: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
-    let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("popline-testkit-spawner".into())
-            .spawn(move || {
-                for (mut cmd, reply) in rx {
-                    let _ = reply.send(cmd.spawn());
-                }
-            })
-            .expect("spawning the popline-testkit spawner thread");
-        tx
-    });
-    // SAFETY: the closure only makes a raw, async-signal-safe syscall.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let (tx, rx) = mpsc::channel();
-    spawner
-        .send((cmd, tx))
-        .map_err(|_| std::io::Error::other("spawner thread is gone"))?;
-    rx.recv()
-        .map_err(|_| std::io::Error::other("spawner thread is gone"))?
 }
 
 #[cfg(test)]

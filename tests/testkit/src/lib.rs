@@ -16,6 +16,21 @@
 //! # anyhow::Ok(())
 //! ```
 //!
+//! [`Postgres::start`] and [`Nats::start`] do the same for PostgreSQL 15 and
+//! `nats-server` with JetStream: a private directory, a free port on
+//! 127.0.0.1, `kill` and `restart` for tests where the server dies mid-run.
+//!
+//! ```no_run
+//! use popline_testkit::{Nats, NatsOptions, Postgres, PostgresOptions};
+//!
+//! let postgres = Postgres::start(PostgresOptions::default())?;
+//! postgres.create_database("popline")?;
+//! // connect to postgres.url("popline") ...
+//! let nats = Nats::start(NatsOptions::default())?;
+//! // connect to nats.url() ...
+//! # anyhow::Ok(())
+//! ```
+//!
 //! The `popline-testkit dovecot` binary runs the same server in the
 //! foreground for `just demo` and the ingestion benchmark, describing it in a
 //! [`State`] file.
@@ -23,6 +38,9 @@
 mod dovecot;
 pub mod idp;
 mod mail;
+mod nats;
+mod postgres;
+mod process;
 pub mod scripted;
 mod server_thread;
 mod tls;
@@ -36,20 +54,53 @@ use serde::{Deserialize, Serialize};
 pub use dovecot::{Dovecot, DovecotOptions};
 pub use idp::{App, ClientCertificate, Fault, Idp, IdpOptions};
 pub use mail::{beta_replies, mixed_corpus};
+pub use nats::{Nats, NatsOptions};
+pub use postgres::{Postgres, PostgresOptions};
 pub use tls::Tls;
 
 /// The error text when Dovecot is not installed.
 pub const MISSING_DOVECOT: &str = "dovecot not found: apt-get install dovecot-core dovecot-pop3d";
 
+/// The error text when PostgreSQL is not installed.
+pub const MISSING_POSTGRES: &str = "PostgreSQL not found (initdb and postgres in \
+    /usr/lib/postgresql/*/bin or on $PATH): apt-get install postgresql-15";
+
+/// The error text when NATS is not installed.
+pub const MISSING_NATS: &str = "nats-server not found: apt-get install nats-server";
+
 /// Where the `dovecot` binary is: `$PATH` first, then `/usr/sbin` and
 /// `/usr/local/sbin` (often missing from a non-root `$PATH`). `None` if it is
 /// not installed.
 pub fn which_dovecot() -> Option<PathBuf> {
+    process::which("dovecot", &["/usr/sbin", "/usr/local/sbin"])
+}
+
+/// Where the `nats-server` binary is: `$PATH` first, then `/usr/sbin` (where
+/// Debian puts it) and `/usr/local/sbin`. `None` if it is not installed.
+pub fn which_nats() -> Option<PathBuf> {
+    process::which("nats-server", &["/usr/sbin", "/usr/local/sbin"])
+}
+
+/// The PostgreSQL bin directory (the one holding `initdb`, `postgres` and,
+/// with the client package, `createdb`): where an `initdb` on `$PATH` really
+/// lives (following symlinks), then Debian's `/usr/lib/postgresql/15/bin`,
+/// then other versions there, newest first. `None` if none has both `initdb`
+/// and `postgres`.
+pub fn which_postgres() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
-        .map(|dir| dir.join("dovecot"))
-        .find(|candidate| candidate.is_file())
+    let on_path = std::env::split_paths(&path)
+        .filter_map(|dir| fs::canonicalize(dir.join("initdb")).ok())
+        .filter_map(|initdb| initdb.parent().map(Path::to_path_buf));
+    let mut debian: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| Some((entry.file_name().to_str()?.parse().ok()?, entry.path())))
+        .collect();
+    debian.sort_by_key(|&(version, _)| (version != 15, std::cmp::Reverse(version)));
+    on_path
+        .chain(debian.into_iter().map(|(_, dir)| dir.join("bin")))
+        .find(|bin| bin.join("initdb").is_file() && bin.join("postgres").is_file())
 }
 
 /// What `popline-testkit dovecot --state FILE` writes (TOML) once Dovecot is
