@@ -12,6 +12,7 @@ mod deadletters;
 mod dialogue;
 mod docs;
 mod faults;
+mod fleet;
 mod hostile;
 mod ingest;
 mod layers;

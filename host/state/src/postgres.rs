@@ -88,7 +88,7 @@ pub const MIGRATIONS: &[&str] = &[
 const NOW: &str = "floor(extract(epoch from clock_timestamp()))::bigint";
 
 /// The advisory lock that serialises migrations across hosts.
-const MIGRATION_LOCK: i64 = 0x706f_706c_696e_65; // "popline"
+const MIGRATION_LOCK: i64 = 0x0070_6f70_6c69_6e65; // "popline"
 
 /// How to reach the database and take part in the fleet.
 #[derive(Debug, Clone)]

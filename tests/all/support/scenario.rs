@@ -150,6 +150,8 @@ pub struct Workspace {
     pub dir: tempfile::TempDir,
     /// `[sinks.*]` tables written into every configuration.
     pub sinks: String,
+    /// Lines of the `[state]` table beyond `path` (a backend, say).
+    pub state: String,
     config: PathBuf,
 }
 
@@ -160,6 +162,7 @@ impl Workspace {
         Workspace {
             dir,
             sinks: FILE_SINKS.to_string(),
+            state: String::new(),
             config,
         }
     }
@@ -175,7 +178,10 @@ impl Workspace {
 
     /// Write the configuration for `mailboxes` (and their password files).
     pub fn configure(&self, mailboxes: &[Mailbox]) -> &Path {
-        let mut text = format!("[state]\npath = \"state.db\"\n{}\n", self.sinks);
+        let mut text = format!(
+            "[state]\npath = \"state.db\"\n{}\n{}\n",
+            self.state, self.sinks
+        );
         for m in mailboxes {
             std::fs::write(self.path(&format!("{}.password", m.name)), &m.password).unwrap();
             text.push_str(&m.toml());

@@ -1,0 +1,172 @@
+//! State shared by a fleet of hosts in a real PostgreSQL (started by the
+//! testkit): mailbox leases with fencing tokens, a paused host's late
+//! writes refused, fair shares, graceful release, and `popline once` and
+//! `popline status` honouring leases across processes.
+
+use std::time::Duration;
+
+use popline_state::{
+    Committed, Disposition, LeaseLost, PostgresBackend, PostgresOptions, StateBackend,
+};
+use popline_testkit::{Postgres, PostgresOptions as ServerOptions};
+
+use crate::support::scenario::{Mailbox, Workspace, replies};
+use crate::support::scripted::{Script, ScriptedServer};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn database() -> Postgres {
+    let pg = Postgres::start(ServerOptions::default()).expect("starting PostgreSQL");
+    pg.create_database("fleet").unwrap();
+    pg
+}
+
+fn host(pg: &Postgres, name: &str, ttl: Duration) -> PostgresOptions {
+    PostgresOptions {
+        url: pg.url("fleet"),
+        pool_size: 2,
+        ca_file: None,
+        lease_ttl: ttl,
+        host_id: name.into(),
+        mailboxes: 2,
+    }
+}
+
+fn committed(uid: &str) -> Committed {
+    Committed {
+        uid: uid.into(),
+        message_id: Some(format!("<{uid}@beta.example.com>")),
+        sha256: format!("sha-{uid}"),
+        body_sha256: None,
+        size: 100,
+        outcome: Disposition::Feedback { records: 1 },
+    }
+}
+
+#[track_caller]
+fn lost(r: anyhow::Result<()>) -> bool {
+    r.is_err_and(|e| e.downcast_ref::<LeaseLost>().is_some())
+}
+
+/// One host per mailbox at a time. A host paused past its lease finds its
+/// commits and its DELE authorisations refused once another host took the
+/// mailbox with a newer fencing token; two live hosts share two mailboxes
+/// one each; a host that shuts down frees its mailboxes at once.
+#[tokio::test]
+async fn leases_fence_a_paused_host_and_share_mailboxes_fairly() {
+    let pg = database();
+    let ttl = Duration::from_secs(2);
+    let a = PostgresBackend::connect(host(&pg, "host-a", ttl))
+        .await
+        .unwrap();
+    assert!(a.acquire("m1").await.unwrap());
+    let b = PostgresBackend::connect(host(&pg, "host-b", ttl))
+        .await
+        .unwrap();
+    assert!(!b.acquire("m1").await.unwrap(), "host-a holds m1");
+    a.record_batch("m1", vec![committed("u1")]).await.unwrap();
+    let first = a.leases().await.unwrap();
+
+    // host-a stops renewing (paused) past the TTL; host-b takes m1.
+    tokio::time::sleep(ttl + Duration::from_secs(1)).await;
+    assert!(
+        b.acquire("m1").await.unwrap(),
+        "an expired lease is taken over"
+    );
+    assert!(lost(a.record_batch("m1", vec![committed("late")]).await));
+    assert!(lost(a.mark_deleting("m1", vec!["u1".into()]).await));
+    assert!(!a.renew("m1").await.unwrap());
+    b.record_batch("m1", vec![committed("u2")]).await.unwrap();
+    let seen = b.seen("m1").await.unwrap();
+    assert!(seen.contains_key("u1") && seen.contains_key("u2"));
+    assert!(
+        !seen.contains_key("late"),
+        "the paused host's write is not stored"
+    );
+    assert!(
+        !seen["u1"].deleted,
+        "no DELE was authorised by the paused host"
+    );
+    let now = b.leases().await.unwrap();
+    assert_eq!(now[0].holder, "host-b");
+    assert!(now[0].token > first[0].token, "a new lease, a newer token");
+
+    // Two live hosts, two mailboxes: one each.
+    assert!(a.acquire("m2").await.unwrap());
+    assert!(!b.acquire("m2").await.unwrap(), "host-b has its fair share");
+    assert!(!a.acquire("m1").await.unwrap(), "m1 is host-b's");
+
+    // host-b shuts down: its mailbox is free at once, not after the TTL.
+    b.release_all().await.unwrap();
+    assert!(a.acquire("m1").await.unwrap());
+    assert_eq!(
+        a.leases()
+            .await
+            .unwrap()
+            .iter()
+            .map(|l| l.holder.as_str())
+            .collect::<Vec<_>>(),
+        ["host-a", "host-a"]
+    );
+}
+
+/// `popline once` on PostgreSQL state polls only the mailboxes whose lease
+/// it can take: one held elsewhere is skipped (and shown by `popline
+/// status` with its holder), the other ingested; once the holder lets go,
+/// the next run ingests it, and nothing twice.
+#[tokio::test]
+async fn once_polls_only_mailboxes_it_holds_and_status_shows_holders() {
+    let pg = database();
+    let server = ScriptedServer::spawn(
+        Script {
+            capa: vec!["USER".into(), "UIDL".into()],
+            user: "beta@beta.example.com".into(),
+            password: "pw".into(),
+            ..Script::default()
+        },
+        replies("beta", 2),
+    );
+    server.add_user("other@beta.example.com", "pw", replies("other", 3));
+    let elsewhere = PostgresBackend::connect(host(&pg, "elsewhere", Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert!(elsewhere.acquire("beta").await.unwrap());
+
+    let mut ws = Workspace::new();
+    ws.state =
+        "backend = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }\nhost_id = \"test-host\""
+            .into();
+    ws.configure(&[
+        Mailbox::scripted("beta", server.port, "beta@beta.example.com", "pw"),
+        Mailbox::scripted("other", server.port, "other@beta.example.com", "pw"),
+    ]);
+    let once = || {
+        let mut cmd = ws.popline(&["once"]);
+        cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"));
+        crate::support::scenario::run(cmd, LIMIT)
+    };
+    let out = once();
+    out.assert_success();
+    assert!(
+        out.line("beta").contains("skipped: another host holds"),
+        "{out}"
+    );
+    assert!(out.line("other").contains("committed 3"), "{out}");
+
+    let mut status = ws.popline(&["status"]);
+    status.env("POPLINE_TEST_PG_URL", pg.url("fleet"));
+    let status = crate::support::scenario::run(status, LIMIT);
+    status.assert_success();
+    let holder = status
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("beta ") && l.contains("elsewhere"));
+    assert!(holder.is_some(), "{status}");
+
+    elsewhere.release_all().await.unwrap();
+    let out = once();
+    out.assert_success();
+    assert!(out.line("beta").contains("committed 2"), "{out}");
+    assert!(out.line("other").contains("committed 0"), "{out}");
+    assert_eq!(ws.jsonl().len(), 5, "every reply exactly once");
+}
