@@ -170,3 +170,67 @@ async fn once_polls_only_mailboxes_it_holds_and_status_shows_holders() {
     assert!(out.line("other").contains("committed 0"), "{out}");
     assert_eq!(ws.jsonl().len(), 5, "every reply exactly once");
 }
+
+/// State and a `postgres` sink in one database: every reply lands in the
+/// `feedback` table exactly once, also when the same messages are offered
+/// again (a replay after a crash between the sink's commit and the state's).
+#[tokio::test]
+async fn postgres_sink_stores_each_record_once() {
+    let pg = database();
+    let server = ScriptedServer::spawn(
+        Script {
+            capa: vec!["USER".into(), "UIDL".into()],
+            user: "beta@beta.example.com".into(),
+            password: "pw".into(),
+            ..Script::default()
+        },
+        replies("beta", 3),
+    );
+    let mut ws = Workspace::new();
+    ws.state = "backend = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }".into();
+    ws.sinks = "[sinks.pg]\ntype = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }\n".into();
+    ws.configure(&[
+        Mailbox::scripted("beta", server.port, "beta@beta.example.com", "pw").sinks(&["pg"]),
+    ]);
+    let once = |ws: &Workspace| {
+        let mut cmd = ws.popline(&["once"]);
+        cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"));
+        crate::support::scenario::run(cmd, LIMIT)
+    };
+    let out = once(&ws);
+    out.assert_success();
+    assert!(
+        out.line("beta").contains("committed 3 (3 records)"),
+        "{out}"
+    );
+
+    let (client, conn) = tokio_postgres::connect(&pg.url("fleet"), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    async fn count(client: &tokio_postgres::Client) -> (i64, i64) {
+        let r = client
+            .query_one("SELECT count(*), count(DISTINCT id) FROM feedback", &[])
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    }
+    assert_eq!(count(&client).await, (3, 3));
+    let kind: String = client
+        .query_one("SELECT record->>'schema' FROM feedback LIMIT 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(kind.starts_with("popline.feedback/"), "{kind}");
+
+    // Forget the state (as if it had not committed): the messages are
+    // fetched and mapped again, and the sink stores nothing twice.
+    client
+        .execute("DELETE FROM messages WHERE mailbox = 'beta'", &[])
+        .await
+        .unwrap();
+    let out = once(&ws);
+    out.assert_success();
+    assert!(out.line("beta").contains("committed 3"), "{out}");
+    assert_eq!(count(&client).await, (3, 3));
+}

@@ -19,6 +19,7 @@
 
 pub(crate) mod http;
 mod jsonl;
+mod postgres;
 mod sqlite;
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,6 +36,7 @@ use popline_core::spool::Spooled;
 
 pub use http::HttpSink;
 pub use jsonl::JsonlSink;
+pub use postgres::PostgresSink;
 pub use sqlite::SqliteSink;
 
 /// One `[sinks.NAME]` table of the configuration, chosen by `type`.
@@ -47,6 +49,33 @@ pub enum SinkConfig {
     Sqlite(SqliteConfig),
     /// `type = "http"`: POST each record to an HTTP endpoint.
     Http(HttpConfig),
+    /// `type = "postgres"`: insert records into a PostgreSQL table `feedback`.
+    Postgres(PostgresConfig),
+}
+
+/// A PostgreSQL database with a `feedback` table (and `attachments`); may
+/// be the fleet's state database (`[state] url`).
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// `postgres://user:password@host:port/db`, a secret: `{ env = "VAR" }`
+    /// or `{ file = "path" }`. TLS is required unless the database is on
+    /// loopback, and its certificate is verified.
+    pub url: SecretRef,
+    /// Store attachment bytes in the `attachments` table (`sha256`,
+    /// `content_type`, `size`, `data`) in the batch's transaction. Default
+    /// true.
+    #[serde(default = "yes")]
+    pub store_attachments: bool,
+    /// Connections in the sink's pool. Default 4.
+    #[serde(default = "default_pg_pool")]
+    pub pool_size: usize,
+    /// An extra CA certificate (PEM) for the database's TLS.
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_pg_pool() -> usize {
+    4
 }
 
 /// A JSON Lines file: one record per line.
@@ -214,6 +243,8 @@ pub enum Sink {
     Sqlite(SqliteSink),
     /// An HTTP endpoint.
     Http(HttpSink),
+    /// A PostgreSQL table.
+    Postgres(PostgresSink),
 }
 
 impl Sink {
@@ -229,6 +260,23 @@ impl Sink {
                 SqliteSink::open(name, base_dir.join(&c.path), c.store_attachments).await?,
             ),
             SinkConfig::Http(c) => Sink::Http(HttpSink::open(name, c, base_dir)?),
+            SinkConfig::Postgres(c) => {
+                let url = c
+                    .url
+                    .resolve(base_dir)
+                    .map_err(|e| anyhow::anyhow!("sink {name:?}: url: {e}"))?;
+                let ca = c.ca_file.as_ref().map(|p| base_dir.join(p));
+                let sink = PostgresSink::open(
+                    name,
+                    url.expose(),
+                    c.pool_size,
+                    ca.as_deref(),
+                    c.store_attachments,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("sink {name:?}: {e:#}"))?;
+                Sink::Postgres(sink)
+            }
         })
     }
 
@@ -238,6 +286,7 @@ impl Sink {
             Sink::Jsonl(s) => s.name(),
             Sink::Sqlite(s) => s.name(),
             Sink::Http(s) => s.name(),
+            Sink::Postgres(s) => s.name(),
         }
     }
 
@@ -261,6 +310,7 @@ impl Sink {
             Sink::Jsonl(s) => s.write_batch(records, blobs).await,
             Sink::Sqlite(s) => s.write_batch(records, blobs).await,
             Sink::Http(s) => s.write_batch(records, blobs).await,
+            Sink::Postgres(s) => s.write_batch(records, blobs).await,
         }
     }
 }
@@ -436,6 +486,18 @@ pub enum SinkError {
         attempts: u32,
         /// The last attempt's failure.
         last: String,
+    },
+    /// A database or stream could not take the batch (unreachable, failed,
+    /// no acknowledgement in time).
+    #[error(
+        "sink {sink:?}: {what}; nothing of the batch is acknowledged, and replaying it is safe \
+         (records carry idempotency keys)"
+    )]
+    Unavailable {
+        /// The sink's name.
+        sink: String,
+        /// What failed, without credentials.
+        what: String,
     },
     /// A record references an attachment whose bytes were not handed over.
     #[error(

@@ -18,7 +18,7 @@
 //! refused ([`LeaseLost`]), so it can neither commit nor delete.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -82,6 +82,31 @@ pub const MIGRATIONS: &[&str] = &[
          host    TEXT   PRIMARY KEY,
          seen_at BIGINT NOT NULL
      );",
+    // 2: the postgres sink's records and attachment bytes (content
+    // addressed), in the same schema history as the state, as in SQLite.
+    "CREATE TABLE feedback (
+         id             TEXT  PRIMARY KEY,
+         pipeline       TEXT  NOT NULL,
+         mailbox        TEXT  NOT NULL,
+         uid            TEXT,
+         target         TEXT,
+         kind           TEXT  NOT NULL,
+         author_address TEXT  NOT NULL,
+         author_name    TEXT,
+         subject        TEXT,
+         body_text      TEXT  NOT NULL,
+         received_at    TEXT  NOT NULL,
+         match_method   TEXT,
+         match_value    TEXT,
+         record         JSONB NOT NULL
+     );
+     CREATE INDEX feedback_by_target ON feedback (pipeline, target);
+     CREATE TABLE attachments (
+         sha256       TEXT   PRIMARY KEY,
+         content_type TEXT   NOT NULL,
+         size         BIGINT NOT NULL,
+         data         BYTEA  NOT NULL
+     );",
 ];
 
 /// Database time in Unix seconds: leases never depend on hosts' clocks.
@@ -129,49 +154,16 @@ pub struct PostgresBackend {
 }
 
 impl PostgresBackend {
-    /// Connect (TLS verified unless the database is on loopback and the URL
-    /// says `sslmode=disable`), migrate, and register this host.
+    /// Connect (see [`connect_pool`]), migrate, and take part in the fleet
+    /// as `opts.host_id`.
     pub async fn connect(opts: PostgresOptions) -> anyhow::Result<PostgresBackend> {
-        let mut pg: tokio_postgres::Config = opts.url.parse().map_err(|e| {
-            anyhow::anyhow!(
-                "[state] url is not a PostgreSQL URL (postgres://user:password@host/db): {e}"
-            )
-        })?;
-        let loopback = pg.get_hosts().iter().all(|h| match h {
-            tokio_postgres::config::Host::Tcp(name) => {
-                name == "localhost"
-                    || name
-                        .parse::<std::net::IpAddr>()
-                        .is_ok_and(|ip| ip.is_loopback())
-            }
-            tokio_postgres::config::Host::Unix(_) => true,
-        });
-        if !loopback {
-            // Never fall back to plaintext off this machine.
-            pg.ssl_mode(tokio_postgres::config::SslMode::Require);
-        }
-        pg.connect_timeout(Duration::from_secs(10));
-        let manager_config = ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        };
-        let manager = if pg.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
-            Manager::from_config(pg, NoTls, manager_config)
-        } else {
-            let tls = popline_net::rustls_config(opts.ca_file.as_deref())?;
-            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
-            Manager::from_config(pg, tls, manager_config)
-        };
-        let pool = Pool::builder(manager)
-            .max_size(opts.pool_size.max(1))
-            .build()
-            .context("building the PostgreSQL connection pool")?;
-        let backend = PostgresBackend {
+        let pool = connect_pool(&opts.url, opts.pool_size, opts.ca_file.as_deref())?;
+        migrate(&pool, MIGRATIONS).await?;
+        Ok(PostgresBackend {
             pool,
             opts,
             held: Mutex::new(HashMap::new()),
-        };
-        backend.migrate(MIGRATIONS).await?;
-        Ok(backend)
+        })
     }
 
     async fn client(&self) -> anyhow::Result<deadpool_postgres::Object> {
@@ -181,42 +173,6 @@ impl PostgresBackend {
                 redact(&e.to_string())
             )
         })
-    }
-
-    /// Apply the steps past the database's version, under an advisory lock.
-    async fn migrate(&self, steps: &[&str]) -> anyhow::Result<()> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS popline_schema (version INTEGER NOT NULL);
-             INSERT INTO popline_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM popline_schema);",
-        )
-        .await?;
-        let version: i32 = tx
-            .query_one("SELECT version FROM popline_schema", &[])
-            .await?
-            .get(0);
-        let version = version as usize;
-        if version > steps.len() {
-            bail!(
-                "the PostgreSQL state is at schema version {version}, newer than this popline knows ({}); upgrade popline",
-                steps.len()
-            );
-        }
-        for (i, step) in steps.iter().enumerate().skip(version) {
-            tx.batch_execute(step)
-                .await
-                .with_context(|| format!("migrating the PostgreSQL state to version {}", i + 1))?;
-        }
-        tx.execute(
-            "UPDATE popline_schema SET version = $1",
-            &[&(steps.len() as i32)],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Lock `mailbox`'s lease row in `tx` and check it is still this host's,
@@ -261,6 +217,88 @@ impl PostgresBackend {
         let mailboxes = self.opts.mailboxes.max(1) as i64;
         Ok((mailboxes + live.max(1) - 1) / live.max(1))
     }
+}
+
+/// A connection pool for `url`: TLS (rustls, verified against the web roots
+/// and `ca_file`) unless the database is on loopback and the URL says
+/// `sslmode=disable`; off loopback TLS is required, never a plaintext
+/// fallback. Shared by the state backend and the postgres sink.
+pub fn connect_pool(url: &str, pool_size: usize, ca_file: Option<&Path>) -> anyhow::Result<Pool> {
+    let mut pg: tokio_postgres::Config = url.parse().map_err(|e| {
+        anyhow::anyhow!("not a PostgreSQL URL (postgres://user:password@host/db): {e}")
+    })?;
+    let loopback = pg.get_hosts().iter().all(|h| match h {
+        tokio_postgres::config::Host::Tcp(name) => {
+            name == "localhost"
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        tokio_postgres::config::Host::Unix(_) => true,
+    });
+    if !loopback {
+        pg.ssl_mode(tokio_postgres::config::SslMode::Require);
+    }
+    pg.connect_timeout(Duration::from_secs(10));
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = if pg.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+        Manager::from_config(pg, NoTls, manager_config)
+    } else {
+        let tls = popline_net::rustls_config(ca_file)?;
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
+        Manager::from_config(pg, tls, manager_config)
+    };
+    Pool::builder(manager)
+        .max_size(pool_size.max(1))
+        .build()
+        .context("building the PostgreSQL connection pool")
+}
+
+/// A connection from `pool`, or an error that says so without the URL's
+/// password.
+pub async fn checkout(pool: &Pool) -> anyhow::Result<deadpool_postgres::Object> {
+    pool.get()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL: {}", redact(&e.to_string())))
+}
+
+/// Apply the steps past the database's version, under an advisory lock so
+/// hosts starting together migrate once.
+pub async fn migrate(pool: &Pool, steps: &[&str]) -> anyhow::Result<()> {
+    let mut client = checkout(pool).await?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS popline_schema (version INTEGER NOT NULL);
+         INSERT INTO popline_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM popline_schema);",
+    )
+    .await?;
+    let version: i32 = tx
+        .query_one("SELECT version FROM popline_schema", &[])
+        .await?
+        .get(0);
+    let version = version as usize;
+    if version > steps.len() {
+        bail!(
+            "the PostgreSQL database is at popline schema version {version}, newer than this popline knows ({}); upgrade popline",
+            steps.len()
+        );
+    }
+    for (i, step) in steps.iter().enumerate().skip(version) {
+        tx.batch_execute(step)
+            .await
+            .with_context(|| format!("migrating the PostgreSQL database to version {}", i + 1))?;
+    }
+    tx.execute(
+        "UPDATE popline_schema SET version = $1",
+        &[&(steps.len() as i32)],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A connection error's text without the URL's password.
