@@ -75,7 +75,7 @@ impl PostgresSink {
                         &a.sha256,
                         &a.content_type,
                         &(bytes.len() as i64),
-                        &&bytes[..],
+                        &bytes,
                     ],
                 )
                 .await
