@@ -234,3 +234,63 @@ async fn postgres_sink_stores_each_record_once() {
     assert!(out.line("beta").contains("committed 3"), "{out}");
     assert_eq!(count(&client).await, (3, 3));
 }
+
+/// A `nats` sink on a real `nats-server -js`: every reply is in the stream
+/// once, also when the same messages are published again (a replay: the
+/// stream drops them by `Nats-Msg-Id`); with the server down the poll fails
+/// before any commit, and in delete mode nothing leaves the POP server.
+#[tokio::test]
+async fn nats_sink_publishes_each_record_once_and_blocks_deletion_without_acks() {
+    use popline_testkit::{Nats, NatsOptions};
+    let nats = Nats::start(NatsOptions::default()).expect("starting nats-server");
+    let server = ScriptedServer::spawn(
+        Script {
+            capa: vec!["USER".into(), "UIDL".into()],
+            user: "beta@beta.example.com".into(),
+            password: "pw".into(),
+            ..Script::default()
+        },
+        replies("beta", 3),
+    );
+    let mut ws = Workspace::new();
+    ws.sinks = format!(
+        "[sinks.stream]\ntype = \"nats\"\nurl = \"{}\"\nsubject = \"feedback.records\"\nstream = \"FEEDBACK\"\nack_timeout_secs = 3\n",
+        nats.url()
+    );
+    let mailbox =
+        || Mailbox::scripted("beta", server.port, "beta@beta.example.com", "pw").sinks(&["stream"]);
+    ws.configure(&[mailbox()]);
+    let out = ws.once(LIMIT);
+    out.assert_success();
+    assert!(
+        out.line("beta").contains("committed 3 (3 records)"),
+        "{out}"
+    );
+
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let messages = |js: async_nats::jetstream::Context| async move {
+        let mut stream = js.get_stream("FEEDBACK").await.unwrap();
+        stream.info().await.unwrap().state.messages
+    };
+    assert_eq!(messages(js.clone()).await, 3);
+
+    // A replay: the state forgets, the same records are published again.
+    std::fs::remove_file(ws.path("state.db")).unwrap();
+    let out = ws.once(LIMIT);
+    out.assert_success();
+    assert_eq!(
+        messages(js.clone()).await,
+        3,
+        "duplicates dropped by Nats-Msg-Id"
+    );
+
+    // The stream is down: nothing is committed, so nothing is deleted.
+    server.deliver("beta@beta.example.com", replies("late", 1));
+    nats.kill();
+    ws.configure(&[mailbox().with("retention = \"delete\"")]);
+    let out = ws.once(LIMIT);
+    out.assert_failure();
+    assert!(out.line("beta").contains("NATS:"), "{out}");
+    assert_eq!(server.remaining_of("beta@beta.example.com"), 4, "{out}");
+}

@@ -19,6 +19,7 @@
 
 pub(crate) mod http;
 mod jsonl;
+mod nats;
 mod postgres;
 mod sqlite;
 
@@ -36,6 +37,7 @@ use popline_core::spool::Spooled;
 
 pub use http::HttpSink;
 pub use jsonl::JsonlSink;
+pub use nats::NatsSink;
 pub use postgres::PostgresSink;
 pub use sqlite::SqliteSink;
 
@@ -51,6 +53,47 @@ pub enum SinkConfig {
     Http(HttpConfig),
     /// `type = "postgres"`: insert records into a PostgreSQL table `feedback`.
     Postgres(PostgresConfig),
+    /// `type = "nats"`: publish records to a NATS JetStream subject.
+    Nats(NatsConfig),
+}
+
+/// A NATS JetStream subject: one message per record (its JSON), with the
+/// record's idempotency key as `Nats-Msg-Id`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NatsConfig {
+    /// The server, `nats://host:4222` (or `tls://`). TLS is required unless
+    /// it is on loopback.
+    pub url: String,
+    /// The subject records are published to, e.g. `feedback.records`. A
+    /// JetStream stream must capture it (see `stream`).
+    pub subject: String,
+    /// A stream to create (file storage, the server's defaults, capturing
+    /// `subject`) if it does not exist. Leave it out when operators manage
+    /// the stream. Its duplicate window (default 2 minutes) is how long a
+    /// replayed record is recognised by its `Nats-Msg-Id`.
+    pub stream: Option<String>,
+    /// A JetStream object store bucket for attachment bytes, each named by
+    /// its SHA-256 (created if missing). Without it, records carry only
+    /// the attachments' references.
+    pub attachments_bucket: Option<String>,
+    /// Seconds to wait for the stream to acknowledge each record. Default 10.
+    #[serde(default = "default_ack_timeout")]
+    pub ack_timeout_secs: u64,
+    /// A token: `{ env = "VAR" }` or `{ file = "path" }`.
+    pub token: Option<SecretRef>,
+    /// A user name, with `password`.
+    pub user: Option<String>,
+    /// The user's password: `{ env = "VAR" }` or `{ file = "path" }`.
+    pub password: Option<SecretRef>,
+    /// A NATS credentials file (JWT and NKey seed).
+    pub creds_file: Option<PathBuf>,
+    /// An extra CA certificate (PEM) for the server's TLS.
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_ack_timeout() -> u64 {
+    10
 }
 
 /// A PostgreSQL database with a `feedback` table (and `attachments`); may
@@ -245,6 +288,8 @@ pub enum Sink {
     Http(HttpSink),
     /// A PostgreSQL table.
     Postgres(PostgresSink),
+    /// A NATS JetStream subject (boxed: the client is large).
+    Nats(Box<NatsSink>),
 }
 
 impl Sink {
@@ -277,6 +322,7 @@ impl Sink {
                 .map_err(|e| anyhow::anyhow!("sink {name:?}: {e:#}"))?;
                 Sink::Postgres(sink)
             }
+            SinkConfig::Nats(c) => Sink::Nats(Box::new(NatsSink::open(name, c, base_dir).await?)),
         })
     }
 
@@ -287,6 +333,7 @@ impl Sink {
             Sink::Sqlite(s) => s.name(),
             Sink::Http(s) => s.name(),
             Sink::Postgres(s) => s.name(),
+            Sink::Nats(s) => s.name(),
         }
     }
 
@@ -311,6 +358,7 @@ impl Sink {
             Sink::Sqlite(s) => s.write_batch(records, blobs).await,
             Sink::Http(s) => s.write_batch(records, blobs).await,
             Sink::Postgres(s) => s.write_batch(records, blobs).await,
+            Sink::Nats(s) => s.write_batch(records, blobs).await,
         }
     }
 }

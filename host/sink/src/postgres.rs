@@ -71,12 +71,7 @@ impl PostgresSink {
                 tx.execute(
                     "INSERT INTO attachments (sha256, content_type, size, data)
                      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    &[
-                        &a.sha256,
-                        &a.content_type,
-                        &(bytes.len() as i64),
-                        &bytes,
-                    ],
+                    &[&a.sha256, &a.content_type, &(bytes.len() as i64), &bytes],
                 )
                 .await
                 .map_err(|e| unavailable(&e))?;
