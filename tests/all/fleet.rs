@@ -294,3 +294,120 @@ async fn nats_sink_publishes_each_record_once_and_blocks_deletion_without_acks()
     assert!(out.line("beta").contains("NATS:"), "{out}");
     assert_eq!(server.remaining_of("beta@beta.example.com"), 4, "{out}");
 }
+
+/// Three `popline run` hosts share 60 Dovecot mailboxes of 50 replies each
+/// in delete mode, with PostgreSQL state and a postgres sink. One is killed
+/// (`SIGKILL`) mid-poll, another stopped (`SIGSTOP`) for longer than the
+/// lease TTL and then resumed. Every reply lands in the sink exactly once,
+/// none is deleted before its record is stored (all 3,000 are in the sink
+/// once the mailboxes are empty), the mailboxes are drained, and the
+/// resumed host finds its leases lost and its late writes refused.
+#[tokio::test]
+async fn a_fleet_survives_a_killed_host_and_a_paused_one_exactly_once() {
+    use popline_testkit::{Dovecot, DovecotOptions};
+    use std::process::{Child, Stdio};
+    const MAILBOXES: usize = 60;
+    const PER_MAILBOX: usize = 50;
+    let pg = database();
+    let user = |i: usize| format!("m{i:02}@fleet.example.com");
+    let mut opts = DovecotOptions::default();
+    for i in 0..MAILBOXES {
+        opts = opts.user(user(i), "fleet-pw");
+    }
+    let dovecot = Dovecot::start(opts).unwrap();
+    for i in 0..MAILBOXES {
+        dovecot
+            .seed(&user(i), &replies(&format!("m{i:02}"), PER_MAILBOX))
+            .unwrap();
+    }
+    let ws = Workspace::new();
+    std::fs::write(ws.path("pw"), "fleet-pw").unwrap();
+    let mut text = String::from(
+        "[state]\npath = \"state.db\"\nbackend = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }\nlease_ttl = \"3s\"\n\n\
+         [sinks.db]\ntype = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }\n",
+    );
+    for i in 0..MAILBOXES {
+        text.push_str(&format!(
+            "\n[mailboxes.m{i:02}]\nhost = \"localhost\"\nport = {port}\nca_file = \"{ca}\"\nuser = \"{user}\"\n\
+             password = {{ file = \"pw\" }}\ndialogue = \"{dialogue}\"\n\
+             mapper = {{ plugin = \"{mapper}\", config = {{ unmatched = \"new\" }} }}\n\
+             sinks = [\"db\"]\nretention = \"delete\"\npoll_interval = \"1s\"\nbatch_size = 10\n",
+            port = dovecot.tls_port(),
+            ca = dovecot.ca_pem().display(),
+            user = user(i),
+            dialogue = crate::support::plugin("pop3-standard").display(),
+            mapper = crate::support::plugin("feedback-default").display(),
+        ));
+    }
+    std::fs::write(ws.config(), text).unwrap();
+    let host = |name: &str| -> Child {
+        let log = std::fs::File::create(ws.path(&format!("{name}.log"))).unwrap();
+        let mut cmd = ws.popline(&["run"]);
+        cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"))
+            .env("POPLINE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log);
+        cmd.spawn().unwrap()
+    };
+    let signal = |child: &Child, sig: libc::c_int| {
+        // SAFETY: a plain syscall on our own child.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
+    };
+    let mut a = host("a");
+    let mut b = host("b");
+    let mut c = host("c");
+    let remaining = || {
+        (0..MAILBOXES)
+            .map(|i| dovecot.count(&user(i)).unwrap())
+            .sum::<usize>()
+    };
+    let total = MAILBOXES * PER_MAILBOX;
+    // Mid-poll: messages are being taken.
+    crate::support::scenario::wait_for(LIMIT, "the hosts to start ingesting", || {
+        remaining() < total
+    });
+    signal(&a, libc::SIGKILL);
+    signal(&c, libc::SIGSTOP);
+    tokio::time::sleep(Duration::from_secs(5)).await; // past the 3 s TTL
+    signal(&c, libc::SIGCONT);
+
+    crate::support::scenario::wait_for(
+        Duration::from_secs(180),
+        "the surviving hosts to drain every mailbox",
+        || remaining() == 0,
+    );
+    let (client, conn) = tokio_postgres::connect(&pg.url("fleet"), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let row = client
+        .query_one(
+            "SELECT count(*), count(DISTINCT record->>'source_message_id') FROM feedback",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (records, messages): (i64, i64) = (row.get(0), row.get(1));
+    for child in [&b, &c] {
+        signal(child, libc::SIGTERM);
+    }
+    let _ = a.wait();
+    assert!(b.wait().unwrap().success());
+    assert!(c.wait().unwrap().success());
+    let log_c = std::fs::read_to_string(ws.path("c.log")).unwrap();
+    assert_eq!(
+        (records, messages),
+        (total as i64, total as i64),
+        "every reply exactly once\n--- b ---\n{}\n--- c ---\n{log_c}",
+        std::fs::read_to_string(ws.path("b.log")).unwrap()
+    );
+    eprintln!(
+        "paused host: {} leases found lost, {} writes refused",
+        log_c.matches("lease was lost").count(),
+        log_c.matches("write refused").count()
+    );
+    assert!(
+        log_c.contains("lease was lost") || log_c.contains("write refused"),
+        "the paused host learns it lost its leases:\n{log_c}"
+    );
+}
