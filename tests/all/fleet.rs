@@ -411,3 +411,74 @@ async fn a_fleet_survives_a_killed_host_and_a_paused_one_exactly_once() {
         "the paused host learns it lost its leases:\n{log_c}"
     );
 }
+
+/// A database that is down at start is a temporary failure (exit 75, try
+/// later), says so without the URL's password, and touches no mailbox.
+#[test]
+fn a_database_down_at_start_is_temporary_and_touches_nothing() {
+    let pg = database();
+    let url = pg.url("fleet");
+    pg.stop();
+    let server = ScriptedServer::spawn(
+        Script {
+            capa: vec!["USER".into(), "UIDL".into()],
+            user: "beta@beta.example.com".into(),
+            password: "pw".into(),
+            ..Script::default()
+        },
+        replies("beta", 2),
+    );
+    let mut ws = Workspace::new();
+    ws.state = "backend = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }".into();
+    ws.configure(&[
+        Mailbox::scripted("beta", server.port, "beta@beta.example.com", "pw")
+            .with("retention = \"delete\""),
+    ]);
+    let mut cmd = ws.popline(&["once"]);
+    cmd.env("POPLINE_TEST_PG_URL", &url);
+    let out = crate::support::scenario::run(cmd, LIMIT);
+    assert_eq!(out.status.code(), Some(75), "{out}");
+    assert!(out.stderr.contains("cannot reach PostgreSQL"), "{out}");
+    assert!(!out.stderr.contains(pg.password()), "no password: {out}");
+    assert_eq!(server.remaining_of("beta@beta.example.com"), 2);
+    assert!(server.commands_of("beta@beta.example.com").is_empty());
+}
+
+/// `popline state migrate --to postgres` copies a single host's SQLite
+/// state, so the fleet does not fetch again what was committed: after the
+/// switch, the same mailbox yields no new records.
+#[tokio::test]
+async fn state_migrate_moves_a_single_host_into_the_fleet() {
+    let pg = database();
+    let server = ScriptedServer::spawn(
+        Script {
+            capa: vec!["USER".into(), "UIDL".into()],
+            user: "beta@beta.example.com".into(),
+            password: "pw".into(),
+            ..Script::default()
+        },
+        replies("beta", 3),
+    );
+    let mut ws = Workspace::new();
+    let mailbox = || Mailbox::scripted("beta", server.port, "beta@beta.example.com", "pw");
+    ws.configure(&[mailbox()]);
+    ws.once(LIMIT).assert_success();
+    assert_eq!(ws.jsonl().len(), 3);
+
+    ws.state = "backend = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }".into();
+    ws.configure(&[mailbox()]);
+    let popline = |args: &[&str]| {
+        let mut cmd = ws.popline(args);
+        cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"));
+        crate::support::scenario::run(cmd, LIMIT)
+    };
+    let out = popline(&["state", "migrate", "--to", "postgres"]);
+    out.assert_success();
+    assert!(out.stdout.contains("3 committed messages"), "{out}");
+    let again = popline(&["state", "migrate", "--to", "postgres"]);
+    assert!(again.stdout.contains("0 committed messages"), "{again}");
+    let out = popline(&["once"]);
+    out.assert_success();
+    assert!(out.line("beta").contains("committed 0"), "{out}");
+    assert_eq!(ws.jsonl().len(), 3, "nothing fetched again");
+}

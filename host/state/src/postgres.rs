@@ -261,8 +261,14 @@ pub fn connect_pool(url: &str, pool_size: usize, ca_file: Option<&Path>) -> anyh
 pub async fn checkout(pool: &Pool) -> anyhow::Result<deadpool_postgres::Object> {
     pool.get()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL: {}", redact(&e.to_string())))
+        .map_err(|e| Unreachable(redact(&e.to_string())).into())
 }
+
+/// The database could not be reached (down, refused, TLS, login): a
+/// temporary condition, retried, never a reason to delete or commit.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reach PostgreSQL: {0}")]
+pub struct Unreachable(pub String);
 
 /// Apply the steps past the database's version, under an advisory lock so
 /// hosts starting together migrate once.
@@ -299,6 +305,113 @@ pub async fn migrate(pool: &Pool, steps: &[&str]) -> anyhow::Result<()> {
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// What [`import_sqlite`] copied.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Imported {
+    pub messages: u64,
+    pub polls: u64,
+    pub oversized: u64,
+}
+
+/// Copy a popline SQLite state file (messages, poll bookkeeping, oversized
+/// messages) into the PostgreSQL database of `pool`, in one transaction.
+/// Rows already there are kept, so running it twice is harmless. Stop
+/// popline first: the copy is not fenced.
+pub async fn import_sqlite(pool: &Pool, sqlite: &Path) -> anyhow::Result<Imported> {
+    type Message = (
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        i64,
+        String,
+        Option<i64>,
+        Option<String>,
+        i64,
+        Option<i64>,
+        bool,
+    );
+    type Poll = (String, i64, bool, String, Option<i64>, i64);
+    type Large = (
+        String,
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+    );
+    let path = sqlite.to_path_buf();
+    let (messages, polls, oversized) = tokio::task::spawn_blocking(move || {
+        let conn = crate::sqlite::open_database(&path)?;
+        let messages: Vec<Message> = conn
+            .prepare(
+                "SELECT mailbox, uid, message_id, sha256, body_sha256, size, outcome, records,
+                        outcome_detail, committed_at, deleted_at, delete_pending != 0
+                 FROM messages",
+            )?
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?,
+                    r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let polls: Vec<Poll> = conn
+            .prepare(
+                "SELECT mailbox, last_at, last_ok != 0, last_summary, last_ok_at, consecutive_failures
+                 FROM polls",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let oversized: Vec<Large> = conn
+            .prepare("SELECT mailbox, uid, size, message_id, sender, subject, seen_at FROM oversized")?
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        anyhow::Ok((messages, polls, oversized))
+    })
+    .await
+    .context("reading the SQLite state was interrupted")?
+    .with_context(|| format!("reading the SQLite state {}", sqlite.display()))?;
+    let mut client = checkout(pool).await?;
+    let tx = client.transaction().await?;
+    let mut done = Imported::default();
+    for m in &messages {
+        let records = m.7.map(|n| n as i32);
+        done.messages += tx
+            .execute(
+                "INSERT INTO messages (mailbox, uid, message_id, sha256, body_sha256, size, outcome,
+                     records, outcome_detail, committed_at, deleted_at, delete_pending)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+                &[&m.0, &m.1, &m.2, &m.3, &m.4, &m.5, &m.6, &records, &m.8, &m.9, &m.10, &m.11],
+            )
+            .await?;
+    }
+    for p in &polls {
+        done.polls += tx
+            .execute(
+                "INSERT INTO polls (mailbox, last_at, last_ok, last_summary, last_ok_at, consecutive_failures)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[&p.0, &p.1, &p.2, &p.3, &p.4, &p.5],
+            )
+            .await?;
+    }
+    for o in &oversized {
+        done.oversized += tx
+            .execute(
+                "INSERT INTO oversized (mailbox, uid, size, message_id, sender, subject, seen_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                &[&o.0, &o.1, &o.2, &o.3, &o.4, &o.5, &o.6],
+            )
+            .await?;
+    }
+    tx.commit().await.context("committing the imported state")?;
+    Ok(done)
 }
 
 /// A connection error's text without the URL's password.

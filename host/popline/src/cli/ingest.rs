@@ -16,7 +16,7 @@ use clap::Args;
 
 use popline_config::Config;
 use popline_ingest::daemon::{poll_leased, run_until};
-use popline_ingest::error::EX_CONFIG;
+use popline_ingest::error::{EX_CONFIG, EX_TEMPFAIL};
 use popline_ingest::{Pipelines, PollError};
 
 #[derive(Debug, Args)]
@@ -46,7 +46,11 @@ async fn load(config_path: &Path) -> Result<(Config, Pipelines), ExitCode> {
     };
     loaded.await.map_err(|e| {
         eprintln!("error: {e:#}");
-        ExitCode::from(EX_CONFIG)
+        // A database that is down is not a configuration error: try later.
+        let down = e
+            .chain()
+            .any(|c| c.is::<popline_state::postgres::Unreachable>());
+        ExitCode::from(if down { EX_TEMPFAIL } else { EX_CONFIG })
     })
 }
 

@@ -9,6 +9,7 @@ mod map;
 mod plugin;
 mod replay;
 mod scaffold;
+mod state;
 mod status;
 mod token;
 
@@ -83,6 +84,9 @@ pub enum Command {
     /// Inspect and retry messages that could not be mapped.
     #[command(subcommand, name = "dead-letter")]
     DeadLetter(deadletter::DeadLetterCommand),
+    /// Move state between backends (`migrate --to postgres`).
+    #[command(subcommand)]
+    State(state::StateCommand),
 }
 
 /// Entry point of the binary.
@@ -123,6 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DeadLetter(cmd) => deadletter::run(&cli.config, cmd).await,
         Command::Auth(cmd) => auth::run(&cli.config, cmd).await,
         Command::Status => status::run(&cli.config).await,
+        Command::State(cmd) => state::run(&cli.config, cmd).await,
         Command::Config(cmd) => configdoc::run(cmd),
         Command::Token(cmd) => token::run(cmd),
     }
