@@ -64,6 +64,11 @@ audit:
     fi
     echo "audit: NOT RUN: no advisory database here and github.com unreachable; set POPLINE_ADVISORY_DB to a copy of github.com/rustsec/advisory-db"
 
+# Fleet benchmark: 1,000 mailboxes over 1, 2 and 3 `popline run` hosts on PostgreSQL (release build).
+# POPLINE_BENCH_MAILBOXES and POPLINE_BENCH_PER_MAILBOX change the size.
+bench-fleet: plugins
+    cargo test --release --test all bench_fleet -- --ignored --nocapture
+
 # Regenerate the config reference and JSON Schema from the config structs.
 docs:
     cargo build --quiet --bin popline

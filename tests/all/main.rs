@@ -5,6 +5,7 @@
 
 mod support;
 
+mod bench_fleet;
 mod cli_map;
 mod crash;
 mod daemon;

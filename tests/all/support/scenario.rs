@@ -380,7 +380,7 @@ pub fn run(mut cmd: Command, limit: Duration) -> Run {
 /// Reap child `pid` if it has ended (or, with `block`, once it does): its
 /// exit status and peak RSS in KiB. `wait4` rather than `Child::wait`, which
 /// does not report the child's resource usage.
-fn reap(pid: libc::pid_t, block: bool) -> Option<(ExitStatus, u64)> {
+pub fn reap(pid: libc::pid_t, block: bool) -> Option<(ExitStatus, u64)> {
     use std::os::unix::process::ExitStatusExt;
     let mut status = 0;
     // SAFETY: plain syscall; `usage` is a valid out-parameter.

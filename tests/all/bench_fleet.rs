@@ -1,0 +1,140 @@
+//! `just bench-fleet`: 1,000 mailboxes (a few replies each) in Dovecot,
+//! drained by 1, 2 and 3 `popline run` hosts sharing PostgreSQL state and a
+//! postgres sink. Prints, per host count: messages/s, lease acquisitions/s,
+//! p99 time from a reply's delivery to its record, and peak RSS per host.
+//! The point is the shape of the curve, and that one host is not slowed by
+//! the lease machinery. Not part of `just test` (ignored).
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use popline_testkit::{Dovecot, DovecotOptions, Postgres, PostgresOptions};
+
+use crate::support::scenario::{Workspace, replies};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[tokio::test]
+#[ignore = "benchmark: just bench-fleet"]
+// The hosts are reaped with wait4 (for their peak RSS), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
+async fn bench_fleet() {
+    let mailboxes = env("POPLINE_BENCH_MAILBOXES", 1000);
+    let per = env("POPLINE_BENCH_PER_MAILBOX", 3);
+    let user = |i: usize| format!("b{i:04}@fleet.example.com");
+    let mut opts = DovecotOptions::default();
+    for i in 0..mailboxes {
+        opts = opts.user(user(i), "bench-pw");
+    }
+    let dovecot = Dovecot::start(opts).unwrap();
+    let pg = Postgres::start(PostgresOptions::default()).unwrap();
+    println!(
+        "{mailboxes} mailboxes x {per} replies; PostgreSQL state and sink; lease TTL 10 s, poll interval 2 s"
+    );
+    println!(
+        "| hosts | messages/s | lease acquisitions/s | p99 delivery → record | peak RSS per host |"
+    );
+    println!("|---|---|---|---|---|");
+    for hosts in 1..=3 {
+        let db = format!("bench{hosts}");
+        pg.create_database(&db).unwrap();
+        let ws = Workspace::new();
+        std::fs::write(ws.path("pw"), "bench-pw").unwrap();
+        let mut text = String::from(
+            "[state]\npath = \"state.db\"\nbackend = \"postgres\"\nurl = { env = \"POPLINE_BENCH_PG_URL\" }\nlease_ttl = \"10s\"\npool_size = 16\n\n\
+             [sinks.db]\ntype = \"postgres\"\nurl = { env = \"POPLINE_BENCH_PG_URL\" }\n",
+        );
+        for i in 0..mailboxes {
+            text.push_str(&format!(
+                "\n[mailboxes.b{i:04}]\nhost = \"localhost\"\nport = {port}\nca_file = \"{ca}\"\nuser = \"{user}\"\n\
+                 password = {{ file = \"pw\" }}\ndialogue = \"{dialogue}\"\n\
+                 mapper = {{ plugin = \"{mapper}\", config = {{ unmatched = \"new\" }} }}\n\
+                 sinks = [\"db\"]\nretention = \"delete\"\npoll_interval = \"2s\"\n",
+                port = dovecot.tls_port(),
+                ca = dovecot.ca_pem().display(),
+                user = user(i),
+                dialogue = crate::support::plugin("pop3-standard").display(),
+                mapper = crate::support::plugin("feedback-default").display(),
+            ));
+        }
+        std::fs::write(ws.config(), text).unwrap();
+        let delivered = now();
+        for i in 0..mailboxes {
+            let tag = format!("h{hosts}-b{i:04}");
+            dovecot.seed(&user(i), &replies(&tag, per)).unwrap();
+        }
+        let started = Instant::now();
+        let mut children: Vec<Child> = (0..hosts)
+            .map(|h| {
+                let log = std::fs::File::create(ws.path(&format!("host{h}.log"))).unwrap();
+                let mut cmd = ws.popline(&["run"]);
+                cmd.env("POPLINE_BENCH_PG_URL", pg.url(&db))
+                    .env("POPLINE_LOG", "warn")
+                    .stdout(Stdio::null())
+                    .stderr(log);
+                cmd.spawn().unwrap()
+            })
+            .collect();
+        let total = mailboxes * per;
+        let (client, conn) = tokio_postgres::connect(&pg.url(&db), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let stored = || async {
+            client
+                .query_one("SELECT count(*) FROM feedback", &[])
+                .await
+                .map(|r| r.get::<_, i64>(0) as usize)
+                .unwrap_or(0)
+        };
+        let deadline = Instant::now() + Duration::from_secs(1800);
+        while stored().await < total {
+            assert!(Instant::now() < deadline, "not drained within 30 minutes");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let tokens: i64 = client
+            .query_one("SELECT last_value FROM lease_tokens", &[])
+            .await
+            .unwrap()
+            .get(0);
+        // Delivery → record: the records' received_at (when the host
+        // fetched and committed them) against the delivery time.
+        let mut lags: Vec<f64> = client
+            .query("SELECT record->>'received_at' FROM feedback", &[])
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(|r| humantime::parse_rfc3339(r.get::<_, &str>(0)).ok())
+            .map(|t| t.duration_since(UNIX_EPOCH).unwrap().as_secs_f64() - delivered)
+            .collect();
+        lags.sort_by(f64::total_cmp);
+        let p99 = lags[(lags.len() * 99 / 100).min(lags.len() - 1)];
+        let mut peaks = Vec::new();
+        for child in &mut children {
+            // SAFETY: a plain syscall on our own child.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            let (_, peak_kib) =
+                crate::support::scenario::reap(child.id() as libc::pid_t, true).unwrap();
+            peaks.push(format!("{} MiB", peak_kib / 1024));
+        }
+        println!(
+            "| {hosts} | {:.0} | {:.1} | {p99:.1} s | {} |",
+            total as f64 / elapsed,
+            tokens as f64 / elapsed,
+            peaks.join(", ")
+        );
+    }
+}
