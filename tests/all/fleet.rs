@@ -96,8 +96,10 @@ async fn leases_fence_a_paused_host_and_share_mailboxes_fairly() {
     assert!(!b.acquire("m2").await.unwrap(), "host-b has its fair share");
     assert!(!a.acquire("m1").await.unwrap(), "m1 is host-b's");
 
-    // host-b shuts down: its mailbox is free at once, not after the TTL.
+    // host-b shuts down: its mailbox is free at once, not after the TTL
+    // (host-a notices within a sixth of the TTL, when it next counts hosts).
     b.release_all().await.unwrap();
+    tokio::time::sleep(ttl / 4).await;
     assert!(a.acquire("m1").await.unwrap());
     assert_eq!(
         a.leases()
@@ -162,6 +164,12 @@ async fn once_polls_only_mailboxes_it_holds_and_status_shows_holders() {
         .lines()
         .find(|l| l.starts_with("beta ") && l.contains("elsewhere"));
     assert!(holder.is_some(), "{status}");
+    // The poll was recorded in the shared state.
+    let other = status.stdout.lines().find(|l| l.starts_with("other "));
+    assert!(
+        other.is_some_and(|l| l.contains(" ago ") && l.contains(" ok ")),
+        "{status}"
+    );
 
     elsewhere.release_all().await.unwrap();
     let out = once();
@@ -481,4 +489,65 @@ async fn state_migrate_moves_a_single_host_into_the_fleet() {
     out.assert_success();
     assert!(out.line("beta").contains("committed 0"), "{out}");
     assert_eq!(ws.jsonl().len(), 3, "nothing fetched again");
+}
+
+/// The database goes away in the middle of a poll (delete mode): the poll
+/// fails, nothing is deleted from the server, and once the database is back
+/// the next poll stores every reply exactly once.
+#[test]
+fn the_database_going_away_mid_poll_loses_nothing() {
+    use crate::support::scripted::{Action, Fault};
+    let pg = database();
+    let user = "beta@beta.example.com";
+    let server = ScriptedServer::spawn(
+        Script {
+            capa: vec!["USER".into(), "UIDL".into()],
+            user: user.into(),
+            password: "pw".into(),
+            // A slow message in the middle: the database dies while it comes.
+            faults: vec![
+                Fault::on("RETR", Action::Trickle(Duration::from_millis(3)))
+                    .arg(5)
+                    .user(user),
+            ],
+            ..Script::default()
+        },
+        replies("beta", 10),
+    );
+    let mut ws = Workspace::new();
+    ws.state =
+        "backend = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }\nlease_ttl = \"2s\""
+            .into();
+    ws.configure(&[Mailbox::scripted("beta", server.port, user, "pw")
+        .with("retention = \"delete\"")
+        .with("batch_size = 2")]);
+    let mut cmd = ws.popline(&["once"]);
+    cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    crate::support::scenario::wait_for(LIMIT, "the slow message to be asked for", || {
+        server.commands_of(user).iter().any(|c| c == "RETR 5")
+    });
+    pg.kill();
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("beta: FAILED"), "{said}");
+    assert_eq!(server.remaining_of(user), 10, "nothing deleted: {said}");
+
+    pg.restart().unwrap();
+    // The failed run could not release its lease: it expires first.
+    std::thread::sleep(Duration::from_secs(3));
+    server.update_script(|s| s.faults.clear());
+    let mut cmd = ws.popline(&["once"]);
+    cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"));
+    let out = crate::support::scenario::run(cmd, LIMIT);
+    out.assert_success();
+    assert_eq!(server.remaining_of(user), 0, "{out}");
+    let mut ids = ws.jsonl_ids();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((n, ids.len()), (10, 10), "every reply once: {out}");
 }

@@ -31,9 +31,18 @@ pub struct Config {
     pub mailboxes: BTreeMap<String, MailboxConfig>,
     /// Optional Prometheus endpoint (`popline run` only).
     pub metrics: Option<popline_metrics::MetricsConfig>,
+    /// Mailboxes polled at once by this host (default 32); the others wait
+    /// their turn. Each poll holds a POP3 connection, a dialogue instance
+    /// and its batch in memory, so this bounds them.
+    #[serde(default = "default_concurrent_polls")]
+    pub max_concurrent_polls: usize,
     /// The folder relative paths in the file resolve against (the file's own).
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+fn default_concurrent_polls() -> usize {
+    32
 }
 
 /// Where popline keeps its state.

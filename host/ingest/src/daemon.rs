@@ -19,6 +19,8 @@ pub async fn poll_and_record(
     all: &Pipelines,
     pipeline: &Pipeline,
 ) -> Result<PollSummary, PollError> {
+    // Bounded: connections, dialogue instances and batches in memory.
+    let _slot = all.poll_slots.acquire().await.expect("never closed");
     let res = pipeline.poll(all.state.as_ref()).await;
     let at = unix_now();
     let (ok, line) = match &res {

@@ -135,6 +135,8 @@ pub struct Pipelines {
     pub state: Arc<dyn StateBackend>,
     pub pipelines: Vec<Arc<Pipeline>>,
     pub dead_letters: Arc<DeadLetters>,
+    /// Polls that may run at once (`max_concurrent_polls`).
+    pub poll_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Pipelines {
@@ -185,6 +187,9 @@ impl Pipelines {
             state,
             pipelines,
             dead_letters,
+            poll_slots: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_polls.max(1),
+            )),
         })
     }
 

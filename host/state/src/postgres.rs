@@ -20,11 +20,11 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::{GenericClient, NoTls, Transaction};
+use tokio_postgres::{NoTls, Transaction};
 
 use crate::backend::{
     Committed, Disposition, Fingerprint, LeaseInfo, MailboxStatus, Oversized, Seen, StateBackend,
@@ -151,6 +151,10 @@ pub struct PostgresBackend {
     opts: PostgresOptions,
     /// Fencing tokens of the leases this host holds.
     held: Mutex<HashMap<String, i64>>,
+    /// When this host last renewed all its leases at once.
+    renewed: Mutex<Option<Instant>>,
+    /// When the heartbeat was last written, and the live hosts then.
+    fleet: Mutex<Option<(Instant, i64)>>,
 }
 
 impl PostgresBackend {
@@ -163,6 +167,8 @@ impl PostgresBackend {
             pool,
             opts,
             held: Mutex::new(HashMap::new()),
+            renewed: Mutex::new(None),
+            fleet: Mutex::new(None),
         })
     }
 
@@ -204,18 +210,84 @@ impl PostgresBackend {
         Ok(())
     }
 
-    /// This host's fair share of the mailboxes, given the live hosts.
-    async fn fair_share(&self, client: &impl GenericClient) -> anyhow::Result<i64> {
-        let ttl = self.opts.lease_ttl.as_secs() as i64;
-        let live: i64 = client
-            .query_one(
-                &format!("SELECT count(*) FROM hosts WHERE seen_at > {NOW} - $1"),
-                &[&ttl],
-            )
-            .await?
-            .get(0);
+    /// This host's fair share of the mailboxes, given the live hosts. The
+    /// heartbeat and the count of live hosts are refreshed at most every
+    /// sixth of the TTL, not on every call (a host may hold many mailboxes).
+    async fn fair_share(&self) -> anyhow::Result<i64> {
+        let fresh = self.opts.lease_ttl / 6;
+        let cached = *self.fleet.lock().unwrap();
+        let live = match cached {
+            Some((at, live)) if at.elapsed() < fresh => live,
+            _ => {
+                let ttl = self.opts.lease_ttl.as_secs().max(1) as i64;
+                let client = self.client().await?;
+                client
+                    .execute(
+                        &format!(
+                            "INSERT INTO hosts (host, seen_at) VALUES ($1, {NOW})
+                             ON CONFLICT (host) DO UPDATE SET seen_at = excluded.seen_at"
+                        ),
+                        &[&self.opts.host_id],
+                    )
+                    .await?;
+                let live: i64 = client
+                    .query_one(
+                        &format!("SELECT count(*) FROM hosts WHERE seen_at > {NOW} - $1"),
+                        &[&ttl],
+                    )
+                    .await?
+                    .get(0);
+                *self.fleet.lock().unwrap() = Some((Instant::now(), live));
+                live
+            }
+        };
         let mailboxes = self.opts.mailboxes.max(1) as i64;
         Ok((mailboxes + live.max(1) - 1) / live.max(1))
+    }
+
+    /// Renew every lease this host holds in one statement (at most every
+    /// sixth of the TTL); leases that did not renew are lost. Whether
+    /// `mailbox` is still held.
+    async fn renew_all(&self, mailbox: &str) -> anyhow::Result<bool> {
+        let fresh = self.opts.lease_ttl / 6;
+        if self
+            .renewed
+            .lock()
+            .unwrap()
+            .is_some_and(|at| at.elapsed() < fresh)
+        {
+            return Ok(self.held.lock().unwrap().contains_key(mailbox));
+        }
+        let (mailboxes, tokens): (Vec<String>, Vec<i64>) = self
+            .held
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(m, t)| (m.clone(), *t))
+            .unzip();
+        let ttl = self.opts.lease_ttl.as_secs().max(1) as i64;
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "UPDATE leases SET expires_at = {NOW} + $4
+                     WHERE holder = $1 AND expires_at > {NOW}
+                       AND (mailbox, token) IN (SELECT * FROM unnest($2::text[], $3::bigint[]))
+                     RETURNING mailbox"
+                ),
+                &[&self.opts.host_id, &mailboxes, &tokens, &ttl],
+            )
+            .await?;
+        let kept: HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
+        let mut held = self.held.lock().unwrap();
+        for m in &mailboxes {
+            if !kept.contains(m) {
+                held.remove(m);
+                tracing::error!(mailbox = %m, host = %self.opts.host_id, "the mailbox's lease was lost before it could be renewed");
+            }
+        }
+        *self.renewed.lock().unwrap() = Some(Instant::now());
+        Ok(held.contains_key(mailbox))
     }
 }
 
@@ -653,7 +725,7 @@ impl StateBackend for PostgresBackend {
             .execute(
                 "INSERT INTO polls (mailbox, last_at, last_ok, last_summary, last_ok_at,
                                     consecutive_failures)
-                 VALUES ($1, $2, $3, $4, CASE WHEN $3 THEN $2 END, CASE WHEN $3 THEN 0 ELSE 1 END)
+                 VALUES ($1, $2, $3, $4, CASE WHEN $3 THEN $2::bigint END, CASE WHEN $3 THEN 0 ELSE 1 END)
                  ON CONFLICT (mailbox) DO UPDATE SET
                      last_at = excluded.last_at,
                      last_ok = excluded.last_ok,
@@ -704,51 +776,27 @@ impl StateBackend for PostgresBackend {
     }
 
     async fn acquire(&self, mailbox: &str) -> anyhow::Result<bool> {
-        let ttl = self.opts.lease_ttl.as_secs().max(1) as i64;
-        let me = &self.opts.host_id;
-        let client = self.client().await?;
-        client
-            .execute(
-                &format!(
-                    "INSERT INTO hosts (host, seen_at) VALUES ($1, {NOW})
-                     ON CONFLICT (host) DO UPDATE SET seen_at = excluded.seen_at"
-                ),
-                &[me],
-            )
-            .await?;
-        let share = self.fair_share(&**client).await?;
-        let holding: i64 = client
-            .query_one(
-                &format!("SELECT count(*) FROM leases WHERE holder = $1 AND expires_at > {NOW}"),
-                &[me],
-            )
-            .await?
-            .get(0);
-        let token = self.held.lock().unwrap().get(mailbox).copied();
-        if let Some(token) = token {
+        let share = self.fair_share().await?;
+        let (holds, holding) = {
+            let held = self.held.lock().unwrap();
+            (held.contains_key(mailbox), held.len() as i64)
+        };
+        if holds {
             if holding > share {
                 // Over the fair share (a host joined): give this one up.
                 self.release(mailbox).await?;
                 return Ok(false);
             }
-            let renewed = client
-                .execute(
-                    &format!(
-                        "UPDATE leases SET expires_at = {NOW} + $4
-                         WHERE mailbox = $1 AND holder = $2 AND token = $3 AND expires_at > {NOW}"
-                    ),
-                    &[&mailbox, me, &token, &ttl],
-                )
-                .await?;
-            if renewed == 1 {
+            if self.renew_all(mailbox).await? {
                 return Ok(true);
             }
-            tracing::warn!(mailbox, host = %me, "the lease expired before it was renewed; taking it again if it is free");
-            self.held.lock().unwrap().remove(mailbox);
         }
         if holding >= share {
             return Ok(false);
         }
+        let ttl = self.opts.lease_ttl.as_secs().max(1) as i64;
+        let me = &self.opts.host_id;
+        let client = self.client().await?;
         let taken = client
             .query_opt(
                 &format!(
@@ -775,25 +823,7 @@ impl StateBackend for PostgresBackend {
     }
 
     async fn renew(&self, mailbox: &str) -> anyhow::Result<bool> {
-        let Some(token) = self.held.lock().unwrap().get(mailbox).copied() else {
-            return Ok(false);
-        };
-        let ttl = self.opts.lease_ttl.as_secs().max(1) as i64;
-        let client = self.client().await?;
-        let renewed = client
-            .execute(
-                &format!(
-                    "UPDATE leases SET expires_at = {NOW} + $4
-                     WHERE mailbox = $1 AND holder = $2 AND token = $3 AND expires_at > {NOW}"
-                ),
-                &[&mailbox, &self.opts.host_id, &token, &ttl],
-            )
-            .await?;
-        if renewed == 0 {
-            self.held.lock().unwrap().remove(mailbox);
-            tracing::error!(mailbox, host = %self.opts.host_id, "the mailbox's lease was lost before it could be renewed");
-        }
-        Ok(renewed == 1)
+        self.renew_all(mailbox).await
     }
 
     async fn release(&self, mailbox: &str) -> anyhow::Result<()> {

@@ -327,7 +327,7 @@ impl Postgres {
             .args(["-c", "listen_addresses=127.0.0.1"])
             // Small and self-contained: dynamic shared memory lives in the
             // data dir, so nothing is left in /dev/shm after a kill.
-            .args(["-c", "shared_buffers=16MB", "-c", "max_connections=50"])
+            .args(["-c", "shared_buffers=16MB", "-c", "max_connections=200"])
             .args(["-c", "dynamic_shared_memory_type=mmap"]);
         if let Some(tls) = &self.tls {
             cmd.args(["-c", "ssl=on"])
