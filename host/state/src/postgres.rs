@@ -155,6 +155,10 @@ pub struct PostgresBackend {
     renewed: Mutex<Option<Instant>>,
     /// When the heartbeat was last written, and the live hosts then.
     fleet: Mutex<Option<(Instant, i64)>>,
+    /// Serialises this host's take-or-give-up decisions: every mailbox's
+    /// task decides from the count of leases held, and concurrent decisions
+    /// on one stale count would all take (or all give up) at once.
+    deciding: tokio::sync::Mutex<()>,
 }
 
 impl PostgresBackend {
@@ -169,6 +173,7 @@ impl PostgresBackend {
             held: Mutex::new(HashMap::new()),
             renewed: Mutex::new(None),
             fleet: Mutex::new(None),
+            deciding: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -776,6 +781,7 @@ impl StateBackend for PostgresBackend {
     }
 
     async fn acquire(&self, mailbox: &str) -> anyhow::Result<bool> {
+        let _deciding = self.deciding.lock().await;
         let share = self.fair_share().await?;
         let (holds, holding) = {
             let held = self.held.lock().unwrap();
