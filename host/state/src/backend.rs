@@ -20,6 +20,19 @@ pub enum Disposition {
     DeadLetter { reason: String },
 }
 
+impl Disposition {
+    /// Its columns in a state database: (`outcome`, `records`,
+    /// `outcome_detail`), the same in every backend.
+    pub fn columns(&self) -> (&'static str, Option<u32>, Option<&str>) {
+        match self {
+            Disposition::Feedback { records } => ("feedback", Some(*records), None),
+            Disposition::Skipped { reason } => ("skipped", None, Some(reason)),
+            Disposition::Duplicate { of_uid } => ("duplicate", None, Some(of_uid)),
+            Disposition::DeadLetter { reason } => ("dead_letter", None, Some(reason)),
+        }
+    }
+}
+
 /// One message whose result is to be recorded as committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Committed {

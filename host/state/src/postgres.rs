@@ -27,7 +27,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, Transaction};
 
 use crate::backend::{
-    Committed, Disposition, Fingerprint, LeaseInfo, MailboxStatus, Oversized, Seen, StateBackend,
+    Committed, Fingerprint, LeaseInfo, MailboxStatus, Oversized, Seen, StateBackend,
 };
 
 /// Schema steps; step `i` takes the database from version `i` to `i + 1`.
@@ -499,15 +499,6 @@ fn redact(text: &str) -> String {
     }
 }
 
-fn columns(d: &Disposition) -> (&'static str, Option<i32>, Option<&str>) {
-    match d {
-        Disposition::Feedback { records } => ("feedback", Some(*records as i32), None),
-        Disposition::Skipped { reason } => ("skipped", None, Some(reason)),
-        Disposition::Duplicate { of_uid } => ("duplicate", None, Some(of_uid)),
-        Disposition::DeadLetter { reason } => ("dead_letter", None, Some(reason)),
-    }
-}
-
 #[async_trait::async_trait]
 impl StateBackend for PostgresBackend {
     async fn seen(&self, mailbox: &str) -> anyhow::Result<HashMap<String, Seen>> {
@@ -590,7 +581,8 @@ impl StateBackend for PostgresBackend {
             ))
             .await?;
         for c in &batch {
-            let (outcome, records, detail) = columns(&c.outcome);
+            let (outcome, records, detail) = c.outcome.columns();
+            let records = records.map(|n| n as i32);
             let size = i64::try_from(c.size).unwrap_or(i64::MAX);
             tx.execute(
                 &insert,

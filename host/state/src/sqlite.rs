@@ -19,9 +19,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use popline_core::clock::unix_now;
 
-use crate::backend::{
-    Committed, Disposition, Fingerprint, MailboxStatus, Oversized, Seen, StateBackend,
-};
+use crate::backend::{Committed, Fingerprint, MailboxStatus, Oversized, Seen, StateBackend};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// How long a statement waits for another connection's lock (another
@@ -121,18 +119,6 @@ const FIND_DUPLICATE: &str = "SELECT uid FROM (
        AND (body_sha256 IS NULL OR ?4 IS NULL OR body_sha256 = ?4))
  ORDER BY exact DESC, outcome = 'duplicate', committed_at, uid
  LIMIT 1";
-
-/// Column values of a disposition: (`outcome`, `records`, `outcome_detail`).
-fn columns(d: &Disposition) -> (&'static str, Option<u32>, Option<&str>) {
-    {
-        match d {
-            Disposition::Feedback { records } => ("feedback", Some(*records), None),
-            Disposition::Skipped { reason } => ("skipped", None, Some(reason)),
-            Disposition::Duplicate { of_uid } => ("duplicate", None, Some(of_uid)),
-            Disposition::DeadLetter { reason } => ("dead_letter", None, Some(reason)),
-        }
-    }
-}
 
 /// The state database, used synchronously. Writes take `&mut self`; the
 /// pipeline uses it through [`SqliteBackend`].
@@ -239,7 +225,7 @@ impl SqliteState {
                          sha256 = excluded.sha256",
                 )?;
                 for c in batch {
-                    let (outcome, records, detail) = columns(&c.outcome);
+                    let (outcome, records, detail) = c.outcome.columns();
                     // SQLite integers are i64.
                     let size = i64::try_from(c.size)
                         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
@@ -673,6 +659,7 @@ fn migrate(conn: &mut Connection, path: &Path, steps: &[&str]) -> anyhow::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Disposition;
 
     fn committed(
         uid: &str,
