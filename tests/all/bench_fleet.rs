@@ -51,25 +51,15 @@ async fn bench_fleet() {
         let db = format!("bench{hosts}");
         pg.create_database(&db).unwrap();
         let ws = Workspace::new();
-        std::fs::write(ws.path("pw"), "bench-pw").unwrap();
-        let mut text = String::from(
-            "[state]\npath = \"state.db\"\nbackend = \"postgres\"\nurl = { env = \"POPLINE_BENCH_PG_URL\" }\nlease_ttl = \"10s\"\npool_size = 16\n\n\
-             [sinks.db]\ntype = \"postgres\"\nurl = { env = \"POPLINE_BENCH_PG_URL\" }\n",
+        let users: Vec<String> = (0..mailboxes).map(user).collect();
+        crate::fleet::write_fleet_config(
+            &ws,
+            &dovecot,
+            &users,
+            ("bench-pw", "POPLINE_BENCH_PG_URL"),
+            "lease_ttl = \"10s\"\npool_size = 16",
+            "poll_interval = \"2s\"",
         );
-        for i in 0..mailboxes {
-            text.push_str(&format!(
-                "\n[mailboxes.b{i:04}]\nhost = \"localhost\"\nport = {port}\nca_file = \"{ca}\"\nuser = \"{user}\"\n\
-                 password = {{ file = \"pw\" }}\ndialogue = \"{dialogue}\"\n\
-                 mapper = {{ plugin = \"{mapper}\", config = {{ unmatched = \"new\" }} }}\n\
-                 sinks = [\"db\"]\nretention = \"delete\"\npoll_interval = \"2s\"\n",
-                port = dovecot.tls_port(),
-                ca = dovecot.ca_pem().display(),
-                user = user(i),
-                dialogue = crate::support::plugin("pop3-standard").display(),
-                mapper = crate::support::plugin("feedback-default").display(),
-            ));
-        }
-        std::fs::write(ws.config(), text).unwrap();
         let delivered = now();
         for i in 0..mailboxes {
             let tag = format!("h{hosts}-b{i:04}");

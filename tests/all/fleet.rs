@@ -10,10 +10,61 @@ use popline_state::{
 };
 use popline_testkit::{Postgres, PostgresOptions as ServerOptions};
 
-use crate::support::scenario::{Mailbox, Workspace, replies};
+use crate::support::scenario::{Mailbox, Run, Workspace, replies};
 use crate::support::scripted::{Script, ScriptedServer};
 
 const LIMIT: Duration = Duration::from_secs(60);
+
+/// The user of the scripted server's mailbox.
+const BETA: &str = "beta@beta.example.com";
+
+/// `[state]` lines: PostgreSQL at `$POPLINE_TEST_PG_URL`.
+const PG_STATE: &str = "backend = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }";
+
+/// A scripted server with `n` replies for [`BETA`].
+fn beta_server(n: usize) -> ScriptedServer {
+    ScriptedServer::spawn(Script::login(BETA, "pw"), replies("beta", n))
+}
+
+/// `popline ARGS` on `ws` with the database at `url`.
+fn popline_on(ws: &Workspace, url: &str, args: &[&str]) -> Run {
+    let mut cmd = ws.popline(args);
+    cmd.env("POPLINE_TEST_PG_URL", url);
+    crate::support::scenario::run(cmd, LIMIT)
+}
+
+/// Write `ws`'s configuration for a fleet: PostgreSQL state and a postgres
+/// sink at `$URL_ENV`, and one delete-mode mailbox per Dovecot user (named
+/// by the address's local part, password `PW`), with `state` and `mailbox`
+/// lines added to their tables.
+pub(crate) fn write_fleet_config(
+    ws: &Workspace,
+    dovecot: &popline_testkit::Dovecot,
+    users: &[String],
+    (password, url_env): (&str, &str),
+    state: &str,
+    mailbox: &str,
+) {
+    std::fs::write(ws.path("pw"), password).unwrap();
+    let mut text = format!(
+        "[state]\npath = \"state.db\"\nbackend = \"postgres\"\nurl = {{ env = \"{url_env}\" }}\n{state}\n\n\
+         [sinks.db]\ntype = \"postgres\"\nurl = {{ env = \"{url_env}\" }}\n"
+    );
+    for user in users {
+        let name = user.split('@').next().unwrap();
+        text.push_str(&format!(
+            "\n[mailboxes.{name}]\nhost = \"localhost\"\nport = {port}\nca_file = \"{ca}\"\nuser = \"{user}\"\n\
+             password = {{ file = \"pw\" }}\ndialogue = \"{dialogue}\"\n\
+             mapper = {{ plugin = \"{mapper}\", config = {{ unmatched = \"new\" }} }}\n\
+             sinks = [\"db\"]\nretention = \"delete\"\n{mailbox}\n",
+            port = dovecot.tls_port(),
+            ca = dovecot.ca_pem().display(),
+            dialogue = crate::support::plugin("pop3-standard").display(),
+            mapper = crate::support::plugin("feedback-default").display(),
+        ));
+    }
+    std::fs::write(ws.config(), text).unwrap();
+}
 
 fn database() -> Postgres {
     let pg = Postgres::start(ServerOptions::default()).expect("starting PostgreSQL");
@@ -119,15 +170,7 @@ async fn leases_fence_a_paused_host_and_share_mailboxes_fairly() {
 #[tokio::test]
 async fn once_polls_only_mailboxes_it_holds_and_status_shows_holders() {
     let pg = database();
-    let server = ScriptedServer::spawn(
-        Script {
-            capa: vec!["USER".into(), "UIDL".into()],
-            user: "beta@beta.example.com".into(),
-            password: "pw".into(),
-            ..Script::default()
-        },
-        replies("beta", 2),
-    );
+    let server = beta_server(2);
     server.add_user("other@beta.example.com", "pw", replies("other", 3));
     let elsewhere = PostgresBackend::connect(host(&pg, "elsewhere", Duration::from_secs(60)))
         .await
@@ -135,18 +178,12 @@ async fn once_polls_only_mailboxes_it_holds_and_status_shows_holders() {
     assert!(elsewhere.acquire("beta").await.unwrap());
 
     let mut ws = Workspace::new();
-    ws.state =
-        "backend = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }\nhost_id = \"test-host\""
-            .into();
+    ws.state = format!("{PG_STATE}\nhost_id = \"test-host\"");
     ws.configure(&[
-        Mailbox::scripted("beta", server.port, "beta@beta.example.com", "pw"),
+        Mailbox::scripted("beta", server.port, BETA, "pw"),
         Mailbox::scripted("other", server.port, "other@beta.example.com", "pw"),
     ]);
-    let once = || {
-        let mut cmd = ws.popline(&["once"]);
-        cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"));
-        crate::support::scenario::run(cmd, LIMIT)
-    };
+    let once = || popline_on(&ws, &pg.url("fleet"), &["once"]);
     let out = once();
     out.assert_success();
     assert!(
@@ -155,9 +192,7 @@ async fn once_polls_only_mailboxes_it_holds_and_status_shows_holders() {
     );
     assert!(out.line("other").contains("committed 3"), "{out}");
 
-    let mut status = ws.popline(&["status"]);
-    status.env("POPLINE_TEST_PG_URL", pg.url("fleet"));
-    let status = crate::support::scenario::run(status, LIMIT);
+    let status = popline_on(&ws, &pg.url("fleet"), &["status"]);
     status.assert_success();
     let holder = status
         .stdout
@@ -185,26 +220,12 @@ async fn once_polls_only_mailboxes_it_holds_and_status_shows_holders() {
 #[tokio::test]
 async fn postgres_sink_stores_each_record_once() {
     let pg = database();
-    let server = ScriptedServer::spawn(
-        Script {
-            capa: vec!["USER".into(), "UIDL".into()],
-            user: "beta@beta.example.com".into(),
-            password: "pw".into(),
-            ..Script::default()
-        },
-        replies("beta", 3),
-    );
+    let server = beta_server(3);
     let mut ws = Workspace::new();
-    ws.state = "backend = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }".into();
+    ws.state = PG_STATE.into();
     ws.sinks = "[sinks.pg]\ntype = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }\n".into();
-    ws.configure(&[
-        Mailbox::scripted("beta", server.port, "beta@beta.example.com", "pw").sinks(&["pg"]),
-    ]);
-    let once = |ws: &Workspace| {
-        let mut cmd = ws.popline(&["once"]);
-        cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"));
-        crate::support::scenario::run(cmd, LIMIT)
-    };
+    ws.configure(&[Mailbox::scripted("beta", server.port, BETA, "pw").sinks(&["pg"])]);
+    let once = |ws: &Workspace| popline_on(ws, &pg.url("fleet"), &["once"]);
     let out = once(&ws);
     out.assert_success();
     assert!(
@@ -251,22 +272,13 @@ async fn postgres_sink_stores_each_record_once() {
 async fn nats_sink_publishes_each_record_once_and_blocks_deletion_without_acks() {
     use popline_testkit::{Nats, NatsOptions};
     let nats = Nats::start(NatsOptions::default()).expect("starting nats-server");
-    let server = ScriptedServer::spawn(
-        Script {
-            capa: vec!["USER".into(), "UIDL".into()],
-            user: "beta@beta.example.com".into(),
-            password: "pw".into(),
-            ..Script::default()
-        },
-        replies("beta", 3),
-    );
+    let server = beta_server(3);
     let mut ws = Workspace::new();
     ws.sinks = format!(
         "[sinks.stream]\ntype = \"nats\"\nurl = \"{}\"\nsubject = \"feedback.records\"\nstream = \"FEEDBACK\"\nack_timeout_secs = 3\n",
         nats.url()
     );
-    let mailbox =
-        || Mailbox::scripted("beta", server.port, "beta@beta.example.com", "pw").sinks(&["stream"]);
+    let mailbox = || Mailbox::scripted("beta", server.port, BETA, "pw").sinks(&["stream"]);
     ws.configure(&[mailbox()]);
     let out = ws.once(LIMIT);
     out.assert_success();
@@ -294,13 +306,13 @@ async fn nats_sink_publishes_each_record_once_and_blocks_deletion_without_acks()
     );
 
     // The stream is down: nothing is committed, so nothing is deleted.
-    server.deliver("beta@beta.example.com", replies("late", 1));
+    server.deliver(BETA, replies("late", 1));
     nats.kill();
     ws.configure(&[mailbox().with("retention = \"delete\"")]);
     let out = ws.once(LIMIT);
     out.assert_failure();
     assert!(out.line("beta").contains("NATS:"), "{out}");
-    assert_eq!(server.remaining_of("beta@beta.example.com"), 4, "{out}");
+    assert_eq!(server.remaining_of(BETA), 4, "{out}");
 }
 
 /// Three `popline run` hosts share 60 Dovecot mailboxes of 50 replies each
@@ -329,25 +341,15 @@ async fn a_fleet_survives_a_killed_host_and_a_paused_one_exactly_once() {
             .unwrap();
     }
     let ws = Workspace::new();
-    std::fs::write(ws.path("pw"), "fleet-pw").unwrap();
-    let mut text = String::from(
-        "[state]\npath = \"state.db\"\nbackend = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }\nlease_ttl = \"3s\"\n\n\
-         [sinks.db]\ntype = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }\n",
+    let users: Vec<String> = (0..MAILBOXES).map(user).collect();
+    write_fleet_config(
+        &ws,
+        &dovecot,
+        &users,
+        ("fleet-pw", "POPLINE_TEST_PG_URL"),
+        "lease_ttl = \"3s\"",
+        "poll_interval = \"1s\"\nbatch_size = 10",
     );
-    for i in 0..MAILBOXES {
-        text.push_str(&format!(
-            "\n[mailboxes.m{i:02}]\nhost = \"localhost\"\nport = {port}\nca_file = \"{ca}\"\nuser = \"{user}\"\n\
-             password = {{ file = \"pw\" }}\ndialogue = \"{dialogue}\"\n\
-             mapper = {{ plugin = \"{mapper}\", config = {{ unmatched = \"new\" }} }}\n\
-             sinks = [\"db\"]\nretention = \"delete\"\npoll_interval = \"1s\"\nbatch_size = 10\n",
-            port = dovecot.tls_port(),
-            ca = dovecot.ca_pem().display(),
-            user = user(i),
-            dialogue = crate::support::plugin("pop3-standard").display(),
-            mapper = crate::support::plugin("feedback-default").display(),
-        ));
-    }
-    std::fs::write(ws.config(), text).unwrap();
     let host = |name: &str| -> Child {
         let log = std::fs::File::create(ws.path(&format!("{name}.log"))).unwrap();
         let mut cmd = ws.popline(&["run"]);
@@ -427,29 +429,18 @@ fn a_database_down_at_start_is_temporary_and_touches_nothing() {
     let pg = database();
     let url = pg.url("fleet");
     pg.stop();
-    let server = ScriptedServer::spawn(
-        Script {
-            capa: vec!["USER".into(), "UIDL".into()],
-            user: "beta@beta.example.com".into(),
-            password: "pw".into(),
-            ..Script::default()
-        },
-        replies("beta", 2),
-    );
+    let server = beta_server(2);
     let mut ws = Workspace::new();
-    ws.state = "backend = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }".into();
+    ws.state = PG_STATE.into();
     ws.configure(&[
-        Mailbox::scripted("beta", server.port, "beta@beta.example.com", "pw")
-            .with("retention = \"delete\""),
+        Mailbox::scripted("beta", server.port, BETA, "pw").with("retention = \"delete\"")
     ]);
-    let mut cmd = ws.popline(&["once"]);
-    cmd.env("POPLINE_TEST_PG_URL", &url);
-    let out = crate::support::scenario::run(cmd, LIMIT);
+    let out = popline_on(&ws, &url, &["once"]);
     assert_eq!(out.status.code(), Some(75), "{out}");
     assert!(out.stderr.contains("cannot reach PostgreSQL"), "{out}");
     assert!(!out.stderr.contains(pg.password()), "no password: {out}");
-    assert_eq!(server.remaining_of("beta@beta.example.com"), 2);
-    assert!(server.commands_of("beta@beta.example.com").is_empty());
+    assert_eq!(server.remaining_of(BETA), 2);
+    assert!(server.commands_of(BETA).is_empty());
 }
 
 /// `popline state migrate --to postgres` copies a single host's SQLite
@@ -458,28 +449,16 @@ fn a_database_down_at_start_is_temporary_and_touches_nothing() {
 #[tokio::test]
 async fn state_migrate_moves_a_single_host_into_the_fleet() {
     let pg = database();
-    let server = ScriptedServer::spawn(
-        Script {
-            capa: vec!["USER".into(), "UIDL".into()],
-            user: "beta@beta.example.com".into(),
-            password: "pw".into(),
-            ..Script::default()
-        },
-        replies("beta", 3),
-    );
+    let server = beta_server(3);
     let mut ws = Workspace::new();
-    let mailbox = || Mailbox::scripted("beta", server.port, "beta@beta.example.com", "pw");
+    let mailbox = || Mailbox::scripted("beta", server.port, BETA, "pw");
     ws.configure(&[mailbox()]);
     ws.once(LIMIT).assert_success();
     assert_eq!(ws.jsonl().len(), 3);
 
-    ws.state = "backend = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }".into();
+    ws.state = PG_STATE.into();
     ws.configure(&[mailbox()]);
-    let popline = |args: &[&str]| {
-        let mut cmd = ws.popline(args);
-        cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"));
-        crate::support::scenario::run(cmd, LIMIT)
-    };
+    let popline = |args: &[&str]| popline_on(&ws, &pg.url("fleet"), args);
     let out = popline(&["state", "migrate", "--to", "postgres"]);
     out.assert_success();
     assert!(out.stdout.contains("3 committed messages"), "{out}");
@@ -498,26 +477,21 @@ async fn state_migrate_moves_a_single_host_into_the_fleet() {
 fn the_database_going_away_mid_poll_loses_nothing() {
     use crate::support::scripted::{Action, Fault};
     let pg = database();
-    let user = "beta@beta.example.com";
+    let user = BETA;
     let server = ScriptedServer::spawn(
         Script {
-            capa: vec!["USER".into(), "UIDL".into()],
-            user: user.into(),
-            password: "pw".into(),
             // A slow message in the middle: the database dies while it comes.
             faults: vec![
                 Fault::on("RETR", Action::Trickle(Duration::from_millis(3)))
                     .arg(5)
                     .user(user),
             ],
-            ..Script::default()
+            ..Script::login(user, "pw")
         },
         replies("beta", 10),
     );
     let mut ws = Workspace::new();
-    ws.state =
-        "backend = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }\nlease_ttl = \"2s\""
-            .into();
+    ws.state = format!("{PG_STATE}\nlease_ttl = \"2s\"");
     ws.configure(&[Mailbox::scripted("beta", server.port, user, "pw")
         .with("retention = \"delete\"")
         .with("batch_size = 2")]);
@@ -540,9 +514,7 @@ fn the_database_going_away_mid_poll_loses_nothing() {
     // The failed run could not release its lease: it expires first.
     std::thread::sleep(Duration::from_secs(3));
     server.update_script(|s| s.faults.clear());
-    let mut cmd = ws.popline(&["once"]);
-    cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"));
-    let out = crate::support::scenario::run(cmd, LIMIT);
+    let out = popline_on(&ws, &pg.url("fleet"), &["once"]);
     out.assert_success();
     assert_eq!(server.remaining_of(user), 0, "{out}");
     let mut ids = ws.jsonl_ids();

@@ -73,15 +73,7 @@ fn aliased_mapper_output_costs_the_host_no_more_than_the_limit() {
 
 /// A scripted server with `user` and three replies to `mailbox`.
 fn server(user: &str, mailbox: &str) -> ScriptedServer {
-    ScriptedServer::spawn(
-        Script {
-            capa: vec!["USER".into(), "UIDL".into()],
-            user: user.into(),
-            password: PASSWORD.into(),
-            ..Script::default()
-        },
-        replies(mailbox, 3),
-    )
+    ScriptedServer::spawn(Script::login(user, PASSWORD), replies(mailbox, 3))
 }
 
 /// `popline once` on a scripted mailbox whose hostile dialogue runs `mode`,
