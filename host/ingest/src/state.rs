@@ -13,12 +13,7 @@ pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn StateBackend>> {
     Ok(match st.backend {
         StateKind::Sqlite => Arc::new(SqliteBackend::open(&config.path(&st.path))?),
         StateKind::Postgres => {
-            let url = st
-                .url
-                .as_ref()
-                .context("[state] backend = \"postgres\" needs url")?
-                .resolve(&config.base_dir)
-                .context("reading [state] url")?;
+            let url = postgres_url(config)?;
             let opts = PostgresOptions {
                 url: url.expose().to_string(),
                 pool_size: st.pool_size,
@@ -30,6 +25,17 @@ pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn StateBackend>> {
             Arc::new(PostgresBackend::connect(opts).await?)
         }
     })
+}
+
+/// The PostgreSQL URL of `[state] url`, read from its secret source.
+pub fn postgres_url(config: &Config) -> anyhow::Result<popline_core::Secret> {
+    config
+        .state
+        .url
+        .as_ref()
+        .context("[state] backend = \"postgres\" needs url")?
+        .resolve(&config.base_dir)
+        .context("reading [state] url")
 }
 
 /// `HOSTNAME:PID`: unique per process, readable in `popline status`.

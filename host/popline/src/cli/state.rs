@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Subcommand;
 
 use popline_config::{Config, StateKind};
@@ -35,22 +34,9 @@ pub async fn run(config_path: &Path, cmd: StateCommand) -> anyhow::Result<ExitCo
         "no SQLite state at {} ([state] path) to copy",
         sqlite.display()
     );
-    let pg = popline_state::postgres::connect_pool(
-        config
-            .state
-            .url
-            .as_ref()
-            .context("[state] url")?
-            .resolve(&config.base_dir)?
-            .expose(),
-        1,
-        config
-            .state
-            .ca_file
-            .as_ref()
-            .map(|p| config.path(p))
-            .as_deref(),
-    )?;
+    let url = popline_ingest::state::postgres_url(&config)?;
+    let ca = config.state.ca_file.as_ref().map(|p| config.path(p));
+    let pg = popline_state::postgres::connect_pool(url.expose(), 1, ca.as_deref())?;
     popline_state::postgres::migrate(&pg, popline_state::postgres::MIGRATIONS).await?;
     let done = popline_state::postgres::import_sqlite(&pg, &sqlite).await?;
     println!(
