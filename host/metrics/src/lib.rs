@@ -86,6 +86,34 @@ pub fn record_needs_login(mailbox: &str, waiting: bool) {
     );
 }
 
+/// One notice of `mailbox` sent (`sent`), put off for a retry (`retried`),
+/// failed for good (`failed`) or suppressed by the per-sender limit
+/// (`suppressed`): the counter `popline_notices_RESULT_total`.
+pub fn record_notice(mailbox: &str, result: &str) {
+    let name = match result {
+        "sent" => "popline_notices_sent_total",
+        "retried" => "popline_notices_retried_total",
+        "failed" => "popline_notices_failed_total",
+        _ => "popline_notices_suppressed_total",
+    };
+    *registry()
+        .lock()
+        .unwrap()
+        .counters
+        .entry((name, mailbox.to_string()))
+        .or_default() += 1;
+}
+
+/// Notices of `mailbox` that failed for good and wait for `popline notices
+/// retry` (a gauge, from the outbox).
+pub fn record_notices_failed(mailbox: &str, waiting: i64) {
+    registry()
+        .lock()
+        .unwrap()
+        .gauges
+        .insert(("popline_notices_failed", mailbox.to_string()), waiting);
+}
+
 /// One plugin call's duration.
 pub fn record_call(plugin: &str, d: Duration) {
     let secs = d.as_secs_f64();

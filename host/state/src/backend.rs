@@ -6,6 +6,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::outbox::{NewNotice, Notice, NoticeCounts, NoticeStatus};
+
 /// What became of one retrieved message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
@@ -149,6 +151,86 @@ pub trait StateBackend: Send + Sync {
 
     /// What `popline status` shows for `mailbox`.
     async fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus>;
+
+    /// Whether this backend keeps the notice outbox (the methods below);
+    /// without it, mailboxes with `notices` are refused at start.
+    fn keeps_notices(&self) -> bool {
+        false
+    }
+
+    /// [`StateBackend::record_batch`], queueing `notices` in the same
+    /// transaction: a notice exists exactly when its message's outcome does.
+    async fn record_batch_with_notices(
+        &self,
+        mailbox: &str,
+        batch: Vec<Committed>,
+        notices: Vec<NewNotice>,
+    ) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            notices.is_empty(),
+            "this state backend keeps no notice outbox"
+        );
+        self.record_batch(mailbox, batch).await
+    }
+
+    /// Queue notices about messages recorded apart from a batch (oversized
+    /// ones), in one transaction.
+    async fn queue_notices(&self, _mailbox: &str, notices: Vec<NewNotice>) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            notices.is_empty(),
+            "this state backend keeps no notice outbox"
+        );
+        Ok(())
+    }
+
+    /// Pending notices whose next attempt is due at `now`, oldest first, at
+    /// most `limit`, with their bytes.
+    async fn due_notices(&self, _now: i64, _limit: usize) -> anyhow::Result<Vec<Notice>> {
+        Ok(Vec::new())
+    }
+
+    /// The server took notice `message_id` (`250`) at `at`.
+    async fn notice_sent(&self, _message_id: &str, _at: i64) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// An attempt to send `message_id` failed with `error`: retry at
+    /// `retry_at`, or (`None`) it failed for good.
+    async fn notice_attempt_failed(
+        &self,
+        _message_id: &str,
+        _retry_at: Option<i64>,
+        _error: String,
+    ) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Notices, newest first, without their bytes: of `mailbox` (or all)
+    /// in `status` (or any), at most `limit`.
+    async fn notices(
+        &self,
+        _mailbox: Option<String>,
+        _status: Option<NoticeStatus>,
+        _limit: usize,
+    ) -> anyhow::Result<Vec<Notice>> {
+        Ok(Vec::new())
+    }
+
+    /// Queue failed notices again, due now, with their attempts reset:
+    /// those named (or, with none named, every failed one of `mailbox`, or
+    /// of all). How many.
+    async fn retry_notices(
+        &self,
+        _message_ids: Vec<String>,
+        _mailbox: Option<String>,
+    ) -> anyhow::Result<u64> {
+        Ok(0)
+    }
+
+    /// How many notices of `mailbox` are in each status.
+    async fn notice_counts(&self, _mailbox: &str) -> anyhow::Result<NoticeCounts> {
+        Ok(NoticeCounts::default())
+    }
 
     /// Take or renew this host's lease on `mailbox`: whether this host may
     /// poll it now. A fleet backend grants each mailbox to one host at a

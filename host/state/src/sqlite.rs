@@ -20,6 +20,7 @@ use anyhow::{Context, bail};
 use popline_core::clock::unix_now;
 
 use crate::backend::{Committed, Fingerprint, MailboxStatus, Oversized, Seen, StateBackend};
+use crate::outbox::{NewNotice, Notice, NoticeCounts, NoticeStatus};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// How long a statement waits for another connection's lock (another
@@ -103,7 +104,44 @@ const MIGRATIONS: &[&str] = &[
     // 5: a DELE sent and a QUIT about to be: once QUIT succeeds the server
     // may have applied it, whether or not `deleted_at` got recorded.
     "ALTER TABLE messages ADD COLUMN delete_pending INTEGER NOT NULL DEFAULT 0;",
+    // 6: the notice outbox (see `outbox.rs`), written with the outcomes.
+    "CREATE TABLE notices (
+         message_id      TEXT    PRIMARY KEY,
+         mailbox         TEXT    NOT NULL,
+         uid             TEXT    NOT NULL,
+         via             TEXT    NOT NULL,
+         sender          TEXT    NOT NULL,
+         recipient       TEXT    NOT NULL COLLATE NOCASE,
+         reason          TEXT    NOT NULL,
+         raw             BLOB    NOT NULL,
+         status          TEXT    NOT NULL
+             CHECK (status IN ('pending', 'sent', 'failed', 'suppressed')),
+         attempts        INTEGER NOT NULL DEFAULT 0,
+         created_at      INTEGER NOT NULL,
+         next_attempt_at INTEGER NOT NULL,
+         sent_at         INTEGER,
+         last_error      TEXT
+     );
+     CREATE INDEX notices_due ON notices (status, next_attempt_at);
+     CREATE INDEX notices_by_recipient ON notices (recipient, created_at);",
 ];
+
+/// Queue one notice: pending, or suppressed when its recipient already has
+/// `?9` notices (queued or sent) from the last 24 hours. A Message-ID the
+/// outbox holds (a replayed message) is left as it is.
+const QUEUE_NOTICE: &str = "INSERT INTO notices (message_id, mailbox, uid, via, sender, recipient,
+                              reason, raw, status, created_at, next_attempt_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+             CASE WHEN (SELECT count(*) FROM notices
+                        WHERE recipient = ?6 AND created_at > ?10 - 86400
+                          AND status != 'suppressed') >= ?9
+                  THEN 'suppressed' ELSE 'pending' END,
+             ?10, ?10)
+     ON CONFLICT (message_id) DO NOTHING";
+
+/// The columns of a [`Notice`], in [`notice_row`]'s order.
+const NOTICE_COLUMNS: &str = "message_id, mailbox, uid, via, sender, recipient, reason, status,
+     attempts, created_at, next_attempt_at, sent_at, last_error";
 
 /// [`SqliteState::find_duplicate`]'s query: two indexed lookups, not one `OR`,
 /// which SQLite answers by scanning every row of the mailbox (O(n) per
@@ -201,6 +239,17 @@ impl SqliteState {
     /// commit: one fsync). All or nothing. Recording a uid again replaces its
     /// row; its deletion mark survives only if the content is the same.
     pub fn record_batch(&mut self, mailbox: &str, batch: &[Committed]) -> anyhow::Result<()> {
+        self.record_batch_with_notices(mailbox, batch, &[])
+    }
+
+    /// [`SqliteState::record_batch`], queueing `notices` in the same
+    /// transaction.
+    pub fn record_batch_with_notices(
+        &mut self,
+        mailbox: &str,
+        batch: &[Committed],
+        notices: &[NewNotice],
+    ) -> anyhow::Result<()> {
         let now = unix_now();
         let write = |conn: &mut Connection| -> rusqlite::Result<()> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -249,6 +298,7 @@ impl SqliteState {
                     unlist.execute(params![mailbox, c.uid])?;
                 }
             }
+            queue_notices(&tx, mailbox, notices, now)?;
             tx.commit()
         };
         write(&mut self.conn).with_context(|| {
@@ -470,6 +520,181 @@ impl SqliteState {
     }
 }
 
+/// Insert `notices` in transaction `tx` ([`QUEUE_NOTICE`]).
+fn queue_notices(
+    tx: &rusqlite::Transaction<'_>,
+    mailbox: &str,
+    notices: &[NewNotice],
+    now: i64,
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(QUEUE_NOTICE)?;
+    for n in notices {
+        stmt.execute(params![
+            n.message_id,
+            mailbox,
+            n.uid,
+            n.via,
+            n.sender,
+            n.recipient,
+            n.reason,
+            n.raw,
+            n.per_recipient_per_day,
+            now
+        ])?;
+    }
+    Ok(())
+}
+
+/// A [`Notice`] from a row of [`NOTICE_COLUMNS`] (without its bytes).
+fn notice_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Notice> {
+    let status: String = r.get(7)?;
+    Ok(Notice {
+        message_id: r.get(0)?,
+        mailbox: r.get(1)?,
+        uid: r.get(2)?,
+        via: r.get(3)?,
+        sender: r.get(4)?,
+        recipient: r.get(5)?,
+        reason: r.get(6)?,
+        raw: Vec::new(),
+        status: NoticeStatus::parse(&status).unwrap_or(NoticeStatus::Failed),
+        attempts: r.get(8)?,
+        created_at: r.get(9)?,
+        next_attempt_at: r.get(10)?,
+        sent_at: r.get(11)?,
+        last_error: r.get(12)?,
+    })
+}
+
+impl SqliteState {
+    /// Queue notices on their own, in one transaction.
+    pub fn queue_notices(&mut self, mailbox: &str, notices: &[NewNotice]) -> anyhow::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        queue_notices(&tx, mailbox, notices, unix_now())?;
+        tx.commit()
+            .with_context(|| format!("queueing notices in {}", self.path.display()))
+    }
+
+    /// Pending notices due at `now`, with their bytes.
+    pub fn due_notices(&self, now: i64, limit: usize) -> anyhow::Result<Vec<Notice>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {NOTICE_COLUMNS}, raw FROM notices
+             WHERE status = 'pending' AND next_attempt_at <= ?1
+             ORDER BY next_attempt_at, created_at LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![now, limit as i64], |r| {
+            let mut n = notice_row(r)?;
+            n.raw = r.get(13)?;
+            Ok(n)
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Mark a notice sent.
+    pub fn notice_sent(&mut self, message_id: &str, at: i64) -> anyhow::Result<()> {
+        self.conn.execute(
+            "UPDATE notices SET status = 'sent', sent_at = ?2, attempts = attempts + 1,
+                                last_error = NULL
+             WHERE message_id = ?1",
+            params![message_id, at],
+        )?;
+        Ok(())
+    }
+
+    /// Count a failed attempt: retry at `retry_at`, or failed for good.
+    pub fn notice_attempt_failed(
+        &mut self,
+        message_id: &str,
+        retry_at: Option<i64>,
+        error: &str,
+    ) -> anyhow::Result<()> {
+        self.conn.execute(
+            "UPDATE notices SET attempts = attempts + 1, last_error = ?3,
+                                status = CASE WHEN ?2 IS NULL THEN 'failed' ELSE 'pending' END,
+                                next_attempt_at = coalesce(?2, next_attempt_at)
+             WHERE message_id = ?1 AND status = 'pending'",
+            params![message_id, retry_at, error],
+        )?;
+        Ok(())
+    }
+
+    /// Notices, newest first, without bytes.
+    pub fn notices(
+        &self,
+        mailbox: Option<&str>,
+        status: Option<NoticeStatus>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Notice>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {NOTICE_COLUMNS} FROM notices
+             WHERE (?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR status = ?2)
+             ORDER BY created_at DESC, message_id LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(
+            params![mailbox, status.map(NoticeStatus::as_str), limit as i64],
+            notice_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Queue failed notices again (those named, or every failed one of
+    /// `mailbox` or of all).
+    pub fn retry_notices(
+        &mut self,
+        message_ids: &[String],
+        mailbox: Option<&str>,
+    ) -> anyhow::Result<u64> {
+        let now = unix_now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut n = 0;
+        {
+            const AGAIN: &str = "UPDATE notices SET status = 'pending', attempts = 0,
+                                                   next_attempt_at = ?1";
+            if message_ids.is_empty() {
+                n += tx.execute(
+                    &format!("{AGAIN} WHERE status = 'failed' AND (?2 IS NULL OR mailbox = ?2)"),
+                    params![now, mailbox],
+                )?;
+            } else {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "{AGAIN} WHERE status = 'failed' AND message_id = ?2"
+                ))?;
+                for id in message_ids {
+                    n += stmt.execute(params![now, id])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(n as u64)
+    }
+
+    /// Notices of `mailbox` by status.
+    pub fn notice_counts(&self, mailbox: &str) -> anyhow::Result<NoticeCounts> {
+        let mut c = NoticeCounts::default();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT status, count(*) FROM notices WHERE mailbox = ?1 GROUP BY status",
+        )?;
+        let rows = stmt.query_map(params![mailbox], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (status, n) = row?;
+            match NoticeStatus::parse(&status) {
+                Some(NoticeStatus::Pending) => c.pending = n,
+                Some(NoticeStatus::Sent) => c.sent = n,
+                Some(NoticeStatus::Failed) => c.failed = n,
+                Some(NoticeStatus::Suppressed) => c.suppressed = n,
+                None => {}
+            }
+        }
+        Ok(c)
+    }
+}
+
 /// The SQLite state as a [`StateBackend`]. One locking policy: every call
 /// runs on tokio's blocking pool and holds the database for that one call.
 #[derive(Clone)]
@@ -575,6 +800,71 @@ impl StateBackend for SqliteBackend {
     async fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus> {
         let mailbox = mailbox.to_string();
         self.with(move |db| db.status(&mailbox)).await
+    }
+
+    fn keeps_notices(&self) -> bool {
+        true
+    }
+
+    async fn record_batch_with_notices(
+        &self,
+        mailbox: &str,
+        batch: Vec<Committed>,
+        notices: Vec<NewNotice>,
+    ) -> anyhow::Result<()> {
+        let mailbox = mailbox.to_string();
+        self.with(move |db| db.record_batch_with_notices(&mailbox, &batch, &notices))
+            .await
+    }
+
+    async fn queue_notices(&self, mailbox: &str, notices: Vec<NewNotice>) -> anyhow::Result<()> {
+        let mailbox = mailbox.to_string();
+        self.with(move |db| db.queue_notices(&mailbox, &notices))
+            .await
+    }
+
+    async fn due_notices(&self, now: i64, limit: usize) -> anyhow::Result<Vec<Notice>> {
+        self.with(move |db| db.due_notices(now, limit)).await
+    }
+
+    async fn notice_sent(&self, message_id: &str, at: i64) -> anyhow::Result<()> {
+        let id = message_id.to_string();
+        self.with(move |db| db.notice_sent(&id, at)).await
+    }
+
+    async fn notice_attempt_failed(
+        &self,
+        message_id: &str,
+        retry_at: Option<i64>,
+        error: String,
+    ) -> anyhow::Result<()> {
+        let id = message_id.to_string();
+        self.with(move |db| db.notice_attempt_failed(&id, retry_at, &error))
+            .await
+    }
+
+    async fn notices(
+        &self,
+        mailbox: Option<String>,
+        status: Option<NoticeStatus>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Notice>> {
+        self.with(move |db| db.notices(mailbox.as_deref(), status, limit))
+            .await
+    }
+
+    async fn retry_notices(
+        &self,
+        message_ids: Vec<String>,
+        mailbox: Option<String>,
+    ) -> anyhow::Result<u64> {
+        self.with(move |db| db.retry_notices(&message_ids, mailbox.as_deref()))
+            .await
+    }
+
+    async fn notice_counts(&self, mailbox: &str) -> anyhow::Result<NoticeCounts> {
+        let mailbox = mailbox.to_string();
+        self.with(move |db| db.notice_counts(&mailbox)).await
     }
 }
 
@@ -810,6 +1100,95 @@ mod tests {
             .query_row("SELECT sha256 FROM messages", [], |r| r.get(0))
             .unwrap();
         assert_eq!(sha, "s2");
+    }
+
+    fn notice(id: &str, uid: &str, to: &str) -> NewNotice {
+        NewNotice {
+            message_id: id.into(),
+            uid: uid.into(),
+            via: "smtp".into(),
+            sender: "beta@contoso.example".into(),
+            recipient: to.into(),
+            reason: "no-match".into(),
+            raw: format!("Message-ID: <{id}>\r\n\r\nhi\r\n").into_bytes(),
+            per_recipient_per_day: 2,
+        }
+    }
+
+    /// Notices are queued with their outcomes (all or nothing), once per
+    /// Message-ID, within the per-recipient limit, and move through
+    /// pending → sent / retry / failed → retried.
+    #[test]
+    fn the_outbox_goes_with_the_outcomes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteState::open(&dir.path().join("state.db")).unwrap();
+        let skipped = || Disposition::Skipped {
+            reason: "no-match: nothing".into(),
+        };
+        // A failing batch leaves no notice behind.
+        let mut too_big = committed("u2", "s2", None, skipped());
+        too_big.size = u64::MAX;
+        store
+            .record_batch_with_notices(
+                "beta",
+                &[committed("u1", "s1", None, skipped()), too_big],
+                &[notice("n1@x", "u1", "dana@example.org")],
+            )
+            .unwrap_err();
+        assert!(store.notices(None, None, 10).unwrap().is_empty());
+
+        // Three to Dana (limit 2: the third is suppressed), one to Eve, and
+        // the first again (a replay): nothing new.
+        store
+            .record_batch_with_notices(
+                "beta",
+                &[committed("u1", "s1", None, skipped())],
+                &[
+                    notice("n1@x", "u1", "dana@example.org"),
+                    notice("n2@x", "u2", "Dana@Example.org"),
+                    notice("n3@x", "u3", "dana@example.org"),
+                    notice("n4@x", "u4", "eve@example.org"),
+                ],
+            )
+            .unwrap();
+        store
+            .record_batch_with_notices(
+                "beta",
+                &[committed("u1", "s1", None, skipped())],
+                &[notice("n1@x", "u1", "dana@example.org")],
+            )
+            .unwrap();
+        let counts = store.notice_counts("beta").unwrap();
+        assert_eq!((counts.pending, counts.suppressed), (3, 1), "{counts:?}");
+        let now = unix_now();
+        let due = store.due_notices(now, 10).unwrap();
+        let ids: Vec<&str> = due.iter().map(|n| n.message_id.as_str()).collect();
+        assert_eq!(ids.len(), 3);
+        assert!(!ids.contains(&"n3@x"), "{ids:?}");
+        assert!(due[0].raw.starts_with(b"Message-ID: <"));
+
+        store.notice_sent("n1@x", now).unwrap();
+        store
+            .notice_attempt_failed("n2@x", Some(now + 60), "421 try later")
+            .unwrap();
+        store
+            .notice_attempt_failed("n4@x", None, "550 no such user")
+            .unwrap();
+        assert!(store.due_notices(now, 10).unwrap().is_empty());
+        assert_eq!(store.due_notices(now + 60, 10).unwrap().len(), 1);
+        let failed = store
+            .notices(Some("beta"), Some(NoticeStatus::Failed), 10)
+            .unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(
+            (failed[0].attempts, failed[0].last_error.as_deref()),
+            (1, Some("550 no such user"))
+        );
+        assert_eq!(store.notice_counts("beta").unwrap().sent, 1);
+        assert_eq!(store.retry_notices(&[], Some("beta")).unwrap(), 1);
+        let again = store.due_notices(unix_now(), 10).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].message_id.as_str(), again[0].attempts), ("n4@x", 0));
     }
 
     #[test]
