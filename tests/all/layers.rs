@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("popline-oauth", 2),
     ("popline-sink", 2),
     ("popline-mime", 3),
+    ("popline-notice", 3),
     ("popline-mapping", 4),
     ("popline-config", 4),
     ("popline-ingest", 5),

@@ -1188,7 +1188,10 @@ mod tests {
         assert_eq!(store.retry_notices(&[], Some("beta")).unwrap(), 1);
         let again = store.due_notices(unix_now(), 10).unwrap();
         assert_eq!(again.len(), 1);
-        assert_eq!((again[0].message_id.as_str(), again[0].attempts), ("n4@x", 0));
+        assert_eq!(
+            (again[0].message_id.as_str(), again[0].attempts),
+            ("n4@x", 0)
+        );
     }
 
     #[test]

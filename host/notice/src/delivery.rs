@@ -1,0 +1,138 @@
+//! [`Deliverer`]: sends the outbox's due notices after their outcomes are
+//! committed. Each is marked sent after the server's `250`, put off with
+//! backoff after a `4xx` or a connection failure, and failed for good after
+//! `max_attempts` or a `5xx`. A crash between the `250` and the mark sends
+//! it again on restart, with the same Message-ID, so the receiving side can
+//! drop the copy.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use popline_core::{backoff, clock::unix_now, failpoint};
+use popline_state::{Notice, StateBackend};
+
+use crate::smtp::Submitter;
+
+/// Notices taken from the outbox per round.
+const ROUND: usize = 100;
+
+/// What one round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+/// Sends due notices through the configured servers.
+pub struct Deliverer {
+    state: Arc<dyn StateBackend>,
+    servers: HashMap<String, Arc<Submitter>>,
+}
+
+impl Deliverer {
+    /// A deliverer over `state` with the `[notices.NAME]` servers.
+    pub fn new(state: Arc<dyn StateBackend>, servers: Vec<Submitter>) -> Deliverer {
+        Deliverer {
+            state,
+            servers: servers
+                .into_iter()
+                .map(|s| (s.name().to_string(), Arc::new(s)))
+                .collect(),
+        }
+    }
+
+    /// Whether any server is configured.
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty()
+    }
+
+    /// Send every notice due now (in rounds of [`ROUND`]); errors of the
+    /// state end the round, a notice's own failure is recorded on it.
+    pub async fn deliver_due(&self) -> anyhow::Result<Delivered> {
+        let mut done = Delivered::default();
+        let mut mailboxes = BTreeSet::new();
+        loop {
+            let due = self.state.due_notices(unix_now(), ROUND).await?;
+            let n = due.len();
+            for notice in due {
+                mailboxes.insert(notice.mailbox.clone());
+                self.deliver(&notice, &mut done).await?;
+            }
+            if n < ROUND {
+                break;
+            }
+        }
+        for mb in mailboxes {
+            let counts = self.state.notice_counts(&mb).await?;
+            popline_metrics::record_notices_failed(&mb, counts.failed);
+        }
+        Ok(done)
+    }
+
+    async fn deliver(&self, n: &Notice, done: &mut Delivered) -> anyhow::Result<()> {
+        let Some(server) = self.servers.get(&n.via) else {
+            let error = format!("[notices.{}] is no longer configured", n.via);
+            tracing::error!(mailbox = %n.mailbox, notice = %n.message_id, "notice failed: {error}");
+            self.state
+                .notice_attempt_failed(&n.message_id, None, error)
+                .await?;
+            popline_metrics::record_notice(&n.mailbox, "failed");
+            done.failed += 1;
+            return Ok(());
+        };
+        failpoint::hit("notice-before-send");
+        match server.send(&n.sender, &n.recipient, &n.raw).await {
+            Ok(()) => {
+                failpoint::hit("notice-after-send");
+                self.state.notice_sent(&n.message_id, unix_now()).await?;
+                tracing::info!(mailbox = %n.mailbox, notice = %n.message_id, to = %n.recipient,
+                    reason = %n.reason, "notice sent");
+                popline_metrics::record_notice(&n.mailbox, "sent");
+                done.sent += 1;
+            }
+            Err(e) => {
+                let attempt = n.attempts + 1;
+                let cfg = server.config();
+                let retry_at = (e.retryable() && attempt < cfg.max_attempts).then(|| {
+                    let wait = backoff::delay(attempt, cfg.retry_initial, cfg.retry_max);
+                    unix_now() + wait.as_secs().max(1) as i64
+                });
+                match retry_at {
+                    Some(at) => {
+                        tracing::warn!(mailbox = %n.mailbox, notice = %n.message_id,
+                            attempt, retry_in_secs = at - unix_now(), "notice not sent yet: {e}");
+                        popline_metrics::record_notice(&n.mailbox, "retried");
+                        done.retried += 1;
+                    }
+                    None => {
+                        tracing::error!(mailbox = %n.mailbox, notice = %n.message_id, attempt,
+                            "notice failed for good (popline notices retry sends it again): {e}");
+                        popline_metrics::record_notice(&n.mailbox, "failed");
+                        done.failed += 1;
+                    }
+                }
+                self.state
+                    .notice_attempt_failed(&n.message_id, retry_at, e.to_string())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deliver every `every` until `stop` resolves; a failing round is
+    /// logged and tried again next time.
+    pub async fn run_until(&self, every: Duration, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            if let Err(e) = self.deliver_due().await {
+                tracing::warn!("delivering notices: {e:#}");
+            }
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! One submission with lettre: STARTTLS (required) or implicit TLS, the
+//! certificate always verified (webpki roots plus `ca_file`), then
+//! PLAIN/LOGIN with a password or XOAUTH2 with an access token from the
+//! token manager; the message goes as built, and only a `250` counts.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use popline_core::Secret;
+use popline_oauth::{AuthError, TokenManager};
+
+use crate::advice;
+use crate::config::{NoticeServerConfig, SmtpTls};
+
+/// How the submitter logs in.
+pub enum Credential {
+    /// PLAIN or LOGIN.
+    Password(Secret),
+    /// XOAUTH2 with a token from this manager.
+    OAuth(Arc<TokenManager>),
+}
+
+/// Why a notice was not sent. Never carries a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// A `4xx` answer, a connection or TLS failure, a timeout: try later.
+    #[error("{0}")]
+    Transient(String),
+    /// A `5xx` answer: sending it again as it is would fail again.
+    #[error("{0}")]
+    Permanent(String),
+    /// No access token (the identity platform's answer, explained).
+    #[error("getting an access token: {0}")]
+    Token(String, bool),
+}
+
+impl SendError {
+    /// Whether a later attempt may succeed without anyone changing anything.
+    pub fn retryable(&self) -> bool {
+        match self {
+            SendError::Transient(_) => true,
+            SendError::Permanent(_) => false,
+            SendError::Token(_, retry) => *retry,
+        }
+    }
+}
+
+/// One `[notices.NAME]` server.
+pub struct Submitter {
+    name: String,
+    cfg: NoticeServerConfig,
+    tls: TlsParameters,
+    credential: Credential,
+}
+
+impl Submitter {
+    /// The submitter of `[notices.NAME]`; `ca_file` resolves against
+    /// `base_dir`.
+    pub fn new(
+        name: &str,
+        cfg: &NoticeServerConfig,
+        base_dir: &Path,
+        credential: Credential,
+    ) -> anyhow::Result<Submitter> {
+        let mut tls = TlsParameters::builder(cfg.host.clone())
+            .certificate_store(CertificateStore::WebpkiRoots);
+        if let Some(ca) = &cfg.ca_file {
+            let path = base_dir.join(ca);
+            let pem = std::fs::read(&path)
+                .with_context(|| format!("[notices.{name}] ca_file {}", path.display()))?;
+            tls = tls.add_root_certificate(
+                Certificate::from_pem(&pem)
+                    .with_context(|| format!("[notices.{name}] ca_file {}", path.display()))?,
+            );
+        }
+        let tls = tls
+            .build_rustls()
+            .with_context(|| format!("[notices.{name}]: TLS settings"))?;
+        Ok(Submitter {
+            name: name.to_string(),
+            cfg: cfg.clone(),
+            tls,
+            credential,
+        })
+    }
+
+    /// The server's name in the config.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &NoticeServerConfig {
+        &self.cfg
+    }
+
+    fn transport(&self, secret: &Secret) -> AsyncSmtpTransport<Tokio1Executor> {
+        let tls = match self.cfg.tls {
+            SmtpTls::Starttls => Tls::Required(self.tls.clone()),
+            SmtpTls::Implicit => Tls::Wrapper(self.tls.clone()),
+        };
+        let mechanisms = match self.credential {
+            Credential::Password(_) => vec![Mechanism::Plain, Mechanism::Login],
+            Credential::OAuth(_) => vec![Mechanism::Xoauth2],
+        };
+        let login = self.cfg.login();
+        let helo = login
+            .rsplit_once('@')
+            .map_or("localhost".to_string(), |(_, d)| d.to_string());
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(self.cfg.host.clone())
+            .port(self.cfg.port())
+            .tls(tls)
+            .hello_name(ClientId::Domain(helo))
+            .credentials(Credentials::new(login, secret.expose().to_string()))
+            .authentication(mechanisms)
+            .timeout(Some(Duration::from_secs(self.cfg.timeout_secs)))
+            .build()
+    }
+
+    async fn token(&self, manager: &TokenManager, renew: bool) -> Result<Secret, SendError> {
+        let got = if renew {
+            manager.renew_access_token().await
+        } else {
+            manager.access_token().await
+        };
+        got.map_err(|e| {
+            let retry = matches!(e, AuthError::Unavailable(_));
+            let text = e.to_string();
+            let text = match advice::for_token(&text) {
+                Some(a) => format!("{text}; {a}"),
+                None => text,
+            };
+            SendError::Token(format!("[notices.{}]: {text}", self.name), retry)
+        })
+    }
+
+    /// Submit `raw` from `sender` to `to`. `Ok` only after the server's
+    /// `250`. With OAuth, a refused token is renewed and tried once more.
+    pub async fn send(&self, sender: &str, to: &str, raw: &[u8]) -> Result<(), SendError> {
+        let envelope =
+            Envelope::new(
+                Some(sender.parse().map_err(|e| {
+                    SendError::Permanent(format!("envelope sender {sender:?}: {e}"))
+                })?),
+                vec![to.parse().map_err(|e| {
+                    SendError::Permanent(format!("envelope recipient {to:?}: {e}"))
+                })?],
+            )
+            .map_err(|e| SendError::Permanent(format!("envelope: {e}")))?;
+        let first = match &self.credential {
+            Credential::Password(p) => p.clone(),
+            Credential::OAuth(m) => self.token(m, false).await?,
+        };
+        let result = self.transport(&first).send_raw(&envelope, raw).await;
+        let result = match (&self.credential, result) {
+            (Credential::OAuth(m), Err(e))
+                if e.status().is_some_and(|c| c.to_string() == "535") =>
+            {
+                tracing::info!(server = %self.name, "access token refused; renewing it once");
+                let renewed = self.token(m, true).await?;
+                self.transport(&renewed).send_raw(&envelope, raw).await
+            }
+            (_, r) => r,
+        };
+        result.map(|_| ()).map_err(|e| self.explain(&e))
+    }
+
+    fn explain(&self, e: &lettre::transport::smtp::Error) -> SendError {
+        let text = e.to_string();
+        let oauth = matches!(self.credential, Credential::OAuth(_));
+        let said = format!(
+            "[notices.{}] {}:{}: {text}",
+            self.name,
+            self.cfg.host,
+            self.cfg.port()
+        );
+        let said = match advice::for_smtp(&text, oauth, &self.cfg.login(), &self.cfg.from) {
+            Some(a) => format!("{said}; {a}"),
+            None => said,
+        };
+        if e.is_permanent() {
+            SendError::Permanent(said)
+        } else {
+            SendError::Transient(said)
+        }
+    }
+}
