@@ -1,4 +1,5 @@
-//! The configuration file: state, sinks and mailboxes (pipelines).
+//! The configuration file: state, sinks, notice servers and mailboxes
+//! (pipelines).
 //!
 //! Every struct denies unknown fields and documents each field; an error
 //! names the file, line and column and what to write instead.
@@ -11,6 +12,7 @@ use serde::Deserialize;
 
 pub use popline_core::SecretRef;
 
+use popline_notice::{MailboxNotices, NoticeServerConfig};
 use popline_plugin_runtime::Limits;
 use popline_sink::SinkConfig;
 
@@ -27,6 +29,10 @@ pub struct Config {
     /// Named sinks that mailboxes deliver feedback records to.
     #[serde(default)]
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// Named SMTP submission servers that mailboxes send notices to
+    /// testers through (a mailbox's `notices.via`).
+    #[serde(default)]
+    pub notices: BTreeMap<String, NoticeServerConfig>,
     /// Named mailboxes; each is one pipeline with its own schedule.
     pub mailboxes: BTreeMap<String, MailboxConfig>,
     /// Optional Prometheus endpoint (`popline run` only).
@@ -188,6 +194,12 @@ pub struct MailboxConfig {
     pub mechanisms: Vec<String>,
     /// The mapper plugin and its configuration.
     pub mapper: MapperConfig,
+    /// Notices to the senders of replies that could not be used (and,
+    /// optionally, thanks for those that were), sent through a
+    /// `[notices.NAME]` server: `{ via = "NAME", on = ["no-match",
+    /// "oversize", "dead-letter", "expired-token"], acknowledge = false }`.
+    /// Off when left out.
+    pub notices: Option<MailboxNotices>,
     /// Names of the sinks (from `[sinks]`) that receive this mailbox's records.
     pub sinks: Vec<String>,
     /// How often to poll, e.g. `"60s"`, `"5m"` (default 60 s).
@@ -377,6 +389,10 @@ impl Config {
                     .into(),
             );
         }
+        let servers: Vec<&str> = self.notices.keys().map(String::as_str).collect();
+        for (name, server) in &self.notices {
+            server.validate(&format!("[notices.{name}]"))?;
+        }
         if self.mailboxes.is_empty() {
             return Err("no mailboxes: add a [mailboxes.NAME] table".into());
         }
@@ -414,6 +430,9 @@ impl Config {
                 return Err(format!(
                     "{at}: tls = \"none\" sends credentials unencrypted; use \"implicit\" or \"starttls\", or set allow_plaintext = true for a loopback test server"
                 ));
+            }
+            if let Some(n) = &mb.notices {
+                n.validate(&at, &servers)?;
             }
             if mb.batch_size == 0 {
                 return Err(format!("{at}: batch_size must be at least 1"));
@@ -457,6 +476,16 @@ impl Config {
         self.state_dir()
             .join("tokens")
             .join(format!("{mailbox}.json"))
+    }
+}
+
+impl Config {
+    /// Where a notice server's OAuth tokens live unless `oauth.token_cache`
+    /// says: `tokens/notices-NAME.json` beside the state database.
+    pub fn default_notice_token_cache(&self, server: &str) -> PathBuf {
+        self.state_dir()
+            .join("tokens")
+            .join(format!("notices-{server}.json"))
     }
 }
 
@@ -518,6 +547,30 @@ sinks = ["out"]
             c.archive_dir("beta"),
             PathBuf::from("/etc/popline/archive/beta")
         );
+    }
+
+    #[test]
+    fn notices_name_a_defined_server() {
+        let with = |extra: &str| {
+            format!("{MINIMAL}notices = {{ via = \"m365\", on = [\"no-match\"] }}\n{extra}")
+        };
+        let server = "\n[notices.m365]\nhost = \"smtp.office365.com\"\nfrom = \"beta@contoso.example\"\npassword = { env = \"SMTP_PW\" }\n";
+        let c = parse(&with(server)).unwrap();
+        assert_eq!(c.mailboxes["beta"].notices.as_ref().unwrap().via, "m365");
+        assert_eq!(c.notices["m365"].port(), 587);
+        assert_eq!(
+            c.default_notice_token_cache("m365"),
+            PathBuf::from("/etc/popline/tokens/notices-m365.json")
+        );
+        let err = parse(&with("")).unwrap_err().to_string();
+        assert!(
+            err.contains("notices.via = \"m365\" is not defined"),
+            "{err}"
+        );
+        let err = parse(&with(&server.replace("password", "# no password")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[notices.m365]: no credential"), "{err}");
     }
 
     #[test]

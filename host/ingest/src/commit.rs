@@ -8,7 +8,7 @@ use tokio::sync::Mutex as AsyncMutex;
 use popline_core::failpoint;
 use popline_core::record::FeedbackRecord;
 use popline_sink::{Blobs, Sink};
-use popline_state::{Committed, StateBackend};
+use popline_state::{Committed, NewNotice, StateBackend};
 
 use crate::error::PollError;
 
@@ -26,6 +26,20 @@ pub async fn commit_batch(
     blobs: &Blobs,
     commits: Vec<Committed>,
 ) -> Result<(), PollError> {
+    commit_batch_with_notices(sinks, state, pipeline, records, blobs, commits, Vec::new()).await
+}
+
+/// [`commit_batch`], queueing the batch's notices to testers in the same
+/// state transaction as the outcomes they are about.
+pub async fn commit_batch_with_notices(
+    sinks: &[SharedSink],
+    state: &dyn StateBackend,
+    pipeline: &str,
+    records: &[FeedbackRecord],
+    blobs: &Blobs,
+    commits: Vec<Committed>,
+    notices: Vec<NewNotice>,
+) -> Result<(), PollError> {
     for (i, sink) in sinks.iter().enumerate() {
         if i > 0 {
             failpoint::hit("between-sinks");
@@ -39,10 +53,14 @@ pub async fn commit_batch(
             })?;
     }
     failpoint::hit("after-sink");
-    state
-        .record_batch(pipeline, commits)
-        .await
-        .map_err(PollError::State)?;
+    let recorded = if notices.is_empty() {
+        state.record_batch(pipeline, commits).await
+    } else {
+        state
+            .record_batch_with_notices(pipeline, commits, notices)
+            .await
+    };
+    recorded.map_err(PollError::State)?;
     failpoint::hit("after-state");
     Ok(())
 }

@@ -28,10 +28,10 @@ use popline_plugin_runtime::{DialoguePlugin, Engine, MapperPlugin};
 use popline_pop3::{ConnSettings, Connection, Credential};
 use popline_sink::{Blobs, Sink};
 use popline_state::deadletter::{DeadLetter, DeadLetters};
-use popline_state::{Committed, Disposition, Fingerprint, Oversized, StateBackend};
+use popline_state::{Committed, Disposition, Fingerprint, NewNotice, Oversized, StateBackend};
 
 use crate::breaker::Breaker;
-use crate::commit::{SharedSink, commit_batch};
+use crate::commit::{SharedSink, commit_batch, commit_batch_with_notices};
 pub use crate::error::{ConnectError, PollError};
 use crate::plan::{self, Policy};
 
@@ -53,6 +53,8 @@ pub struct Pipeline {
     breaker: Mutex<Breaker>,
     /// OAuth tokens, when the mailbox uses OAuth instead of a password.
     pub tokens: Option<Arc<popline_oauth::TokenManager>>,
+    /// Notices to testers, when the mailbox has `notices`.
+    notices: Option<popline_notice::MailboxPlan>,
 }
 
 /// Counts from one poll, printed by `popline once`.
@@ -137,6 +139,8 @@ pub struct Pipelines {
     pub dead_letters: Arc<DeadLetters>,
     /// Polls that may run at once (`max_concurrent_polls`).
     pub poll_slots: Arc<tokio::sync::Semaphore>,
+    /// Sends the outbox's notices through the `[notices.NAME]` servers.
+    pub deliverer: Arc<popline_notice::Deliverer>,
 }
 
 impl Pipelines {
@@ -182,7 +186,9 @@ impl Pipelines {
                 tokens,
             )?));
         }
+        let deliverer = Arc::new(crate::notices::deliverer(config, state.clone())?);
         Ok(Pipelines {
+            deliverer,
             engine,
             state,
             pipelines,
@@ -262,6 +268,7 @@ impl Pipeline {
             }),
             breaker: Mutex::new(Breaker::new(mb.breaker_threshold, mb.breaker_cooldown)),
             tokens,
+            notices: crate::notices::plan(config, mb),
         })
     }
 
@@ -525,6 +532,7 @@ impl Pipeline {
         state: &dyn StateBackend,
     ) -> Result<(), PollError> {
         let mut found = Vec::new();
+        let mut notices = Vec::new();
         for l in oversized.iter().filter(|l| !known.contains_key(&l.uid)) {
             let headers = match session.top(l.number, 0).await {
                 Ok(raw) => popline_mime::parse(&raw).ok(),
@@ -536,6 +544,26 @@ impl Pipeline {
                 }
                 Err(e) => return Err(PollError::session("reading headers (TOP)", e)),
             };
+            if let (Some(plan), Some(parsed)) = (&self.notices, &headers) {
+                // No content digest without the body: the uid and what the
+                // headers say stand in for it, the same at every poll.
+                let key = sha256_hex(
+                    format!(
+                        "oversize\0{}\0{}",
+                        l.uid,
+                        parsed.email.message_id.as_deref().unwrap_or_default()
+                    )
+                    .as_bytes(),
+                );
+                let source = crate::notices::source(parsed, None);
+                notices.extend(plan.notice_for(
+                    &self.name,
+                    &l.uid,
+                    &key,
+                    &source,
+                    popline_notice::Outcome::Oversize,
+                ));
+            }
             let email = headers.map(|p| p.email);
             let o = Oversized {
                 uid: l.uid.clone(),
@@ -553,6 +581,15 @@ impl Pipeline {
                  raise max_message_mib or set oversize = \"fetch\" to ingest it",
                 self.cfg.max_message_mib);
             found.push(o);
+        }
+        // Queued before the message is recorded as oversized: a crash in
+        // between triages it again at the next poll, and the outbox keeps
+        // one notice per Message-ID.
+        if !notices.is_empty() {
+            state
+                .queue_notices(&self.name, notices)
+                .await
+                .map_err(PollError::State)?;
         }
         if !found.is_empty() || known.keys().any(|uid| !listed.contains(uid)) {
             state
@@ -675,6 +712,7 @@ impl Pipeline {
         let mut records: Vec<FeedbackRecord> = Vec::new();
         let mut blobs = Blobs::default();
         let mut commits: Vec<Committed> = Vec::new();
+        let mut notices: Vec<NewNotice> = Vec::new();
         let mut done: Vec<&Listing> = Vec::new();
         // The raw bytes of messages with records, by uid, until committed.
         let mut delivering: HashMap<String, Arc<Spooled>> = HashMap::new();
@@ -748,6 +786,9 @@ impl Pipeline {
                     // again after its deletion: its row already says so.
                     let relisted = matches!(&commit.outcome,
                         Disposition::Duplicate { of_uid } if *of_uid == commit.uid);
+                    if let Some(n) = self.notice(&commit, parsed.as_ref(), &records) {
+                        notices.push(n);
+                    }
                     if !relisted {
                         commits.push(commit);
                     }
@@ -764,6 +805,7 @@ impl Pipeline {
             &mut records,
             &blobs,
             &mut commits,
+            &mut notices,
             &mut delivering,
             &received_at,
             out,
@@ -788,18 +830,20 @@ impl Pipeline {
         records: &mut Vec<FeedbackRecord>,
         blobs: &Blobs,
         commits: &mut [Committed],
+        notices: &mut Vec<NewNotice>,
         delivering: &mut HashMap<String, Arc<Spooled>>,
         received_at: &str,
         out: &mut SessionResult,
     ) -> Result<(), PollError> {
         while !commits.is_empty() {
-            let err = match commit_batch(
+            let err = match commit_batch_with_notices(
                 &self.sinks,
                 state,
                 &self.name,
                 records,
                 blobs,
                 commits.to_vec(),
+                notices.clone(),
             )
             .await
             {
@@ -835,11 +879,39 @@ impl Pipeline {
                 .await
                 .map_err(PollError::Host)?;
             commits[at] = dead;
+            // Its acknowledgement, if any, no longer holds.
+            notices.retain(|n| n.uid != uid);
             out.counts.records -= before - records.len();
             out.counts.committed -= 1;
             out.counts.dead_lettered += 1;
         }
         Ok(())
+    }
+
+    /// The notice to queue with `commit`, when the mailbox has notices and
+    /// the outcome and the message call for one; `records` holds the
+    /// batch's records so far (an acknowledgement names the item).
+    fn notice(
+        &self,
+        commit: &Committed,
+        parsed: Option<&ParsedEmail>,
+        records: &[FeedbackRecord],
+    ) -> Option<NewNotice> {
+        use popline_notice::Outcome;
+        let plan = self.notices.as_ref()?;
+        let parsed = parsed?;
+        let outcome = match &commit.outcome {
+            Disposition::Feedback { .. } => Outcome::Feedback,
+            Disposition::Skipped { reason } => Outcome::Skipped(reason),
+            Disposition::Duplicate { .. } => Outcome::Duplicate,
+            Disposition::DeadLetter { .. } => Outcome::DeadLetter,
+        };
+        let target = records
+            .iter()
+            .filter(|r| r.message_sha256 == commit.sha256)
+            .find_map(|r| r.target.clone());
+        let source = crate::notices::source(parsed, target);
+        plan.notice_for(&self.name, &commit.uid, &commit.sha256, &source, outcome)
     }
 
     /// Whether the circuit breaker is open now.

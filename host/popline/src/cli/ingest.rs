@@ -19,6 +19,9 @@ use popline_ingest::daemon::{poll_leased, run_until};
 use popline_ingest::error::{EX_CONFIG, EX_TEMPFAIL};
 use popline_ingest::{Pipelines, PollError};
 
+/// How often `popline run` looks for due notices in the outbox.
+const NOTICE_ROUND: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Debug, Args)]
 pub struct OnceArgs {
     /// Poll only this mailbox (default: all).
@@ -126,6 +129,21 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
         }
     }
     drop(bars);
+    // After every commit: the notices this pass queued (and any due from
+    // before). Their failures are the outbox's, never the pass's.
+    if !all.deliverer.is_empty() {
+        match all.deliverer.deliver_due().await {
+            Ok(d) if d == Default::default() => {}
+            Ok(d) => lines.push((
+                usize::MAX,
+                format!(
+                    "notices: sent {}, to retry {}, failed {}",
+                    d.sent, d.retried, d.failed
+                ),
+            )),
+            Err(e) => eprintln!("warning: sending notices: {e:#}"),
+        }
+    }
     if let Err(e) = all.state.release_all().await {
         eprintln!("warning: releasing mailbox leases: {e:#}");
     }
@@ -145,7 +163,19 @@ pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     if let Some(m) = &config.metrics {
         popline_metrics::serve(&m.listen).await?;
     }
+    // The outbox is sent on its own schedule; ingestion never waits on it.
+    let deliverer = all.deliverer.clone();
+    let notices = (!deliverer.is_empty()).then(|| {
+        tokio::spawn(async move {
+            deliverer
+                .run_until(NOTICE_ROUND, std::future::pending())
+                .await
+        })
+    });
     run_until(Arc::new(all), shutdown_signal()).await;
+    if let Some(task) = notices {
+        task.abort();
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,6 +6,7 @@ mod configdoc;
 mod deadletter;
 mod ingest;
 mod map;
+mod notices;
 mod plugin;
 mod replay;
 mod scaffold;
@@ -84,6 +85,9 @@ pub enum Command {
     /// Inspect and retry messages that could not be mapped.
     #[command(subcommand, name = "dead-letter")]
     DeadLetter(deadletter::DeadLetterCommand),
+    /// The outbox of notices to testers: list, retry, send.
+    #[command(subcommand)]
+    Notices(notices::NoticesCommand),
     /// Move state between backends (`migrate --to postgres`).
     #[command(subcommand)]
     State(state::StateCommand),
@@ -128,6 +132,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Auth(cmd) => auth::run(&cli.config, cmd).await,
         Command::Status => status::run(&cli.config).await,
         Command::State(cmd) => state::run(&cli.config, cmd).await,
+        Command::Notices(cmd) => notices::run(&cli.config, cmd).await,
         Command::Config(cmd) => configdoc::run(cmd),
         Command::Token(cmd) => token::run(cmd),
     }

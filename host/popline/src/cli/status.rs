@@ -1,5 +1,6 @@
 //! `popline status`: per mailbox, the last poll, its outcome, message counts,
-//! token state and dead letters waiting; with fleet state, which host holds
+//! token state, dead letters waiting and notices to testers (failed ones
+//! called out); with fleet state, which host holds
 //! which mailbox and since when.
 
 use std::path::Path;
@@ -63,6 +64,22 @@ pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         println!("{name:<16} {last:<22} {outcome:<8} {counts:<30} {token:<24} {waiting:>5}");
         if let Some((_, false, summary)) = &st.last {
             println!("{:<16} last error: {summary}", "");
+        }
+        let n = state.notice_counts(name).await?;
+        if n != Default::default() {
+            println!(
+                "{:<16} notices: sent {}, pending {}, suppressed {}, FAILED {}{}",
+                "",
+                n.sent,
+                n.pending,
+                n.suppressed,
+                n.failed,
+                if n.failed > 0 {
+                    " (popline notices list --status failed; popline notices retry)"
+                } else {
+                    ""
+                }
+            );
         }
         if st.oversized > 0 {
             println!(
