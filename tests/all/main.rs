@@ -18,6 +18,7 @@ mod hostile;
 mod ingest;
 mod layers;
 mod load;
+mod notices;
 mod oauth;
 mod once_progress;
 mod plugin_limits;

@@ -27,23 +27,25 @@ pub fn for_smtp(text: &str, oauth: bool, login: &str, from: &str) -> Option<Stri
         );
     }
     let auth_failed = text.contains("(535)") || text.contains("5.7.3") || text.contains("5.7.8");
-    if auth_failed && oauth {
-        return Some(format!(
+    auth_failed.then(|| login_refused(oauth, login))
+}
+
+/// Advice when the server refused the login itself.
+pub fn login_refused(oauth: bool, login: &str) -> String {
+    if oauth {
+        return format!(
             "the server refused the access token for {login}: the app registration needs the \
              delegated permission SMTP.Send (Office 365 Exchange Online) with consent, or for \
              client credentials the application permission SMTP.SendAsApp with admin consent and \
              the app's service principal given access to the mailbox in Exchange \
              (`New-ServicePrincipal`, `Add-MailboxPermission`); consent revoked since the last \
              login has the same effect"
-        ));
+        );
     }
-    if auth_failed {
-        return Some(format!(
-            "wrong user ({login}) or password; Microsoft 365 refuses passwords for SMTP AUTH in \
-             most tenants: use an [notices.NAME.oauth] table"
-        ));
-    }
-    None
+    format!(
+        "wrong user ({login}) or password; Microsoft 365 refuses passwords for SMTP AUTH in \
+         most tenants: use an [notices.NAME.oauth] table"
+    )
 }
 
 /// Advice for an identity-platform error met while getting an SMTP token.

@@ -53,6 +53,15 @@ impl SendError {
     }
 }
 
+/// Whether the server refused the login: `535`, or (XOAUTH2) an error
+/// challenge, which servers send instead of `535` when a token is refused
+/// (Google's protocol, Dovecot) and which lettre reports as a client error
+/// as it does not answer it.
+fn refused_login(e: &lettre::transport::smtp::Error) -> bool {
+    e.status().is_some_and(|c| c.to_string() == "535")
+        || (e.is_client() && e.to_string().contains("does not expect a challenge"))
+}
+
 /// One `[notices.NAME]` server.
 pub struct Submitter {
     name: String,
@@ -161,9 +170,7 @@ impl Submitter {
         };
         let result = self.transport(&first).send_raw(&envelope, raw).await;
         let result = match (&self.credential, result) {
-            (Credential::OAuth(m), Err(e))
-                if e.status().is_some_and(|c| c.to_string() == "535") =>
-            {
+            (Credential::OAuth(m), Err(e)) if refused_login(&e) => {
                 tracing::info!(server = %self.name, "access token refused; renewing it once");
                 let renewed = self.token(m, true).await?;
                 self.transport(&renewed).send_raw(&envelope, raw).await
@@ -174,19 +181,28 @@ impl Submitter {
     }
 
     fn explain(&self, e: &lettre::transport::smtp::Error) -> SendError {
-        let text = e.to_string();
+        let refused = refused_login(e);
+        let mut text = e.to_string();
+        if refused && e.status().is_none() {
+            text.push_str(
+                " (the server answered the XOAUTH2 login with an error: the token was refused)",
+            );
+        }
         let oauth = matches!(self.credential, Credential::OAuth(_));
+        let login = self.cfg.login();
         let said = format!(
             "[notices.{}] {}:{}: {text}",
             self.name,
             self.cfg.host,
             self.cfg.port()
         );
-        let said = match advice::for_smtp(&text, oauth, &self.cfg.login(), &self.cfg.from) {
+        let advice = advice::for_smtp(&text, oauth, &login, &self.cfg.from)
+            .or_else(|| refused.then(|| advice::login_refused(oauth, &login)));
+        let said = match advice {
             Some(a) => format!("{said}; {a}"),
             None => said,
         };
-        if e.is_permanent() {
+        if e.is_permanent() || refused {
             SendError::Permanent(said)
         } else {
             SendError::Transient(said)

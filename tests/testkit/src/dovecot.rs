@@ -53,9 +53,22 @@ pub struct DovecotOptions {
     /// it, also `XOAUTH2 OAUTHBEARER`. (Offering them without an `oauth2`
     /// passdb would answer every attempt with `-ERR [SYS/TEMP]` after 0.5 s.)
     pub oauth2_introspection_url: Option<String>,
+    /// Also serve Dovecot's authentication to an SMTP server (Postfix's
+    /// `smtpd_sasl_type = dovecot`) on a loopback TCP port,
+    /// [`Dovecot::auth_port`]. With an introspection URL, bearer tokens
+    /// for SMTP are checked like POP's, with Exchange's SMTP scopes:
+    /// delegated `SMTP.Send` for the token's own user, app-only role
+    /// `SMTP.SendAsApp` for any address of the token's domain.
+    pub smtp_auth: bool,
 }
 
 impl DovecotOptions {
+    /// Sets [`DovecotOptions::smtp_auth`].
+    pub fn smtp_auth(mut self, on: bool) -> Self {
+        self.smtp_auth = on;
+        self
+    }
+
     /// Adds a mailbox.
     pub fn user(mut self, address: impl Into<String>, password: impl Into<String>) -> Self {
         self.users.push((address.into(), password.into()));
@@ -83,6 +96,7 @@ pub struct Dovecot {
     plain_port: u16,
     tls_port: u16,
     nonlocal_plain_port: u16,
+    auth_port: Option<u16>,
     tls: Tls,
     users: Vec<String>,
     // Last field: removed only after `Drop::drop` has stopped the process.
@@ -133,6 +147,12 @@ impl Dovecot {
                 result => return result,
             }
         }
+    }
+
+    /// The authentication service's TCP port on 127.0.0.1 for an SMTP
+    /// server, with [`DovecotOptions::smtp_auth`].
+    pub fn auth_port(&self) -> Option<u16> {
+        self.auth_port
     }
 
     /// The plaintext POP3 listener on 127.0.0.1 (offers STLS). Dovecot allows
@@ -298,17 +318,35 @@ fn start_once(binary: &Path, opts: &DovecotOptions) -> Result<Dovecot> {
     chown(&users_file, Some(0), Some(group_id("dovecot")?))?;
 
     let (plain_port, tls_port, nonlocal_plain_port) = free_ports()?;
+    let auth_port = if opts.smtp_auth {
+        Some(process::free_port()?)
+    } else {
+        None
+    };
     let instance = format!(
         "popline-test-{}",
         root.file_name().unwrap_or_default().to_string_lossy()
     );
-    let conf = config(
+    let mut conf = config(
         root,
         &tls,
         &instance,
         opts,
         [plain_port, tls_port, nonlocal_plain_port],
     )?;
+    if let Some(port) = auth_port {
+        // Postfix asks over TCP (`smtpd_sasl_path = inet:127.0.0.1:PORT`).
+        write!(
+            conf,
+            "service auth {{
+  inet_listener sasl {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+}}
+"
+        )?;
+    }
     let conf_path = root.join("dovecot.conf");
     fs::write(&conf_path, conf)?;
 
@@ -330,6 +368,7 @@ fn start_once(binary: &Path, opts: &DovecotOptions) -> Result<Dovecot> {
         plain_port,
         tls_port,
         nonlocal_plain_port,
+        auth_port,
         tls,
         users: opts.users.iter().map(|(u, _)| u.clone()).collect(),
         dir,
@@ -361,10 +400,23 @@ fn passdbs(root: &Path, opts: &DovecotOptions) -> Result<String> {
     use crate::idp::{DOVECOT_CLIENT_ID, DOVECOT_CLIENT_SECRET, POP_APP_ROLE};
     let mut out = String::new();
     if let Some(url) = &opts.oauth2_introspection_url {
-        for (name, username_format, scope) in [
-            ("oauth2.conf.ext", "%Lu", "POP.AccessAsUser.All"),
-            ("oauth2-app.conf.ext", "%Ld", POP_APP_ROLE),
-        ] {
+        // With SMTP, each service's tokens need that service's scope, as at
+        // Exchange: the passdbs are filtered by the client's service
+        // (`protocol pop3` for POP logins, `protocol smtp` for Postfix's).
+        let mut kinds = vec![
+            ("oauth2.conf.ext", "%Lu", "POP.AccessAsUser.All", "pop3"),
+            ("oauth2-app.conf.ext", "%Ld", POP_APP_ROLE, "pop3"),
+        ];
+        if opts.smtp_auth {
+            kinds.push(("oauth2-smtp.conf.ext", "%Lu", "SMTP.Send", "smtp"));
+            kinds.push((
+                "oauth2-smtp-app.conf.ext",
+                "%Ld",
+                crate::idp::SMTP_APP_ROLE,
+                "smtp",
+            ));
+        }
+        for (name, username_format, scope, protocol) in kinds {
             let ext = root.join(name);
             fs::write(
                 &ext,
@@ -382,8 +434,7 @@ timeout_msecs = 5000
 "
                 ),
             )?;
-            write!(
-                out,
+            let passdb = format!(
                 "passdb {{
   driver = oauth2
   mechanisms = xoauth2 oauthbearer
@@ -391,7 +442,12 @@ timeout_msecs = 5000
 }}
 ",
                 ext.display()
-            )?;
+            );
+            if opts.smtp_auth {
+                write!(out, "protocol {protocol} {{\n{passdb}}}\n")?;
+            } else {
+                out.push_str(&passdb);
+            }
         }
     }
     write!(

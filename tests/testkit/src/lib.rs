@@ -16,6 +16,9 @@
 //! # anyhow::Ok(())
 //! ```
 //!
+//! [`Postfix::start`] runs Postfix 3.7 for SMTP submission (STARTTLS, SASL
+//! through a Dovecot's auth service) delivering into maildirs the test reads.
+//!
 //! [`Postgres::start`] and [`Nats::start`] do the same for PostgreSQL 15 and
 //! `nats-server` with JetStream: a private directory, a free port on
 //! 127.0.0.1, `kill` and `restart` for tests where the server dies mid-run.
@@ -39,6 +42,7 @@ mod dovecot;
 pub mod idp;
 mod mail;
 mod nats;
+mod postfix;
 mod postgres;
 mod process;
 pub mod scripted;
@@ -55,6 +59,7 @@ pub use dovecot::{Dovecot, DovecotOptions};
 pub use idp::{App, ClientCertificate, Fault, Idp, IdpOptions};
 pub use mail::{beta_replies, mixed_corpus};
 pub use nats::{Nats, NatsOptions};
+pub use postfix::{Postfix, PostfixOptions};
 pub use postgres::{Postgres, PostgresOptions};
 pub use tls::Tls;
 
@@ -64,6 +69,15 @@ pub const MISSING_DOVECOT: &str = "dovecot not found: apt-get install dovecot-co
 /// The error text when PostgreSQL is not installed.
 pub const MISSING_POSTGRES: &str = "PostgreSQL not found (initdb and postgres in \
     /usr/lib/postgresql/*/bin or on $PATH): apt-get install postgresql-15";
+
+/// The error text when Postfix is not installed.
+pub const MISSING_POSTFIX: &str = "postfix not found: apt-get install postfix";
+
+/// Where the `postfix` command is: `$PATH`, then `/usr/sbin`. `None` if it
+/// is not installed.
+pub fn which_postfix() -> Option<PathBuf> {
+    process::which("postfix", &["/usr/sbin", "/usr/local/sbin"])
+}
 
 /// The error text when NATS is not installed.
 pub const MISSING_NATS: &str = "nats-server not found: apt-get install nats-server";

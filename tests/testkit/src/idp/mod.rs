@@ -68,6 +68,9 @@ pub const POP_DELEGATED_SCOPE: &str = "https://outlook.office.com/POP.AccessAsUs
 pub const POP_APP_SCOPE: &str = "https://outlook.office365.com/.default";
 /// The application permission app-only POP needs.
 pub const POP_APP_ROLE: &str = "POP.AccessAsApp";
+/// The application permission for SMTP submission (app-only tokens'
+/// `roles`); give it to an [`App`] to send mail with client credentials.
+pub const SMTP_APP_ROLE: &str = "SMTP.SendAsApp";
 /// `client_assertion_type` for certificate credentials.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// `grant_type` of the device authorization grant.

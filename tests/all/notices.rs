@@ -1,0 +1,542 @@
+//! Notices to testers end to end: popline polls a real Dovecot, queues
+//! notices with the outcomes and submits them to a real Postfix (STARTTLS
+//! with the test CA, XOAUTH2 checked by Dovecot's auth service against the
+//! identity stand-in, as POP logins are), which delivers them into
+//! maildirs read here.
+//!
+//! Postfix's master process needs root: without it (or without Postfix or
+//! Dovecot installed) each test says what it did not test and passes.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use popline_testkit::idp::SMTP_APP_ROLE;
+use popline_testkit::{
+    App, Dovecot, DovecotOptions, Idp, IdpOptions, Postfix, PostfixOptions, which_dovecot,
+    which_postfix,
+};
+
+use crate::support;
+
+const USER: &str = "replies@beta.example.com";
+const OTHER: &str = "other@beta.example.com";
+const SENDER: &str = "99999999-8888-4777-8666-555555555555";
+/// An app whose SMTP.SendAsApp consent was revoked (POP only).
+const NO_SMTP: &str = "77777777-8888-4777-8666-555555555555";
+const SECRET: &str = "daemon-secret~with+chars";
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+const TESTERS: &[&str] = &[
+    "dana@example.org",
+    "eve@example.org",
+    "frank@example.org",
+    "gina@example.org",
+    "hank@example.org",
+];
+
+/// Whether these tests can run here; if not, say what is not tested.
+fn can_run(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let why = if !root {
+        "Postfix's master process needs root"
+    } else if which_postfix().is_none() {
+        "Postfix is not installed (apt-get install postfix)"
+    } else if which_dovecot().is_none() {
+        "Dovecot is not installed"
+    } else {
+        return true;
+    };
+    eprintln!(
+        "SKIPPED notices::{test}: {why}; NOT TESTED: notices submitted by SMTP to a real Postfix"
+    );
+    false
+}
+
+struct Env {
+    idp: Idp,
+    dovecot: Dovecot,
+    postfix: Postfix,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let idp = Idp::start(
+            IdpOptions::default()
+                .user(USER)
+                .domain("beta.example.com")
+                .app(App {
+                    roles: vec!["POP.AccessAsApp".into(), SMTP_APP_ROLE.into()],
+                    ..App::new(SENDER).secret(SECRET)
+                })
+                .app(App::new(NO_SMTP).secret(SECRET)),
+        )
+        .unwrap();
+        let dovecot = Dovecot::start(
+            DovecotOptions::default()
+                .user(USER, "pw-replies")
+                .user(OTHER, "pw-other")
+                .oauth2_introspection_url(idp.introspection_url())
+                .smtp_auth(true),
+        )
+        .unwrap();
+        let postfix = Postfix::start(PostfixOptions {
+            auth_port: dovecot.auth_port().unwrap(),
+            recipients: TESTERS.iter().map(|t| t.to_string()).collect(),
+        })
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret"), SECRET).unwrap();
+        std::fs::write(dir.path().join("pw-replies"), "pw-replies").unwrap();
+        std::fs::write(dir.path().join("pw-other"), "pw-other").unwrap();
+        Env {
+            idp,
+            dovecot,
+            postfix,
+            dir,
+        }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// Mailbox `beta` (the reference mapper, signed tokens checked) and
+    /// mailbox `flaky` (a mapper that always fails), both sending notices
+    /// through `[notices.smtp]` as app `client_id`.
+    fn config(&self, client_id: &str, notices: &str) -> PathBuf {
+        let mailbox = |name: &str, user: &str, pw: &str, mapper: &str| {
+            format!(
+                r#"[mailboxes.{name}]
+host = "localhost"
+port = {port}
+ca_file = "{ca}"
+user = "{user}"
+password = {{ file = "{pw}" }}
+dialogue = "{dialogue}"
+mapper = {mapper}
+sinks = ["out"]
+max_message_mib = 1
+notices = {notices}
+"#,
+                port = self.dovecot.tls_port(),
+                ca = self.dovecot.ca_pem().display(),
+                dialogue = support::plugin("pop3-standard").display(),
+            )
+        };
+        let text = format!(
+            r#"[state]
+path = "state.db"
+[sinks.out]
+type = "jsonl"
+path = "feedback.jsonl"
+
+[notices.smtp]
+host = "127.0.0.1"
+port = {smtp}
+ca_file = "{smtp_ca}"
+from = "Lumen beta <{USER}>"
+retry_initial = "1s"
+retry_max = "1s"
+max_attempts = 3
+
+[notices.smtp.oauth]
+flow = "client-credentials"
+authority = "{authority}"
+tenant = "{tenant}"
+client_id = "{client_id}"
+client_secret = {{ file = "secret" }}
+
+{beta}
+{flaky}"#,
+            smtp = self.postfix.port(),
+            smtp_ca = self.postfix.ca_pem().display(),
+            authority = self.idp.base_url(),
+            tenant = self.idp.tenant(),
+            beta = mailbox(
+                "beta",
+                USER,
+                "pw-replies",
+                &format!(
+                    "{{ plugin = \"{}\", config = {{ token-keys = \"{KEY}\" }} }}",
+                    support::plugin("feedback-default").display()
+                )
+            ),
+            flaky = mailbox(
+                "flaky",
+                OTHER,
+                "pw-other",
+                &format!(
+                    "{{ plugin = \"{}\", config = {{ mode = \"error\" }} }}",
+                    support::plugin("test-mapper").display()
+                )
+            ),
+        );
+        let p = self.path("popline.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn popline(&self, config: &Path, args: &[&str]) -> Output {
+        let out = support::popline()
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .output()
+            .unwrap();
+        // No credential ever reaches the output.
+        let all = text(&out);
+        assert!(!all.contains(SECRET), "{all}");
+        assert!(!all.contains("Bearer"), "{all}");
+        out
+    }
+
+    fn delivered(&self, to: &str) -> Vec<String> {
+        self.postfix
+            .delivered(to)
+            .unwrap()
+            .into_iter()
+            .map(|m| String::from_utf8_lossy(&m).into_owned())
+            .collect()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn expect_ok(out: &Output) -> String {
+    let t = text(out);
+    assert!(out.status.success(), "{t}");
+    t
+}
+
+/// The value of header `name` in a delivered message.
+fn header(msg: &str, name: &str) -> Option<String> {
+    let head = msg.split("\n\n").next().unwrap_or_default();
+    head.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name)
+            .then(|| v.trim().trim_end_matches('\r').to_string())
+    })
+}
+
+/// A reply from `from` with a Message-ID of `<id@example.org>`.
+fn reply(from: &str, id: &str, to: &str, extra: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Tester <{from}>\r\nTo: {to}\r\nSubject: Re: Your beta ({id})\r\n\
+         Message-ID: <{id}@example.org>\r\nDate: Thu, 5 Mar 2026 09:30:52 +0000\r\n{extra}\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// `popline token mint` for a token to `recipient` that expires in a
+/// second (minting refuses an expired one): wait before polling.
+fn expiring_reply_address(recipient: &str) -> String {
+    let out = support::popline()
+        .args([
+            "token",
+            "mint",
+            "--id",
+            "FB-1042",
+            "--recipient",
+            recipient,
+            "--expires-in",
+            "1s",
+            "--address",
+            USER,
+            "--keys",
+            KEY,
+        ])
+        .output()
+        .unwrap();
+    expect_ok(&out).trim().to_string()
+}
+
+#[test]
+fn a_notice_for_each_reason_and_none_to_machines_or_the_mailbox() {
+    if !can_run("a_notice_for_each_reason_and_none_to_machines_or_the_mailbox") {
+        return;
+    }
+    let env = Env::new();
+    let big = format!("Screenshots inline.\r\n{}", "x".repeat(76).repeat(15_000));
+    env.dovecot
+        .seed(
+            USER,
+            &[
+                reply(
+                    "dana@example.org",
+                    "nomatch",
+                    USER,
+                    "",
+                    "I like the new icons.",
+                ),
+                reply(
+                    "eve@example.org",
+                    "expired",
+                    &expiring_reply_address("eve@example.org"),
+                    "",
+                    "Still broken for me.",
+                ),
+                reply(
+                    "frank@example.org",
+                    "ooo",
+                    USER,
+                    "Auto-Submitted: auto-replied\r\n",
+                    "I am out of the office.",
+                ),
+                reply(
+                    "frank@example.org",
+                    "newsletter",
+                    USER,
+                    "Precedence: bulk\r\nList-Id: <news.example.org>\r\n",
+                    "Our newsletter.",
+                ),
+                reply(USER, "self", USER, "", "A note to self."),
+                reply("gina@example.org", "big", USER, "", &big),
+            ],
+        )
+        .unwrap();
+    env.dovecot
+        .seed(
+            OTHER,
+            &[reply(
+                "hank@example.org",
+                "broken",
+                OTHER,
+                "",
+                "Crash log attached.",
+            )],
+        )
+        .unwrap();
+    let cfg = env.config(SENDER, r#"{ via = "smtp" }"#);
+    let said = expect_ok(&env.popline(&cfg, &["once"]));
+    assert!(
+        said.contains("notices: sent 4, to retry 0, failed 0"),
+        "{said}"
+    );
+
+    for (to, id, reason, words) in [
+        (
+            "dana@example.org",
+            "nomatch",
+            "no-match",
+            "could not tell which feedback request",
+        ),
+        ("eve@example.org", "expired", "expired-token", "has expired"),
+        ("gina@example.org", "big", "oversize", "too large"),
+        ("hank@example.org", "broken", "dead-letter", "set aside"),
+    ] {
+        let got = env.delivered(to);
+        assert_eq!(got.len(), 1, "{to}: {got:?}");
+        let m = &got[0];
+        assert_eq!(
+            header(m, "Auto-Submitted").as_deref(),
+            Some("auto-replied"),
+            "{m}"
+        );
+        assert_eq!(
+            header(m, "In-Reply-To"),
+            Some(format!("<{id}@example.org>")),
+            "{m}"
+        );
+        assert_eq!(
+            header(m, "References"),
+            Some(format!("<{id}@example.org>")),
+            "{m}"
+        );
+        assert_eq!(
+            header(m, "Subject"),
+            Some(format!("Re: Re: Your beta ({id})")),
+            "{m}"
+        );
+        let mid = header(m, "Message-ID").unwrap();
+        assert!(
+            mid.starts_with(&format!("<popline-notice.{reason}."))
+                && mid.ends_with("@beta.example.com>"),
+            "{mid}"
+        );
+        assert!(
+            m.replace("=\r\n", "").replace("=\n", "").contains(words),
+            "{to}: {m}"
+        );
+    }
+    // Nothing to the auto-reply, the list mail or the mailbox itself.
+    assert!(env.delivered("frank@example.org").is_empty());
+    let list = expect_ok(&env.popline(&cfg, &["notices", "list"]));
+    assert_eq!(
+        list.lines().filter(|l| l.starts_with("sent")).count(),
+        4,
+        "{list}"
+    );
+    // A second pass queues nothing new and sends nothing again.
+    let again = expect_ok(&env.popline(&cfg, &["once"]));
+    assert!(!again.contains("notices:"), "{again}");
+    let status = expect_ok(&env.popline(&cfg, &["status"]));
+    assert!(
+        status.contains("notices: sent 3, pending 0, suppressed 0, FAILED 0"),
+        "{status}"
+    );
+}
+
+#[test]
+fn at_most_three_notices_a_day_to_one_tester() {
+    if !can_run("at_most_three_notices_a_day_to_one_tester") {
+        return;
+    }
+    let env = Env::new();
+    let replies: Vec<Vec<u8>> = (1..=5)
+        .map(|i| {
+            reply(
+                "dana@example.org",
+                &format!("again-{i}"),
+                USER,
+                "",
+                "Hello?",
+            )
+        })
+        .collect();
+    env.dovecot.seed(USER, &replies).unwrap();
+    let cfg = env.config(SENDER, r#"{ via = "smtp", on = ["no-match"] }"#);
+    let said = expect_ok(&env.popline(&cfg, &["once"]));
+    assert!(said.contains("notices: sent 3,"), "{said}");
+    assert_eq!(env.delivered("dana@example.org").len(), 3);
+    let list = expect_ok(&env.popline(&cfg, &["notices", "list", "--status", "suppressed"]));
+    assert_eq!(
+        list.lines().filter(|l| l.starts_with("suppressed")).count(),
+        2,
+        "{list}"
+    );
+}
+
+#[test]
+fn a_postfix_outage_delays_the_notice_not_the_ingestion() {
+    if !can_run("a_postfix_outage_delays_the_notice_not_the_ingestion") {
+        return;
+    }
+    let env = Env::new();
+    env.dovecot
+        .seed(
+            USER,
+            &[reply("dana@example.org", "during-outage", USER, "", "Hi")],
+        )
+        .unwrap();
+    let cfg = env.config(SENDER, r#"{ via = "smtp" }"#);
+    env.postfix.stop();
+    let said = expect_ok(&env.popline(&cfg, &["once"]));
+    assert!(said.contains("skipped 1"), "{said}");
+    assert!(
+        said.contains("notices: sent 0, to retry 1, failed 0"),
+        "{said}"
+    );
+    let list = expect_ok(&env.popline(&cfg, &["notices", "list"]));
+    assert!(
+        list.contains("pending") && list.contains("last error"),
+        "{list}"
+    );
+    env.postfix.restart().unwrap();
+    std::thread::sleep(Duration::from_millis(2100));
+    let sent = expect_ok(&env.popline(&cfg, &["notices", "send"]));
+    assert!(sent.contains("notices: sent 1,"), "{sent}");
+    assert_eq!(env.delivered("dana@example.org").len(), 1);
+    let none = expect_ok(&env.popline(&cfg, &["notices", "send"]));
+    assert!(none.contains("notices: sent 0,"), "{none}");
+}
+
+#[test]
+fn a_crash_around_sending_repeats_at_most_one_copy_with_the_same_message_id() {
+    if !can_run("a_crash_around_sending_repeats_at_most_one_copy_with_the_same_message_id") {
+        return;
+    }
+    let env = Env::new();
+    env.dovecot
+        .seed(
+            USER,
+            &[
+                reply("dana@example.org", "crash-after", USER, "", "One"),
+                reply("eve@example.org", "crash-before", USER, "", "Two"),
+            ],
+        )
+        .unwrap();
+    let cfg = env.config(SENDER, r#"{ via = "smtp" }"#);
+    let crash = |point: &str| {
+        let out = support::popline()
+            .arg("--config")
+            .arg(&cfg)
+            .arg("once")
+            .env("POPLINE_FAILPOINT", point)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{point}: {}", text(&out));
+    };
+    // Killed after the server's 250, before the outbox says sent: the next
+    // round sends it again, with the same Message-ID.
+    crash("notice-after-send");
+    let first = env
+        .postfix
+        .wait_delivered("dana@example.org", 1, Duration::from_secs(10))
+        .unwrap();
+    // Killed before sending: the next round sends it once.
+    crash("notice-before-send@1");
+    expect_ok(&env.popline(&cfg, &["notices", "send"]));
+    let dana = env
+        .postfix
+        .wait_delivered("dana@example.org", 2, Duration::from_secs(10))
+        .unwrap();
+    let ids: Vec<Option<String>> = dana
+        .iter()
+        .map(|m| header(&String::from_utf8_lossy(m), "Message-ID"))
+        .collect();
+    assert_eq!(ids[0], ids[1], "the resend carries the same Message-ID");
+    assert_eq!(first.len(), 1);
+    assert_eq!(env.delivered("eve@example.org").len(), 1);
+    expect_ok(&env.popline(&cfg, &["notices", "send"]));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(env.delivered("dana@example.org").len(), 2);
+    assert_eq!(env.delivered("eve@example.org").len(), 1);
+}
+
+#[test]
+fn a_revoked_smtp_consent_fails_the_notice_with_the_fix() {
+    if !can_run("a_revoked_smtp_consent_fails_the_notice_with_the_fix") {
+        return;
+    }
+    let env = Env::new();
+    env.dovecot
+        .seed(
+            USER,
+            &[reply("dana@example.org", "no-consent", USER, "", "Hi")],
+        )
+        .unwrap();
+    let cfg = env.config(NO_SMTP, r#"{ via = "smtp" }"#);
+    let said = expect_ok(&env.popline(&cfg, &["once"]));
+    assert!(
+        said.contains("notices: sent 0, to retry 0, failed 1"),
+        "{said}"
+    );
+    assert!(env.delivered("dana@example.org").is_empty());
+    let list = expect_ok(&env.popline(&cfg, &["notices", "list", "--status", "failed"]));
+    // Dovecot (as Google) answers a refused XOAUTH2 token with an error
+    // challenge rather than 535; Exchange's 535 5.7.x is unit-tested.
+    assert!(list.contains("the token was refused"), "{list}");
+    assert!(list.contains("SMTP.SendAsApp with admin consent"), "{list}");
+    let status = expect_ok(&env.popline(&cfg, &["status"]));
+    assert!(
+        status.contains("FAILED 1 (popline notices list"),
+        "{status}"
+    );
+    // Consent granted again (here: the app that has it): retry sends it.
+    let fixed = env.config(SENDER, r#"{ via = "smtp" }"#);
+    let retried = expect_ok(&env.popline(&fixed, &["notices", "retry"]));
+    assert!(
+        retried.contains("1 notice(s) queued again") && retried.contains("sent 1"),
+        "{retried}"
+    );
+    assert_eq!(env.delivered("dana@example.org").len(), 1);
+}
