@@ -5,7 +5,8 @@
 //! Always compiled in; inert unless the variable is set (one cached lookup).
 //! Points: `retr` (mid-RETR), `after-parse`, `in-mapper`, `between-sinks`,
 //! `after-sink`, `after-state`, `after-dele`, `after-quit` (before the
-//! deletions are recorded).
+//! deletions are recorded), `notice-before-send`, `notice-after-send` (after
+//! the SMTP server's `250`, before the outbox records it).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
