@@ -9,6 +9,8 @@ use serde::Deserialize;
 use popline_core::SecretRef;
 use popline_oauth::OAuthConfig;
 
+pub use crate::reason::Reason;
+
 /// An SMTP submission server notices are sent through (`[notices.NAME]`).
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -83,37 +85,6 @@ pub enum SmtpTls {
     Implicit,
 }
 
-/// Why a tester gets a notice.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Reason {
-    /// The reply matched no feedback item.
-    NoMatch,
-    /// The reply was larger than the mailbox's `max_message_mib`.
-    Oversize,
-    /// The reply could not be processed and was set aside (dead letter).
-    DeadLetter,
-    /// The reply's reply token had expired.
-    ExpiredToken,
-    /// The reply was added (only with `acknowledge = true`; not for `on`).
-    Acknowledged,
-}
-
-impl Reason {
-    /// The name in config files, the outbox and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::NoMatch => "no-match",
-            Reason::Oversize => "oversize",
-            Reason::DeadLetter => "dead-letter",
-            Reason::ExpiredToken => "expired-token",
-            Reason::Acknowledged => "acknowledged",
-        }
-    }
-}
-
 /// A mailbox's notices: `notices = { via = "NAME", on = [...] }`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -178,7 +149,7 @@ impl NoticeServerConfig {
     pub fn login(&self) -> String {
         self.user
             .clone()
-            .unwrap_or_else(|| crate::message::bare_address(&self.from).to_string())
+            .unwrap_or_else(|| crate::address::bare(&self.from).to_string())
     }
 
     /// Checks that need no network; `at` names the table in errors.

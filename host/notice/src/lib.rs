@@ -9,6 +9,8 @@
 //!
 //! | module | concept |
 //! |---|---|
+//! | [`reason`] | why a tester gets a notice (`no-match`, `oversize`, ...) |
+//! | [`address`] | the bare address of `Name <addr>` |
 //! | [`config`] | `[notices.NAME]` (the SMTP server and credential) and a mailbox's `notices = { ... }` |
 //! | [`policy`] | who must never get a notice, and why: pure functions |
 //! | [`template`] | subject and body templates and their variables |
@@ -18,12 +20,14 @@
 //! | [`queue`] | [`MailboxPlan`]: what ingestion calls for one message, giving the outbox row
 //! | [`delivery`] | [`Deliverer`]: due notices from the outbox, sent, marked sent or retried with backoff |
 
+pub mod address;
 pub mod advice;
 pub mod config;
 pub mod delivery;
 pub mod message;
 pub mod policy;
 pub mod queue;
+pub mod reason;
 pub mod smtp;
 pub mod template;
 

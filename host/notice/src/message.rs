@@ -8,8 +8,9 @@
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
-use crate::config::{MailboxNotices, Reason};
+use crate::config::MailboxNotices;
 use crate::policy::{NOTICE_ID_PREFIX, Source};
+use crate::reason::Reason;
 use crate::template::{self, Vars};
 
 /// At most this many ids of the tester's `References` are carried over
@@ -39,21 +40,13 @@ pub enum BuildError {
     Message(#[from] lettre::error::Error),
 }
 
-/// The address part of `Name <addr>` (or the whole text).
-pub fn bare_address(mailbox: &str) -> &str {
-    match (mailbox.rfind('<'), mailbox.rfind('>')) {
-        (Some(a), Some(b)) if a < b => mailbox[a + 1..b].trim(),
-        _ => mailbox.trim(),
-    }
-}
-
 /// The notice's Message-ID (without brackets) for the message of pipeline
 /// `pipeline` whose raw SHA-256 is `sha256`: the source's idempotency key
 /// and the reason, at the sender's domain. The same message and reason
 /// always give the same id.
 pub fn message_id(pipeline: &str, sha256: &str, reason: Reason, from: &str) -> String {
     let key = popline_core::record::idempotency_key(pipeline, sha256, 0);
-    let domain = bare_address(from)
+    let domain = crate::address::bare(from)
         .rsplit_once('@')
         .map_or("popline.invalid", |(_, d)| d);
     format!("{NOTICE_ID_PREFIX}{}.{key}@{domain}", reason.as_str())

@@ -13,7 +13,8 @@
 //!   per-recipient limit in the outbox, this ends a loop with another
 //!   auto-responder.
 
-use crate::config::{MailboxNotices, Reason};
+use crate::config::MailboxNotices;
+use crate::reason::Reason;
 
 /// The Message-ID prefix of every notice, by which a reply to one is known.
 pub const NOTICE_ID_PREFIX: &str = "popline-notice.";

@@ -34,7 +34,7 @@ impl MailboxPlan {
             per_sender_per_day: server.max_per_sender_per_day,
             own: vec![
                 mailbox_address.to_string(),
-                message::bare_address(&server.from).to_string(),
+                crate::address::bare(&server.from).to_string(),
                 server.login(),
             ],
         }

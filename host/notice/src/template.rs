@@ -2,7 +2,7 @@
 //! and `}}` write a brace. Variables: `reason`, `reason_code`,
 //! `feedback_id`, `subject`, `excerpt`, `mailbox`.
 
-use crate::config::Reason;
+use crate::reason::Reason;
 
 /// The variables a template may use.
 pub const VARIABLES: &[&str] = &[
