@@ -57,7 +57,7 @@ use serde::{Deserialize, Serialize};
 
 pub use dovecot::{Dovecot, DovecotOptions};
 pub use idp::{App, ClientCertificate, Fault, Idp, IdpOptions};
-pub use mail::{beta_replies, mixed_corpus};
+pub use mail::{UNMATCHED_SENDER, beta_replies, mixed_corpus, unmatched_reply};
 pub use nats::{Nats, NatsOptions};
 pub use postfix::{Postfix, PostfixOptions};
 pub use postgres::{Postgres, PostgresOptions};
@@ -145,6 +145,16 @@ pub struct State {
     pub messages: usize,
     /// Their total size as seeded (bytes).
     pub bytes: u64,
+    /// With `--smtp`: Postfix's submission port (STARTTLS, then PLAIN with
+    /// the mailbox's user and password, checked by this Dovecot).
+    #[serde(default)]
+    pub smtp_port: Option<u16>,
+    /// With `--smtp`: the CA of Postfix's certificate.
+    #[serde(default)]
+    pub smtp_ca_pem: Option<PathBuf>,
+    /// With `--smtp`: the maildir notices to [`UNMATCHED_SENDER`] land in.
+    #[serde(default)]
+    pub notices_maildir: Option<PathBuf>,
 }
 
 impl State {

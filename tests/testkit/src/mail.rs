@@ -8,6 +8,27 @@
 
 use std::fmt::Write as _;
 
+/// Who sent [`unmatched_reply`].
+pub const UNMATCHED_SENDER: &str = "priya.raman@example.org";
+
+/// A tester's message that answers no notification and names no feedback
+/// item: the reference mapper skips it as `no-match` (the demo's notice).
+pub fn unmatched_reply() -> Vec<u8> {
+    format!(
+        "From: Priya Raman <{UNMATCHED_SENDER}>\r\n\
+         To: Lumen Beta <replies@beta.example.com>\r\n\
+         Subject: An idea for the list view\r\n\
+         Date: Thu, 5 Mar 2026 19:02:11 +0100\r\n\
+         Message-ID: <5d1f0a3e-priya@example.org>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         Hi,\r\n\r\n\
+         a compact list view would help on small screens.\r\n\r\n\
+         Priya\r\n"
+    )
+    .into_bytes()
+}
+
 /// Six replies to Lumen beta notifications, one per interesting case:
 ///
 /// 1. plain text, matched by plus address `replies+FB-2001@beta.example.com`;

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
-use popline_testkit::{Dovecot, DovecotOptions, State, beta_replies, mixed_corpus};
+use popline_testkit::{
+    Dovecot, DovecotOptions, Postfix, PostfixOptions, State, UNMATCHED_SENDER, beta_replies,
+    mixed_corpus, unmatched_reply,
+};
 
 #[derive(Parser)]
 #[command(name = "popline-testkit", about = "Test servers for popline")]
@@ -35,6 +38,11 @@ enum Cmd {
         /// Written atomically once Dovecot is ready, removed on exit.
         #[arg(long)]
         state: PathBuf,
+        /// Also run Postfix for SMTP submission (logins checked by this
+        /// Dovecot) delivering to the sender of one more seeded reply that
+        /// matches nothing (needs root and `postfix`).
+        #[arg(long)]
+        smtp: bool,
     },
 }
 
@@ -51,8 +59,9 @@ fn main() -> Result<()> {
         user,
         password,
         state,
+        smtp,
     } = Cli::parse().command;
-    let messages = match seed.as_str() {
+    let mut messages = match seed.as_str() {
         "demo" => beta_replies(),
         bench => match bench.strip_prefix("bench:").map(str::parse::<usize>) {
             Some(Ok(n)) => mixed_corpus(n, 1),
@@ -68,7 +77,21 @@ fn main() -> Result<()> {
     }
 
     let started = Instant::now();
-    let dovecot = Dovecot::start(DovecotOptions::default().user(&user, &password))?;
+    let dovecot = Dovecot::start(
+        DovecotOptions::default()
+            .user(&user, &password)
+            .smtp_auth(smtp),
+    )?;
+    let postfix = match dovecot.auth_port() {
+        Some(auth_port) => {
+            messages.push(unmatched_reply());
+            Some(Postfix::start(PostfixOptions {
+                auth_port,
+                recipients: vec![UNMATCHED_SENDER.to_string()],
+            })?)
+        }
+        None => None,
+    };
     let ready_in = started.elapsed();
     dovecot.seed(&user, &messages)?;
     let info = State {
@@ -84,6 +107,9 @@ fn main() -> Result<()> {
         password,
         messages: messages.len(),
         bytes: messages.iter().map(|m| m.len() as u64).sum(),
+        smtp_port: postfix.as_ref().map(Postfix::port),
+        smtp_ca_pem: postfix.as_ref().map(|p| p.ca_pem().to_owned()),
+        notices_maildir: postfix.as_ref().map(|p| p.maildir(UNMATCHED_SENDER)),
     };
     info.write(&state)?;
     println!(
@@ -110,6 +136,7 @@ fn main() -> Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     };
     let _ = std::fs::remove_file(&state);
+    drop(postfix);
     drop(dovecot);
     result
 }
