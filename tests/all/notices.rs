@@ -236,9 +236,17 @@ fn reply(from: &str, id: &str, to: &str, extra: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// `popline token mint` for a token to `recipient` that expires in a
-/// second (minting refuses an expired one): wait before polling.
-fn expiring_reply_address(recipient: &str) -> String {
+/// A reply address with a token for FB-1042 to `recipient` that expired in
+/// 2020 (signed with the library: `popline token mint` refuses that).
+fn expired_reply_address(recipient: &str) -> String {
+    let token =
+        popline_reply_token::mint("FB-1042", recipient, 1_577_836_800, KEY.as_bytes()).unwrap();
+    format!("replies+{token}@beta.example.com")
+}
+
+/// `popline token mint`: a signed reply address for FB-1042 to
+/// `recipient`, valid for `expires_in`.
+fn reply_address(recipient: &str, expires_in: &str) -> String {
     let out = support::popline()
         .args([
             "token",
@@ -248,7 +256,7 @@ fn expiring_reply_address(recipient: &str) -> String {
             "--recipient",
             recipient,
             "--expires-in",
-            "1s",
+            expires_in,
             "--address",
             USER,
             "--keys",
@@ -280,7 +288,7 @@ fn a_notice_for_each_reason_and_none_to_machines_or_the_mailbox() {
                 reply(
                     "eve@example.org",
                     "expired",
-                    &expiring_reply_address("eve@example.org"),
+                    &expired_reply_address("eve@example.org"),
                     "",
                     "Still broken for me.",
                 ),
@@ -319,7 +327,9 @@ fn a_notice_for_each_reason_and_none_to_machines_or_the_mailbox() {
     let said = expect_ok(&env.popline(&cfg, &["once"]));
     assert!(
         said.contains("notices: sent 4, to retry 0, failed 0"),
-        "{said}"
+        "{said}\n{}\n{}",
+        text(&env.popline(&cfg, &["notices", "list"])),
+        std::fs::read_to_string(env.path("feedback.jsonl")).unwrap_or_default()
     );
 
     for (to, id, reason, words) in [
@@ -441,9 +451,17 @@ fn a_postfix_outage_delays_the_notice_not_the_ingestion() {
         "{list}"
     );
     env.postfix.restart().unwrap();
-    std::thread::sleep(Duration::from_millis(2100));
-    let sent = expect_ok(&env.popline(&cfg, &["notices", "send"]));
-    assert!(sent.contains("notices: sent 1,"), "{sent}");
+    // Due after the backoff (retry_initial = 1s): send until it goes.
+    let mut rounds = 0;
+    loop {
+        let sent = expect_ok(&env.popline(&cfg, &["notices", "send"]));
+        if sent.contains("notices: sent 1,") {
+            break;
+        }
+        rounds += 1;
+        assert!(rounds < 40, "never sent: {sent}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
     assert_eq!(env.delivered("dana@example.org").len(), 1);
     let none = expect_ok(&env.popline(&cfg, &["notices", "send"]));
     assert!(none.contains("notices: sent 0,"), "{none}");
@@ -539,4 +557,55 @@ fn a_revoked_smtp_consent_fails_the_notice_with_the_fix() {
         "{retried}"
     );
     assert_eq!(env.delivered("dana@example.org").len(), 1);
+}
+
+#[test]
+fn acknowledgements_name_the_item_and_the_daemon_sends_on_its_own() {
+    if !can_run("acknowledgements_name_the_item_and_the_daemon_sends_on_its_own") {
+        return;
+    }
+    let env = Env::new();
+    env.dovecot
+        .seed(
+            USER,
+            &[reply(
+                "dana@example.org",
+                "thanks",
+                &reply_address("dana@example.org", "90d"),
+                "",
+                "Works now.",
+            )],
+        )
+        .unwrap();
+    let cfg = env.config(
+        SENDER,
+        r#"{ via = "smtp", acknowledge = true, subject = "[{mailbox}] {reason_code}: {feedback_id}" }"#,
+    );
+    let mut daemon = support::popline()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let got = env
+        .postfix
+        .wait_delivered("dana@example.org", 1, Duration::from_secs(30));
+    // SAFETY: kill has no memory-safety preconditions; the child is ours.
+    unsafe { libc::kill(daemon.id() as libc::pid_t, libc::SIGTERM) };
+    daemon.wait().unwrap();
+    let got = got.unwrap();
+    let m = String::from_utf8_lossy(&got[0]);
+    assert_eq!(
+        header(&m, "Subject").as_deref(),
+        Some("[beta] acknowledged: FB-1042"),
+        "{m}"
+    );
+    assert!(m.contains("It was added to FB-1042."), "{m}");
+    assert!(
+        std::fs::read_to_string(env.path("feedback.jsonl"))
+            .unwrap()
+            .contains("FB-1042")
+    );
 }
