@@ -25,6 +25,8 @@ const SENDER: &str = "99999999-8888-4777-8666-555555555555";
 /// An app whose SMTP.SendAsApp consent was revoked (POP only).
 const NO_SMTP: &str = "77777777-8888-4777-8666-555555555555";
 const SECRET: &str = "daemon-secret~with+chars";
+/// A public client: delegated sign-in (device code).
+const DESKTOP: &str = "11111111-2222-4333-8444-555555555555";
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 const TESTERS: &[&str] = &[
     "dana@example.org",
@@ -70,7 +72,8 @@ impl Env {
                     roles: vec!["POP.AccessAsApp".into(), SMTP_APP_ROLE.into()],
                     ..App::new(SENDER).secret(SECRET)
                 })
-                .app(App::new(NO_SMTP).secret(SECRET)),
+                .app(App::new(NO_SMTP).secret(SECRET))
+                .app(App::new(DESKTOP)),
         )
         .unwrap();
         let dovecot = Dovecot::start(
@@ -106,6 +109,17 @@ impl Env {
     /// mailbox `flaky` (a mapper that always fails), both sending notices
     /// through `[notices.smtp]` as app `client_id`.
     fn config(&self, client_id: &str, notices: &str) -> PathBuf {
+        self.config_with(
+            &format!(
+                "flow = \"client-credentials\"\nclient_id = \"{client_id}\"\nclient_secret = {{ file = \"secret\" }}"
+            ),
+            notices,
+        )
+    }
+
+    /// [`Env::config`] with `oauth` as the notices server's OAuth settings
+    /// (beyond authority and tenant).
+    fn config_with(&self, oauth: &str, notices: &str) -> PathBuf {
         let mailbox = |name: &str, user: &str, pw: &str, mapper: &str| {
             format!(
                 r#"[mailboxes.{name}]
@@ -142,11 +156,9 @@ retry_max = "1s"
 max_attempts = 3
 
 [notices.smtp.oauth]
-flow = "client-credentials"
 authority = "{authority}"
 tenant = "{tenant}"
-client_id = "{client_id}"
-client_secret = {{ file = "secret" }}
+{oauth}
 
 {beta}
 {flaky}"#,
@@ -608,4 +620,57 @@ fn acknowledgements_name_the_item_and_the_daemon_sends_on_its_own() {
             .unwrap()
             .contains("FB-1042")
     );
+}
+
+#[test]
+fn a_delegated_sign_in_for_smtp_send() {
+    if !can_run("a_delegated_sign_in_for_smtp_send") {
+        return;
+    }
+    let env = Env::new();
+    env.dovecot
+        .seed(
+            USER,
+            &[reply("dana@example.org", "delegated", USER, "", "Hi")],
+        )
+        .unwrap();
+    let cfg = env.config_with(
+        &format!("flow = \"device-code\"\nclient_id = \"{DESKTOP}\""),
+        r#"{ via = "smtp" }"#,
+    );
+    // Before signing in: the notice waits, saying what to run.
+    let said = text(&env.popline(&cfg, &["once"]));
+    assert!(
+        said.contains("notices: sent 0, to retry 0, failed 1"),
+        "{said}"
+    );
+    let list = expect_ok(&env.popline(&cfg, &["notices", "list"]));
+    assert!(list.contains("popline auth login notices.smtp"), "{list}");
+
+    let before = env.idp.latest_user_code();
+    let mut login = support::popline()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["auth", "login", "notices.smtp", "--device"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let code = loop {
+        if let Some(c) = env
+            .idp
+            .latest_user_code()
+            .filter(|c| Some(c) != before.as_ref())
+        {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    env.idp.approve_device(&code, USER).unwrap();
+    assert!(login.wait().unwrap().success());
+    let cache = std::fs::read_to_string(env.path("tokens/notices-smtp.json")).unwrap();
+    assert!(cache.contains("SMTP.Send"), "{cache}");
+
+    let retried = expect_ok(&env.popline(&cfg, &["notices", "retry"]));
+    assert!(retried.contains("sent 1"), "{retried}");
+    assert_eq!(env.delivered("dana@example.org").len(), 1);
 }

@@ -56,6 +56,24 @@ pub fn smtp_oauth(oauth: &OAuthConfig) -> OAuthConfig {
     o
 }
 
+/// The token manager of `[notices.NAME]` when it uses OAuth, named
+/// `notices.NAME` (what `popline auth login` takes for it), with the SMTP
+/// scopes and its own cache (`tokens/notices-NAME.json` by default).
+pub fn token_manager(
+    config: &Config,
+    name: &str,
+) -> anyhow::Result<Option<popline_oauth::TokenManager>> {
+    let Some(o) = config.notices.get(name).and_then(|s| s.oauth.as_ref()) else {
+        return Ok(None);
+    };
+    Ok(Some(popline_oauth::TokenManager::new(
+        &format!("notices.{name}"),
+        &smtp_oauth(o),
+        &config.base_dir,
+        config.default_notice_token_cache(name),
+    )?))
+}
+
 /// The deliverer over every `[notices.NAME]` server of `config`. Refuses a
 /// state backend without the outbox when any mailbox has notices.
 pub fn deliverer(config: &Config, state: Arc<dyn StateBackend>) -> anyhow::Result<Deliverer> {
@@ -72,15 +90,9 @@ pub fn deliverer(config: &Config, state: Arc<dyn StateBackend>) -> anyhow::Resul
                 p.resolve(&config.base_dir)
                     .with_context(|| format!("[notices.{name}] password"))?,
             ),
-            (None, Some(o)) => {
-                let manager = popline_oauth::TokenManager::new(
-                    &format!("notices-{name}"),
-                    &smtp_oauth(o),
-                    &config.base_dir,
-                    config.default_notice_token_cache(name),
-                )?;
-                Credential::OAuth(Arc::new(manager))
-            }
+            (None, Some(_)) => Credential::OAuth(Arc::new(
+                token_manager(config, name)?.context("an oauth table")?,
+            )),
             (None, None) => anyhow::bail!("[notices.{name}]: no credential"),
         };
         servers.push(Submitter::new(name, s, &config.base_dir, credential)?);

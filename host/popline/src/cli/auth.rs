@@ -1,4 +1,5 @@
-//! `popline auth login MAILBOX [--device]` and `popline auth status`.
+//! `popline auth login MAILBOX [--device]` and `popline auth status`; a
+//! notices server signs in as `notices.NAME` (the SMTP.Send scope).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,7 +13,8 @@ use popline_oauth::{Accounts, Flow};
 pub enum AuthCommand {
     /// Sign in for a mailbox (authorization code with PKCE, or device code).
     Login {
-        /// The mailbox name from the configuration.
+        /// The mailbox name from the configuration, or `notices.NAME` for
+        /// a `[notices.NAME]` server's SMTP sign-in.
         mailbox: String,
         /// Use the device code flow (sign in on another device).
         #[arg(long)]
@@ -47,15 +49,32 @@ pub async fn run(config_path: &Path, cmd: AuthCommand) -> anyhow::Result<ExitCod
             no_browser,
             wait,
         } => {
-            if !config.mailboxes.contains_key(&mailbox) {
-                let names: Vec<&str> = config.mailboxes.keys().map(String::as_str).collect();
-                anyhow::bail!(
-                    "no mailbox named {mailbox:?}; configured: [{}]",
-                    names.join(", ")
-                );
-            }
-            let Some((flow, m)) = manager(&mailbox)? else {
-                anyhow::bail!("mailbox {mailbox} uses a password, not OAuth; nothing to log in");
+            let server = mailbox.strip_prefix("notices.");
+            let found = match server {
+                Some(s) => match popline_ingest::notices::token_manager(&config, s)? {
+                    Some(m) => Some((m.flow(), std::sync::Arc::new(m))),
+                    None if config.notices.contains_key(s) => None,
+                    None => anyhow::bail!(
+                        "no [notices.{s}] in the configuration; defined: [{}]",
+                        config
+                            .notices
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                },
+                None if config.mailboxes.contains_key(&mailbox) => manager(&mailbox)?,
+                None => {
+                    let names: Vec<&str> = config.mailboxes.keys().map(String::as_str).collect();
+                    anyhow::bail!(
+                        "no mailbox named {mailbox:?}; configured: [{}] (a notices server: notices.NAME)",
+                        names.join(", ")
+                    );
+                }
+            };
+            let Some((flow, m)) = found else {
+                anyhow::bail!("{mailbox} uses a password, not OAuth; nothing to log in");
             };
             match (flow, device) {
                 (Flow::ClientCredentials, _) => {
