@@ -5,7 +5,7 @@
 //! it again on restart, with the same Message-ID, so the receiving side can
 //! drop the copy.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,14 +53,24 @@ impl Deliverer {
     pub async fn deliver_due(&self) -> anyhow::Result<Delivered> {
         let mut done = Delivered::default();
         let mut mailboxes = BTreeSet::new();
+        // Servers that could not be reached this round: their other notices
+        // wait for the next round instead of each waiting out a timeout.
+        let mut down = HashSet::new();
         loop {
             let due = self.state.due_notices(unix_now(), ROUND).await?;
             let n = due.len();
+            let mut tried = 0;
             for notice in due {
+                if down.contains(&notice.via) {
+                    continue;
+                }
+                tried += 1;
                 mailboxes.insert(notice.mailbox.clone());
-                self.deliver(&notice, &mut done).await?;
+                if !self.deliver(&notice, &mut done).await? {
+                    down.insert(notice.via.clone());
+                }
             }
-            if n < ROUND {
+            if n < ROUND || tried == 0 {
                 break;
             }
         }
@@ -71,7 +81,9 @@ impl Deliverer {
         Ok(done)
     }
 
-    async fn deliver(&self, n: &Notice, done: &mut Delivered) -> anyhow::Result<()> {
+    /// Send one notice and record what happened; `false` when its server
+    /// could not be reached (a connection, TLS or timeout failure).
+    async fn deliver(&self, n: &Notice, done: &mut Delivered) -> anyhow::Result<bool> {
         let Some(server) = self.servers.get(&n.via) else {
             let error = format!("[notices.{}] is no longer configured", n.via);
             tracing::error!(mailbox = %n.mailbox, notice = %n.message_id, "notice failed: {error}");
@@ -80,9 +92,10 @@ impl Deliverer {
                 .await?;
             popline_metrics::record_notice(&n.mailbox, "failed");
             done.failed += 1;
-            return Ok(());
+            return Ok(true);
         };
         failpoint::hit("notice-before-send");
+        let mut reached = true;
         match server.send(&n.sender, &n.recipient, &n.raw).await {
             Ok(()) => {
                 failpoint::hit("notice-after-send");
@@ -93,6 +106,7 @@ impl Deliverer {
                 done.sent += 1;
             }
             Err(e) => {
+                reached = !e.unreachable();
                 let attempt = n.attempts + 1;
                 let cfg = server.config();
                 let retry_at = (e.retryable() && attempt < cfg.max_attempts).then(|| {
@@ -118,7 +132,7 @@ impl Deliverer {
                     .await?;
             }
         }
-        Ok(())
+        Ok(reached)
     }
 
     /// Deliver every `every` until `stop` resolves; a failing round is

@@ -31,9 +31,12 @@ pub enum Credential {
 /// Why a notice was not sent. Never carries a credential.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// A `4xx` answer, a connection or TLS failure, a timeout: try later.
+    /// A `4xx` answer: try later.
     #[error("{0}")]
     Transient(String),
+    /// The server could not be reached (connection, TLS, timeout): try later.
+    #[error("{0}")]
+    Unreachable(String),
     /// A `5xx` answer: sending it again as it is would fail again.
     #[error("{0}")]
     Permanent(String),
@@ -43,10 +46,15 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// Whether the server could not be reached at all.
+    pub fn unreachable(&self) -> bool {
+        matches!(self, SendError::Unreachable(_))
+    }
+
     /// Whether a later attempt may succeed without anyone changing anything.
     pub fn retryable(&self) -> bool {
         match self {
-            SendError::Transient(_) => true,
+            SendError::Transient(_) | SendError::Unreachable(_) => true,
             SendError::Permanent(_) => false,
             SendError::Token(_, retry) => *retry,
         }
@@ -204,8 +212,10 @@ impl Submitter {
         };
         if e.is_permanent() || refused {
             SendError::Permanent(said)
-        } else {
+        } else if e.is_transient() {
             SendError::Transient(said)
+        } else {
+            SendError::Unreachable(said)
         }
     }
 }
