@@ -59,6 +59,14 @@ pub struct Author {
     pub address: String,
 }
 
+impl FeedbackRecord {
+    /// The record as one line of JSON, as every sink stores it.
+    pub fn to_json(&self) -> String {
+        // Only strings, integers and string-keyed maps: cannot fail.
+        serde_json::to_string(self).expect("a FeedbackRecord always serializes")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttachmentRef {
     pub file_name: Option<String>,

@@ -17,7 +17,9 @@ pub type SharedSink = Arc<AsyncMutex<Sink>>;
 
 /// Durably store one batch of pipeline `pipeline`: every sink, then the
 /// state (one transaction). A crash in between replays the batch, and the
-/// sinks drop records whose idempotency key they already hold.
+/// sinks drop records whose idempotency key they already hold. A sink on the
+/// state's own database writes in the state's transaction instead, so its
+/// records and the outcomes commit together (or not at all).
 pub async fn commit_batch(
     sinks: &[SharedSink],
     state: &dyn StateBackend,
@@ -26,23 +28,30 @@ pub async fn commit_batch(
     blobs: &Blobs,
     commits: Vec<Committed>,
 ) -> Result<(), PollError> {
+    let mut joined = None;
     for (i, sink) in sinks.iter().enumerate() {
         if i > 0 {
             failpoint::hit("between-sinks");
         }
         let mut sink = sink.lock().await;
-        sink.write_batch(records, blobs)
-            .await
-            .map_err(|error| PollError::Sink {
-                sink: sink.name().to_string(),
-                error,
-            })?;
+        let name = sink.name().to_string();
+        let sink_error = |error| PollError::Sink { sink: name, error };
+        if let Some(rows) = sink.joined_rows(records, blobs) {
+            joined = Some(rows.map_err(sink_error)?);
+            continue;
+        }
+        sink.write_batch(records, blobs).await.map_err(sink_error)?;
     }
     failpoint::hit("after-sink");
-    state
-        .record_batch(pipeline, commits)
-        .await
-        .map_err(PollError::State)?;
+    match joined {
+        Some(rows) => {
+            state
+                .record_batch_with_feedback(pipeline, commits, rows)
+                .await
+        }
+        None => state.record_batch(pipeline, commits).await,
+    }
+    .map_err(PollError::State)?;
     failpoint::hit("after-state");
     Ok(())
 }

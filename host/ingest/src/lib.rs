@@ -2,15 +2,19 @@
 //!
 //! | module | concept |
 //! |---|---|
+//! | [`lease`] | this host's hold on a mailbox while it polls it (fleet leases) |
 //! | [`pipeline`] | one mailbox's poll |
+//! | [`plugins`] | plugins loaded once per file and limits, shared by pipelines |
 //! | [`progress`] | per-mailbox progress counters and bars |
 
 pub mod breaker;
 pub mod commit;
 pub mod daemon;
 pub mod error;
+pub mod lease;
 pub mod pipeline;
 pub mod plan;
+pub mod plugins;
 pub mod progress;
 pub mod state;
 

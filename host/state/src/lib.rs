@@ -15,7 +15,8 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use backend::{
-    Committed, Disposition, Fingerprint, LeaseInfo, MailboxStatus, Oversized, Seen, StateBackend,
+    Committed, Disposition, FeedbackRows, Fingerprint, LeaseInfo, MailboxStatus, Oversized, Seen,
+    StateBackend,
 };
 pub use postgres::{LeaseLost, PostgresBackend, PostgresOptions};
 pub use sqlite::{SqliteBackend, SqliteState, open_database};
