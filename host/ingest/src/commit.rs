@@ -7,6 +7,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use popline_core::failpoint;
 use popline_core::record::FeedbackRecord;
+use popline_core::timing::{self, Stage};
 use popline_sink::{Blobs, Sink};
 use popline_state::{Committed, StateBackend};
 
@@ -40,9 +41,11 @@ pub async fn commit_batch(
             joined = Some(rows.map_err(sink_error)?);
             continue;
         }
+        let _t = timing::span(Stage::SinkWrite);
         sink.write_batch(records, blobs).await.map_err(sink_error)?;
     }
     failpoint::hit("after-sink");
+    let _t = timing::span(Stage::StateCommit);
     match joined {
         Some(rows) => {
             state

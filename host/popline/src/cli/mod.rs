@@ -11,6 +11,7 @@ mod replay;
 mod scaffold;
 mod state;
 mod status;
+mod timings;
 mod token;
 
 use std::path::PathBuf;
