@@ -761,6 +761,7 @@ impl StateBackend for PostgresBackend {
             if holding > share {
                 // Over the fair share (a host joined): give this one up.
                 self.release(mailbox).await?;
+                tracing::info!(mailbox, host = %self.opts.host_id, holding, share, "gave the mailbox's lease up: over this host's fair share");
                 return Ok(false);
             }
             if self.renew_all(mailbox).await? {
