@@ -47,7 +47,7 @@ component-check:
 bench: plugins
     cargo bench --bench plugin
 
-# Ingestion benchmark: popline once vs mpop on 2,000 messages, loopback and +20 ms RTT.
+# Ingestion benchmark: popline once vs mpop on 2,000 messages, loopback and +20 ms RTT; then where the time goes (--timings).
 bench-ingest:
     scripts/bench-ingest.sh
 

@@ -151,3 +151,8 @@ if [ -n "${BASELINE:-}" ]; then
   awk -v a="$p_loop" -v b="$base_loop" -v c="$p_delay" -v d="$base_delay" \
     'BEGIN{printf "popline / baseline: loopback %.2f, +20 ms RTT %.2f\n", a/b, c/d}'
 fi
+
+# Where popline's time goes: one more loopback run, stage by stage.
+rm -rf "$work/t"; config "$tls_port" "$work/t"
+echo
+$bin/popline --log warn --config "$work/t/popline.toml" once --timings 2>&1 >/dev/null

@@ -44,9 +44,10 @@ async fn bench_fleet() {
         "{mailboxes} mailboxes x {per} replies; PostgreSQL state and sink; lease TTL 10 s, poll interval 2 s"
     );
     println!(
-        "| hosts | messages/s | lease acquisitions/s | p99 delivery → record | peak RSS per host |"
+        "| hosts | messages/s | lease acquisitions/s | acquisitions per mailbox | p99 delivery → record | peak RSS per host |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
+    let mut reasons = Vec::new();
     for hosts in 1..=3 {
         let db = format!("bench{hosts}");
         pg.create_database(&db).unwrap();
@@ -71,7 +72,7 @@ async fn bench_fleet() {
                 let log = std::fs::File::create(ws.path(&format!("host{h}.log"))).unwrap();
                 let mut cmd = ws.popline(&["run"]);
                 cmd.env("POPLINE_BENCH_PG_URL", pg.url(&db))
-                    .env("POPLINE_LOG", "warn")
+                    .env("POPLINE_LOG", "warn,popline_state=info")
                     .stdout(Stdio::null())
                     .stderr(log);
                 cmd.spawn().unwrap()
@@ -120,11 +121,27 @@ async fn bench_fleet() {
                 crate::support::scenario::reap(child.id() as libc::pid_t, true).unwrap();
             peaks.push(format!("{} MiB", peak_kib / 1024));
         }
+        // Why leases changed hands, from the hosts' logs.
+        let mut why = (0, 0, 0);
+        for h in 0..hosts {
+            let log = std::fs::read_to_string(ws.path(&format!("host{h}.log"))).unwrap();
+            why.0 += log.matches("took the mailbox's lease").count();
+            why.1 += log.matches("gave the mailbox's lease up").count();
+            why.2 += log.matches("lease was lost").count() + log.matches("write refused").count();
+        }
+        reasons.push(format!(
+            "{hosts} host(s): {} leases taken, {} given up over a fair share, {} lost or refused",
+            why.0, why.1, why.2
+        ));
         println!(
-            "| {hosts} | {:.0} | {:.1} | {p99:.1} s | {} |",
+            "| {hosts} | {:.0} | {:.1} | {:.1} | {p99:.1} s | {} |",
             total as f64 / elapsed,
             tokens as f64 / elapsed,
+            tokens as f64 / mailboxes as f64,
             peaks.join(", ")
         );
+    }
+    for r in reasons {
+        println!("{r}");
     }
 }

@@ -264,6 +264,70 @@ async fn postgres_sink_stores_each_record_once() {
     assert_eq!(count(&client).await, (3, 3));
 }
 
+/// A postgres sink on the state's own database commits its records in the
+/// state's transaction: a crash between the sinks and the state (failpoint
+/// `after-sink`) leaves no record of the batch there, where a postgres sink
+/// on another database has already committed its own. The next run stores
+/// each reply once in both.
+#[tokio::test]
+async fn a_sink_on_the_state_database_commits_with_the_state() {
+    let pg = database();
+    pg.create_database("elsewhere").unwrap();
+    let server = beta_server(2);
+    let mut ws = Workspace::new();
+    ws.state = format!("{PG_STATE}\nlease_ttl = \"2s\"");
+    ws.sinks = "[sinks.joined]\ntype = \"postgres\"\nurl = { env = \"POPLINE_TEST_PG_URL\" }\n\n\
+                [sinks.apart]\ntype = \"postgres\"\nurl = { env = \"ELSEWHERE_URL\" }\n"
+        .into();
+    ws.configure(&[Mailbox::scripted("beta", server.port, BETA, "pw").sinks(&["joined", "apart"])]);
+    let once = |failpoint: Option<&str>| {
+        let mut cmd = ws.popline(&["once"]);
+        cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"))
+            .env("ELSEWHERE_URL", pg.url("elsewhere"));
+        if let Some(f) = failpoint {
+            cmd.env("POPLINE_FAILPOINT", f);
+        }
+        crate::support::scenario::run(cmd, LIMIT)
+    };
+    let count = |db: &str| {
+        let url = pg.url(db);
+        async move {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            let n: i64 = client
+                .query_one("SELECT count(*) FROM feedback", &[])
+                .await
+                .unwrap()
+                .get(0);
+            n
+        }
+    };
+
+    once(Some("after-sink")).assert_failure();
+    assert_eq!(
+        count("elsewhere").await,
+        2,
+        "the separate sink committed first"
+    );
+    assert_eq!(
+        count("fleet").await,
+        0,
+        "the joined sink's records wait for the state's commit"
+    );
+
+    // The crashed run could not release its lease: it expires first.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let out = once(None);
+    out.assert_success();
+    assert!(
+        out.line("beta").contains("committed 2 (2 records)"),
+        "{out}"
+    );
+    assert_eq!((count("fleet").await, count("elsewhere").await), (2, 2));
+}
+
 /// A `nats` sink on a real `nats-server -js`: every reply is in the stream
 /// once, also when the same messages are published again (a replay: the
 /// stream drops them by `Nats-Msg-Id`); with the server down the poll fails
@@ -522,4 +586,82 @@ fn the_database_going_away_mid_poll_loses_nothing() {
     ids.sort();
     ids.dedup();
     assert_eq!((n, ids.len()), (10, 10), "every reply once: {out}");
+}
+
+/// A host that loses a mailbox's lease in the middle of a batch (here: it
+/// is stopped past the TTL while a message arrives, and another host takes
+/// the mailbox) stops after the message in hand: nothing of that batch
+/// reaches its sink or its state, and nothing is deleted. The batches it
+/// committed while it held the lease stay committed.
+#[tokio::test]
+async fn a_lease_lost_mid_batch_stops_before_the_sink() {
+    use crate::support::scripted::{Action, Fault};
+    let pg = database();
+    let server = ScriptedServer::spawn(
+        Script {
+            // The second batch arrives slowly: the host is paused meanwhile.
+            faults: vec![Fault::on("RETR", Action::Trickle(Duration::from_millis(10))).arg(3)],
+            ..Script::login(BETA, "pw")
+        },
+        replies("beta", 4),
+    );
+    let mut ws = Workspace::new();
+    ws.state = format!("{PG_STATE}\nlease_ttl = \"2s\"\nhost_id = \"paused\"");
+    ws.configure(&[Mailbox::scripted("beta", server.port, BETA, "pw")
+        .with("retention = \"delete\"")
+        .with("batch_size = 2")]);
+    let mut cmd = ws.popline(&["once"]);
+    cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let (client, conn) = tokio_postgres::connect(&pg.url("fleet"), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    // The first batch is committed while the second (slow) one arrives.
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM messages WHERE mailbox = 'beta'", &[])
+            .await
+            .map(|r| r.get(0))
+            .unwrap_or(0);
+        if n == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first batch is never committed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(server.commands_of(BETA).iter().any(|c| c == "RETR 3"));
+    let signal = |sig: libc::c_int| {
+        // SAFETY: a plain syscall on our own child.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
+    };
+    signal(libc::SIGSTOP);
+    tokio::time::sleep(Duration::from_secs(3)).await; // past the 2 s TTL
+    let usurper = PostgresBackend::connect(host(&pg, "usurper", Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert!(usurper.acquire("beta").await.unwrap(), "the lease expired");
+    signal(libc::SIGCONT);
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let logs = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{said}\n{logs}");
+    assert!(
+        said.contains("lost the mailbox's lease mid-poll"),
+        "{said}\n{logs}"
+    );
+    assert_eq!(
+        ws.jsonl().len(),
+        2,
+        "only the batch committed under the lease reached the sink\n{logs}"
+    );
+    let committed = usurper.seen("beta").await.unwrap();
+    assert_eq!(committed.len(), 2, "{committed:?}");
+    assert_eq!(server.remaining_of(BETA), 4, "nothing deleted: {logs}");
 }

@@ -133,3 +133,55 @@ fn strip_escapes(s: &str) -> String {
     }
     out
 }
+
+/// `popline once --timings`: after the summary, a table on stderr with a
+/// row per stage of the data path; every stage a poll of real replies
+/// passes through was counted (the reads, the parse, the digests, the
+/// mapper, the encoding, the sink and the state), and synchronous stages
+/// carry CPU time.
+#[test]
+fn once_with_timings_reports_every_stage_the_run_went_through() {
+    let s = Setup::new();
+    s.dovecot.seed(USER, &beta_replies()).unwrap();
+    let cfg = s.config(s.dovecot.tls_port(), "implicit", s.dovecot.ca_pem(), "");
+    let out = support::popline()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["once", "--timings"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(is_summary_line(stdout.lines().next().unwrap()), "{stdout}");
+    let n = beta_replies().len() as u64;
+    let row = |stage: &str| -> Vec<String> {
+        stderr
+            .lines()
+            .find(|l| l.starts_with(stage))
+            .unwrap_or_else(|| panic!("no {stage} row\n{stderr}"))[stage.len()..]
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    let count = |stage: &str| row(stage)[0].parse::<u64>().unwrap();
+    for stage in [
+        "TLS read (wait)",
+        "wire parse",
+        "sink write",
+        "state commit",
+    ] {
+        assert!(count(stage) > 0, "{stage}\n{stderr}");
+    }
+    assert_eq!(count("MIME parse"), n, "{stderr}");
+    assert_eq!(count("mapper instantiate"), n, "{stderr}");
+    assert_eq!(count("mapper call"), n, "{stderr}");
+    // The raw message, its content, and any attachments.
+    assert!(count("digest") >= 2 * n, "{stderr}");
+    // One record per reply but the one the mapper skips.
+    assert!(count("record encode") >= n - 1, "{stderr}");
+    // CPU is measured for the synchronous stages only.
+    assert_eq!(row("MIME parse")[4], "ms", "{stderr}");
+    assert_eq!(row("sink write")[3], "-", "{stderr}");
+    assert!(stderr.contains("everything else"), "{stderr}");
+}

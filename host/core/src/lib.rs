@@ -12,6 +12,7 @@
 //! | [`duration`] | `"30s"`-style durations in config files |
 //! | [`failpoint`] | crash-test abort points |
 //! | [`text`] | plugin-supplied text cut to a bounded size, with a marker |
+//! | [`timing`] | where a run's time goes, stage by stage (`once --timings`) |
 
 pub mod backoff;
 pub mod clock;
@@ -22,6 +23,7 @@ pub mod record;
 pub mod secret;
 pub mod spool;
 pub mod text;
+pub mod timing;
 
 pub use record::FeedbackRecord;
 pub use secret::{Secret, SecretError, SecretRef};

@@ -59,6 +59,15 @@ pub struct Author {
     pub address: String,
 }
 
+impl FeedbackRecord {
+    /// The record as one line of JSON, as every sink stores it.
+    pub fn to_json(&self) -> String {
+        let _t = crate::timing::span(crate::timing::Stage::RecordEncode);
+        // Only strings, integers and string-keyed maps: cannot fail.
+        serde_json::to_string(self).expect("a FeedbackRecord always serializes")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttachmentRef {
     pub file_name: Option<String>,

@@ -7,6 +7,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use popline_core::failpoint;
 use popline_core::record::FeedbackRecord;
+use popline_core::timing::{self, Stage};
 use popline_sink::{Blobs, Sink};
 use popline_state::{Committed, NewNotice, StateBackend};
 
@@ -17,7 +18,9 @@ pub type SharedSink = Arc<AsyncMutex<Sink>>;
 
 /// Durably store one batch of pipeline `pipeline`: every sink, then the
 /// state (one transaction). A crash in between replays the batch, and the
-/// sinks drop records whose idempotency key they already hold.
+/// sinks drop records whose idempotency key they already hold. A sink on the
+/// state's own database writes in the state's transaction instead, so its
+/// records and the outcomes commit together (or not at all).
 pub async fn commit_batch(
     sinks: &[SharedSink],
     state: &dyn StateBackend,
@@ -30,7 +33,9 @@ pub async fn commit_batch(
 }
 
 /// [`commit_batch`], queueing the batch's notices to testers in the same
-/// state transaction as the outcomes they are about.
+/// state transaction as the outcomes they are about. (Notices need a state
+/// that keeps the outbox, SQLite for now, and a joined sink needs
+/// PostgreSQL state, so a batch never has both.)
 pub async fn commit_batch_with_notices(
     sinks: &[SharedSink],
     state: &dyn StateBackend,
@@ -40,27 +45,40 @@ pub async fn commit_batch_with_notices(
     commits: Vec<Committed>,
     notices: Vec<NewNotice>,
 ) -> Result<(), PollError> {
+    let mut joined = None;
     for (i, sink) in sinks.iter().enumerate() {
         if i > 0 {
             failpoint::hit("between-sinks");
         }
         let mut sink = sink.lock().await;
-        sink.write_batch(records, blobs)
-            .await
-            .map_err(|error| PollError::Sink {
-                sink: sink.name().to_string(),
-                error,
-            })?;
+        let name = sink.name().to_string();
+        let sink_error = |error| PollError::Sink { sink: name, error };
+        if let Some(rows) = sink.joined_rows(records, blobs) {
+            joined = Some(rows.map_err(sink_error)?);
+            continue;
+        }
+        let _t = timing::span(Stage::SinkWrite);
+        sink.write_batch(records, blobs).await.map_err(sink_error)?;
     }
     failpoint::hit("after-sink");
-    let recorded = if notices.is_empty() {
-        state.record_batch(pipeline, commits).await
-    } else {
-        state
-            .record_batch_with_notices(pipeline, commits, notices)
-            .await
-    };
-    recorded.map_err(PollError::State)?;
+    let _t = timing::span(Stage::StateCommit);
+    match joined {
+        Some(rows) if notices.is_empty() => {
+            state
+                .record_batch_with_feedback(pipeline, commits, rows)
+                .await
+        }
+        Some(_) => Err(anyhow::anyhow!(
+            "a sink joined to the state's transaction and notices in one batch: not supported"
+        )),
+        None if notices.is_empty() => state.record_batch(pipeline, commits).await,
+        None => {
+            state
+                .record_batch_with_notices(pipeline, commits, notices)
+                .await
+        }
+    }
+    .map_err(PollError::State)?;
     failpoint::hit("after-state");
     Ok(())
 }

@@ -9,19 +9,22 @@ use std::time::Duration;
 use popline_core::clock::unix_now;
 
 use crate::error::PollError;
+use crate::lease::{self, Lease, LeaseKeeper};
 use crate::pipeline::{Pipeline, Pipelines, PollSummary};
 
 /// How long a stopping daemon lets polls in progress finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Poll one mailbox, and record the outcome in metrics and state.
+/// Poll one mailbox while holding `lease`, and record the outcome in
+/// metrics and state.
 pub async fn poll_and_record(
     all: &Pipelines,
     pipeline: &Pipeline,
+    lease: &Lease,
 ) -> Result<PollSummary, PollError> {
     // Bounded: connections, dialogue instances and batches in memory.
     let _slot = all.poll_slots.acquire().await.expect("never closed");
-    let res = pipeline.poll(all.state.as_ref()).await;
+    let res = pipeline.poll(all.state.as_ref(), lease).await;
     let at = unix_now();
     let (ok, line) = match &res {
         Ok(s) => {
@@ -39,53 +42,19 @@ pub async fn poll_and_record(
     res
 }
 
-/// Renews a mailbox's lease every third of its TTL while it lives (fleet
-/// state); aborted when dropped.
-pub struct LeaseKeeper(tokio::task::JoinHandle<()>);
-
-impl Drop for LeaseKeeper {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// A [`LeaseKeeper`] for `pipeline`, when the state has leases.
-pub fn keep_lease(all: &Arc<Pipelines>, pipeline: &Pipeline) -> Option<LeaseKeeper> {
-    let every = all.state.lease_ttl()? / 3;
-    let state = all.state.clone();
-    let name = pipeline.name.clone();
-    Some(LeaseKeeper(tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(every).await;
-            match state.renew(&name).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::error!(mailbox = %name, "lease lost: this host's writes for the mailbox are refused until it takes the lease again");
-                    return;
-                }
-                Err(e) => tracing::warn!(mailbox = %name, "renewing the lease: {e:#}"),
-            }
-        }
-    })))
-}
-
 /// Poll `pipeline` if this host holds (or can take) its lease; `None` when
 /// another host holds it. With single-host state every mailbox is held.
 pub async fn poll_leased(
     all: &Arc<Pipelines>,
     pipeline: &Pipeline,
 ) -> Option<Result<PollSummary, PollError>> {
-    match all.state.acquire(&pipeline.name).await {
-        Ok(true) => {}
-        Ok(false) => return None,
-        Err(e) => {
-            return Some(Err(PollError::State(
-                e.context("taking the mailbox's lease"),
-            )));
-        }
+    match lease::take(&all.state, &pipeline.name).await {
+        Ok(Some(keeper)) => Some(poll_and_record(all, pipeline, keeper.lease()).await),
+        Ok(None) => None,
+        Err(e) => Some(Err(PollError::State(
+            e.context("taking the mailbox's lease"),
+        ))),
     }
-    let _keeper = keep_lease(all, pipeline);
-    Some(poll_and_record(all, pipeline).await)
 }
 
 /// Poll every pipeline on its own schedule until `stop` completes; then let
@@ -104,27 +73,34 @@ pub async fn run_until(all: Arc<Pipelines>, stop: impl Future<Output = ()>) {
                 drop(keeper.take());
                 // Fleet state: poll only while holding the mailbox's lease,
                 // and keep it until the next poll.
-                match all.state.acquire(&pipeline.name).await {
-                    Ok(true) => keeper = keep_lease(&all, &pipeline),
-                    Ok(false) => {
-                        let retry = all.state.lease_ttl().unwrap_or(pipeline.interval()) / 3;
-                        tokio::select! {
-                            _ = tokio::time::sleep(retry.min(pipeline.interval())) => continue,
-                            _ = stop.changed() => break,
+                let wait = match lease::take(&all.state, &pipeline.name).await {
+                    Ok(Some(k)) => {
+                        let polled = poll_and_record(&all, &pipeline, k.lease()).await;
+                        keeper = Some(k);
+                        match polled {
+                            Ok(s) => {
+                                failures = 0;
+                                tracing::info!(mailbox = %pipeline.name, "{}", s.line());
+                                pipeline.interval()
+                            }
+                            Err(e) => {
+                                failures += 1;
+                                let backoff = backoff(failures, pipeline.interval());
+                                tracing::warn!(mailbox = %pipeline.name, kind = e.kind().as_str(), retry_in = ?backoff, "poll failed: {e}");
+                                backoff
+                            }
                         }
                     }
-                    Err(e) => tracing::warn!(mailbox = %pipeline.name, "taking the mailbox's lease: {e:#}"),
-                }
-                let wait = match poll_and_record(&all, &pipeline).await {
-                    Ok(s) => {
-                        failures = 0;
-                        tracing::info!(mailbox = %pipeline.name, "{}", s.line());
-                        pipeline.interval()
+                    // Another host holds it: look again within a third of
+                    // its TTL, in case that host goes away.
+                    Ok(None) => {
+                        let retry = all.state.lease_ttl().unwrap_or(pipeline.interval()) / 3;
+                        retry.min(pipeline.interval())
                     }
                     Err(e) => {
                         failures += 1;
                         let backoff = backoff(failures, pipeline.interval());
-                        tracing::warn!(mailbox = %pipeline.name, kind = e.kind().as_str(), retry_in = ?backoff, "poll failed: {e}");
+                        tracing::warn!(mailbox = %pipeline.name, retry_in = ?backoff, "taking the mailbox's lease: {e:#}");
                         backoff
                     }
                 };

@@ -61,6 +61,13 @@ pub enum PollError {
     /// live instances. The message is not held against the plugin.
     #[error("{0}")]
     Capacity(PluginError),
+    /// This host lost the mailbox's lease mid-poll (another host took it,
+    /// or it could not renew it within `lease_ttl`): it stopped after the
+    /// message in hand and committed nothing of the batch.
+    #[error(
+        "this host lost the mailbox's lease mid-poll (another host took it, or renewals failed for longer than lease_ttl); the batch was left on the server uncommitted, for the lease's new holder"
+    )]
+    LeaseLost,
     /// The host itself: its spool folder, dead letters, a task.
     #[error("{0:#}")]
     Host(anyhow::Error),
@@ -99,6 +106,8 @@ pub enum ErrorKind {
     Deadline,
     /// No plugin instance could be started (`max_instances`).
     Capacity,
+    /// The mailbox's lease was lost mid-poll (fleet state).
+    Lease,
     /// The host's own disk or tasks.
     Host,
 }
@@ -121,6 +130,7 @@ impl ErrorKind {
             ErrorKind::Breaker => "breaker",
             ErrorKind::Deadline => "deadline",
             ErrorKind::Capacity => "capacity",
+            ErrorKind::Lease => "lease",
             ErrorKind::Host => "other",
         }
     }
@@ -137,7 +147,8 @@ impl ErrorKind {
             | ErrorKind::Sink
             | ErrorKind::State
             | ErrorKind::Deadline
-            | ErrorKind::Capacity => EX_TEMPFAIL,
+            | ErrorKind::Capacity
+            | ErrorKind::Lease => EX_TEMPFAIL,
             ErrorKind::Auth | ErrorKind::NeedsLogin | ErrorKind::OAuth | ErrorKind::Credential => {
                 EX_NOPERM
             }
@@ -186,6 +197,7 @@ impl PollError {
             PollError::BreakerOpen { .. } => ErrorKind::Breaker,
             PollError::Deadline { .. } => ErrorKind::Deadline,
             PollError::Capacity(_) => ErrorKind::Capacity,
+            PollError::LeaseLost => ErrorKind::Lease,
             PollError::Host(_) => ErrorKind::Host,
         }
     }

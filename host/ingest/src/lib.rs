@@ -2,17 +2,21 @@
 //!
 //! | module | concept |
 //! |---|---|
+//! | [`lease`] | this host's hold on a mailbox while it polls it (fleet leases) |
 //! | [`pipeline`] | one mailbox's poll |
 //! | [`notices`] | notices to testers: the mailbox's plan, the message as the notices see it, the deliverer |
+//! | [`plugins`] | plugins loaded once per file and limits, shared by pipelines |
 //! | [`progress`] | per-mailbox progress counters and bars |
 
 pub mod breaker;
 pub mod commit;
 pub mod daemon;
 pub mod error;
+pub mod lease;
 pub mod notices;
 pub mod pipeline;
 pub mod plan;
+pub mod plugins;
 pub mod progress;
 pub mod state;
 

@@ -26,22 +26,24 @@ use popline_plugin_runtime::dialogue::{
 };
 use popline_plugin_runtime::{DialoguePlugin, Engine, MapperPlugin};
 use popline_pop3::{ConnSettings, Connection, Credential};
-use popline_sink::{Blobs, Sink};
+use popline_sink::{Blobs, Sink, SinkConfig};
 use popline_state::deadletter::{DeadLetter, DeadLetters};
 use popline_state::{Committed, Disposition, Fingerprint, NewNotice, Oversized, StateBackend};
 
 use crate::breaker::Breaker;
 use crate::commit::{SharedSink, commit_batch, commit_batch_with_notices};
 pub use crate::error::{ConnectError, PollError};
+use crate::lease::Lease;
 use crate::plan::{self, Policy};
+use crate::plugins::LoadedPlugins;
 
 /// One mailbox's pipeline: its plugins, sinks and policy, loaded once.
 pub struct Pipeline {
     pub name: String,
     cfg: MailboxConfig,
     base_dir: std::path::PathBuf,
-    dialogue: DialoguePlugin,
-    mapper: MapperPlugin,
+    dialogue: Arc<DialoguePlugin>,
+    mapper: Arc<MapperPlugin>,
     mapper_config: Vec<(String, String)>,
     sinks: Vec<SharedSink>,
     tls: TlsClient,
@@ -158,13 +160,20 @@ impl Pipelines {
         let state = crate::state::open(config).await?;
         let mut sinks = BTreeMap::new();
         for (name, sc) in &config.sinks {
-            let sink = Sink::open(name, sc, &config.base_dir)
+            let mut sink = Sink::open(name, sc, &config.base_dir)
                 .await
                 .with_context(|| format!("opening sink {name:?}"))?;
+            if joins_state(config, sc)? {
+                if let Sink::Postgres(s) = &mut sink {
+                    s.join_state();
+                    tracing::info!(sink = %name, "the sink is on the state's database: its records commit in the state's transaction");
+                }
+            }
             sinks.insert(name.clone(), Arc::new(AsyncMutex::new(sink)));
         }
         let dead_letters = Arc::new(DeadLetters::new(config.path(&config.state.dead_letter_dir)));
         let mut accounts = popline_oauth::Accounts::default();
+        let mut plugins = LoadedPlugins::default();
         let mut pipelines = Vec::new();
         for (name, mb) in &config.mailboxes {
             let tokens = match &mb.oauth {
@@ -180,7 +189,7 @@ impl Pipelines {
                 name,
                 mb,
                 config,
-                &engine,
+                (&engine, &mut plugins),
                 &sinks,
                 dead_letters.clone(),
                 tokens,
@@ -217,28 +226,36 @@ impl Pipelines {
     }
 }
 
+/// Whether sink `sc` is a `postgres` sink on the PostgreSQL state's own
+/// database (the same URL), whose records then join the state's commit.
+fn joins_state(config: &Config, sc: &SinkConfig) -> anyhow::Result<bool> {
+    let SinkConfig::Postgres(pg) = sc else {
+        return Ok(false);
+    };
+    if !matches!(config.state.backend, popline_config::StateKind::Postgres) {
+        return Ok(false);
+    }
+    let state_url = crate::state::postgres_url(config)?;
+    let sink_url = pg.url.resolve(&config.base_dir)?;
+    Ok(sink_url.expose() == state_url.expose())
+}
+
 impl Pipeline {
     fn load(
         name: &str,
         mb: &MailboxConfig,
         config: &Config,
-        engine: &Engine,
+        (engine, plugins): (&Engine, &mut LoadedPlugins),
         sinks: &BTreeMap<String, SharedSink>,
         dead_letters: Arc<DeadLetters>,
         tokens: Option<Arc<popline_oauth::TokenManager>>,
     ) -> anyhow::Result<Pipeline> {
-        let dialogue = DialoguePlugin::load(
-            engine,
-            &config.path(&mb.dialogue),
-            mb.dialogue_limits.clone(),
-        )
-        .with_context(|| format!("mailbox {name}: loading the dialogue plugin"))?;
-        let mapper = MapperPlugin::load(
-            engine,
-            &config.path(&mb.mapper.plugin),
-            mb.mapper.limits.clone(),
-        )
-        .with_context(|| format!("mailbox {name}: loading the mapper plugin"))?;
+        let dialogue = plugins
+            .dialogue(engine, &config.path(&mb.dialogue), &mb.dialogue_limits)
+            .with_context(|| format!("mailbox {name}: loading the dialogue plugin"))?;
+        let mapper = plugins
+            .mapper(engine, &config.path(&mb.mapper.plugin), &mb.mapper.limits)
+            .with_context(|| format!("mailbox {name}: loading the mapper plugin"))?;
         let tls = TlsClient::new(
             &mb.host,
             mb.ca_file.as_ref().map(|p| config.path(p)).as_deref(),
@@ -373,8 +390,12 @@ impl Pipeline {
         Ok(self.dialogue.open(conn, &params).await?)
     }
 
-    /// One full poll of this mailbox.
-    pub async fn poll(&self, state: &dyn StateBackend) -> Result<PollSummary, PollError> {
+    /// One full poll of this mailbox, while this host holds `lease`.
+    pub async fn poll(
+        &self,
+        state: &dyn StateBackend,
+        lease: &Lease,
+    ) -> Result<PollSummary, PollError> {
         let open_for = self.breaker.lock().unwrap().open_for(Instant::now());
         if let Some(retry_in) = open_for {
             return Err(PollError::BreakerOpen {
@@ -388,7 +409,7 @@ impl Pipeline {
         }
         let mut session = self.open_session().await?;
         let deadline = self.cfg.session_timeout;
-        let polled = tokio::time::timeout(deadline, self.poll_session(&mut session, state))
+        let polled = tokio::time::timeout(deadline, self.poll_session(&mut session, state, lease))
             .await
             .unwrap_or(Err(PollError::Deadline { after: deadline }));
         match polled {
@@ -431,6 +452,7 @@ impl Pipeline {
         &self,
         session: &mut Session,
         state: &dyn StateBackend,
+        lease: &Lease,
     ) -> Result<SessionResult, PollError> {
         let mut out = SessionResult::default();
         let listing = session
@@ -499,13 +521,16 @@ impl Pipeline {
                 Some(next) => {
                     let next = numbers(next);
                     let (committed, f) = tokio::join!(
-                        self.process_fetched(arrived, state, &mut out),
+                        self.process_fetched(arrived, state, lease, &mut out),
                         retrieve(session, &next),
                     );
                     prefetched = Some(f);
                     committed?
                 }
-                None => self.process_fetched(arrived, state, &mut out).await?,
+                None => {
+                    self.process_fetched(arrived, state, lease, &mut out)
+                        .await?
+                }
             };
             if self.cfg.retention == Retention::Delete && !committed.is_empty() {
                 if prefetched.as_ref().is_some_and(broke_connection) {
@@ -637,6 +662,7 @@ impl Pipeline {
         &self,
         retrieved: Arrived<'_, 'l>,
         state: &dyn StateBackend,
+        lease: &Lease,
         out: &mut SessionResult,
     ) -> Result<Vec<&'l Listing>, PollError> {
         let Arrived {
@@ -717,6 +743,12 @@ impl Pipeline {
         // The raw bytes of messages with records, by uid, until committed.
         let mut delivering: HashMap<String, Arc<Spooled>> = HashMap::new();
         for (l, raw, parsed) in arrived {
+            if !lease.held() {
+                // Another host may hold the mailbox now: stop after the
+                // message in hand; nothing of the batch reaches a sink.
+                tracing::error!(mailbox = %self.name, uid = %l.uid, "lease lost mid-batch: stopping without committing");
+                return Err(PollError::LeaseLost);
+            }
             let earlier = match &parsed {
                 Ok(_) => in_state.next().flatten(),
                 Err(_) => None,
@@ -799,6 +831,10 @@ impl Pipeline {
                     out.counts.failed += 1;
                 }
             }
+        }
+        if !lease.held() {
+            tracing::error!(mailbox = %self.name, "lease lost before the commit: the batch stays on the server");
+            return Err(PollError::LeaseLost);
         }
         self.commit_or_dead_letter(
             state,

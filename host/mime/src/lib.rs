@@ -53,6 +53,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, MimeError> {
 /// files rather than memory (so a batch of messages with big attachments
 /// does not hold them all on the heap until it is committed).
 pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, MimeError> {
+    let _t = popline_core::timing::span(popline_core::timing::Stage::MimeParse);
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(MimeError::Empty);
     }
@@ -157,6 +158,7 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
 /// from what parsing already decoded, so it costs no second pass over the
 /// raw bytes.
 fn content_sha256(email: &wit::Email) -> String {
+    let _t = popline_core::timing::span(popline_core::timing::Stage::Digest);
     let mut h = Sha256::new();
     for part in [&email.text_body, &email.html_body] {
         h.update(part.as_deref().unwrap_or_default().as_bytes());

@@ -1,5 +1,6 @@
 //! The `feedback-mapper` world: one fresh instance per message.
 
+use popline_core::timing::{self, Stage};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -122,8 +123,11 @@ impl MapperPlugin {
         store.data_mut().start_call();
         let started = std::time::Instant::now();
         let result = async {
+            let t = timing::span(Stage::MapperInstantiate);
             let inst = self.pre.instantiate_async(&mut store).await?;
+            drop(t);
             popline_core::failpoint::hit("in-mapper");
+            let _t = timing::span(Stage::MapperCall);
             inst.popline_plugin_mapper()
                 .call_handle(&mut store, input.email, input.context, input.config)
                 .await

@@ -2,6 +2,7 @@
 //! in the host. Generic over `AsyncBufRead` so they run on a socket, a TLS
 //! stream or a byte slice in tests and fuzzing.
 
+use popline_core::timing::{self, Stage};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
@@ -146,6 +147,7 @@ pub async fn read_multiline<R: AsyncBufRead + Unpin>(
         if buf.is_empty() {
             return Err(WireError::Closed);
         }
+        let _t = timing::span(Stage::WireParse);
         let mut i = 0;
         while i < buf.len() {
             match at {
@@ -204,6 +206,7 @@ pub async fn read_multiline<R: AsyncBufRead + Unpin>(
 }
 
 async fn fill<R: AsyncBufRead + Unpin>(r: &mut R, idle: Duration) -> Result<&[u8], WireError> {
+    let _t = timing::span(Stage::TlsRead);
     match tokio::time::timeout(idle, r.fill_buf()).await {
         Ok(res) => Ok(res?),
         Err(_) => Err(WireError::Timeout),

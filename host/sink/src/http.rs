@@ -10,7 +10,7 @@ use popline_net::{InsecureUrl, check_url_security};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
 
-use super::{Blobs, HttpAttachments, HttpConfig, SinkError, record_json};
+use super::{Blobs, HttpAttachments, HttpConfig, SinkError};
 use popline_core::record::FeedbackRecord;
 
 /// The header carrying the record id, so the server can drop replays.
@@ -158,7 +158,7 @@ impl HttpSink {
     ) -> Result<(), SinkError> {
         for record in records {
             let body = match self.attachments {
-                HttpAttachments::None => record_json(record),
+                HttpAttachments::None => record.to_json(),
                 HttpAttachments::Inline => inline_json(record, &blobs.of(&self.name, record)?),
                 HttpAttachments::Upload => {
                     let template = self.upload_url.as_deref().expect("checked at open");
@@ -176,7 +176,7 @@ impl HttpSink {
                         })
                         .await?;
                     }
-                    record_json(record)
+                    record.to_json()
                 }
             };
             let body = Bytes::from(body);

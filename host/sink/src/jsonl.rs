@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Deserialize;
 
-use super::{Blobs, SinkError, blocking, record_json};
+use super::{Blobs, SinkError, blocking};
 use popline_core::record::FeedbackRecord;
 
 /// Appends records to a JSON Lines file.
@@ -52,7 +52,7 @@ impl JsonlSink {
             let shas = r.attachments.iter().map(|a| a.sha256.clone()).collect();
             lines.push(Line {
                 id: r.id.clone(),
-                json: record_json(r),
+                json: r.to_json(),
                 attachments: shas,
             });
         }
@@ -430,7 +430,7 @@ mod tests {
         sink.write_batch(&[sample(0)], &blobs()).await.unwrap();
         drop(sink);
         // A crash in the middle of appending sample(1).
-        let torn = record_json(&sample(1));
+        let torn = sample(1).to_json();
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(&torn.as_bytes()[..torn.len() / 2]).unwrap();
         drop(f);
@@ -451,7 +451,7 @@ mod tests {
         sink.write_batch(&[sample(0)], &blobs()).await.unwrap();
         // Another writer appends sample(1), and leaves a torn line.
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        writeln!(f, "{}", record_json(&sample(1))).unwrap();
+        writeln!(f, "{}", sample(1).to_json()).unwrap();
         f.write_all(b"{\"id\":").unwrap();
         drop(f);
         sink.write_batch(&[sample(1), sample(2)], &blobs())
@@ -465,7 +465,7 @@ mod tests {
     async fn a_damaged_whole_line_is_refused_with_its_line_number() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("feedback.jsonl");
-        std::fs::write(&path, format!("{}\n\nnot json\n", record_json(&sample(0)))).unwrap();
+        std::fs::write(&path, format!("{}\n\nnot json\n", sample(0).to_json())).unwrap();
         let err = format!(
             "{:#}",
             open(dir.path(), "feedback.jsonl").await.err().unwrap()

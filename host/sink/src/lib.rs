@@ -337,6 +337,20 @@ impl Sink {
         }
     }
 
+    /// For a sink whose records join the state's commit transaction
+    /// ([`PostgresSink::join_state`]): the rows it adds to that commit, in
+    /// place of [`Self::write_batch`].
+    pub fn joined_rows<'a>(
+        &self,
+        records: &'a [FeedbackRecord],
+        blobs: &'a Blobs,
+    ) -> Option<Result<popline_state::FeedbackRows<'a>, SinkError>> {
+        match self {
+            Sink::Postgres(s) if s.joins_state() => Some(s.rows(records, blobs)),
+            _ => None,
+        }
+    }
+
     /// Durably store every record of a batch, and the attachment bytes they
     /// reference (from `blobs`). Ok means: on disk and fsynced (jsonl),
     /// committed (sqlite), or accepted with 2xx by the server for every
@@ -631,11 +645,6 @@ fn http_hint(status: u16) -> &'static str {
 }
 
 /// A record as one line of JSON (no newline).
-fn record_json(record: &FeedbackRecord) -> String {
-    // Only strings, integers and string-keyed maps: cannot fail.
-    serde_json::to_string(record).expect("a FeedbackRecord always serializes")
-}
-
 /// Run blocking file or database work off the async threads. A panic in it
 /// is re-raised here; cancellation (runtime shutdown) becomes an error.
 async fn blocking<T, F>(sink: &str, f: F) -> Result<T, SinkError>

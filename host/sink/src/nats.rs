@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use async_nats::jetstream::object_store::ObjectStore;
 
-use super::{Blobs, NatsConfig, SinkError, record_json};
+use super::{Blobs, NatsConfig, SinkError};
 use popline_core::record::FeedbackRecord;
 
 /// Publishes records to a JetStream subject.
@@ -166,7 +166,7 @@ impl NatsSink {
                 .publish_with_headers(
                     self.subject.clone(),
                     headers,
-                    record_json(r).into_bytes().into(),
+                    r.to_json().into_bytes().into(),
                 )
                 .await
                 .map_err(|e| unavailable(format!("publishing record {}: {e}", r.id)))?;

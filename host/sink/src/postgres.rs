@@ -4,20 +4,25 @@
 //!
 //! The tables belong to the PostgreSQL schema history in
 //! [`popline_state::postgres`], so the database may be the fleet's state
-//! database. The sink's transaction is its own: the state commit follows it
-//! (sinks first, then state, as for every sink), and a replay after a crash
-//! between the two inserts nothing twice.
+//! database. On the state's own database the records join the state's
+//! commit transaction ([`PostgresSink::join_state`]), so records and
+//! outcomes commit together, fenced by the mailbox's lease. Elsewhere the
+//! sink's transaction is its own: the state commit follows it (sinks first,
+//! then state, as for every sink), and a replay after a crash between the
+//! two inserts nothing twice.
 
 use deadpool_postgres::Pool;
 
-use super::{Blobs, SinkError, record_json};
+use super::{Blobs, SinkError};
 use popline_core::record::FeedbackRecord;
+use popline_state::FeedbackRows;
 
 /// Inserts records into the `feedback` table of a PostgreSQL database.
 pub struct PostgresSink {
     name: String,
     pool: Pool,
     store_attachments: bool,
+    joins_state: bool,
 }
 
 impl PostgresSink {
@@ -35,12 +40,48 @@ impl PostgresSink {
             name: name.to_string(),
             pool,
             store_attachments,
+            joins_state: false,
         })
     }
 
     /// The sink's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether this sink's records are stored in the state's commit
+    /// transaction (see [`Self::join_state`]).
+    pub fn joins_state(&self) -> bool {
+        self.joins_state
+    }
+
+    /// Store this sink's records in the state's commit transaction instead
+    /// of its own: for a sink on the state's own database, so that records
+    /// and outcomes commit together under the mailbox's lease.
+    pub fn join_state(&mut self) {
+        self.joins_state = true;
+    }
+
+    /// The rows a batch puts in the database: its records and, with
+    /// `store_attachments`, the bytes of every attachment they reference.
+    pub fn rows<'a>(
+        &self,
+        records: &'a [FeedbackRecord],
+        blobs: &'a Blobs,
+    ) -> Result<FeedbackRows<'a>, SinkError> {
+        let mut attachments = Vec::new();
+        if self.store_attachments {
+            for r in records {
+                let bytes = blobs.of(&self.name, r)?;
+                for (a, bytes) in r.attachments.iter().zip(bytes) {
+                    attachments.push((a.sha256.as_str(), a.content_type.as_str(), bytes));
+                }
+            }
+        }
+        Ok(FeedbackRows {
+            records,
+            attachments,
+        })
     }
 
     /// Insert every record whose id is new, and the attachments they
@@ -50,11 +91,7 @@ impl PostgresSink {
         records: &[FeedbackRecord],
         blobs: &Blobs,
     ) -> Result<(), SinkError> {
-        if self.store_attachments {
-            for r in records {
-                blobs.of(&self.name, r)?;
-            }
-        }
+        let rows = self.rows(records, blobs)?;
         let unavailable = |e: &dyn std::fmt::Display| SinkError::Unavailable {
             sink: self.name.clone(),
             what: format!("PostgreSQL: {e}"),
@@ -63,49 +100,9 @@ impl PostgresSink {
             .await
             .map_err(|e| unavailable(&format!("{e:#}")))?;
         let tx = client.transaction().await.map_err(|e| unavailable(&e))?;
-        if self.store_attachments {
-            for a in records.iter().flat_map(|r| &r.attachments) {
-                let Some(bytes) = blobs.get(&a.sha256) else {
-                    continue;
-                };
-                tx.execute(
-                    "INSERT INTO attachments (sha256, content_type, size, data)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    &[&a.sha256, &a.content_type, &(bytes.len() as i64), &bytes],
-                )
-                .await
-                .map_err(|e| unavailable(&e))?;
-            }
-        }
-        let mut inserted = 0;
-        for r in records {
-            inserted += tx
-                .execute(
-                    "INSERT INTO feedback (id, pipeline, mailbox, uid, target, kind,
-                         author_address, author_name, subject, body_text, received_at,
-                         match_method, match_value, record)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb)
-                     ON CONFLICT (id) DO NOTHING",
-                    &[
-                        &r.id,
-                        &r.pipeline,
-                        &r.mailbox,
-                        &r.uid,
-                        &r.target,
-                        &r.kind,
-                        &r.author.address,
-                        &r.author.name,
-                        &r.subject,
-                        &r.body_text,
-                        &r.received_at,
-                        &r.match_.as_ref().map(|m| m.method.as_str()),
-                        &r.match_.as_ref().map(|m| m.value.as_str()),
-                        &record_json(r),
-                    ],
-                )
-                .await
-                .map_err(|e| unavailable(&e))?;
-        }
+        let inserted = popline_state::postgres::insert_feedback(&tx, &rows)
+            .await
+            .map_err(|e| unavailable(&e))?;
         tx.commit().await.map_err(|e| unavailable(&e))?;
         tracing::debug!(sink = %self.name, inserted, skipped = records.len() as u64 - inserted, "postgres batch stored");
         Ok(())

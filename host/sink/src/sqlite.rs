@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use anyhow::Context;
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::{Blobs, SinkError, blocking, record_json};
+use super::{Blobs, SinkError, blocking};
 use popline_core::record::FeedbackRecord;
 
 /// Inserts records into the `feedback` table of a SQLite database.
@@ -122,7 +122,7 @@ fn insert(
                 r.received_at,
                 r.match_.as_ref().map(|m| &m.method),
                 r.match_.as_ref().map(|m| &m.value),
-                record_json(r),
+                r.to_json(),
             ])?;
         }
     }

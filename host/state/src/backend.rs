@@ -100,6 +100,15 @@ pub struct Fingerprint {
     pub body_sha256: Option<String>,
 }
 
+/// Feedback records that join a batch's commit, with the attachment bytes
+/// to store beside them.
+pub struct FeedbackRows<'a> {
+    /// The batch's records (already checked for their attachments).
+    pub records: &'a [popline_core::record::FeedbackRecord],
+    /// Attachment bytes to store: SHA-256, content type, bytes.
+    pub attachments: Vec<(&'a str, &'a str, &'a [u8])>,
+}
+
 /// What the pipeline needs from state. Every method is one unit of work: a
 /// batch's outcomes are recorded atomically or not at all.
 #[async_trait::async_trait]
@@ -118,6 +127,20 @@ pub trait StateBackend: Send + Sync {
 
     /// Record a batch of committed messages, atomically.
     async fn record_batch(&self, mailbox: &str, batch: Vec<Committed>) -> anyhow::Result<()>;
+
+    /// [`Self::record_batch`] with the batch's feedback records stored in
+    /// the same transaction: a `postgres` sink on this backend's own
+    /// database. Only a backend that holds feedback tables can.
+    async fn record_batch_with_feedback(
+        &self,
+        mailbox: &str,
+        _batch: Vec<Committed>,
+        _feedback: FeedbackRows<'_>,
+    ) -> anyhow::Result<()> {
+        anyhow::bail!(
+            "mailbox {mailbox:?}: this state backend cannot store feedback records in its commit"
+        )
+    }
 
     /// Note, durably and before QUIT, that these uids were sent `DELE`:
     /// until [`StateBackend::mark_deleted`] they count as possibly deleted

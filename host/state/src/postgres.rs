@@ -27,7 +27,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, Transaction};
 
 use crate::backend::{
-    Committed, Fingerprint, LeaseInfo, MailboxStatus, Oversized, Seen, StateBackend,
+    Committed, FeedbackRows, Fingerprint, LeaseInfo, MailboxStatus, Oversized, Seen, StateBackend,
 };
 
 /// Schema steps; step `i` takes the database from version `i` to `i + 1`.
@@ -561,56 +561,34 @@ impl StateBackend for PostgresBackend {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         self.fence(&tx, mailbox).await?;
-        let insert = tx
-            .prepare(&format!(
-                "INSERT INTO messages (mailbox, uid, message_id, sha256, size, outcome,
-                                       records, outcome_detail, committed_at, body_sha256)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {NOW}, $9)
-                 ON CONFLICT (mailbox, uid) DO UPDATE SET
-                     message_id = excluded.message_id,
-                     body_sha256 = excluded.body_sha256,
-                     size = excluded.size,
-                     outcome = excluded.outcome,
-                     records = excluded.records,
-                     outcome_detail = excluded.outcome_detail,
-                     committed_at = excluded.committed_at,
-                     deleted_at = CASE WHEN messages.sha256 = excluded.sha256
-                                       THEN messages.deleted_at END,
-                     delete_pending = messages.sha256 = excluded.sha256 AND messages.delete_pending,
-                     sha256 = excluded.sha256"
-            ))
-            .await?;
-        for c in &batch {
-            let (outcome, records, detail) = c.outcome.columns();
-            let records = records.map(|n| n as i32);
-            let size = i64::try_from(c.size).unwrap_or(i64::MAX);
-            tx.execute(
-                &insert,
-                &[
-                    &mailbox,
-                    &c.uid,
-                    &c.message_id,
-                    &c.sha256,
-                    &size,
-                    &outcome,
-                    &records,
-                    &detail,
-                    &c.body_sha256,
-                ],
-            )
-            .await?;
-            tx.execute(
-                "DELETE FROM oversized WHERE mailbox = $1 AND uid = $2",
-                &[&mailbox, &c.uid],
-            )
-            .await?;
-        }
-        tx.commit().await.with_context(|| {
-            format!(
-                "recording {} committed messages of mailbox {mailbox:?}",
-                batch.len()
-            )
-        })
+        record_in(&tx, mailbox, &batch).await?;
+        tx.commit()
+            .await
+            .with_context(|| recording(mailbox, batch.len()))
+    }
+
+    async fn record_batch_with_feedback(
+        &self,
+        mailbox: &str,
+        batch: Vec<Committed>,
+        feedback: FeedbackRows<'_>,
+    ) -> anyhow::Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        self.fence(&tx, mailbox).await?;
+        let inserted = insert_feedback(&tx, &feedback)
+            .await
+            .with_context(|| format!("storing the feedback records of mailbox {mailbox:?}"))?;
+        record_in(&tx, mailbox, &batch).await?;
+        tx.commit()
+            .await
+            .with_context(|| recording(mailbox, batch.len()))?;
+        tracing::debug!(
+            mailbox,
+            inserted,
+            "feedback records stored with the batch's state"
+        );
+        Ok(())
     }
 
     async fn mark_deleting(&self, mailbox: &str, uids: Vec<String>) -> anyhow::Result<()> {
@@ -783,6 +761,7 @@ impl StateBackend for PostgresBackend {
             if holding > share {
                 // Over the fair share (a host joined): give this one up.
                 self.release(mailbox).await?;
+                tracing::info!(mailbox, host = %self.opts.host_id, holding, share, "gave the mailbox's lease up: over this host's fair share");
                 return Ok(false);
             }
             if self.renew_all(mailbox).await? {
@@ -876,4 +855,108 @@ impl StateBackend for PostgresBackend {
     fn lease_ttl(&self) -> Option<Duration> {
         Some(self.opts.lease_ttl)
     }
+}
+/// A batch's outcomes written in `tx` (fenced by the caller).
+async fn record_in(tx: &Transaction<'_>, mailbox: &str, batch: &[Committed]) -> anyhow::Result<()> {
+    let insert = tx
+        .prepare(&format!(
+            "INSERT INTO messages (mailbox, uid, message_id, sha256, size, outcome,
+                                   records, outcome_detail, committed_at, body_sha256)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {NOW}, $9)
+             ON CONFLICT (mailbox, uid) DO UPDATE SET
+                 message_id = excluded.message_id,
+                 body_sha256 = excluded.body_sha256,
+                 size = excluded.size,
+                 outcome = excluded.outcome,
+                 records = excluded.records,
+                 outcome_detail = excluded.outcome_detail,
+                 committed_at = excluded.committed_at,
+                 deleted_at = CASE WHEN messages.sha256 = excluded.sha256
+                                   THEN messages.deleted_at END,
+                 delete_pending = messages.sha256 = excluded.sha256 AND messages.delete_pending,
+                 sha256 = excluded.sha256"
+        ))
+        .await?;
+    for c in batch {
+        let (outcome, records, detail) = c.outcome.columns();
+        let records = records.map(|n| n as i32);
+        let size = i64::try_from(c.size).unwrap_or(i64::MAX);
+        tx.execute(
+            &insert,
+            &[
+                &mailbox,
+                &c.uid,
+                &c.message_id,
+                &c.sha256,
+                &size,
+                &outcome,
+                &records,
+                &detail,
+                &c.body_sha256,
+            ],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM oversized WHERE mailbox = $1 AND uid = $2",
+            &[&mailbox, &c.uid],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn recording(mailbox: &str, n: usize) -> String {
+    format!("recording {n} committed messages of mailbox {mailbox:?}")
+}
+
+/// Insert feedback records whose id is new, and the attachment bytes they
+/// reference, in `tx`: the `postgres` sink's write, on its own transaction
+/// or on the state's. Returns how many records were new.
+pub async fn insert_feedback(
+    tx: &Transaction<'_>,
+    rows: &FeedbackRows<'_>,
+) -> Result<u64, tokio_postgres::Error> {
+    for (sha256, content_type, bytes) in &rows.attachments {
+        tx.execute(
+            "INSERT INTO attachments (sha256, content_type, size, data)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[sha256, content_type, &(bytes.len() as i64), bytes],
+        )
+        .await?;
+    }
+    let insert = tx
+        .prepare(
+            "INSERT INTO feedback (id, pipeline, mailbox, uid, target, kind,
+                 author_address, author_name, subject, body_text, received_at,
+                 match_method, match_value, record)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .await?;
+    let mut inserted = 0;
+    for r in rows.records {
+        let json = r.to_json();
+        inserted += tx
+            .execute(
+                &insert,
+                &[
+                    &r.id,
+                    &r.pipeline,
+                    &r.mailbox,
+                    &r.uid,
+                    &r.target,
+                    &r.kind,
+                    &r.author.address,
+                    &r.author.name,
+                    &r.subject,
+                    &r.body_text,
+                    &r.received_at,
+                    &r.match_.as_ref().map(|m| m.method.as_str()),
+                    &r.match_.as_ref().map(|m| m.value.as_str()),
+                    &json,
+                ],
+            )
+            .await?;
+    }
+    Ok(inserted)
 }

@@ -30,6 +30,10 @@ pub struct OnceArgs {
     /// Never draw progress bars (they are drawn only when stderr is a terminal).
     #[arg(long)]
     pub no_progress: bool,
+    /// After the run, print where the time went, stage by stage (wall and
+    /// CPU), to stderr.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +86,10 @@ fn exit_code(results: &[(usize, Result<bool, u8>)]) -> u8 {
 /// in configuration order.
 pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
+    let started = std::time::Instant::now();
+    if args.timings {
+        popline_core::timing::enable();
+    }
     let (_config, all) = match load(config_path).await {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
@@ -150,6 +158,9 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
     lines.sort();
     for (_, line) in lines {
         println!("{line}");
+    }
+    if args.timings {
+        eprint!("{}", super::timings::report(started.elapsed()));
     }
     Ok(ExitCode::from(exit_code(&results)))
 }

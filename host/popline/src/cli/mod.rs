@@ -12,6 +12,7 @@ mod replay;
 mod scaffold;
 mod state;
 mod status;
+mod timings;
 mod token;
 
 use std::path::PathBuf;

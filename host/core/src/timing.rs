@@ -1,0 +1,266 @@
+//! Where a run's time goes, stage by stage (`popline once --timings`).
+//!
+//! Off by default: then a span costs one relaxed atomic load. When on,
+//! each stage adds up its count, wall time and, for stages that run
+//! synchronously on one thread, CPU time (the thread's own clock). Such
+//! synchronous spans nest: a stage inside another (a digest inside the MIME
+//! parse) is charged to itself only, so the CPU column adds up. Stages that
+//! wait (a TLS read, a sink write) have wall time only.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A stage of ingestion, in data-path order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Waiting for bytes from the server (TCP + TLS).
+    TlsRead,
+    /// Finding line ends and unstuffing dots in what arrived.
+    WireParse,
+    /// Turning raw bytes into the contract's email (mail-parser and
+    /// conversion), digests excluded.
+    MimeParse,
+    /// SHA-256 of messages, bodies and attachments.
+    Digest,
+    /// A fresh mapper instance.
+    MapperInstantiate,
+    /// The mapper's `handle` call (guest code and its host calls).
+    MapperCall,
+    /// Records to JSON.
+    RecordEncode,
+    /// Every sink's `write_batch`.
+    SinkWrite,
+    /// The state's commit of a batch.
+    StateCommit,
+}
+
+impl Stage {
+    /// Every stage, in data-path order.
+    pub const ALL: [Stage; 9] = [
+        Stage::TlsRead,
+        Stage::WireParse,
+        Stage::MimeParse,
+        Stage::Digest,
+        Stage::MapperInstantiate,
+        Stage::MapperCall,
+        Stage::RecordEncode,
+        Stage::SinkWrite,
+        Stage::StateCommit,
+    ];
+
+    /// The stage's name in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::TlsRead => "TLS read (wait)",
+            Stage::WireParse => "wire parse",
+            Stage::MimeParse => "MIME parse",
+            Stage::Digest => "digest",
+            Stage::MapperInstantiate => "mapper instantiate",
+            Stage::MapperCall => "mapper call",
+            Stage::RecordEncode => "record encode",
+            Stage::SinkWrite => "sink write",
+            Stage::StateCommit => "state commit",
+        }
+    }
+
+    /// Whether the stage runs synchronously on one thread (its CPU time is
+    /// measured).
+    pub fn synchronous(self) -> bool {
+        matches!(
+            self,
+            Stage::WireParse | Stage::MimeParse | Stage::Digest | Stage::RecordEncode
+        )
+    }
+}
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+struct Totals {
+    count: AtomicU64,
+    wall_ns: AtomicU64,
+    cpu_ns: AtomicU64,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const ZERO: Totals = Totals {
+    count: AtomicU64::new(0),
+    wall_ns: AtomicU64::new(0),
+    cpu_ns: AtomicU64::new(0),
+};
+static TOTALS: [Totals; Stage::ALL.len()] = [ZERO; Stage::ALL.len()];
+
+/// Start collecting timings (for the rest of the process).
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+fn charge(stage: Stage, wall: Duration, cpu: Duration, count: u64) {
+    let t = &TOTALS[stage as usize];
+    t.count.fetch_add(count, Ordering::Relaxed);
+    t.wall_ns
+        .fetch_add(wall.as_nanos() as u64, Ordering::Relaxed);
+    t.cpu_ns.fetch_add(cpu.as_nanos() as u64, Ordering::Relaxed);
+}
+
+/// The calling thread's CPU time.
+pub fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The whole process's CPU time so far (user + system).
+pub fn process_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct we own; all-zero is a valid rusage.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+struct Frame {
+    stage: Stage,
+    wall: Instant,
+    cpu: Duration,
+}
+
+thread_local! {
+    /// Synchronous spans open on this thread, innermost last.
+    static OPEN: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A stage being timed; charged when dropped.
+#[must_use = "the stage is timed until this is dropped"]
+pub struct Span(Option<(Stage, Instant)>);
+
+/// Time `stage` until the returned span is dropped. A synchronous stage
+/// must end on the thread it started on, with no `.await` in between.
+pub fn span(stage: Stage) -> Span {
+    if !enabled() {
+        return Span(None);
+    }
+    let now = Instant::now();
+    if stage.synchronous() {
+        let cpu = thread_cpu();
+        OPEN.with(|open| {
+            let mut open = open.borrow_mut();
+            // The enclosing stage pauses while this one runs.
+            if let Some(outer) = open.last_mut() {
+                charge(outer.stage, now - outer.wall, cpu - outer.cpu, 0);
+            }
+            open.push(Frame {
+                stage,
+                wall: now,
+                cpu,
+            });
+        });
+    }
+    Span(Some((stage, now)))
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        let Some((stage, started)) = self.0 else {
+            return;
+        };
+        let now = Instant::now();
+        if !stage.synchronous() {
+            charge(stage, now - started, Duration::ZERO, 1);
+            return;
+        }
+        let cpu = thread_cpu();
+        OPEN.with(|open| {
+            let mut open = open.borrow_mut();
+            let Some(frame) = open.pop() else { return };
+            charge(frame.stage, now - frame.wall, cpu - frame.cpu, 1);
+            if let Some(outer) = open.last_mut() {
+                outer.wall = now;
+                outer.cpu = cpu;
+            }
+        });
+    }
+}
+
+/// One stage's totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageTotals {
+    pub stage: Stage,
+    pub count: u64,
+    pub wall: Duration,
+    /// `None` for stages that wait (their CPU is not measured).
+    pub cpu: Option<Duration>,
+}
+
+/// The totals so far, every stage in data-path order.
+pub fn totals() -> Vec<StageTotals> {
+    Stage::ALL
+        .iter()
+        .map(|&stage| {
+            let t = &TOTALS[stage as usize];
+            StageTotals {
+                stage,
+                count: t.count.load(Ordering::Relaxed),
+                wall: Duration::from_nanos(t.wall_ns.load(Ordering::Relaxed)),
+                cpu: stage
+                    .synchronous()
+                    .then(|| Duration::from_nanos(t.cpu_ns.load(Ordering::Relaxed))),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Busy for `d` of this thread's CPU time.
+    fn spin(d: Duration) {
+        let t = thread_cpu();
+        while thread_cpu() - t < d {
+            std::hint::black_box(0u64);
+        }
+    }
+
+    /// A nested synchronous stage is charged to itself only: the outer
+    /// stage's CPU excludes it.
+    #[test]
+    fn nested_spans_charge_each_stage_its_own_time() {
+        enable();
+        let before = totals();
+        {
+            let _parse = span(Stage::MimeParse);
+            spin(Duration::from_millis(20));
+            {
+                let _digest = span(Stage::Digest);
+                spin(Duration::from_millis(60));
+            }
+            spin(Duration::from_millis(20));
+        }
+        let after = totals();
+        let grew = |s: Stage| {
+            let (a, b) = (&after[s as usize], &before[s as usize]);
+            (a.count - b.count, a.cpu.unwrap() - b.cpu.unwrap())
+        };
+        let (parse_n, parse_cpu) = grew(Stage::MimeParse);
+        let (digest_n, digest_cpu) = grew(Stage::Digest);
+        assert_eq!((parse_n, digest_n), (1, 1));
+        // Other tests may add digests concurrently; the lower bounds and
+        // the ordering are certain (40 ms of parse, or 100 ms if the digest
+        // were charged to it too).
+        assert!(digest_cpu >= Duration::from_millis(60), "{digest_cpu:?}");
+        assert!(parse_cpu >= Duration::from_millis(40), "{parse_cpu:?}");
+        assert!(
+            parse_cpu < digest_cpu,
+            "the digest is not charged to the parse: {parse_cpu:?} vs {digest_cpu:?}"
+        );
+    }
+}
