@@ -163,11 +163,11 @@ impl Pipelines {
             let mut sink = Sink::open(name, sc, &config.base_dir)
                 .await
                 .with_context(|| format!("opening sink {name:?}"))?;
-            if joins_state(config, sc)? {
-                if let Sink::Postgres(s) = &mut sink {
-                    s.join_state();
-                    tracing::info!(sink = %name, "the sink is on the state's database: its records commit in the state's transaction");
-                }
+            if joins_state(config, sc)?
+                && let Sink::Postgres(s) = &mut sink
+            {
+                s.join_state();
+                tracing::info!(sink = %name, "the sink is on the state's database: its records commit in the state's transaction");
             }
             sinks.insert(name.clone(), Arc::new(AsyncMutex::new(sink)));
         }
