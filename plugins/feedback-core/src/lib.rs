@@ -96,11 +96,15 @@ pub fn map_email(email: &Email, ctx: &Context, config: &Config) -> Result<Outcom
     };
     // The record carries the host's decoding problems, so a garbled body
     // is flagged where people read it.
-    let fields = if email.warnings.is_empty() {
-        Vec::new()
-    } else {
-        vec![("decode-warnings".to_owned(), email.warnings.join("; "))]
-    };
+    let mut fields = Vec::new();
+    if !email.warnings.is_empty() {
+        fields.push(("decode-warnings".to_owned(), email.warnings.join("; ")));
+    }
+    // A forward with no text of the tester's own: the body is the forwarded
+    // message, and the record says so.
+    if reply.forwarded {
+        fields.push(("forwarded".to_owned(), "true".to_owned()));
+    }
 
     Ok(Outcome::Feedback(vec![Feedback {
         target,
