@@ -59,10 +59,20 @@ fn split(lines: &[&str], marks: &[Mark]) -> Reply {
             }
             Mark::Text => {}
         }
-        if is_quoted(lines[i]) {
+        if is_quoted(lines[i]) || continues_quote(lines, i) {
             removed[i] = true;
             i += 1;
             continue;
+        }
+        // A mobile footer standing alone below the tester's text, with more
+        // text after it: clients that do not quote put the original there.
+        if is_mobile_footer(lines[i])
+            && stands_alone(lines, i)
+            && (0..i).any(|j| !removed[j] && !is_blank(lines[j]))
+            && (i + 1..lines.len()).any(|j| !is_blank(lines[j]))
+        {
+            removed[i..].fill(true);
+            break;
         }
         let introduces_quote = |len: usize| {
             (i + len..lines.len())
@@ -94,6 +104,7 @@ fn split(lines: &[&str], marks: &[Mark]) -> Reply {
         }
         i += 1;
     }
+    remove_list_footer(lines, &mut removed);
     remove_mobile_footers(lines, &mut removed);
     absorb_enclosed_blanks(lines, &mut removed);
     let body = kept_text(lines, &removed);
@@ -206,6 +217,71 @@ fn is_forward_separator(line: &str) -> bool {
     (is_original_message(line) || is_forward_header(line)) && {
         let lower = line.to_lowercase();
         FORWARD_STEMS.iter().any(|s| lower.contains(s))
+    }
+}
+
+/// A line without `>` inside a quote that a client hard-wrapped: the quoted
+/// line above is long, ends mid-sentence, and this one goes on in lowercase
+/// and is followed by quoted text (or nothing). A short answer between two
+/// quoted lines (`412`, `No.`) is the tester's.
+fn continues_quote(lines: &[&str], i: usize) -> bool {
+    let Some(above) = i.checked_sub(1).map(|j| lines[j].trim()) else {
+        return false;
+    };
+    let line = lines[i].trim();
+    let below = lines.get(i + 1).map(|l| l.trim());
+    is_quoted(above)
+        && above.chars().count() >= 60
+        && !above.ends_with(['.', '!', '?', ':'])
+        && line.starts_with(char::is_lowercase)
+        && below.is_none_or(|b| is_quoted(b) || b.is_empty() && i + 2 >= lines.len())
+}
+
+/// A mobile footer on a line of its own between blank lines, worded as a
+/// footer and not a sentence (no comma, no final full stop).
+fn stands_alone(lines: &[&str], i: usize) -> bool {
+    let line = lines[i].trim();
+    let blank_or_edge = |j: Option<usize>| j.and_then(|j| lines.get(j)).is_none_or(|l| is_blank(l));
+    blank_or_edge(i.checked_sub(1))
+        && blank_or_edge(Some(i + 1))
+        && !line.contains(", ")
+        && !line.ends_with('.')
+}
+
+/// Words of mailing-list footers (Mailman, Google Groups, Sympa...).
+const LIST_FOOTER_WORDS: &[&str] = &[
+    "mailing list",
+    "listinfo",
+    "unsubscribe",
+    "google groups",
+    "abmelden",
+    "désinscri",
+];
+
+/// A mailing list's footer at the end: a separator line followed by at most
+/// six short lines, one naming the list or how to leave it.
+fn remove_list_footer(lines: &[&str], removed: &mut [bool]) {
+    let kept: Vec<usize> = (0..lines.len())
+        .filter(|&j| !removed[j] && !is_blank(lines[j]))
+        .collect();
+    let Some(sep) = kept
+        .iter()
+        .rev()
+        .take(7)
+        .copied()
+        .find(|&j| is_separator_line(lines[j]) && lines[j].trim().chars().count() >= 10)
+    else {
+        return;
+    };
+    let tail: Vec<usize> = kept.iter().copied().filter(|&j| j > sep).collect();
+    let names_list = tail.iter().any(|&j| {
+        let lower = lines[j].to_lowercase();
+        LIST_FOOTER_WORDS.iter().any(|w| lower.contains(w))
+    });
+    if !tail.is_empty() && names_list {
+        for j in std::iter::once(sep).chain(tail) {
+            removed[j] = true;
+        }
     }
 }
 
@@ -376,10 +452,22 @@ fn is_attribution(line: &str) -> bool {
     } else {
         line
     };
-    if !(framed || ends_with_colon(line)) || line.chars().count() > 300 {
+    let lower = line.to_lowercase();
+    // `On Wed, 3 Mar 2026 08:14:43 -0200 Beta <b@x.org> wrote`, the colon
+    // lost: the header starts like one, ends with its verb, and has an
+    // address or a time.
+    let verb_last = !ends_with_colon(line)
+        && starts_like_header(line)
+        && (line.contains('@') || has_time_of_day(line))
+        && VERBS.iter().any(|v| {
+            lower
+                .trim_end()
+                .strip_suffix(v)
+                .is_some_and(|before| before.ends_with(' '))
+        });
+    if !(framed || verb_last || ends_with_colon(line)) || line.chars().count() > 300 {
         return false;
     }
-    let lower = line.to_lowercase();
     let has_verb = VERBS.iter().any(|v| contains_word(&lower, v))
         || CJK_VERBS.iter().any(|v| lower.contains(v));
     let anchored = starts_like_header(line) || line.contains('@') || has_time_of_day(line);
@@ -644,6 +732,8 @@ const SENT_LABELS: &[&str] = &[
     "gesendet",
     "datum",
     "envoyé",
+    "envoyé le",
+    "enviado el",
     "enviado",
     "enviada",
     "fecha",
@@ -1369,6 +1459,63 @@ mod tests {
             assert_eq!(reply.body, "Works on 412.", "{client}");
             assert!(reply.elided.unwrap().contains("Try 412"), "{client}");
         }
+    }
+
+    #[test]
+    fn header_that_lost_its_colon() {
+        let text = "Fine now.\n\nOn Tue, 3 Mar 2026 10:02:11 +0100 Lumen Beta <beta@example.com> wrote\n\nThe original.\n";
+        assert_eq!(split(text).0, "Fine now.");
+        // Prose ending in the verb is not a header.
+        for prose in ["On Monday my colleague wrote", "On 3 March the tool wrote"] {
+            let text = format!("Intro.\n{prose}\nmore\n");
+            assert_eq!(split(&text).1, None, "{prose}");
+        }
+    }
+
+    #[test]
+    fn footer_above_an_unquoted_original_ends_the_reply() {
+        for footer in [
+            "Sent from my Galaxy",
+            "Gesendet von Outlook für Android<https://aka.ms/ghei36>",
+            "Envoyé de mon iPhone",
+        ] {
+            let text = format!("Works now.\n\n{footer}\n\nPlease try build 412 and tell us.\n");
+            let (body, elided) = split(&text);
+            assert_eq!(body, "Works now.", "{footer}");
+            assert!(elided.unwrap().ends_with("tell us."), "{footer}");
+        }
+        // At the top, with nothing of the tester's above, only the footer goes.
+        let text = "Sent from my iPhone\n\nHi,\n\nThe export works.\n";
+        assert_eq!(
+            split(text).0,
+            "Sent from my iPhone\n\nHi,\n\nThe export works."
+        );
+        // A sentence that starts like a footer is the tester's.
+        let text = "Export fails.\n\nSent from my laptop, it works.\n\nOdd.\n";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn quoted_line_wrapped_without_its_marker() {
+        let text = "Thanks!\n\nOn Tue, 3 Mar 2026 at 10:02, Beta <b@x.org> wrote:\n\n\
+                    > Could you try the new build and tell us whether the export still hangs,\n\
+                    at 99% or earlier?\n> Thanks\n";
+        assert_eq!(split(text).0, "Thanks!");
+        // Short inline answers between quoted lines stay.
+        let text = "> Which build are you on at the moment, and on which machine did it hang\n412, the laptop\n> Crash?\nno\n";
+        assert_eq!(split(text).0, "412, the laptop\n\nno");
+    }
+
+    #[test]
+    fn mailing_list_footer() {
+        let text = "Works for me.\n\nDana\n\n_______________________________________________\n\
+                    beta-users mailing list\nbeta-users@lists.example.org\nhttps://lists.example.org/listinfo/beta-users\n";
+        let (body, elided) = split(text);
+        assert_eq!(body, "Works for me.\n\nDana");
+        assert!(elided.unwrap().contains("mailing list"));
+        // A rule above the tester's own last lines stays.
+        let text = "Works.\n\n__________\nDana, QA lead\n";
+        assert_eq!(split(text).1, None);
     }
 
     #[test]
