@@ -30,7 +30,16 @@ pub struct Reply {
 /// Splits a plain-text reply.
 pub fn split_reply(text: &str) -> Reply {
     let lines: Vec<&str> = text.lines().collect();
-    split(&lines, &vec![Mark::Text; lines.len()])
+    split(&lines, &vec![Mark::Text; lines.len()], false)
+}
+
+/// Splits a message whose subject says it is a forward (`Fwd:`, `WG:`...):
+/// as [`split_reply`], but any separator or header block with nothing of the
+/// tester's own above it (Outlook's `-----Original Message-----` and
+/// `From:`/`Sent:` block are used for forwards too) starts the forwarded text.
+pub fn split_forward(text: &str) -> Reply {
+    let lines: Vec<&str> = text.lines().collect();
+    split(&lines, &vec![Mark::Text; lines.len()], true)
 }
 
 /// Converts an HTML reply to text and splits it.
@@ -38,10 +47,10 @@ pub fn split_html_reply(html: &str) -> Reply {
     let converted = html::convert(html);
     let lines: Vec<&str> = converted.iter().map(|(text, _)| text.as_str()).collect();
     let marks: Vec<Mark> = converted.iter().map(|&(_, mark)| mark).collect();
-    split(&lines, &marks)
+    split(&lines, &marks, false)
 }
 
-fn split(lines: &[&str], marks: &[Mark]) -> Reply {
+fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
     let mut removed = vec![false; lines.len()];
     // Where a forwarded message's separator cut the rest.
     let mut forward_cut = None;
@@ -96,7 +105,7 @@ fn split(lines: &[&str], marks: &[Mark]) -> Reply {
             continue;
         }
         if let Some(start) = cut_start(lines, i) {
-            if is_forward_separator(lines[i].trim()) {
+            if forward || is_forward_separator(lines[i].trim()) {
                 forward_cut = Some(i);
             }
             removed[start..].fill(true);
@@ -125,27 +134,10 @@ fn split(lines: &[&str], marks: &[Mark]) -> Reply {
 /// (`From:`, `Date:`, `Subject:`, `To:`...) and with one level of `>`
 /// removed when the whole forwarded text is quoted.
 fn forwarded(lines: &[&str], removed: &[bool], at: usize) -> Reply {
-    let mut start = at + 1;
-    while start < lines.len() && is_blank(lines[start]) {
-        start += 1;
-    }
-    // The forwarded header block: field lines up to the first blank line.
-    let mut end = start;
-    while end < lines.len() && !is_blank(lines[end]) && field_label(lines[end]).is_some() {
-        end += 1;
-    }
-    // A field's value wrapped onto the next line(s) belongs to the block.
-    if end > start {
-        while end < lines.len() && !is_blank(lines[end]) {
-            end += 1;
-        }
-    }
-    let content = &lines[end..];
-    let all_quoted = content
-        .iter()
-        .filter(|l| !is_blank(l))
-        .all(|l| is_quoted(l));
-    let content: Vec<&str> = content
+    // Apple Mail quotes the whole forwarded message, header fields too.
+    let rest = &lines[at + 1..];
+    let all_quoted = rest.iter().filter(|l| !is_blank(l)).all(|l| is_quoted(l));
+    let rest: Vec<&str> = rest
         .iter()
         .map(|l| {
             if all_quoted {
@@ -156,12 +148,20 @@ fn forwarded(lines: &[&str], removed: &[bool], at: usize) -> Reply {
             }
         })
         .collect();
-    let body = kept_text(&content, &vec![false; content.len()]);
-    // What was elided before the separator (blank lines, footers) and the
-    // separator with the forwarded header fields.
-    let mut gone = removed.to_vec();
-    gone[end..].fill(false);
-    let elided = elided_text(&lines[..end], &gone[..end]);
+    let mut start = 0;
+    while start < rest.len() && is_blank(rest[start]) {
+        start += 1;
+    }
+    // The forwarded header block: field lines (and their folded
+    // continuations) up to the first blank line.
+    let mut end = start;
+    while end < rest.len()
+        && !is_blank(rest[end])
+        && (field_label(rest[end]).is_some() || (end > start && rest[end].starts_with([' ', '\t'])))
+    {
+        end += 1;
+    }
+    let body = kept_text(&rest[end..], &vec![false; rest.len() - end]);
     if body.is_empty() {
         return Reply {
             body,
@@ -169,11 +169,48 @@ fn forwarded(lines: &[&str], removed: &[bool], at: usize) -> Reply {
             forwarded: true,
         };
     }
+    // Elided: what went before the separator (blank lines, footers), the
+    // separator and the forwarded header fields.
+    let header_end = at + 1 + end;
+    let mut gone = removed.to_vec();
+    gone[header_end..].fill(false);
     Reply {
         body,
-        elided,
+        elided: elided_text(&lines[..header_end], &gone[..header_end]),
         forwarded: true,
     }
+}
+
+/// Subject prefixes of forwards: `Fwd:`, `Fw:`, `WG:` (German), `TR:`
+/// (French), `RV:` (Spanish), `I:` (Italian), `Doorst:` (Dutch), `VB:`
+/// (Swedish), `PD:` (Polish), `Enc:` (Portuguese), `VS:` (Finnish), `Fwd`
+/// in brackets, `转发:`, `轉寄:`, `Пересл:`.
+pub fn is_forward_subject(subject: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "fwd",
+        "fw",
+        "wg",
+        "tr",
+        "rv",
+        "i",
+        "doorst",
+        "vb",
+        "pd",
+        "enc",
+        "vs",
+        "vl",
+        "videresend",
+        "转发",
+        "轉寄",
+        "пересл",
+        "ilt",
+        "továbbítás",
+        "προώθ",
+    ];
+    let lower = lowercase(subject.trim().trim_start_matches('['));
+    lower
+        .split_once([':', '：', ']'])
+        .is_some_and(|(head, _)| PREFIXES.contains(&head.trim()))
 }
 
 /// Word stems that mark a separator or header as a forwarded message's.
@@ -215,7 +252,7 @@ const FORWARD_STEMS: &[&str] = &[
 /// ---------`, `Begin forwarded message:` and their translations).
 fn is_forward_separator(line: &str) -> bool {
     (is_original_message(line) || is_forward_header(line)) && {
-        let lower = line.to_lowercase();
+        let lower = lowercase(line);
         FORWARD_STEMS.iter().any(|s| lower.contains(s))
     }
 }
@@ -631,6 +668,9 @@ const SEPARATOR_PHRASES: &[&str] = &[
     "původní zpráva",
     "přeposlaná zpráva",
     "pôvodná správa",
+    "původní e-mail",
+    "původní email",
+    "pôvodný e-mail",
     "orijinal ileti",
     "özgün ileti",
     "iletilen ileti",
@@ -659,11 +699,13 @@ const SEPARATOR_PHRASES: &[&str] = &[
 fn is_original_message(line: &str) -> bool {
     line.starts_with("--")
         && SEPARATOR_PHRASES.contains(
-            &line
-                .trim_matches(|c: char| c == '-' || c.is_whitespace())
-                .to_lowercase()
-                .as_str(),
+            &lowercase(line.trim_matches(|c: char| c == '-' || c.is_whitespace())).as_str(),
         )
+}
+
+/// Lowercase without the combining dot Turkish `İ` leaves (`i̇`).
+fn lowercase(text: &str) -> String {
+    text.to_lowercase().replace('\u{307}', "")
 }
 
 /// Apple Mail's "Begin forwarded message:" and its translations.
@@ -690,7 +732,7 @@ const FORWARD_HEADERS: &[&str] = &[
 
 fn is_forward_header(line: &str) -> bool {
     ends_with_colon(line) && {
-        let lower = line.to_lowercase();
+        let lower = lowercase(line);
         let bare = lower.trim_end_matches([':', '：', ' ']);
         FORWARD_HEADERS.contains(&bare)
     }
@@ -758,6 +800,7 @@ const SENT_LABELS: &[&str] = &[
     "lähetetty",
     "päivämäärä",
     "odesláno",
+    "odoslané",
     "надіслано",
     "gönderildi",
     "gönderilme",
@@ -826,11 +869,14 @@ fn is_outlook_header(lines: &[&str], i: usize) -> bool {
     let has = |line: &str, labels: &[&str]| {
         field_label(line).is_some_and(|l| labels.contains(&l.as_str()))
     };
-    if !has(lines[i], &FROM_LABELS) {
-        return false;
-    }
     let block = &lines[i + 1..lines.len().min(i + 5)];
-    block.iter().any(|l| has(l, &SENT_LABELS)) && block.iter().any(|l| has(l, &SUBJECT_LABELS))
+    let subject_below = block.iter().any(|l| has(l, SUBJECT_LABELS));
+    if has(lines[i], FROM_LABELS) {
+        return subject_below && block.iter().any(|l| has(l, SENT_LABELS));
+    }
+    // GMX and Web.de start with the date: `Gesendet:`, `Von:`, `An:`,
+    // `Betreff:`.
+    has(lines[i], SENT_LABELS) && subject_below && block.iter().any(|l| has(l, FROM_LABELS))
 }
 
 /// Footer lines mobile mail apps add, lowercase prefixes.
@@ -1409,11 +1455,8 @@ mod tests {
         let reply = split_reply(text);
         assert!(reply.forwarded);
         // The quoted header lines are quoted too, so one level goes from all.
-        assert!(
-            reply.body.ends_with("Line one\nLine two"),
-            "{:?}",
-            reply.body
-        );
+        assert_eq!(reply.body, "Line one\nLine two");
+        assert!(reply.elided.unwrap().ends_with("> Subject: Hi"));
         // With text of the tester's own, the forward is elided as before.
         let text = "Look at this one.\n\n---------- Forwarded message ---------\nFrom: B <b@x.org>\n\nOld\n";
         let reply = split_reply(text);
@@ -1516,6 +1559,50 @@ mod tests {
         // A rule above the tester's own last lines stays.
         let text = "Works.\n\n__________\nDana, QA lead\n";
         assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn header_blocks_of_webmails() {
+        for block in [
+            // GMX and Web.de: the date first.
+            "Gesendet: Dienstag, 03. März 2026 um 10:02 Uhr\nVon: \"Lumen Beta\" <b@x.org>\nAn: dana@example.org\nBetreff: Export",
+            // Seznam.
+            "---------- Původní e-mail ----------\nOd: Lumen Beta <b@x.org>\nKomu: dana@example.org\nDatum: 3. 3. 2026 10:02:14\nPředmět: Export",
+            // QQ.
+            "------------------ 原始邮件 ------------------\n发件人: \"Lumen Beta\"<b@x.org>;\n发送时间: 2026年3月3日(星期二) 上午10:02\n主题: Export",
+            // Turkish Outlook, dotted capital I in the separator.
+            "---------- İletilen ileti ----------\nKimden: Lumen Beta <b@x.org>\nKonu: Export",
+        ] {
+            let text = format!("Still broken.\n\n{block}\n\nOriginal text\n");
+            let (body, elided) = split(&text);
+            assert_eq!(body, "Still broken.", "{block}");
+            assert!(elided.unwrap().ends_with("Original text"), "{block}");
+        }
+        // `Gesendet:` in prose without the rest of a block is the tester's.
+        let text = "Gesendet: gestern, wie besprochen.\nVon mir aus passt es.\n";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn forward_subjects() {
+        for subject in [
+            "Fwd: Export",
+            "FW: Export",
+            "WG: Export",
+            "TR : Export",
+            "[Fwd: Export]",
+            "转发：Export",
+        ] {
+            assert!(is_forward_subject(subject), "{subject}");
+        }
+        for subject in [
+            "Re: Export",
+            "Fwd export later",
+            "Trial: Export",
+            "Important: update",
+        ] {
+            assert!(!is_forward_subject(subject), "{subject}");
+        }
     }
 
     #[test]
