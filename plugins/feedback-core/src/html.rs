@@ -6,7 +6,9 @@
 //!
 //! It also recognises the containers mail clients wrap quoted history and
 //! signatures in (Gmail's `gmail_attr`, Thunderbird's `moz-cite-prefix`,
-//! Outlook's `divRplyFwdMsg`, `appendonsend` and border-top separator...) and
+//! Outlook's `divRplyFwdMsg`, `appendonsend` and border-top separator, also
+//! used by Windows Mail, Yahoo's and AOL's `…yahoo_quoted`, Proton's
+//! `protonmail_quote`, Zimbra's `zwchr` rule...) and
 //! marks the lines they produce, so [`crate::split_html_reply`] can remove
 //! them even when their text would not give them away.
 

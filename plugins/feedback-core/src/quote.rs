@@ -6,8 +6,14 @@
 //! that introduces unquoted text ends the reply, as do an "Original Message"
 //! or "Forwarded message" separator, an Outlook `From:`/`Sent:`/`Subject:`
 //! block (labels in any supported language) and a `-- ` signature delimiter.
-//! Mobile footers ("Sent from my iPhone", "Get Outlook for Android"...) at the
-//! end of a block of the tester's text are removed too.
+//! Mobile footers ("Sent from my iPhone", "Get Outlook for Android"...),
+//! separator lines and invisible characters at the end of a block of the
+//! tester's text are removed too, as is a mailing list's footer; a footer
+//! standing alone above more text ends the reply (clients that do not quote
+//! put the original there).
+//!
+//! A forward with nothing of the tester's own keeps the forwarded text as the
+//! body ([`Reply::forwarded`]), so a reply never loses its substance.
 //!
 //! HTML replies are converted first; the lines of the containers mail clients
 //! put quotes and signatures in are removed whatever their text says.
