@@ -20,8 +20,8 @@
 //! - the expectations written in those projects' test files (JavaScript,
 //!   Ruby, Python): an equality between a string literal (or a constant
 //!   holding one) and the visible reply of the fixture the test loaded gives
-//!   an exact label; `include`/`in` and `not include`/`not in` assertions on
-//!   the reply give containment constraints.
+//!   an exact label; `include`/`in`, `not include`/`not in` and
+//!   `startswith`/`endswith` assertions on the reply give constraints.
 //!
 //! `POPLINE_EXTERNAL_MAPPER=FILE.wasm` scores another mapper component
 //! instead of the one built from `plugins/feedback-default`.
@@ -64,11 +64,18 @@ struct Expect {
     exact: Option<String>,
     include: Vec<String>,
     exclude: Vec<String>,
+    /// The reply starts / ends with these (Python `startswith`/`endswith`).
+    prefix: Vec<String>,
+    suffix: Vec<String>,
 }
 
 impl Expect {
     fn is_empty(&self) -> bool {
-        self.exact.is_none() && self.include.is_empty() && self.exclude.is_empty()
+        self.exact.is_none()
+            && self.include.is_empty()
+            && self.exclude.is_empty()
+            && self.prefix.is_empty()
+            && self.suffix.is_empty()
     }
 }
 
@@ -327,6 +334,31 @@ fn labels_from_test_code(code: &str, labels: &mut BTreeMap<String, Expect>) {
             put_exact(current(m.start()), value);
         }
     }
+    // `assert body.startswith('…')` / `endswith` on the reply.
+    let py_ends =
+        Regex::new(r"assert\s+(\w+)(?:\.strip\(\))?\.(startswith|endswith)\(\s*").unwrap();
+    for c in py_ends.captures_iter(code) {
+        let m = c.get(0).unwrap();
+        let var = &c[1];
+        let Some((value, _)) = parse_literal(&code[m.end()..], &consts) else {
+            continue;
+        };
+        let last = assign
+            .captures_iter(&code[..m.start()])
+            .filter(|a| &a[1] == var)
+            .last();
+        if let Some(a) = last
+            && (a[2].contains("parse_reply") || a[2].contains("include=True"))
+            && let Some(name) = current(m.start())
+        {
+            let e = labels.entry(name).or_default();
+            if &c[2] == "startswith" {
+                e.prefix.push(value);
+            } else {
+                e.suffix.push(value);
+            }
+        }
+    }
     for c in include.captures_iter(code) {
         let m = c.get(0).unwrap();
         if let Some((value, _)) = parse_literal(&code[m.end()..], &consts)
@@ -508,6 +540,8 @@ fn discover(root: &Path, name: &str) -> Source {
                         }
                         e.include.extend(expect.include);
                         e.exclude.extend(expect.exclude);
+                        e.prefix.extend(expect.prefix);
+                        e.suffix.extend(expect.suffix);
                     }
                 }
             }
@@ -823,7 +857,19 @@ async fn quality_external() {
                     .unwrap();
                 }
             }
-            if !case.expect.include.is_empty() || !case.expect.exclude.is_empty() {
+            let ends = |s: &String, start: bool| {
+                let s = normalize(s);
+                if start {
+                    body.starts_with(&s)
+                } else {
+                    body.ends_with(&s)
+                }
+            };
+            if !case.expect.include.is_empty()
+                || !case.expect.exclude.is_empty()
+                || !case.expect.prefix.is_empty()
+                || !case.expect.suffix.is_empty()
+            {
                 // popline removes quoted lines and the header introducing
                 // them, keeping the answers: a source that expects them is
                 // not followed there.
@@ -840,12 +886,15 @@ async fn quality_external() {
                     .iter()
                     .filter(|s| body.contains(s.as_str()))
                     .collect();
-                let ok = lacking.is_empty() && extra.is_empty();
+                let bad_ends: Vec<&String> = (case.expect.prefix.iter().filter(|s| !ends(s, true)))
+                    .chain(case.expect.suffix.iter().filter(|s| !ends(s, false)))
+                    .collect();
+                let ok = lacking.is_empty() && extra.is_empty() && bad_ends.is_empty();
                 t.constraints[h].add(ok);
                 if !ok && show {
                     writeln!(
                         misses,
-                        "  [{}] {}/{} (constraints):\n    lacks {lacking:?}\n    has {extra:?}\n    got: {body:?}",
+                        "  [{}] {}/{} (constraints):\n    lacks {lacking:?}\n    has {extra:?}\n    does not start/end with {bad_ends:?}\n    got: {body:?}",
                         halves[h], source.name, case.rel
                     )
                     .unwrap();

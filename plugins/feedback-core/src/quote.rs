@@ -81,8 +81,8 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
         }
         // A mobile footer standing alone below the tester's text, with more
         // text after it: clients that do not quote put the original there.
-        if is_mobile_footer(lines[i])
-            && stands_alone(lines, i)
+        if stands_alone(lines, i)
+            && is_mobile_footer(lines[i])
             && (0..i).any(|j| !removed[j] && !is_blank(lines[j]))
             && (i + 1..lines.len()).any(|j| !is_blank(lines[j]))
         {
@@ -495,11 +495,16 @@ fn is_attribution(line: &str) -> bool {
     } else {
         line
     };
+    let colon = ends_with_colon(line);
+    // Most lines end here, before anything is allocated.
+    if !(framed || colon || starts_like_header(line)) {
+        return false;
+    }
     let lower = line.to_lowercase();
     // `On Wed, 3 Mar 2026 08:14:43 -0200 Beta <b@x.org> wrote`, the colon
     // lost: the header starts like one, ends with its verb, and has an
     // address or a time.
-    let verb_last = !ends_with_colon(line)
+    let verb_last = !colon
         && starts_like_header(line)
         && (line.contains('@') || has_time_of_day(line))
         && VERBS.iter().any(|v| {
@@ -508,7 +513,7 @@ fn is_attribution(line: &str) -> bool {
                 .strip_suffix(v)
                 .is_some_and(|before| before.ends_with(' '))
         });
-    if !(framed || verb_last || ends_with_colon(line)) || line.chars().count() > 300 {
+    if !(framed || verb_last || colon) || line.chars().count() > 300 {
         return false;
     }
     let has_verb = VERBS.iter().any(|v| contains_word(&lower, v))
@@ -533,23 +538,29 @@ fn ends_with_address(line: &str) -> bool {
 /// A time of day such as `10:02` or `10.02` (Finnish `klo 10.02`), not
 /// part of a longer number or a dotted date (`20.10.2017`).
 fn has_time_of_day(line: &str) -> bool {
-    let c: Vec<char> = line.chars().collect();
-    let digit = |k: usize| c.get(k).is_some_and(char::is_ascii_digit);
-    (0..c.len()).any(|i| {
-        if i > 0 && c[i - 1].is_alphanumeric() {
+    let b = line.as_bytes();
+    let digit = |k: usize| b.get(k).is_some_and(u8::is_ascii_digit);
+    (0..b.len()).any(|i| {
+        // An ASCII digit is always at a character boundary.
+        if !b[i].is_ascii_digit()
+            || line[..i]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphanumeric)
+        {
             return false;
         }
-        let digits = c[i..].iter().take_while(|x| x.is_ascii_digit()).count();
+        let digits = b[i..].iter().take_while(|x| x.is_ascii_digit()).count();
         if !(1..=2).contains(&digits) {
             return false;
         }
         let j = i + digits;
-        let sep = c.get(j).copied();
-        matches!(sep, Some(':' | '.'))
+        let sep = b.get(j).copied();
+        matches!(sep, Some(b':' | b'.'))
             && digit(j + 1)
             && digit(j + 2)
             && !digit(j + 3)
-            && !(sep == Some('.') && c.get(j + 3) == Some(&'.'))
+            && !(sep == Some(b'.') && b.get(j + 3) == Some(&b'.'))
     })
 }
 
