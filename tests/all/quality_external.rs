@@ -316,6 +316,20 @@ fn labels_from_test_code(code: &str, labels: &mut BTreeMap<String, Expect>) {
             put_exact(current(m.start()), value);
         }
     }
+    // The fixture a Python variable holds the reply of: `body =
+    // cut(first_message.text…)` after `first_message = self.get_email('x')`.
+    let text_of = Regex::new(r"(\w+)\.text\b").unwrap();
+    let fixture_of = |assigned: &str, at: usize| -> Option<String> {
+        let holder = text_of.captures(assigned)?.get(1)?.as_str().to_owned();
+        let load = assign
+            .captures_iter(&code[..at])
+            .filter(|a| a[1] == *holder)
+            .last()?;
+        let c = fixture.captures(load.get(2)?.as_str())?;
+        (1..=4)
+            .find_map(|i| c.get(i))
+            .map(|m| m.as_str().to_owned())
+    };
     // `assert body == '…'` where `body` was last assigned the reply
     // (`parse_reply(…)` or a cut that keeps the signature).
     for c in py_assert_var.captures_iter(code) {
@@ -331,7 +345,8 @@ fn labels_from_test_code(code: &str, labels: &mut BTreeMap<String, Expect>) {
         if let Some(a) = last
             && (a[2].contains("parse_reply") || a[2].contains("include=True"))
         {
-            put_exact(current(m.start()), value);
+            let name = fixture_of(&a[2], a.get(0).unwrap().start()).or_else(|| current(m.start()));
+            put_exact(name, value);
         }
     }
     // `assert body.startswith('…')` / `endswith` on the reply.
@@ -349,7 +364,8 @@ fn labels_from_test_code(code: &str, labels: &mut BTreeMap<String, Expect>) {
             .last();
         if let Some(a) = last
             && (a[2].contains("parse_reply") || a[2].contains("include=True"))
-            && let Some(name) = current(m.start())
+            && let Some(name) =
+                fixture_of(&a[2], a.get(0).unwrap().start()).or_else(|| current(m.start()))
         {
             let e = labels.entry(name).or_default();
             if &c[2] == "startswith" {

@@ -58,9 +58,10 @@ pub fn split_html_reply(html: &str) -> Reply {
 
 fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
     let mut removed = vec![false; lines.len()];
+    remove_external_banner(lines, marks, &mut removed);
     // Where a forwarded message's separator cut the rest.
     let mut forward_cut = None;
-    let mut i = 0;
+    let mut i = removed.iter().rposition(|&r| r).map_or(0, |j| j + 1);
     while i < lines.len() {
         match marks[i] {
             Mark::Cut => {
@@ -260,6 +261,43 @@ fn is_forward_separator(line: &str) -> bool {
     (is_original_message(line) || is_forward_header(line)) && {
         let lower = lowercase(line);
         FORWARD_STEMS.iter().any(|s| lower.contains(s))
+    }
+}
+
+/// How mail gateways start the warning they put above a message from outside
+/// the organisation, lowercase.
+const BANNER_STARTS: &[&str] = &[
+    "caution:",
+    "caution -",
+    "[external]",
+    "[extern]",
+    "external email",
+    "external sender",
+    "external:",
+    "this email originated from outside",
+    "this message is from an external sender",
+    "this message originated outside",
+    "warning: external",
+    "achtung: diese e-mail",
+    "externe e-mail",
+];
+
+/// A gateway's external-sender warning as the message's first paragraph is
+/// not the tester's.
+fn remove_external_banner(lines: &[&str], marks: &[Mark], removed: &mut [bool]) {
+    let Some(first) = lines.iter().position(|l| !is_blank(l)) else {
+        return;
+    };
+    let lower = lines[first].trim().to_lowercase();
+    if marks[first] != Mark::Text || !BANNER_STARTS.iter().any(|b| lower.starts_with(b)) {
+        return;
+    }
+    let end = (first..lines.len())
+        .find(|&j| is_blank(lines[j]))
+        .unwrap_or(lines.len());
+    // Only when the tester's text follows.
+    if (end..lines.len()).any(|j| !is_blank(lines[j])) {
+        removed[first..end].fill(true);
     }
 }
 
@@ -642,6 +680,7 @@ const SEPARATOR_PHRASES: &[&str] = &[
     "forwarded message",
     "ursprüngliche nachricht",
     "originalnachricht",
+    "original-nachricht",
     "weitergeleitete nachricht",
     "message d'origine",
     "message original",
@@ -1263,6 +1302,7 @@ mod tests {
             "发件人: Lumen Beta\n发送时间: 2026年3月3日 10:02\n收件人: Dana\n主题: Export",
             "*From:* Lumen Beta\n*Date:* Tue, 3 Mar 2026\n*To:* Dana\n*Subject:* Export",
             "-----Ursprüngliche Nachricht-----\nVon: Lumen Beta",
+            "-----Original-Nachricht-----\nBetreff: Export",
             "-------- Message d'origine --------",
             "---------- Forwarded message ---------",
             "-----原始邮件-----",
@@ -1620,6 +1660,17 @@ mod tests {
         ] {
             assert!(!is_forward_subject(subject), "{subject}");
         }
+    }
+
+    #[test]
+    fn external_sender_banner_at_the_top() {
+        let text = "    CAUTION: This email is from outside the company. Do not open attachments you did not expect.\n\nHi,\n\nThe export works.\n";
+        let (body, elided) = split(text);
+        assert_eq!(body, "Hi,\n\nThe export works.");
+        assert!(elided.unwrap().contains("CAUTION"));
+        // Further down it is the tester's text.
+        let text = "Hi,\n\nCaution: the export overwrites files.\n";
+        assert_eq!(split(text).1, None);
     }
 
     #[test]
