@@ -925,14 +925,25 @@ fn is_outlook_header(lines: &[&str], i: usize) -> bool {
     let has = |line: &str, labels: &[&str]| {
         field_label(line).is_some_and(|l| labels.contains(&l.as_str()))
     };
+    // Most lines have no label: decide on the line itself first.
+    let Some(label) = field_label(lines[i]) else {
+        return false;
+    };
+    let (from, sent) = (
+        FROM_LABELS.contains(&label.as_str()),
+        SENT_LABELS.contains(&label.as_str()),
+    );
+    if !(from || sent) {
+        return false;
+    }
     let block = &lines[i + 1..lines.len().min(i + 5)];
     let subject_below = block.iter().any(|l| has(l, SUBJECT_LABELS));
-    if has(lines[i], FROM_LABELS) {
+    if from {
         return subject_below && block.iter().any(|l| has(l, SENT_LABELS));
     }
     // GMX and Web.de start with the date: `Gesendet:`, `Von:`, `An:`,
     // `Betreff:`.
-    has(lines[i], SENT_LABELS) && subject_below && block.iter().any(|l| has(l, FROM_LABELS))
+    subject_below && block.iter().any(|l| has(l, FROM_LABELS))
 }
 
 /// Footer lines mobile mail apps add, lowercase prefixes.
