@@ -90,7 +90,11 @@ fn fnv1a(text: &str) -> u64 {
 }
 
 fn half(rel: &str) -> &'static str {
-    if fnv1a(rel) % 2 == 0 { "dev" } else { "check" }
+    if fnv1a(rel).is_multiple_of(2) {
+        "dev"
+    } else {
+        "check"
+    }
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
