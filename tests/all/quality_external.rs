@@ -36,7 +36,7 @@
 //! checked (popline keeps inline answers, not the quotes they answer).
 //! Comparison ignores line endings, trailing spaces and blank lines at
 //! either end. Other differences (e.g. a source that drops a sign-off name
-//! such as "-Abhishek", which popline keeps) count as misses.
+//! such as "-Dana" under the text, which popline keeps) count as misses.
 //!
 //! Files are split into a development half and a check half by a fixed hash
 //! (FNV-1a) of their path inside the source. Only development misses are
