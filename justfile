@@ -30,6 +30,11 @@ test: plugins
 quality:
     cargo test --test all quality -- --nocapture
 
+# The reference mapper on public fixture sets kept outside the repository (one folder per source in DIR):
+# exact-trim rate and containment checks per source, development and check halves; see tests/all/quality_external.rs.
+quality-external dir:
+    POPLINE_EXTERNAL_DIR="$(realpath '{{dir}}')" cargo test --test all quality_external -- --ignored --nocapture
+
 # The reference plugins also build with cargo-component (what plugin authors use).
 component-check:
     cargo component build --profile plugin -p pop3-standard -p feedback-default

@@ -1555,6 +1555,11 @@ def main():
               {"category": "edge", "client": "various", "lang": "en", "target": ITEMS[0][0],
                "method": "plus-address", "value": token, "body": body})
         count += 1
+    # More languages, webmail clients, forwards and leftovers (world.py).
+    import world
+    for category, name, raw, label in world.all_cases():
+        write(category, name, raw, label)
+        count += 1
     for category, name, raw, skip in machine_cases():
         write(category, name, raw, {"category": category, "skip": skip})
         count += 1

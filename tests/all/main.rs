@@ -24,6 +24,7 @@ mod once_progress;
 mod plugin_limits;
 mod plugin_runtime;
 mod quality;
+mod quality_external;
 mod replay;
 mod scaffold;
 mod sdk;

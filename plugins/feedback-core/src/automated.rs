@@ -54,11 +54,33 @@ fn bounce_reason(email: &Email) -> Option<String> {
             return Some(SkipCategory::Bounce.reason(header_detail(name, &header.value)));
         }
     }
-    let sender = email.from.iter().find(|a| {
+    if let Some(sender) = email.from.iter().find(|a| {
         let local = a.address.trim().rsplit_once('@').map_or("", |(l, _)| l);
         BOUNCE_SENDERS.iter().any(|b| local.eq_ignore_ascii_case(b))
-    })?;
-    Some(SkipCategory::Bounce.reason(format!("sent by {}", sender.address.trim())))
+    }) {
+        return Some(SkipCategory::Bounce.reason(format!("sent by {}", sender.address.trim())));
+    }
+    // `From: MAILER-DAEMON <>`: the null sender, named as a delivery system
+    // (DragonFly's dma, some appliances). The host may parse no address from
+    // it at all, so the raw field is read.
+    let named_bounce = |name: &str| {
+        let name = name.trim().trim_matches('"').trim();
+        BOUNCE_SENDERS.iter().any(|b| name.eq_ignore_ascii_case(b))
+    };
+    let parsed = email.from.iter().find_map(|a| {
+        (a.address.trim().trim_matches(['<', '>']).is_empty()
+            && a.name.as_deref().is_some_and(named_bounce))
+        .then(|| a.name.clone().unwrap_or_default())
+    });
+    let raw = || {
+        email.headers.iter().find_map(|h| {
+            let name = h.value.trim().strip_suffix("<>")?;
+            (h.name.trim().eq_ignore_ascii_case("From") && named_bounce(name))
+                .then(|| name.trim().to_owned())
+        })
+    };
+    let sender = parsed.or_else(raw)?;
+    Some(SkipCategory::Bounce.reason(format!("sent by {} with the null address", sender.trim())))
 }
 
 fn auto_reply_reason(email: &Email) -> Option<String> {
@@ -331,6 +353,29 @@ mod tests {
             email.from = vec![Address::named("Mail Delivery System", sender)];
             assert_eq!(reason(&email).unwrap(), format!("bounce: sent by {sender}"));
         }
+        let mut email = Email {
+            from: vec![Address::named("MAILER-DAEMON", "")],
+            ..Email::default()
+        };
+        assert_eq!(
+            reason(&email).unwrap(),
+            "bounce: sent by MAILER-DAEMON with the null address"
+        );
+        // A person's name with the null address is not a bounce.
+        email.from = vec![Address::named("Dana", "")];
+        assert_eq!(reason(&email), None);
+        // No address parsed at all: the raw field says it.
+        let email = Email {
+            headers: vec![Header {
+                name: "From".into(),
+                value: "MAILER-DAEMON <>".into(),
+            }],
+            ..Email::default()
+        };
+        assert_eq!(
+            reason(&email).unwrap(),
+            "bounce: sent by MAILER-DAEMON with the null address"
+        );
         assert!(reason_is_none(
             "Content-Type",
             "multipart/mixed; boundary=x"

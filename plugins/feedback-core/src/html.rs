@@ -6,7 +6,9 @@
 //!
 //! It also recognises the containers mail clients wrap quoted history and
 //! signatures in (Gmail's `gmail_attr`, Thunderbird's `moz-cite-prefix`,
-//! Outlook's `divRplyFwdMsg`, `appendonsend` and border-top separator...) and
+//! Outlook's `divRplyFwdMsg`, `appendonsend` and border-top separator, also
+//! used by Windows Mail, Yahoo's and AOL's `…yahoo_quoted`, Proton's
+//! `protonmail_quote`, Zimbra's `zwchr` rule...) and
 //! marks the lines they produce, so [`crate::split_html_reply`] can remove
 //! them even when their text would not give them away.
 
@@ -111,6 +113,20 @@ impl Tag<'_> {
     fn id_is(&self, id: &str) -> bool {
         self.attr("id").is_some_and(|v| v.eq_ignore_ascii_case(id))
     }
+
+    /// A class or id ending in `suffix`: Yahoo prefixes its names per
+    /// message (`ydp1a2b3cyahoo_quoted`), Outlook prefixes `x_` to the ids of
+    /// a message it quotes again.
+    fn name_ends_with(&self, suffix: &str) -> bool {
+        let ends = |v: &str| {
+            v.len() >= suffix.len()
+                && v.is_char_boundary(v.len() - suffix.len())
+                && v[v.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+        };
+        self.attr("class")
+            .is_some_and(|c| c.split_whitespace().any(ends))
+            || self.attr("id").is_some_and(ends)
+    }
 }
 
 /// Parses the tag at the start of `s` (which starts with `<`); returns it and
@@ -183,16 +199,29 @@ fn container_mark(tag: &Tag) -> Option<Mark> {
         "ms-outlook-mobile-signature", // "Get Outlook for iOS"
         "AppleMailSignature",          // "Sent from my iPhone"
     ];
+    const ELIDED_MORE_CLASSES: [&str; 1] = [
+        "protonmail_signature_block", // Proton: signature and "Sent with Proton Mail"
+    ];
     const CUT_IDS: [&str; 3] = [
         "appendonsend",  // Outlook: everything after is the original
         "divRplyFwdMsg", // Outlook web and mobile: the reply header block
         "stopSpelling",  // Older Outlook web / Hotmail separator
     ];
-    if ELIDED_CLASSES.iter().any(|c| tag.has_class(c)) || ELIDED_IDS.iter().any(|i| tag.id_is(i)) {
+    // Proton's quoted original, Outlook's old header class, Zimbra's rule
+    // above the original (`<hr id="zwchr">`).
+    const CUT_CLASSES: [&str; 2] = ["protonmail_quote", "OutlookMessageHeader"];
+    if ELIDED_CLASSES.iter().any(|c| tag.has_class(c))
+        || ELIDED_MORE_CLASSES.iter().any(|c| tag.has_class(c))
+        || ELIDED_IDS.iter().any(|i| tag.id_is(i))
+    {
         return Some(Mark::Elide);
     }
-    if CUT_IDS.iter().any(|i| tag.id_is(i))
-        || tag.has_class("yahoo_quoted")
+    if CUT_IDS
+        .iter()
+        .any(|i| tag.id_is(i) || tag.id_is(&format!("x_{i}")))
+        || CUT_CLASSES.iter().any(|c| tag.has_class(c))
+        || tag.id_is("zwchr")
+        || tag.name_ends_with("yahoo_quoted")
         || tag.attr("style").is_some_and(is_outlook_separator)
     {
         return Some(Mark::Cut);

@@ -38,7 +38,7 @@ pub use popline_plugin::{
 /// Signed reply tokens (the `popline-reply-token` crate).
 pub use popline_reply_token as token;
 pub use popline_reply_token::{format_rfc3339, parse_rfc3339};
-pub use quote::{Reply, split_html_reply, split_reply};
+pub use quote::{Reply, split_forward, split_html_reply, split_reply};
 pub use types::{MatchMethod, SkipCategory};
 
 /// Maps one email to feedback or a skip.
@@ -89,18 +89,33 @@ pub fn map_email(email: &Email, ctx: &Context, config: &Config) -> Result<Outcom
         }
     };
 
-    let reply = match (&email.text_body, &email.html_body) {
+    let mut reply = match (&email.text_body, &email.html_body) {
         (Some(text), _) if !text.trim().is_empty() => split_reply(text),
         (_, Some(html)) => split_html_reply(html),
         (text, None) => split_reply(text.as_deref().unwrap_or_default()),
     };
+    // Nothing of the tester's own, and the subject says it is a forward:
+    // the forwarded text is the substance.
+    if reply.body.is_empty()
+        && email
+            .subject
+            .as_deref()
+            .is_some_and(quote::is_forward_subject)
+        && let Some(text) = email.text_body.as_deref().filter(|t| !t.trim().is_empty())
+    {
+        reply = quote::split_forward(text);
+    }
     // The record carries the host's decoding problems, so a garbled body
     // is flagged where people read it.
-    let fields = if email.warnings.is_empty() {
-        Vec::new()
-    } else {
-        vec![("decode-warnings".to_owned(), email.warnings.join("; "))]
-    };
+    let mut fields = Vec::new();
+    if !email.warnings.is_empty() {
+        fields.push(("decode-warnings".to_owned(), email.warnings.join("; ")));
+    }
+    // A forward with no text of the tester's own: the body is the forwarded
+    // message, and the record says so.
+    if reply.forwarded {
+        fields.push(("forwarded".to_owned(), "true".to_owned()));
+    }
 
     Ok(Outcome::Feedback(vec![Feedback {
         target,

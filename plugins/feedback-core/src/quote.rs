@@ -6,8 +6,14 @@
 //! that introduces unquoted text ends the reply, as do an "Original Message"
 //! or "Forwarded message" separator, an Outlook `From:`/`Sent:`/`Subject:`
 //! block (labels in any supported language) and a `-- ` signature delimiter.
-//! Mobile footers ("Sent from my iPhone", "Get Outlook for Android"...) at the
-//! end of a block of the tester's text are removed too.
+//! Mobile footers ("Sent from my iPhone", "Get Outlook for Android"...),
+//! separator lines and invisible characters at the end of a block of the
+//! tester's text are removed too, as is a mailing list's footer; a footer
+//! standing alone above more text ends the reply (clients that do not quote
+//! put the original there).
+//!
+//! A forward with nothing of the tester's own keeps the forwarded text as the
+//! body ([`Reply::forwarded`]), so a reply never loses its substance.
 //!
 //! HTML replies are converted first; the lines of the containers mail clients
 //! put quotes and signatures in are removed whatever their text says.
@@ -21,12 +27,25 @@ pub struct Reply {
     pub body: String,
     /// The removed text, or `None` if nothing was removed.
     pub elided: Option<String>,
+    /// The message forwards another with no text of the tester's own: `body`
+    /// is then the forwarded message's text (its header fields and the
+    /// separator are in `elided`), so a forward never has an empty body.
+    pub forwarded: bool,
 }
 
 /// Splits a plain-text reply.
 pub fn split_reply(text: &str) -> Reply {
     let lines: Vec<&str> = text.lines().collect();
-    split(&lines, &vec![Mark::Text; lines.len()])
+    split(&lines, &vec![Mark::Text; lines.len()], false)
+}
+
+/// Splits a message whose subject says it is a forward (`Fwd:`, `WG:`...):
+/// as [`split_reply`], but any separator or header block with nothing of the
+/// tester's own above it (Outlook's `-----Original Message-----` and
+/// `From:`/`Sent:` block are used for forwards too) starts the forwarded text.
+pub fn split_forward(text: &str) -> Reply {
+    let lines: Vec<&str> = text.lines().collect();
+    split(&lines, &vec![Mark::Text; lines.len()], true)
 }
 
 /// Converts an HTML reply to text and splits it.
@@ -34,12 +53,15 @@ pub fn split_html_reply(html: &str) -> Reply {
     let converted = html::convert(html);
     let lines: Vec<&str> = converted.iter().map(|(text, _)| text.as_str()).collect();
     let marks: Vec<Mark> = converted.iter().map(|&(_, mark)| mark).collect();
-    split(&lines, &marks)
+    split(&lines, &marks, false)
 }
 
-fn split(lines: &[&str], marks: &[Mark]) -> Reply {
+fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
     let mut removed = vec![false; lines.len()];
-    let mut i = 0;
+    remove_external_banner(lines, marks, &mut removed);
+    // Where a forwarded message's separator cut the rest.
+    let mut forward_cut = None;
+    let mut i = removed.iter().rposition(|&r| r).map_or(0, |j| j + 1);
     while i < lines.len() {
         match marks[i] {
             Mark::Cut => {
@@ -53,10 +75,20 @@ fn split(lines: &[&str], marks: &[Mark]) -> Reply {
             }
             Mark::Text => {}
         }
-        if is_quoted(lines[i]) {
+        if is_quoted(lines[i]) || continues_quote(lines, i) {
             removed[i] = true;
             i += 1;
             continue;
+        }
+        // A mobile footer standing alone below the tester's text, with more
+        // text after it: clients that do not quote put the original there.
+        if stands_alone(lines, i)
+            && is_mobile_footer(lines[i])
+            && (0..i).any(|j| !removed[j] && !is_blank(lines[j]))
+            && (i + 1..lines.len()).any(|j| !is_blank(lines[j]))
+        {
+            removed[i..].fill(true);
+            break;
         }
         let introduces_quote = |len: usize| {
             (i + len..lines.len())
@@ -80,21 +112,288 @@ fn split(lines: &[&str], marks: &[Mark]) -> Reply {
             continue;
         }
         if let Some(start) = cut_start(lines, i) {
+            if forward || is_forward_separator(lines[i].trim()) {
+                forward_cut = Some(i);
+            }
             removed[start..].fill(true);
             break;
         }
         i += 1;
     }
+    remove_list_footer(lines, &mut removed);
     remove_mobile_footers(lines, &mut removed);
     absorb_enclosed_blanks(lines, &mut removed);
+    let body = kept_text(lines, &removed);
+    if body.is_empty()
+        && let Some(at) = forward_cut
+    {
+        return forwarded(lines, &removed, at);
+    }
     Reply {
-        body: kept_text(lines, &removed),
+        body,
         elided: elided_text(lines, &removed),
+        forwarded: false,
+    }
+}
+
+/// A forward with nothing of the tester's own above the separator at `at`:
+/// the body is the forwarded text, without the forwarded header fields
+/// (`From:`, `Date:`, `Subject:`, `To:`...) and with one level of `>`
+/// removed when the whole forwarded text is quoted.
+fn forwarded(lines: &[&str], removed: &[bool], at: usize) -> Reply {
+    // Apple Mail quotes the whole forwarded message, header fields too.
+    let rest = &lines[at + 1..];
+    let all_quoted = rest.iter().filter(|l| !is_blank(l)).all(|l| is_quoted(l));
+    let rest: Vec<&str> = rest
+        .iter()
+        .map(|l| {
+            if all_quoted {
+                let t = l.trim_start().strip_prefix('>').unwrap_or(l);
+                t.strip_prefix(' ').unwrap_or(t)
+            } else {
+                l
+            }
+        })
+        .collect();
+    let mut start = 0;
+    while start < rest.len() && is_blank(rest[start]) {
+        start += 1;
+    }
+    // The forwarded header block: field lines (and their folded
+    // continuations) up to the first blank line.
+    let mut end = start;
+    while end < rest.len()
+        && !is_blank(rest[end])
+        && (field_label(rest[end]).is_some() || (end > start && rest[end].starts_with([' ', '\t'])))
+    {
+        end += 1;
+    }
+    let body = kept_text(&rest[end..], &vec![false; rest.len() - end]);
+    if body.is_empty() {
+        return Reply {
+            body,
+            elided: elided_text(lines, removed),
+            forwarded: true,
+        };
+    }
+    // Elided: what went before the separator (blank lines, footers), the
+    // separator and the forwarded header fields.
+    let header_end = at + 1 + end;
+    let mut gone = removed.to_vec();
+    gone[header_end..].fill(false);
+    Reply {
+        body,
+        elided: elided_text(&lines[..header_end], &gone[..header_end]),
+        forwarded: true,
+    }
+}
+
+/// Subject prefixes of forwards: `Fwd:`, `Fw:`, `WG:` (German), `TR:`
+/// (French), `RV:` (Spanish), `I:` (Italian), `Doorst:` (Dutch), `VB:`
+/// (Swedish), `PD:` (Polish), `Enc:` (Portuguese), `VS:` (Finnish), `Fwd`
+/// in brackets, `转发:`, `轉寄:`, `Пересл:`.
+pub fn is_forward_subject(subject: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "fwd",
+        "fw",
+        "wg",
+        "tr",
+        "rv",
+        "i",
+        "doorst",
+        "vb",
+        "pd",
+        "enc",
+        "vs",
+        "vl",
+        "videresend",
+        "转发",
+        "轉寄",
+        "пересл",
+        "ilt",
+        "továbbítás",
+        "προώθ",
+    ];
+    let lower = lowercase(subject.trim().trim_start_matches('['));
+    lower
+        .split_once([':', '：', ']'])
+        .is_some_and(|(head, _)| PREFIXES.contains(&head.trim()))
+}
+
+/// Word stems that mark a separator or header as a forwarded message's.
+const FORWARD_STEMS: &[&str] = &[
+    "forward",
+    "weitergeleitet",
+    "transféré",
+    "réexpédié",
+    "reenviado",
+    "inoltrat",
+    "doorgestuurd",
+    "encaminhad",
+    "reencaminhad",
+    "vidarebefordrat",
+    "przekazan",
+    "przekazywanej",
+    "転送",
+    "转发",
+    "轉寄",
+    "videresendt",
+    "välitetty",
+    "переадресованн",
+    "пересыла",
+    "переслан",
+    "přeposlan",
+    "iletilen",
+    "προωθημένο",
+    "továbbított",
+    "redirecționat",
+    "전달된",
+    "הועברה",
+    "توجيه",
+    "chuyển tiếp",
+    "diteruskan",
+    "proslijeđen",
+];
+
+/// A forwarded message's separator (`---------- Forwarded message
+/// ---------`, `Begin forwarded message:` and their translations).
+fn is_forward_separator(line: &str) -> bool {
+    (is_original_message(line) || is_forward_header(line)) && {
+        let lower = lowercase(line);
+        FORWARD_STEMS.iter().any(|s| lower.contains(s))
+    }
+}
+
+/// How mail gateways start the warning they put above a message from outside
+/// the organisation, lowercase.
+const BANNER_STARTS: &[&str] = &[
+    "caution:",
+    "caution -",
+    "[external]",
+    "[extern]",
+    "external email",
+    "external sender",
+    "external:",
+    "this email originated from outside",
+    "this message is from an external sender",
+    "this message originated outside",
+    "warning: external",
+    "achtung: diese e-mail",
+    "externe e-mail",
+];
+
+/// A gateway's external-sender warning as the message's first paragraph is
+/// not the tester's.
+fn remove_external_banner(lines: &[&str], marks: &[Mark], removed: &mut [bool]) {
+    let Some(first) = lines.iter().position(|l| !is_blank(l)) else {
+        return;
+    };
+    let lower = lines[first].trim().to_lowercase();
+    if marks[first] != Mark::Text || !BANNER_STARTS.iter().any(|b| lower.starts_with(b)) {
+        return;
+    }
+    let end = (first..lines.len())
+        .find(|&j| is_blank(lines[j]))
+        .unwrap_or(lines.len());
+    // Only when the tester's text follows.
+    if (end..lines.len()).any(|j| !is_blank(lines[j])) {
+        removed[first..end].fill(true);
+    }
+}
+
+/// A line without `>` inside a quote that a client hard-wrapped: the quoted
+/// line above is long, ends mid-sentence, and this one goes on in lowercase
+/// and is followed by quoted text (or nothing). A short answer between two
+/// quoted lines (`412`, `No.`) is the tester's.
+fn continues_quote(lines: &[&str], i: usize) -> bool {
+    let Some(above) = i.checked_sub(1).map(|j| lines[j].trim()) else {
+        return false;
+    };
+    let line = lines[i].trim();
+    let below = lines.get(i + 1).map(|l| l.trim());
+    is_quoted(above)
+        && above.chars().count() >= 60
+        && !above.ends_with(['.', '!', '?', ':'])
+        && line.starts_with(char::is_lowercase)
+        && below.is_none_or(|b| is_quoted(b) || b.is_empty() && i + 2 >= lines.len())
+}
+
+/// A mobile footer on a line of its own between blank lines, worded as a
+/// footer and not a sentence (no comma, no final full stop).
+fn stands_alone(lines: &[&str], i: usize) -> bool {
+    let line = lines[i].trim();
+    let blank_or_edge = |j: Option<usize>| j.and_then(|j| lines.get(j)).is_none_or(|l| is_blank(l));
+    blank_or_edge(i.checked_sub(1))
+        && blank_or_edge(Some(i + 1))
+        && !line.contains(", ")
+        && !line.ends_with('.')
+}
+
+/// Words of mailing-list footers (Mailman, Google Groups, Sympa...).
+const LIST_FOOTER_WORDS: &[&str] = &[
+    "mailing list",
+    "listinfo",
+    "unsubscribe",
+    "google groups",
+    "abmelden",
+    "désinscri",
+];
+
+/// A mailing list's footer at the end: a separator line followed by at most
+/// six short lines, one naming the list or how to leave it.
+fn remove_list_footer(lines: &[&str], removed: &mut [bool]) {
+    let kept: Vec<usize> = (0..lines.len())
+        .filter(|&j| !removed[j] && !is_blank(lines[j]))
+        .collect();
+    let Some(sep) = kept
+        .iter()
+        .rev()
+        .take(7)
+        .copied()
+        .find(|&j| is_separator_line(lines[j]) && lines[j].trim().chars().count() >= 10)
+    else {
+        return;
+    };
+    let tail: Vec<usize> = kept.iter().copied().filter(|&j| j > sep).collect();
+    let names_list = tail.iter().any(|&j| {
+        let lower = lines[j].to_lowercase();
+        LIST_FOOTER_WORDS.iter().any(|w| lower.contains(w))
+    });
+    if !tail.is_empty() && names_list {
+        for j in std::iter::once(sep).chain(tail) {
+            removed[j] = true;
+        }
     }
 }
 
 fn is_blank(line: &str) -> bool {
-    line.trim().is_empty()
+    line.chars().all(|c| c.is_whitespace() || is_invisible(c))
+}
+
+/// Characters that show nothing: zero-width spaces and joiners, direction
+/// marks and embeddings (Arabic and Hebrew clients start lines with them),
+/// the byte order mark, soft hyphens, and Gmail's tracking mark `ᐧ` (U+1427), which
+/// Gmail's mail-tracking extensions leave alone on a line.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'
+            | '\u{feff}'
+            | '\u{00ad}'
+            | '\u{1427}'
+    )
+}
+
+/// A line drawn as a separator: five or more dashes, underscores, equals
+/// signs, asterisks, tildes or box-drawing strokes and nothing else.
+fn is_separator_line(line: &str) -> bool {
+    let line = line.trim();
+    line.chars().count() >= 5
+        && line
+            .chars()
+            .all(|c| matches!(c, '-' | '_' | '=' | '*' | '~' | '—' | '–' | '─' | '━' | '•'))
 }
 
 fn is_quoted(line: &str) -> bool {
@@ -109,8 +408,20 @@ fn attribution_len(lines: &[&str], i: usize) -> Option<usize> {
         return Some(1);
     }
     let second = lines.get(i + 1)?.trim();
-    if first.is_empty() || second.is_empty() || is_quoted(second) {
+    // Gmail wraps inside the address: `… <beta@example.com` / `>:`.
+    let closes_address = second.starts_with('>') && second.len() <= 3 && ends_with_colon(second);
+    if first.is_empty() || second.is_empty() || (is_quoted(second) && !closes_address) {
         return None;
+    }
+    if closes_address || second.starts_with('<') {
+        let joined = if closes_address {
+            format!("{first}{second}")
+        } else {
+            format!("{first} {second}")
+        };
+        if first.contains(|c: char| c.is_ascii_digit()) && is_attribution(&joined) {
+            return Some(2);
+        }
     }
     // A wrapped header's first half has the date and ends mid-sentence. The
     // tester's last line before a complete header must not be taken for
@@ -137,13 +448,14 @@ fn starts_like_header(line: &str) -> bool {
 
 /// Words reply headers start with: "On ...", "Am ...", "Le ...", "El ...",
 /// "Il giorno ...", "Op ...", "Em ...", "Den ...", "W dniu ...", "在 ...".
-const OPENERS: [&str; 13] = [
-    "On", "Am", "Le", "El", "Il", "Op", "Em", "Den", "W dniu", "Dnia", "Às", "在", "於",
+const OPENERS: &[&str] = &[
+    "On", "Am", "Le", "El", "Il", "Op", "Em", "Den", "W dniu", "Dnia", "Às", "在", "於", "Dne",
+    "Dňa", "På", "Στις", "Vào", "Pada", "В", "У",
 ];
 
 /// The verbs of reply headers ("wrote") in the supported languages. Latin
 /// ones must stand as words (so "beskrev" is not "skrev").
-const VERBS: [&str; 18] = [
+const VERBS: &[&str] = &[
     "wrote",
     "schrieb",
     "a écrit",
@@ -162,10 +474,45 @@ const VERBS: [&str; 18] = [
     "pisze",
     "пишет",
     "написал",
+    "написала",
+    "написал(а)",
+    "написав",
+    "написав(ла)",
+    "пише",
+    "написа",
+    "napsal",
+    "napsala",
+    "napsal(a)",
+    "napísal",
+    "napísala",
+    "napísal(a)",
+    "napisao",
+    "napisala",
+    "je napisal",
+    "kirjoitti",
+    "kirjutas",
+    "yazdı",
+    "έγραψε",
+    "írta",
+    "a scris",
+    "va escriure",
+    "rašė",
+    "rakstīja",
+    "skrifaði",
+    "작성",
+    "כתב",
+    "כתבה",
+    "כתב/ה",
+    "كتب",
+    "كتبت",
+    "نوشت",
+    "đã viết",
+    "menulis",
+    "เขียน",
 ];
 
 /// Header verbs in Japanese and Chinese, matched anywhere.
-const CJK_VERBS: [&str; 5] = ["写道", "寫道", "のメール", "書きました", "さんは書きました"];
+const CJK_VERBS: &[&str] = &["写道", "寫道", "のメール", "書きました", "さんは書きました"];
 
 /// Whether `line` is a reply header such as
 /// `On Tue, 3 Mar 2026 at 10:02, Beta <beta@example.com> wrote:`.
@@ -175,15 +522,101 @@ const CJK_VERBS: [&str; 5] = ["写道", "寫道", "のメール", "書きまし�
 /// colleague wrote:" in the tester's own text is not a header. Gmail's Japanese header (`2026年3月3日(火) 10:02
 /// Beta <beta@example.com>:`) has no verb and is recognised by its date.
 fn is_attribution(line: &str) -> bool {
-    let line = line.trim().trim_start_matches(['*', '_']);
-    if !ends_with_colon(line) || line.chars().count() > 300 {
+    let line = line
+        .trim_matches(|c: char| c.is_whitespace() || is_invisible(c))
+        .trim_start_matches(['*', '_']);
+    // Zoho frames its header in dashes and drops the colon:
+    // `---- On Tue, 3 Mar 2026 10:02:00 +0100 Beta <b@x.org> wrote ----`.
+    let framed = line.starts_with("---") && line.ends_with("---");
+    let line = if framed {
+        line.trim_matches(|c: char| c == '-' || c.is_whitespace())
+    } else {
+        line
+    };
+    let colon = ends_with_colon(line);
+    // Most lines end here, before anything is allocated.
+    if !(framed || colon || starts_like_header(line)) {
         return false;
     }
     let lower = line.to_lowercase();
+    // `On Wed, 3 Mar 2026 08:14:43 -0200 Beta <b@x.org> wrote`, the colon
+    // lost: the header starts like one, ends with its verb, and has an
+    // address or a time.
+    let verb_last = !colon
+        && starts_like_header(line)
+        && (line.contains('@') || has_time_of_day(line))
+        && VERBS.iter().any(|v| {
+            lower
+                .trim_end()
+                .strip_suffix(v)
+                .is_some_and(|before| before.ends_with(' '))
+        });
+    if !(framed || verb_last || colon) || line.chars().count() > 300 {
+        return false;
+    }
     let has_verb = VERBS.iter().any(|v| contains_word(&lower, v))
         || CJK_VERBS.iter().any(|v| lower.contains(v));
-    let anchored = starts_like_header(line) || line.contains('@');
-    (has_verb && anchored) || (is_cjk_date_start(line) && line.contains('@'))
+    let anchored = starts_like_header(line) || line.contains('@') || has_time_of_day(line);
+    // Gmail's headers without a verb (Japanese, Russian, numeric dates:
+    // `2026-03-03 10:02 GMT+01:00 Beta <b@x.org>:`, `вт, 3 мар. 2026 г. в
+    // 10:02, Beta <b@x.org>:`) end with the address and carry a date.
+    let verbless = line.contains('@')
+        && (is_cjk_date_start(line)
+            || is_numeric_date_start(line)
+            || (has_time_of_day(line) && ends_with_address(line)));
+    (has_verb && anchored) || verbless
+}
+
+/// `…<beta@example.com>:` or `…beta@example.com:`.
+fn ends_with_address(line: &str) -> bool {
+    let bare = line.trim_end().trim_end_matches([':', '：']).trim_end();
+    bare.ends_with('>') || bare.rsplit(' ').next().is_some_and(|w| w.contains('@'))
+}
+
+/// A time of day such as `10:02` or `10.02` (Finnish `klo 10.02`), not
+/// part of a longer number or a dotted date (`20.10.2017`).
+fn has_time_of_day(line: &str) -> bool {
+    let b = line.as_bytes();
+    let digit = |k: usize| b.get(k).is_some_and(u8::is_ascii_digit);
+    (0..b.len()).any(|i| {
+        // An ASCII digit is always at a character boundary.
+        if !b[i].is_ascii_digit()
+            || line[..i]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphanumeric)
+        {
+            return false;
+        }
+        let digits = b[i..].iter().take_while(|x| x.is_ascii_digit()).count();
+        if !(1..=2).contains(&digits) {
+            return false;
+        }
+        let j = i + digits;
+        let sep = b.get(j).copied();
+        matches!(sep, Some(b':' | b'.'))
+            && digit(j + 1)
+            && digit(j + 2)
+            && !digit(j + 3)
+            && !(sep == Some(b'.') && b.get(j + 3) == Some(&b'.'))
+    })
+}
+
+/// `2026-03-03 …`, `03.03.2026 …`, `3/3/2026 …`: a line starting with a
+/// numeric date.
+fn is_numeric_date_start(line: &str) -> bool {
+    let date: String = line
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '.' | '/'))
+        .collect();
+    let parts: Vec<&str> = date
+        .split(['-', '.', '/'])
+        .filter(|p| !p.is_empty())
+        .collect();
+    parts.len() == 3
+        && parts.iter().all(|p| p.len() <= 4)
+        && parts.iter().any(|p| p.len() == 4 || p.len() == 2)
+        && (parts[0].len() == 4 || parts[2].len() >= 2)
 }
 
 /// A line that could introduce a quote in any client's format: it names an
@@ -242,11 +675,12 @@ fn cut_start(lines: &[&str], i: usize) -> Option<usize> {
 
 /// What "-----Original Message-----" and "---------- Forwarded message
 /// ---------" say in the supported languages, lowercase.
-const SEPARATOR_PHRASES: [&str; 30] = [
+const SEPARATOR_PHRASES: &[&str] = &[
     "original message",
     "forwarded message",
     "ursprüngliche nachricht",
     "originalnachricht",
+    "original-nachricht",
     "weitergeleitete nachricht",
     "message d'origine",
     "message original",
@@ -273,6 +707,47 @@ const SEPARATOR_PHRASES: [&str; 30] = [
     "原始郵件",
     "转发的邮件",
     "轉寄的郵件",
+    "oprindelig besked",
+    "oprindelig meddelelse",
+    "videresendt besked",
+    "videresendt meddelelse",
+    "opprinnelig melding",
+    "videresendt melding",
+    "alkuperäinen viesti",
+    "välitetty viesti",
+    "исходное сообщение",
+    "пересылаемое сообщение",
+    "пересланное сообщение",
+    "вихідне повідомлення",
+    "початкове повідомлення",
+    "переслане повідомлення",
+    "původní zpráva",
+    "přeposlaná zpráva",
+    "pôvodná správa",
+    "původní e-mail",
+    "původní email",
+    "pôvodný e-mail",
+    "orijinal ileti",
+    "özgün ileti",
+    "iletilen ileti",
+    "αρχικό μήνυμα",
+    "προωθημένο μήνυμα",
+    "eredeti üzenet",
+    "továbbított üzenet",
+    "mesaj original",
+    "mesaj redirecționat",
+    "원본 메시지",
+    "전달된 메시지",
+    "הודעה מקורית",
+    "הודעה שהועברה",
+    "الرسالة الأصلية",
+    "الرسالة المعاد توجيهها",
+    "thư gốc",
+    "thư chuyển tiếp",
+    "pesan asli",
+    "pesan yang diteruskan",
+    "izvorna poruka",
+    "proslijeđena poruka",
 ];
 
 /// `-----Original Message-----` or a translation, with any number of dashes
@@ -280,15 +755,17 @@ const SEPARATOR_PHRASES: [&str; 30] = [
 fn is_original_message(line: &str) -> bool {
     line.starts_with("--")
         && SEPARATOR_PHRASES.contains(
-            &line
-                .trim_matches(|c: char| c == '-' || c.is_whitespace())
-                .to_lowercase()
-                .as_str(),
+            &lowercase(line.trim_matches(|c: char| c == '-' || c.is_whitespace())).as_str(),
         )
 }
 
+/// Lowercase without the combining dot Turkish `İ` leaves (`i̇`).
+fn lowercase(text: &str) -> String {
+    text.to_lowercase().replace('\u{307}', "")
+}
+
 /// Apple Mail's "Begin forwarded message:" and its translations.
-const FORWARD_HEADERS: [&str; 10] = [
+const FORWARD_HEADERS: &[&str] = &[
     "begin forwarded message",
     "anfang der weitergeleiteten nachricht",
     "début du message réexpédié",
@@ -299,18 +776,26 @@ const FORWARD_HEADERS: [&str; 10] = [
     "início da mensagem reencaminhada",
     "vidarebefordrat mejl",
     "początek przekazywanej wiadomości",
+    "начало переадресованного сообщения",
+    "začátek přeposlané zprávy",
+    "videresendt e-mail",
+    "videresendt e-post",
+    "alku välitetty viesti",
+    "iletilen e-postanın başlangıcı",
+    "αρχή προωθημένου μηνύματος",
+    "továbbított levél kezdete",
 ];
 
 fn is_forward_header(line: &str) -> bool {
     ends_with_colon(line) && {
-        let lower = line.to_lowercase();
+        let lower = lowercase(line);
         let bare = lower.trim_end_matches([':', '：', ' ']);
         FORWARD_HEADERS.contains(&bare)
     }
 }
 
 /// Outlook's header labels in the supported languages, lowercase.
-const FROM_LABELS: [&str; 12] = [
+const FROM_LABELS: &[&str] = &[
     "from",
     "von",
     "de",
@@ -323,8 +808,21 @@ const FROM_LABELS: [&str; 12] = [
     "寄件者",
     "發件人",
     "от",
+    "fra",
+    "lähettäjä",
+    "від",
+    "kimden",
+    "από",
+    "feladó",
+    "de la",
+    "보낸 사람",
+    "מאת",
+    "من",
+    "từ",
+    "dari",
+    "šalje",
 ];
-const SENT_LABELS: [&str; 26] = [
+const SENT_LABELS: &[&str] = &[
     "sent",
     "enviado em",
     "enviada em",
@@ -332,6 +830,8 @@ const SENT_LABELS: [&str; 26] = [
     "gesendet",
     "datum",
     "envoyé",
+    "envoyé le",
+    "enviado el",
     "enviado",
     "enviada",
     "fecha",
@@ -351,8 +851,35 @@ const SENT_LABELS: [&str; 26] = [
     "時間",
     "отправлено",
     "дата",
+    "sendt",
+    "dato",
+    "lähetetty",
+    "päivämäärä",
+    "odesláno",
+    "odoslané",
+    "надіслано",
+    "gönderildi",
+    "gönderilme",
+    "tarih",
+    "στάλθηκε",
+    "ημερομηνία",
+    "elküldve",
+    "dátum",
+    "küldve",
+    "trimis",
+    "보낸 날짜",
+    "날짜",
+    "נשלח",
+    "תאריך",
+    "تاريخ الإرسال",
+    "التاريخ",
+    "đã gửi",
+    "ngày",
+    "dikirim",
+    "tanggal",
+    "poslano",
 ];
-const SUBJECT_LABELS: [&str; 14] = [
+const SUBJECT_LABELS: &[&str] = &[
     "subject",
     "betreff",
     "objet",
@@ -367,6 +894,20 @@ const SUBJECT_LABELS: [&str; 14] = [
     "主旨",
     "主題",
     "тема",
+    "emne",
+    "aihe",
+    "předmět",
+    "konu",
+    "θέμα",
+    "tárgy",
+    "subiect",
+    "제목",
+    "נושא",
+    "الموضوع",
+    "chủ đề",
+    "subjek",
+    "perihal",
+    "predmet",
 ];
 
 /// The lowercase label of a header-like line (`From:`, `*Von:*`, `De :`,
@@ -384,15 +925,29 @@ fn is_outlook_header(lines: &[&str], i: usize) -> bool {
     let has = |line: &str, labels: &[&str]| {
         field_label(line).is_some_and(|l| labels.contains(&l.as_str()))
     };
-    if !has(lines[i], &FROM_LABELS) {
+    // Most lines have no label: decide on the line itself first.
+    let Some(label) = field_label(lines[i]) else {
+        return false;
+    };
+    let (from, sent) = (
+        FROM_LABELS.contains(&label.as_str()),
+        SENT_LABELS.contains(&label.as_str()),
+    );
+    if !(from || sent) {
         return false;
     }
     let block = &lines[i + 1..lines.len().min(i + 5)];
-    block.iter().any(|l| has(l, &SENT_LABELS)) && block.iter().any(|l| has(l, &SUBJECT_LABELS))
+    let subject_below = block.iter().any(|l| has(l, SUBJECT_LABELS));
+    if from {
+        return subject_below && block.iter().any(|l| has(l, SENT_LABELS));
+    }
+    // GMX and Web.de start with the date: `Gesendet:`, `Von:`, `An:`,
+    // `Betreff:`.
+    subject_below && block.iter().any(|l| has(l, FROM_LABELS))
 }
 
 /// Footer lines mobile mail apps add, lowercase prefixes.
-const FOOTER_PREFIXES: [&str; 25] = [
+const FOOTER_PREFIXES: &[&str] = &[
     "sent from my ",
     "sent from ",
     "sent via ",
@@ -418,6 +973,25 @@ const FOOTER_PREFIXES: [&str; 25] = [
     "wysłano z ",
     "发自我的",
     "從我的",
+    "отправлено с ",
+    "отправлено из ",
+    "надіслано з ",
+    "odesláno z ",
+    "odoslané z ",
+    "sendt fra ",
+    "lähetetty ",
+    "στάλθηκε από ",
+    "elküldve ",
+    "trimis de pe ",
+    "נשלח מ",
+    "أرسلت من ",
+    "مرسل من ",
+    "được gửi từ ",
+    "gửi từ ",
+    "dikirim dari ",
+    "enviat des de ",
+    "poslano s ",
+    "poslano sa ",
 ];
 
 /// Whether `line` is a mobile app's footer in one of the supported languages.
@@ -432,12 +1006,18 @@ fn is_mobile_footer(line: &str) -> bool {
         // "Obtenir Outlook pour Android", "iOS 版 Outlook を入手"...
         || (lower.contains("outlook") && (lower.contains("ios") || lower.contains("android")))
         || lower.contains("から送信")
+        // Turkish, Hungarian and Korean put the verb last: "iPhone'umdan
+        // gönderildi", "iPhone-ról küldve", "나의 iPhone에서 보냄".
+        || lower.ends_with("gönderildi")
+        || lower.ends_with("küldve")
+        || lower.ends_with("에서 보냄")
         || lower.starts_with("来自我的")
         || lower.starts_with("來自我的")
         || lower.starts_with("从我的")
 }
 
-/// Drops mobile footers at the end of each block of kept lines.
+/// Drops mobile footers and separator lines (`-----`, `_____`) at the end of
+/// each block of kept lines: a run of several footers goes too.
 fn remove_mobile_footers(lines: &[&str], removed: &mut [bool]) {
     let mut end = lines.len();
     while end > 0 {
@@ -445,7 +1025,7 @@ fn remove_mobile_footers(lines: &[&str], removed: &mut [bool]) {
         let start = (0..end).rev().find(|&j| removed[j]).map_or(0, |j| j + 1);
         let mut last = end;
         while let Some(j) = (start..last).rev().find(|&j| !is_blank(lines[j])) {
-            if !is_mobile_footer(lines[j]) {
+            if !is_mobile_footer(lines[j]) && !is_separator_line(lines[j]) {
                 break;
             }
             removed[j] = true;
@@ -489,7 +1069,11 @@ fn kept_text(lines: &[&str], removed: &[bool]) -> String {
             kept.push("");
         }
         gap = false;
-        kept.push(line.trim_end());
+        kept.push(if is_blank(line) {
+            ""
+        } else {
+            line.trim_end_matches(|c: char| c.is_whitespace() || is_invisible(c))
+        });
     }
     trim_blank_lines(&kept)
 }
@@ -729,6 +1313,7 @@ mod tests {
             "发件人: Lumen Beta\n发送时间: 2026年3月3日 10:02\n收件人: Dana\n主题: Export",
             "*From:* Lumen Beta\n*Date:* Tue, 3 Mar 2026\n*To:* Dana\n*Subject:* Export",
             "-----Ursprüngliche Nachricht-----\nVon: Lumen Beta",
+            "-----Original-Nachricht-----\nBetreff: Export",
             "-------- Message d'origine --------",
             "---------- Forwarded message ---------",
             "-----原始邮件-----",
@@ -770,6 +1355,332 @@ mod tests {
         }
         // In the middle of the tester's text it is just text.
         let text = "Sent from my iPhone, the app crashes.\nTwice.";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn reply_headers_of_more_clients_and_languages() {
+        for header in [
+            // Zoho: framed in dashes, no colon.
+            "---- On Tue, 03 Mar 2026 10:02:11 +0100 Lumen Beta Team <beta@notify.example.com> wrote ----",
+            "---- Am Di, 03 Mär 2026 10:02:11 +0100 schrieb Lumen Beta Team <beta@notify.example.com> ----",
+            // Gmail with a numeric date and no verb.
+            "2026-03-03 10:02 GMT+01:00 Lumen Beta Team <beta@notify.example.com>:",
+            "03.03.2026 10:02 Lumen Beta Team <beta@notify.example.com>:",
+            // Gmail without a verb, in Russian.
+            "вт, 3 мар. 2026 г. в 10:02, Lumen Beta Team <beta@notify.example.com>:",
+            // Yandex / Mail.ru in Russian and Ukrainian.
+            "вторник, 3 марта 2026 г. пользователь Lumen Beta Team <beta@notify.example.com> написал:",
+            "03.03.2026, 10:02, \"Lumen Beta Team\" <beta@notify.example.com>:",
+            "вт, 3 бер. 2026 о 10:02 Lumen Beta Team <beta@notify.example.com> пише:",
+            // Czech, Slovak (Seznam, Gmail).
+            "Dne út 3. 3. 2026 10:02 uživatel Lumen Beta Team <beta@notify.example.com> napsal:",
+            "ut 3. 3. 2026 o 10:02 Lumen Beta Team <beta@notify.example.com> napísal(a):",
+            // Danish, Norwegian, Finnish.
+            "Den tir. 3. mar. 2026 kl. 10.02 skrev Lumen Beta Team <beta@notify.example.com>:",
+            "tir. 3. mar. 2026 kl. 10:02 skrev Lumen Beta Team <beta@notify.example.com>:",
+            "ti 3. maalisk. 2026 klo 10.02 Lumen Beta Team <beta@notify.example.com> kirjoitti:",
+            // Turkish, Greek, Hungarian, Romanian.
+            "Lumen Beta Team <beta@notify.example.com>, 3 Mar 2026 Sal, 10:02 tarihinde şunu yazdı:",
+            "Στις Τρί 3 Μαρ 2026 στις 10:02, ο/η Lumen Beta Team <beta@notify.example.com> έγραψε:",
+            "Lumen Beta Team <beta@notify.example.com> ezt írta (időpont: 2026. márc. 3., K, 10:02):",
+            "mar., 3 mar. 2026 la 10:02, Lumen Beta Team <beta@notify.example.com> a scris:",
+            // Korean (Naver, Gmail), Hebrew, Arabic, Vietnamese, Indonesian.
+            "2026년 3월 3일 (화) 오전 10:02, Lumen Beta Team <beta@notify.example.com>님이 작성:",
+            "בתאריך יום ג׳, 3 במרץ 2026 ב-10:02 מאת Lumen Beta Team <beta@notify.example.com>:",
+            "\u{202b}في الثلاثاء، 3 مارس 2026 في 10:02 ص كتب Lumen Beta Team <beta@notify.example.com>:",
+            "Vào Th 3, 3 thg 3, 2026 vào lúc 10:02 Lumen Beta Team <beta@notify.example.com> đã viết:",
+            "Pada tanggal Sel, 3 Mar 2026 pukul 10.02 Lumen Beta Team <beta@notify.example.com> menulis:",
+            // Croatian (GMX / Web.de style is German, covered above).
+            "uto, 3. ožu 2026. u 10:02 Lumen Beta Team <beta@notify.example.com> napisao je:",
+        ] {
+            let text = format!("Done.\n\n{header}\n\n> quoted\n");
+            assert_eq!(split(&text).0, "Done.", "{header}");
+            // Without quote marks below, the header still ends the reply.
+            let text = format!("Done.\n\n{header}\n\nThe original, unquoted.\n");
+            assert_eq!(split(&text).0, "Done.", "{header}");
+        }
+        for prose in [
+            "Meeting moved to 10:30:",
+            "We wrote 3 reports in 2025:",
+            "Version 2.10 adds:",
+            "See the log at 20.10.2026:",
+        ] {
+            let text = format!("{prose}\nsomething unquoted\n");
+            assert_eq!(split(&text).1, None, "{prose}");
+        }
+    }
+
+    #[test]
+    fn headers_wrapped_inside_the_address() {
+        for text in [
+            "Yes.\n\ntir. 3. mar. 2026 kl. 10:02 skrev Lumen Beta <beta@notify.example.com\n>:\n\n> q\n",
+            "Yes.\n\nti 3. maalisk. 2026 klo 10.02 Lumen Beta\n<beta@notify.example.com> kirjoitti:\n\nunquoted\n",
+        ] {
+            let (body, elided) = split(text);
+            assert_eq!(body, "Yes.", "{text}");
+            assert!(!elided.unwrap().is_empty());
+        }
+        // A complete header after the tester's last line leaves that line.
+        let text = "Call me at 10:30\nOn Tue, 3 Mar 2026, Beta <b@x.org> wrote:\n> q\n";
+        assert_eq!(split(text).0, "Call me at 10:30");
+    }
+
+    #[test]
+    fn separator_lines_left_at_the_end_are_removed() {
+        for sep in [
+            "------------------------------",
+            "________________________________",
+            "==========",
+            "* * *",
+        ] {
+            let text = format!("Works now.\n\n{sep}\n");
+            let expected = if sep == "* * *" {
+                // Not a separator: spaces between the marks.
+                format!("Works now.\n\n{sep}")
+            } else {
+                "Works now.".to_owned()
+            };
+            assert_eq!(split(&text).0, expected, "{sep}");
+        }
+        // Between the tester's paragraphs a rule stays.
+        let text = "Part one.\n\n-----\n\nPart two.\n";
+        assert_eq!(split(text).0, "Part one.\n\n-----\n\nPart two.");
+        // Above a reply header it goes with it.
+        let text = "Ok.\n\n------------------------------\nOn Tue, 3 Mar 2026, Beta <b@x.org> wrote:\n> q\n";
+        assert_eq!(split(text).0, "Ok.");
+    }
+
+    #[test]
+    fn invisible_and_tracking_characters() {
+        for junk in ["ᐧ", "\u{200b}", "\u{feff}", " \u{200c} ", "\u{2060}"] {
+            let text = format!("Thanks, fixed.\n{junk}\n");
+            assert_eq!(split(&text).0, "Thanks, fixed.", "{junk:?}");
+            let text = format!("First.\n{junk}\nSecond.\n");
+            assert_eq!(split(&text).0, "First.\n\nSecond.", "{junk:?}");
+        }
+        // Inside a word it is the tester's text.
+        assert_eq!(split("Canadian ᐧ syllabics").0, "Canadian ᐧ syllabics");
+        assert_eq!(split("Done.\u{200b}\n").0, "Done.");
+    }
+
+    #[test]
+    fn runs_of_mobile_footers_in_many_languages() {
+        let run = [
+            "Sent from my iPhone",
+            "Envoyé depuis mon iPad",
+            "Von meinem iPhone gesendet",
+            "Отправлено с iPhone",
+            "Надіслано з iPhone",
+            "Odesláno z iPhonu",
+            "Sendt fra min iPhone",
+            "Lähetetty iPhonesta",
+            "iPhone'umdan gönderildi",
+            "Στάλθηκε από το iPhone μου",
+            "iPhone-ról küldve",
+            "Trimis de pe iPhone-ul meu",
+            "나의 iPhone에서 보냄",
+            "נשלח מה-iPhone שלי",
+            "أرسلت من الـ iPhone",
+            "Được gửi từ iPhone của tôi",
+            "Dikirim dari iPhone saya",
+            "Sent from Mail for Windows",
+        ];
+        for footer in run {
+            let text = format!("Works.\n\n{footer}\n");
+            assert_eq!(split(&text).0, "Works.", "{footer}");
+        }
+        let text = format!("Works.\n\n{}\n", run.join("\n\n"));
+        assert_eq!(split(&text).0, "Works.");
+    }
+
+    #[test]
+    fn forwarded_message_without_own_text() {
+        for sep in [
+            "---------- Forwarded message ---------",
+            "-------- Weitergeleitete Nachricht --------",
+            "---------- Пересылаемое сообщение ----------",
+            "Begin forwarded message:",
+        ] {
+            let text = format!(
+                "{sep}\nFrom: Lumen Beta <beta@example.com>\nDate: Tue, 3 Mar 2026 at 10:02\n\
+                 Subject: Export\nTo: Dana <dana@example.org>\n\nThe export hangs at 99%.\n\nSteps: open, export.\n"
+            );
+            let reply = split_reply(&text);
+            assert_eq!(
+                reply.body, "The export hangs at 99%.\n\nSteps: open, export.",
+                "{sep}"
+            );
+            assert!(reply.forwarded, "{sep}");
+            let elided = reply.elided.unwrap();
+            assert!(
+                elided.starts_with(sep) && elided.ends_with("To: Dana <dana@example.org>"),
+                "{elided}"
+            );
+        }
+        // Apple Mail quotes the forwarded text.
+        let text = "Begin forwarded message:\n\n> From: Beta <b@x.org>\n> Subject: Hi\n\n> Line one\n> Line two\n";
+        let reply = split_reply(text);
+        assert!(reply.forwarded);
+        // The quoted header lines are quoted too, so one level goes from all.
+        assert_eq!(reply.body, "Line one\nLine two");
+        assert!(reply.elided.unwrap().ends_with("> Subject: Hi"));
+        // With text of the tester's own, the forward is elided as before.
+        let text = "Look at this one.\n\n---------- Forwarded message ---------\nFrom: B <b@x.org>\n\nOld\n";
+        let reply = split_reply(text);
+        assert_eq!(reply.body, "Look at this one.");
+        assert!(!reply.forwarded);
+    }
+
+    #[test]
+    fn html_quote_containers_of_more_clients() {
+        for (client, html) in [
+            (
+                "Yahoo (prefixed names)",
+                "<div class=\"ydp5f2ayahoo-style-wrap\"><div>Works on 412.</div></div>\
+                 <div id=\"ydp3c4dyahoo_quoted_8812\" class=\"ydp3c4dyahoo_quoted\">\
+                 <div>On Tuesday, March 3, 2026, 10:02, Beta &lt;b@x.org&gt; wrote:</div>\
+                 <blockquote><div>Try 412</div></blockquote></div>",
+            ),
+            (
+                "Proton",
+                "<div>Works on 412.</div><div class=\"protonmail_signature_block\">\
+                 <div>Sent with Proton Mail secure email.</div></div>\
+                 <div class=\"protonmail_quote\">On Tuesday, March 3rd, 2026 at 10:02, Beta wrote:<br>\
+                 <blockquote class=\"protonmail_quote\">Try 412</blockquote></div>",
+            ),
+            (
+                "Zimbra",
+                "<div>Works on 412.</div><hr id=\"zwchr\"><div><b>From: </b>Beta<br>\
+                 <b>Sent: </b>Tuesday<br><b>Subject: </b>Export</div><div>Try 412</div>",
+            ),
+            (
+                "Outlook, quoted again",
+                "<div>Works on 412.</div><div id=\"x_appendonsend\"></div><hr>\
+                 <div id=\"x_divRplyFwdMsg\"><b>From:</b> Beta</div><div>Try 412</div>",
+            ),
+            (
+                "Windows Mail",
+                "<div><p>Works on 412.</p><p></p><p>Sent from <a href=\"https://go.microsoft.com/fwlink/?LinkId=550986\">Mail</a> for Windows</p></div>\
+                 <div style=\"mso-element:para-border-div;border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm\">\
+                 <p><b>From: </b>Beta<br><b>Sent: </b>Tuesday<br><b>Subject: </b>Export</p></div><p>Try 412</p>",
+            ),
+        ] {
+            let reply = split_html_reply(html);
+            assert_eq!(reply.body, "Works on 412.", "{client}");
+            assert!(reply.elided.unwrap().contains("Try 412"), "{client}");
+        }
+    }
+
+    #[test]
+    fn header_that_lost_its_colon() {
+        let text = "Fine now.\n\nOn Tue, 3 Mar 2026 10:02:11 +0100 Lumen Beta <beta@example.com> wrote\n\nThe original.\n";
+        assert_eq!(split(text).0, "Fine now.");
+        // Prose ending in the verb is not a header.
+        for prose in ["On Monday my colleague wrote", "On 3 March the tool wrote"] {
+            let text = format!("Intro.\n{prose}\nmore\n");
+            assert_eq!(split(&text).1, None, "{prose}");
+        }
+    }
+
+    #[test]
+    fn footer_above_an_unquoted_original_ends_the_reply() {
+        for footer in [
+            "Sent from my Galaxy",
+            "Gesendet von Outlook für Android<https://aka.ms/ghei36>",
+            "Envoyé de mon iPhone",
+        ] {
+            let text = format!("Works now.\n\n{footer}\n\nPlease try build 412 and tell us.\n");
+            let (body, elided) = split(&text);
+            assert_eq!(body, "Works now.", "{footer}");
+            assert!(elided.unwrap().ends_with("tell us."), "{footer}");
+        }
+        // At the top, with nothing of the tester's above, only the footer goes.
+        let text = "Sent from my iPhone\n\nHi,\n\nThe export works.\n";
+        assert_eq!(
+            split(text).0,
+            "Sent from my iPhone\n\nHi,\n\nThe export works."
+        );
+        // A sentence that starts like a footer is the tester's.
+        let text = "Export fails.\n\nSent from my laptop, it works.\n\nOdd.\n";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn quoted_line_wrapped_without_its_marker() {
+        let text = "Thanks!\n\nOn Tue, 3 Mar 2026 at 10:02, Beta <b@x.org> wrote:\n\n\
+                    > Could you try the new build and tell us whether the export still hangs,\n\
+                    at 99% or earlier?\n> Thanks\n";
+        assert_eq!(split(text).0, "Thanks!");
+        // Short inline answers between quoted lines stay.
+        let text = "> Which build are you on at the moment, and on which machine did it hang\n412, the laptop\n> Crash?\nno\n";
+        assert_eq!(split(text).0, "412, the laptop\n\nno");
+    }
+
+    #[test]
+    fn mailing_list_footer() {
+        let text = "Works for me.\n\nDana\n\n_______________________________________________\n\
+                    beta-users mailing list\nbeta-users@lists.example.org\nhttps://lists.example.org/listinfo/beta-users\n";
+        let (body, elided) = split(text);
+        assert_eq!(body, "Works for me.\n\nDana");
+        assert!(elided.unwrap().contains("mailing list"));
+        // A rule above the tester's own last lines stays.
+        let text = "Works.\n\n__________\nDana, QA lead\n";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn header_blocks_of_webmails() {
+        for block in [
+            // GMX and Web.de: the date first.
+            "Gesendet: Dienstag, 03. März 2026 um 10:02 Uhr\nVon: \"Lumen Beta\" <b@x.org>\nAn: dana@example.org\nBetreff: Export",
+            // Seznam.
+            "---------- Původní e-mail ----------\nOd: Lumen Beta <b@x.org>\nKomu: dana@example.org\nDatum: 3. 3. 2026 10:02:14\nPředmět: Export",
+            // QQ.
+            "------------------ 原始邮件 ------------------\n发件人: \"Lumen Beta\"<b@x.org>;\n发送时间: 2026年3月3日(星期二) 上午10:02\n主题: Export",
+            // Turkish Outlook, dotted capital I in the separator.
+            "---------- İletilen ileti ----------\nKimden: Lumen Beta <b@x.org>\nKonu: Export",
+        ] {
+            let text = format!("Still broken.\n\n{block}\n\nOriginal text\n");
+            let (body, elided) = split(&text);
+            assert_eq!(body, "Still broken.", "{block}");
+            assert!(elided.unwrap().ends_with("Original text"), "{block}");
+        }
+        // `Gesendet:` in prose without the rest of a block is the tester's.
+        let text = "Gesendet: gestern, wie besprochen.\nVon mir aus passt es.\n";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn forward_subjects() {
+        for subject in [
+            "Fwd: Export",
+            "FW: Export",
+            "WG: Export",
+            "TR : Export",
+            "[Fwd: Export]",
+            "转发：Export",
+        ] {
+            assert!(is_forward_subject(subject), "{subject}");
+        }
+        for subject in [
+            "Re: Export",
+            "Fwd export later",
+            "Trial: Export",
+            "Important: update",
+        ] {
+            assert!(!is_forward_subject(subject), "{subject}");
+        }
+    }
+
+    #[test]
+    fn external_sender_banner_at_the_top() {
+        let text = "    CAUTION: This email is from outside the company. Do not open attachments you did not expect.\n\nHi,\n\nThe export works.\n";
+        let (body, elided) = split(text);
+        assert_eq!(body, "Hi,\n\nThe export works.");
+        assert!(elided.unwrap().contains("CAUTION"));
+        // Further down it is the tester's text.
+        let text = "Hi,\n\nCaution: the export overwrites files.\n";
         assert_eq!(split(text).1, None);
     }
 

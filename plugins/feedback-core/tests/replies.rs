@@ -583,3 +583,73 @@ fn outlook_html_only_reply_cuts_at_the_header_block() {
     );
     assert!(elided.ends_with("Does sync still stall?"), "{elided}");
 }
+
+fn forward_email(subject: &str, text: &str) -> Email {
+    Email {
+        from: vec![dana()],
+        to: vec![Address::new("replies+FB-1042@beta.example.com")],
+        subject: Some(subject.into()),
+        text_body: Some(text.into()),
+        ..Email::default()
+    }
+}
+
+#[test]
+fn a_forward_without_own_text_keeps_the_forwarded_text_and_says_so() {
+    let cases = [
+        // The separator says it is a forward.
+        (
+            "Fwd: Export",
+            "---------- Forwarded message ---------\nFrom: Support <s@example.com>\nDate: Tue, Mar 3, 2026\nSubject: Export\n\nIt hangs at 99%.\n",
+        ),
+        // Outlook's separators are the same for replies and forwards: the
+        // subject says it.
+        (
+            "WG: Export",
+            "-----Ursprüngliche Nachricht-----\nVon: Support <s@example.com>\nGesendet: Dienstag, 3. März 2026 10:02\nBetreff: Export\n\nIt hangs at 99%.\n",
+        ),
+        (
+            "TR : Export",
+            "________________________________\nDe : Support <s@example.com>\nEnvoyé : mardi 3 mars 2026 10:02\nObjet : Export\n\nIt hangs at 99%.\n",
+        ),
+    ];
+    for (subject, text) in cases {
+        let record = single(
+            map_email(
+                &forward_email(subject, text),
+                &context(),
+                &Config::default(),
+            )
+            .unwrap(),
+        );
+        assert_eq!(record.body_text, "It hangs at 99%.", "{subject}");
+        assert!(
+            record
+                .fields
+                .contains(&("forwarded".to_owned(), "true".to_owned())),
+            "{subject}: {:?}",
+            record.fields
+        );
+        assert!(
+            record
+                .elided_text
+                .unwrap()
+                .contains("Support <s@example.com>")
+        );
+    }
+    // A reply (not a forward) whose own text is empty stays empty: the
+    // quoted notification is not the tester's.
+    let record = single(
+        map_email(
+            &forward_email(
+                "Re: Export",
+                "-----Original Message-----\nFrom: Beta <b@example.com>\nSent: Tuesday\nSubject: Export\n\nPlease try 412.\n",
+            ),
+            &context(),
+            &Config::default(),
+        )
+        .unwrap(),
+    );
+    assert_eq!(record.body_text, "");
+    assert!(record.fields.iter().all(|(k, _)| k != "forwarded"));
+}

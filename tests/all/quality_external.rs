@@ -1,0 +1,1011 @@
+//! The reference mapper on public reply-trimming fixture sets kept outside
+//! the repository: `just quality-external DIR`, which runs
+//! `POPLINE_EXTERNAL_DIR=DIR cargo test --test all quality_external -- --ignored --nocapture`.
+//!
+//! `DIR` holds one folder per source (e.g. a repository fetched and
+//! extracted there); nothing from those sets is committed here. Each message
+//! goes through the host's MIME parsing and the built `feedback-default`
+//! plugin, as ingestion and `just quality` run them (the reference mapper is
+//! the plugin, not `feedback-core` alone). A plain-text fixture is wrapped in
+//! a minimal UTF-8 message first.
+//!
+//! Layouts understood, per source folder:
+//! - `…/emails/X.txt` (or `.eml`) with `…/trimmed/X.txt`: the expected text;
+//! - `X.eml` with `X_reply_text` beside it;
+//! - JSON expectation files: a list of objects, or an object of objects,
+//!   each naming a fixture (`file`, `email`, `fixture`, `path`, `input` or
+//!   `name`) and its expected text (`expected`, `reply`, `trimmed`,
+//!   `visible_text` or `text`); or an object mapping a fixture's file name to
+//!   its expected text;
+//! - the expectations written in those projects' test files (JavaScript,
+//!   Ruby, Python): an equality between a string literal (or a constant
+//!   holding one) and the visible reply of the fixture the test loaded gives
+//!   an exact label; `include`/`in`, `not include`/`not in` and
+//!   `startswith`/`endswith` assertions on the reply give constraints.
+//!
+//! `POPLINE_EXTERNAL_MAPPER=FILE.wasm` scores another mapper component
+//! instead of the one built from `plugins/feedback-default`.
+//!
+//! YAML expectation files are not read yet (the scorer reports how many it
+//! saw).
+//!
+//! popline's documented semantics win where a source labels differently:
+//! mobile footers ("Sent from my iPhone"...) and a `-- ` signature are
+//! removed from the expected text before comparing, and a containment
+//! constraint asking for a quoted line or the reply header above it is not
+//! checked (popline keeps inline answers, not the quotes they answer).
+//! Comparison ignores line endings, trailing spaces and blank lines at
+//! either end. Other differences (e.g. a source that drops a sign-off name
+//! such as "-Dana" under the text, which popline keeps) count as misses.
+//!
+//! Files are split into a development half and a check half by a fixed hash
+//! (FNV-1a) of their path inside the source. Only development misses are
+//! printed (`POPLINE_EXTERNAL_SHOW=all` prints both), so fixes are made
+//! against one half and the other measures how well they generalise.
+//!
+//! Every `.eml` without a label is mapped too: it must map or skip with a
+//! reason, never fail, and never give an empty body when the message had
+//! text (the bad-input check for the malformed-MIME collections).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use popline_mime as mime;
+use popline_plugin_runtime::mapper::{MapOutcome, MapperInput, wit};
+use popline_plugin_runtime::{Limits, MapperPlugin};
+use regex::Regex;
+use serde_json::Value;
+
+use crate::support;
+
+#[derive(Debug, Clone, Default)]
+struct Expect {
+    exact: Option<String>,
+    include: Vec<String>,
+    exclude: Vec<String>,
+    /// The reply starts / ends with these (Python `startswith`/`endswith`).
+    prefix: Vec<String>,
+    suffix: Vec<String>,
+}
+
+impl Expect {
+    fn is_empty(&self) -> bool {
+        self.exact.is_none()
+            && self.include.is_empty()
+            && self.exclude.is_empty()
+            && self.prefix.is_empty()
+            && self.suffix.is_empty()
+    }
+}
+
+/// FNV-1a, fixed here so the halves never move.
+fn fnv1a(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+fn half(rel: &str) -> &'static str {
+    if fnv1a(rel).is_multiple_of(2) {
+        "dev"
+    } else {
+        "check"
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if name.starts_with('.') || name == "node_modules" {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+fn ext(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+}
+
+fn is_message_file(path: &Path) -> bool {
+    matches!(ext(path).as_str(), "txt" | "eml")
+}
+
+// ---------------------------------------------------------------------------
+// String literals in test code
+
+/// Parses one string literal (or adjacent/`+`-joined literals, or a known
+/// constant) at the start of `s`: `'…'`, `"…"`, Python triple quotes, JS
+/// backslash-newline continuations. Returns the value and the bytes used.
+fn parse_literal(s: &str, consts: &HashMap<String, String>) -> Option<(String, usize)> {
+    let mut value = String::new();
+    let mut at = 0;
+    let mut any = false;
+    loop {
+        let rest = &s[at..];
+        let skipped = rest.len() - rest.trim_start().len();
+        let rest = rest.trim_start();
+        if any {
+            // Another piece only after `+` or directly adjacent (Python).
+            if let Some(after) = rest.strip_prefix('+') {
+                let inner = after.len() - after.trim_start().len();
+                let piece = parse_piece(after.trim_start(), consts)?;
+                value.push_str(&piece.0);
+                at += skipped + 1 + inner + piece.1;
+                continue;
+            }
+            if rest.starts_with(['"', '\''])
+                && let Some(piece) = parse_piece(rest, consts)
+            {
+                value.push_str(&piece.0);
+                at += skipped + piece.1;
+                continue;
+            }
+            return Some((value, at));
+        }
+        let piece = parse_piece(rest, consts)?;
+        value.push_str(&piece.0);
+        at += skipped + piece.1;
+        any = true;
+    }
+}
+
+fn parse_piece(s: &str, consts: &HashMap<String, String>) -> Option<(String, usize)> {
+    let first = s.chars().next()?;
+    if first.is_ascii_uppercase() || first == '_' {
+        let len = s
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        return consts.get(&s[..len]).map(|v| (v.clone(), len));
+    }
+    let (quote, open) = if s.starts_with("\"\"\"") {
+        ("\"\"\"", 3)
+    } else if s.starts_with("'''") {
+        ("'''", 3)
+    } else if first == '"' {
+        ("\"", 1)
+    } else if first == '\'' {
+        ("'", 1)
+    } else {
+        return None;
+    };
+    let mut out = String::new();
+    let body = &s[open..];
+    let mut chars = body.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if body[i..].starts_with(quote) {
+            return Some((out, open + i + quote.len()));
+        }
+        if c == '\\' {
+            let (_, e) = chars.next()?;
+            match e {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                '0' => out.push('\0'),
+                '\n' => {}
+                'u' => {
+                    let hex: String = (0..4).filter_map(|_| chars.next().map(|x| x.1)).collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                other => out.push(other),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    None
+}
+
+/// `NAME = '…'` constants (JS `const`/`let`/`var`, Python, Ruby).
+fn constants(code: &str) -> HashMap<String, String> {
+    let re = Regex::new(r"(?m)^\s*(?:const |let |var )?([A-Z][A-Z0-9_]+)\s*=\s*").unwrap();
+    let mut consts = HashMap::new();
+    for m in re.captures_iter(code) {
+        let end = m.get(0).unwrap().end();
+        if let Some((value, _)) = parse_literal(&code[end..], &consts) {
+            consts.insert(m[1].to_owned(), value);
+        }
+    }
+    consts
+}
+
+/// Labels read from one test file, keyed by fixture stem.
+fn labels_from_test_code(code: &str, labels: &mut BTreeMap<String, Expect>) {
+    let consts = constants(code);
+    // Where each test starts (the loaded fixture is forgotten there), where a
+    // fixture is loaded, and the assertions.
+    let test_start = Regex::new(r"(?m)^\s*(?:export\s+)?(?:async\s+)?(?:function|def)\s").unwrap();
+    let fixture = Regex::new(
+        r#"(?:get_email|load_email|email)\s*\(?\s*(?::(\w+)|['"](?:[^'"]*/)?([\w.\-]+?)(?:\.txt|\.eml)?['"])|open\(\s*['"](?:[^'"]*/)?([\w.\-]+)\.txt['"]|['"](?:[^'"]*/)([\w.\-]+)\.eml['"]"#,
+    )
+    .unwrap();
+    // Literal first, reply second; reply first, literal second.
+    let equal_lit_first =
+        Regex::new(r"(?:test\.equal|assertEqual|assert_equal|test\.strictEqual)\s*\(?\s*").unwrap();
+    let equal_reply_first =
+        Regex::new(r"assertEqual\(\s*(\w+)\.reply(?:\.strip\(\))?\s*,\s*").unwrap();
+    let rspec_eq = Regex::new(r"is_expected\.to\s+eq\s+").unwrap();
+    let py_assert_var = Regex::new(r"assert\s+(\w+)(?:\.strip\(\))?\s*==\s*").unwrap();
+    let assign = Regex::new(r"(?m)^\s*(\w+)\s*=\s*(.*)$").unwrap();
+    let include = Regex::new(r"expect\(subject\)\.(to|not_to|to_not)\s+include\s+").unwrap();
+    let py_in = Regex::new(r"assert(?:True)?\(?\s*").unwrap();
+
+    let mut events: Vec<(usize, u8)> = Vec::new();
+    for m in test_start.find_iter(code) {
+        events.push((m.start(), 0));
+    }
+    let mut names: BTreeMap<usize, String> = BTreeMap::new();
+    for c in fixture.captures_iter(code) {
+        let name = (1..=4).find_map(|i| c.get(i)).unwrap().as_str().to_owned();
+        names.insert(c.get(0).unwrap().start(), name);
+    }
+    let current = |at: usize| -> Option<String> {
+        let start = events
+            .iter()
+            .filter(|(p, _)| *p <= at)
+            .map(|(p, _)| *p)
+            .max()
+            .unwrap_or(0);
+        names
+            .range(start..at)
+            .next_back()
+            .map(|(_, name)| name.clone())
+    };
+    let visible = |expr: &str| {
+        expr.contains("fragments[0]")
+            || expr.contains("getVisibleText")
+            || expr.contains("visible_text")
+            || expr.contains("parse_reply")
+    };
+    let mut put_exact = |name: Option<String>, value: String| {
+        if let Some(name) = name {
+            let e = labels.entry(name).or_default();
+            if e.exact.is_none() {
+                e.exact = Some(value);
+            }
+        }
+    };
+    for m in equal_lit_first.find_iter(code) {
+        let Some((value, used)) = parse_literal(&code[m.end()..], &consts) else {
+            continue;
+        };
+        let after = &code[m.end() + used..];
+        let Some(rest) = after.trim_start().strip_prefix(',') else {
+            continue;
+        };
+        let expr: String = rest
+            .chars()
+            .take_while(|&c| c != '\n' && c != ';')
+            .collect();
+        // A test that walks a bottom-posted reply fragment by fragment
+        // (`fragments[2]`, `[3]`...) labels only the first piece with
+        // `fragments[0]`, not the visible reply.
+        let block_end = events
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| *p > m.start())
+            .min()
+            .unwrap_or(code.len());
+        let fragmentwise =
+            expr.contains("fragments[0]") && code[m.start()..block_end].contains("fragments[2]");
+        if visible(&expr) && !fragmentwise {
+            put_exact(current(m.start()), value);
+        }
+    }
+    for m in equal_reply_first.find_iter(code) {
+        if let Some((value, _)) = parse_literal(&code[m.end()..], &consts) {
+            put_exact(current(m.start()), value);
+        }
+    }
+    for m in rspec_eq.find_iter(code) {
+        if let Some((value, _)) = parse_literal(&code[m.end()..], &consts)
+            && !value.contains('@')
+        {
+            put_exact(current(m.start()), value);
+        }
+    }
+    // The fixture a Python variable holds the reply of: `body =
+    // cut(first_message.text…)` after `first_message = self.get_email('x')`.
+    let text_of = Regex::new(r"(\w+)\.text\b").unwrap();
+    let fixture_of = |assigned: &str, at: usize| -> Option<String> {
+        let holder = text_of.captures(assigned)?.get(1)?.as_str().to_owned();
+        let load = assign
+            .captures_iter(&code[..at])
+            .filter(|a| a[1] == *holder)
+            .last()?;
+        let c = fixture.captures(load.get(2)?.as_str())?;
+        (1..=4)
+            .find_map(|i| c.get(i))
+            .map(|m| m.as_str().to_owned())
+    };
+    // `assert body == '…'` where `body` was last assigned the reply
+    // (`parse_reply(…)` or a cut that keeps the signature).
+    for c in py_assert_var.captures_iter(code) {
+        let m = c.get(0).unwrap();
+        let var = &c[1];
+        let Some((value, _)) = parse_literal(&code[m.end()..], &consts) else {
+            continue;
+        };
+        let last = assign
+            .captures_iter(&code[..m.start()])
+            .filter(|a| &a[1] == var)
+            .last();
+        if let Some(a) = last
+            && (a[2].contains("parse_reply") || a[2].contains("include=True"))
+        {
+            let name = fixture_of(&a[2], a.get(0).unwrap().start()).or_else(|| current(m.start()));
+            put_exact(name, value);
+        }
+    }
+    // `assert body.startswith('…')` / `endswith` on the reply.
+    let py_ends =
+        Regex::new(r"assert\s+(\w+)(?:\.strip\(\))?\.(startswith|endswith)\(\s*").unwrap();
+    for c in py_ends.captures_iter(code) {
+        let m = c.get(0).unwrap();
+        let var = &c[1];
+        let Some((value, _)) = parse_literal(&code[m.end()..], &consts) else {
+            continue;
+        };
+        let last = assign
+            .captures_iter(&code[..m.start()])
+            .filter(|a| &a[1] == var)
+            .last();
+        if let Some(a) = last
+            && (a[2].contains("parse_reply") || a[2].contains("include=True"))
+            && let Some(name) =
+                fixture_of(&a[2], a.get(0).unwrap().start()).or_else(|| current(m.start()))
+        {
+            let e = labels.entry(name).or_default();
+            if &c[2] == "startswith" {
+                e.prefix.push(value);
+            } else {
+                e.suffix.push(value);
+            }
+        }
+    }
+    for c in include.captures_iter(code) {
+        let m = c.get(0).unwrap();
+        if let Some((value, _)) = parse_literal(&code[m.end()..], &consts)
+            && let Some(name) = current(m.start())
+        {
+            let e = labels.entry(name).or_default();
+            if &c[1] == "to" {
+                e.include.push(value);
+            } else {
+                e.exclude.push(value);
+            }
+        }
+    }
+    for m in py_in.find_iter(code) {
+        let Some((value, used)) = parse_literal(&code[m.end()..], &consts) else {
+            continue;
+        };
+        let after = code[m.end() + used..].trim_start();
+        let (negated, expr) = if let Some(r) = after.strip_prefix("not in ") {
+            (true, r)
+        } else if let Some(r) = after.strip_prefix("in ") {
+            (false, r)
+        } else {
+            continue;
+        };
+        let expr: String = expr.chars().take_while(|&c| c != '\n').collect();
+        if (expr.contains(".reply") || expr.contains("parse_reply"))
+            && let Some(name) = current(m.start())
+        {
+            let e = labels.entry(name).or_default();
+            if negated {
+                e.exclude.push(value);
+            } else {
+                e.include.push(value);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Discovery
+
+struct Case {
+    /// Path inside the source.
+    rel: String,
+    path: PathBuf,
+    expect: Expect,
+}
+
+struct Source {
+    name: String,
+    cases: Vec<Case>,
+    /// `.eml` files with no label: mapped for the bad-input check.
+    unlabelled: Vec<PathBuf>,
+    yaml_files: usize,
+}
+
+fn json_str(v: &Value, keys: &[&str]) -> Option<String> {
+    keys.iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_owned))
+}
+
+fn discover(root: &Path, name: &str) -> Source {
+    let mut files = Vec::new();
+    walk(root, &mut files);
+    let rel = |p: &Path| p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+    // Fixture files by stem and by file name, preferring test folders.
+    let mut by_stem: HashMap<String, PathBuf> = HashMap::new();
+    for f in files.iter().filter(|f| is_message_file(f)) {
+        let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
+        let in_tests = rel(f).contains("test") || rel(f).contains("spec");
+        match by_stem.get(&stem) {
+            Some(prev) if rel(prev).contains("test") || rel(prev).contains("spec") || !in_tests => {
+            }
+            _ => {
+                by_stem.insert(stem, f.clone());
+            }
+        }
+    }
+    let mut labels: BTreeMap<PathBuf, Expect> = BTreeMap::new();
+    let mut yaml_files = 0;
+
+    for f in &files {
+        let components: Vec<_> = f.components().collect();
+        // emails/X with trimmed/X.
+        if is_message_file(f)
+            && let Some(pos) = components.iter().rposition(|c| c.as_os_str() == "emails")
+        {
+            let mut trimmed: PathBuf = components[..pos].iter().collect();
+            trimmed.push("trimmed");
+            for c in &components[pos + 1..] {
+                trimmed.push(c);
+            }
+            let candidates = [trimmed.clone(), trimmed.with_extension("txt")];
+            if let Some(t) = candidates.iter().find(|t| t.is_file()) {
+                labels.entry(f.clone()).or_default().exact =
+                    Some(String::from_utf8_lossy(&std::fs::read(t).unwrap()).into_owned());
+            }
+        }
+        // X.eml with X_reply_text.
+        if ext(f) == "eml" {
+            let stem = f.file_stem().unwrap().to_string_lossy();
+            let reply = f.with_file_name(format!("{stem}_reply_text"));
+            if reply.is_file() {
+                labels.entry(f.clone()).or_default().exact =
+                    Some(String::from_utf8_lossy(&std::fs::read(&reply).unwrap()).into_owned());
+            }
+        }
+        match ext(f).as_str() {
+            "yml" | "yaml" => yaml_files += 1,
+            "json" => {
+                let Ok(text) = std::fs::read_to_string(f) else {
+                    continue;
+                };
+                let Ok(json) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                let dir = f.parent().unwrap();
+                let resolve = |name: &str| -> Option<PathBuf> {
+                    [dir.join(name), root.join(name)]
+                        .into_iter()
+                        .find(|p| p.is_file() && is_message_file(p))
+                        .or_else(|| {
+                            let stem = Path::new(name).file_stem()?.to_string_lossy().into_owned();
+                            by_stem.get(&stem).cloned()
+                        })
+                };
+                let entries: Vec<(Option<String>, &Value)> = match &json {
+                    Value::Array(items) => items.iter().map(|v| (None, v)).collect(),
+                    Value::Object(map) => map.iter().map(|(k, v)| (Some(k.clone()), v)).collect(),
+                    _ => Vec::new(),
+                };
+                for (key, value) in entries {
+                    let (fixture, expected) = match value {
+                        Value::String(s) => (key, Some(s.clone())),
+                        Value::Object(_) => (
+                            json_str(
+                                value,
+                                &["file", "email", "fixture", "path", "input", "name"],
+                            )
+                            .or(key),
+                            json_str(
+                                value,
+                                &["expected", "reply", "trimmed", "visible_text", "text"],
+                            ),
+                        ),
+                        _ => (None, None),
+                    };
+                    if let (Some(fixture), Some(expected)) = (fixture, expected)
+                        && let Some(path) = resolve(&fixture)
+                    {
+                        labels
+                            .entry(path)
+                            .or_default()
+                            .exact
+                            .get_or_insert(expected);
+                    }
+                }
+            }
+            "js" | "rb" | "py" | "ts" => {
+                let file_name = f.file_name().unwrap().to_string_lossy();
+                if !(file_name.contains("test") || file_name.contains("spec")) {
+                    continue;
+                }
+                let Ok(code) = std::fs::read_to_string(f) else {
+                    continue;
+                };
+                let mut by_name = BTreeMap::new();
+                labels_from_test_code(&code, &mut by_name);
+                for (fixture, expect) in by_name {
+                    let stem = Path::new(&fixture)
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or(fixture);
+                    if let Some(path) = by_stem.get(&stem) {
+                        let e = labels.entry(path.clone()).or_default();
+                        if e.exact.is_none() {
+                            e.exact = expect.exact;
+                        }
+                        e.include.extend(expect.include);
+                        e.exclude.extend(expect.exclude);
+                        e.prefix.extend(expect.prefix);
+                        e.suffix.extend(expect.suffix);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let cases: Vec<Case> = labels
+        .into_iter()
+        .filter(|(_, e)| !e.is_empty())
+        .map(|(path, expect)| Case {
+            rel: rel(&path),
+            path,
+            expect,
+        })
+        .collect();
+    let unlabelled = files
+        .iter()
+        .filter(|f| ext(f) == "eml" && !cases.iter().any(|c| &c.path == *f))
+        .cloned()
+        .collect();
+    Source {
+        name: name.to_owned(),
+        cases,
+        unlabelled,
+        yaml_files,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// popline's rules and comparison
+
+/// Mobile footer starts popline removes (see `feedback-core`'s quote
+/// module); a label that keeps one is corrected to popline's rule.
+const FOOTERS: [&str; 12] = [
+    "sent from my ",
+    "sent from ",
+    "get outlook for ",
+    "von meinem ",
+    "gesendet von ",
+    "envoyé de mon ",
+    "envoyé depuis ",
+    "enviado desde mi ",
+    "enviado do meu ",
+    "inviato da ",
+    "verstuurd vanaf ",
+    "skickat från ",
+];
+
+fn normalize(text: &str) -> String {
+    let text = text.replace("\r\n", "\n");
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    let start = lines
+        .iter()
+        .position(|l| !l.is_empty())
+        .unwrap_or(lines.len());
+    let end = lines
+        .iter()
+        .rposition(|l| !l.is_empty())
+        .map_or(start, |e| e + 1);
+    lines[start..end].join("\n")
+}
+
+/// The expected text under popline's documented rules: no `-- ` signature,
+/// no trailing mobile footers.
+fn by_popline_rules(expected: &str) -> String {
+    let text = normalize(expected);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if let Some(sig) = lines.iter().position(|l| l.trim_end() == "--") {
+        lines.truncate(sig);
+    }
+    loop {
+        while lines.last().is_some_and(|l| l.trim().is_empty()) {
+            lines.pop();
+        }
+        match lines.last() {
+            Some(l)
+                if l.chars().count() <= 90
+                    && FOOTERS
+                        .iter()
+                        .any(|f| l.trim().to_lowercase().starts_with(f)) =>
+            {
+                lines.pop();
+            }
+            _ => break,
+        }
+    }
+    normalize(&lines.join("\n"))
+}
+
+/// A quoted line or a reply header ("On … wrote:"), which popline removes
+/// by its documented rules even where a source keeps them.
+fn is_quote_or_header(text: &str) -> bool {
+    let text = text.trim();
+    let lower = text.to_lowercase();
+    text.starts_with('>')
+        || (["wrote", "schrieb", "a écrit", "escribió"]
+            .iter()
+            .any(|v| lower.contains(v))
+            && (text.ends_with(':') || lower.starts_with("on ") || lower.starts_with("am ")))
+}
+
+/// A plain-text fixture as a message: UTF-8, matched by `In-Reply-To`.
+fn wrap(text: &[u8]) -> Vec<u8> {
+    let body = String::from_utf8_lossy(text)
+        .replace("\r\n", "\n")
+        .replace('\n', "\r\n");
+    let mut raw = String::from(
+        "From: Tester <tester@example.org>\r\n\
+         To: replies@beta.example.com\r\n\
+         Subject: Re: feedback\r\n\
+         Message-ID: <external-fixture@example.org>\r\n\
+         In-Reply-To: <feedback-FB-1@notify.beta.example.com>\r\n\
+         Date: Tue, 10 Mar 2026 12:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n",
+    );
+    raw.push_str(&body);
+    raw.into_bytes()
+}
+
+/// A fixture file as raw message bytes: `.eml` as is, text wrapped (a text
+/// file that starts with header fields is taken as a message too).
+fn raw_message(path: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap();
+    let looks_like_message = {
+        let head = String::from_utf8_lossy(&bytes[..bytes.len().min(2000)]);
+        let first = head.lines().next().unwrap_or("");
+        let header = Regex::new(r"^(?:Return-Path|Received|From|Delivered-To|Message-ID|MIME-Version|Date|X-[\w-]+|Content-Type):\s").unwrap();
+        header.is_match(first) && head.contains("\n\n")
+            || header.is_match(first) && head.contains("\r\n\r\n")
+    };
+    if ext(path) == "eml" || looks_like_message {
+        bytes
+    } else {
+        wrap(&bytes)
+    }
+}
+
+enum Mapped {
+    Body { body: String, had_text: bool },
+    Skip(String),
+    Failed(String),
+}
+
+async fn map(
+    mapper: &MapperPlugin,
+    raw: &[u8],
+    ctx: &wit::Context,
+    config: &[(String, String)],
+) -> Mapped {
+    let parsed = match mime::parse(raw) {
+        Ok(p) => p,
+        Err(e) => return Mapped::Skip(format!("host could not parse: {e}")),
+    };
+    let had_text = parsed
+        .email
+        .text_body
+        .as_deref()
+        .is_some_and(|t| !t.trim().is_empty())
+        || parsed
+            .email
+            .html_body
+            .as_deref()
+            .is_some_and(|h| !popline_html_text_is_empty(h));
+    match mapper
+        .map(MapperInput {
+            email: &parsed.email,
+            attachments: parsed.attachments.clone(),
+            context: ctx,
+            config,
+        })
+        .await
+    {
+        Ok(MapOutcome::Feedback(list)) => Mapped::Body {
+            body: list
+                .first()
+                .map(|f| f.body_text.clone())
+                .unwrap_or_default(),
+            had_text,
+        },
+        Ok(MapOutcome::Skip(reason)) => Mapped::Skip(reason),
+        Err(e) => Mapped::Failed(e.to_string()),
+    }
+}
+
+/// Whether an HTML body has no visible text (tags, entities of spaces).
+fn popline_html_text_is_empty(html: &str) -> bool {
+    let tags =
+        Regex::new(r"(?s)<style.*?</style>|<script.*?</script>|<[^>]*>|&nbsp;|&#160;").unwrap();
+    tags.replace_all(html, "").trim().is_empty()
+}
+
+#[derive(Default, Clone, Copy)]
+struct Rate {
+    n: usize,
+    ok: usize,
+}
+
+impl Rate {
+    fn add(&mut self, ok: bool) {
+        self.n += 1;
+        self.ok += usize::from(ok);
+    }
+    fn show(self) -> String {
+        if self.n == 0 {
+            "-".into()
+        } else {
+            format!(
+                "{}/{} {:.1}%",
+                self.ok,
+                self.n,
+                100.0 * self.ok as f64 / self.n as f64
+            )
+        }
+    }
+}
+
+#[derive(Default)]
+struct SourceTally {
+    exact: [Rate; 2],
+    constraints: [Rate; 2],
+    empty_bodies: usize,
+    unlabelled_mapped: usize,
+    unlabelled_skipped: usize,
+    unlabelled_failed: usize,
+    unlabelled_empty: usize,
+}
+
+#[tokio::test]
+#[ignore = "needs POPLINE_EXTERNAL_DIR: just quality-external DIR"]
+async fn quality_external() {
+    let dir = PathBuf::from(std::env::var_os("POPLINE_EXTERNAL_DIR").expect(
+        "set POPLINE_EXTERNAL_DIR to a folder of fixture sets (just quality-external DIR)",
+    ));
+    let show_all = std::env::var("POPLINE_EXTERNAL_SHOW").is_ok_and(|v| v == "all");
+    let corpus = support::root().join("corpus");
+    let settings: Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus.join("config.json")).unwrap())
+            .unwrap();
+    let mut config: Vec<(String, String)> = settings["config"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    // Unlabelled messages match nothing; keep them as new feedback so their
+    // bodies are checked too.
+    config.push(("unmatched".into(), "new".into()));
+    let ctx = wit::Context {
+        pipeline: "quality-external".into(),
+        mailbox: settings["mailbox"].as_str().unwrap().into(),
+        uid: String::new(),
+        received_at: settings["received_at"].as_str().unwrap().into(),
+    };
+    // Another mapper component can be scored the same way (e.g. an earlier
+    // build, for a before/after figure).
+    let wasm = std::env::var_os("POPLINE_EXTERNAL_MAPPER")
+        .map_or_else(|| support::plugin("feedback-default"), PathBuf::from);
+    let mapper = MapperPlugin::load(support::engine(), &wasm, Limits::default()).unwrap();
+
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    sources.sort();
+    let mut report = String::new();
+    let mut misses = String::new();
+    let mut totals = SourceTally::default();
+    let halves = ["dev", "check"];
+    writeln!(
+        report,
+        "\nexternal fixture sets in {}\n\n{:<40} {:>6} {:>18} {:>18} {:>14} {:>14} {:>6}",
+        dir.display(),
+        "source",
+        "labels",
+        "exact dev",
+        "exact check",
+        "constr. dev",
+        "constr. check",
+        "empty"
+    )
+    .unwrap();
+    let mut bad_input = String::new();
+    for root in &sources {
+        let name = root.file_name().unwrap().to_string_lossy().into_owned();
+        let source = discover(root, &name);
+        let mut t = SourceTally::default();
+        for case in &source.cases {
+            let h = usize::from(half(&case.rel) == "check");
+            let raw = raw_message(&case.path);
+            let mapped = map(&mapper, &raw, &ctx, &config).await;
+            let (body, had_text) = match &mapped {
+                Mapped::Body { body, had_text } => (normalize(body), *had_text),
+                Mapped::Skip(r) => (format!("<skip: {r}>"), false),
+                Mapped::Failed(e) => (format!("<failure: {e}>"), false),
+            };
+            if had_text && body.is_empty() {
+                t.empty_bodies += 1;
+            }
+            let show = show_all || h == 0;
+            if let Some(exact) = &case.expect.exact {
+                let want = by_popline_rules(exact);
+                let ok = body == want;
+                t.exact[h].add(ok);
+                if !ok && show {
+                    writeln!(
+                        misses,
+                        "  [{}] {}/{}:\n    expected: {want:?}\n    got:      {body:?}",
+                        halves[h], source.name, case.rel
+                    )
+                    .unwrap();
+                }
+            }
+            let ends = |s: &String, start: bool| {
+                let s = normalize(s);
+                if start {
+                    body.starts_with(&s)
+                } else {
+                    body.ends_with(&s)
+                }
+            };
+            if !case.expect.include.is_empty()
+                || !case.expect.exclude.is_empty()
+                || !case.expect.prefix.is_empty()
+                || !case.expect.suffix.is_empty()
+            {
+                // popline removes quoted lines and the header introducing
+                // them, keeping the answers: a source that expects them is
+                // not followed there.
+                let lacking: Vec<&String> = case
+                    .expect
+                    .include
+                    .iter()
+                    .filter(|s| !is_quote_or_header(s))
+                    .filter(|s| !body.contains(s.as_str()))
+                    .collect();
+                let extra: Vec<&String> = case
+                    .expect
+                    .exclude
+                    .iter()
+                    .filter(|s| body.contains(s.as_str()))
+                    .collect();
+                let bad_ends: Vec<&String> = (case.expect.prefix.iter().filter(|s| !ends(s, true)))
+                    .chain(case.expect.suffix.iter().filter(|s| !ends(s, false)))
+                    .collect();
+                let ok = lacking.is_empty() && extra.is_empty() && bad_ends.is_empty();
+                t.constraints[h].add(ok);
+                if !ok && show {
+                    writeln!(
+                        misses,
+                        "  [{}] {}/{} (constraints):\n    lacks {lacking:?}\n    has {extra:?}\n    does not start/end with {bad_ends:?}\n    got: {body:?}",
+                        halves[h], source.name, case.rel
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        for eml in &source.unlabelled {
+            let raw = std::fs::read(eml).unwrap();
+            match map(&mapper, &raw, &ctx, &config).await {
+                Mapped::Body { body, had_text } => {
+                    t.unlabelled_mapped += 1;
+                    if had_text && body.trim().is_empty() {
+                        t.unlabelled_empty += 1;
+                        writeln!(
+                            bad_input,
+                            "  empty body: {name}/{}",
+                            eml.strip_prefix(root).unwrap().display()
+                        )
+                        .unwrap();
+                    }
+                }
+                Mapped::Skip(_) => t.unlabelled_skipped += 1,
+                Mapped::Failed(e) => {
+                    t.unlabelled_failed += 1;
+                    writeln!(
+                        bad_input,
+                        "  failure: {name}/{}: {e}",
+                        eml.strip_prefix(root).unwrap().display()
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        writeln!(
+            report,
+            "{:<40} {:>6} {:>18} {:>18} {:>14} {:>14} {:>6}",
+            name,
+            source.cases.len(),
+            t.exact[0].show(),
+            t.exact[1].show(),
+            t.constraints[0].show(),
+            t.constraints[1].show(),
+            t.empty_bodies
+        )
+        .unwrap();
+        if !source.unlabelled.is_empty() || source.yaml_files > 0 {
+            writeln!(
+                report,
+                "{:<40} unlabelled .eml: {} mapped ({} with an empty body), {} skipped, {} failed; YAML files not read: {}",
+                "",
+                t.unlabelled_mapped,
+                t.unlabelled_empty,
+                t.unlabelled_skipped,
+                t.unlabelled_failed,
+                source.yaml_files
+            )
+            .unwrap();
+        }
+        for h in 0..2 {
+            totals.exact[h].n += t.exact[h].n;
+            totals.exact[h].ok += t.exact[h].ok;
+            totals.constraints[h].n += t.constraints[h].n;
+            totals.constraints[h].ok += t.constraints[h].ok;
+        }
+        totals.empty_bodies += t.empty_bodies + t.unlabelled_empty;
+        totals.unlabelled_failed += t.unlabelled_failed;
+    }
+    writeln!(
+        report,
+        "{:<40} {:>6} {:>18} {:>18} {:>14} {:>14} {:>6}",
+        "all",
+        "",
+        totals.exact[0].show(),
+        totals.exact[1].show(),
+        totals.constraints[0].show(),
+        totals.constraints[1].show(),
+        totals.empty_bodies
+    )
+    .unwrap();
+    println!("{report}");
+    if !misses.is_empty() {
+        println!(
+            "misses{}:\n{misses}",
+            if show_all {
+                ""
+            } else {
+                " (development half only)"
+            }
+        );
+    }
+    if !bad_input.is_empty() {
+        println!("bad input:\n{bad_input}");
+    }
+}
