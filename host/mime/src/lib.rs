@@ -57,6 +57,17 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(MimeError::Empty);
     }
+    // Old Mac mail ends lines with CR alone; mail-parser then finds no
+    // header. Parsed with CRLF instead; the digest and size stay the raw's.
+    let original = raw;
+    let crlf;
+    let raw = match cr_only_lines(raw) {
+        true => {
+            crlf = cr_to_crlf(raw);
+            &crlf[..]
+        }
+        false => raw,
+    };
     let msg = MessageParser::default()
         .parse(raw)
         .ok_or(MimeError::Unparseable)?;
@@ -141,15 +152,31 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
         text_body,
         html_body,
         attachments: infos,
-        size: raw.len() as u64,
+        size: original.len() as u64,
         warnings,
     };
     Ok(ParsedEmail {
         body_sha256: content_sha256(&email),
         email,
         attachments: Arc::new(attachments),
-        sha256: sha256_hex(raw),
+        sha256: sha256_hex(original),
     })
+}
+
+/// Whether `raw` ends its lines with CR alone: CRs and not a single LF.
+fn cr_only_lines(raw: &[u8]) -> bool {
+    !raw.contains(&b'\n') && raw.contains(&b'\r')
+}
+
+fn cr_to_crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
+    for &b in raw {
+        out.push(b);
+        if b == b'\r' {
+            out.push(b'\n');
+        }
+    }
+    out
 }
 
 /// The content digest: SHA-256 over the decoded text and HTML bodies and
@@ -408,6 +435,26 @@ fn unfold(v: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    /// Mail whose lines end with CR alone (old Mac clients) is parsed like
+    /// CRLF mail; its digest and size are those of the bytes received.
+    #[test]
+    fn cr_only_line_ends_are_read_as_line_ends() {
+        let crlf = b"From: Dana <dana@example.org>\r\nSubject: Re: FB-1\r\nMessage-ID: <a@b>\r\n\r\nWorks now.\r\n";
+        let cr: Vec<u8> = crlf.iter().copied().filter(|&b| b != b'\n').collect();
+        let e = parse(&cr).unwrap();
+        assert_eq!(e.email.from[0].address, "dana@example.org");
+        assert_eq!(e.email.subject.as_deref(), Some("Re: FB-1"));
+        assert_eq!(
+            e.email.text_body.as_deref().map(str::trim_end),
+            Some("Works now.")
+        );
+        assert_eq!(e.sha256, sha256_hex(&cr));
+        assert_eq!(e.email.size, cr.len() as u64);
+        // A lone CR inside ordinary CRLF mail changes nothing.
+        assert!(!cr_only_lines(b"a\rb\r\nc"));
+    }
+
     use super::*;
 
     #[test]
