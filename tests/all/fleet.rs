@@ -539,31 +539,10 @@ async fn state_migrate_moves_a_single_host_into_the_fleet() {
 /// the next poll stores every reply exactly once.
 #[test]
 fn the_database_going_away_mid_poll_loses_nothing() {
-    use crate::support::scripted::{Action, Fault};
     let pg = database();
     let user = BETA;
-    let server = ScriptedServer::spawn(
-        Script {
-            // A slow message in the middle: the database dies while it comes.
-            faults: vec![
-                Fault::on("RETR", Action::Trickle(Duration::from_millis(3)))
-                    .arg(5)
-                    .user(user),
-            ],
-            ..Script::login(user, "pw")
-        },
-        replies("beta", 10),
-    );
-    let mut ws = Workspace::new();
-    ws.state = format!("{PG_STATE}\nlease_ttl = \"2s\"");
-    ws.configure(&[Mailbox::scripted("beta", server.port, user, "pw")
-        .with("retention = \"delete\"")
-        .with("batch_size = 2")]);
-    let mut cmd = ws.popline(&["once"]);
-    cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
+    // A slow message in the middle: the database dies while it comes.
+    let (server, ws, child) = slow_message_once(&pg, 10, 5, Duration::from_millis(3), "");
     crate::support::scenario::wait_for(LIMIT, "the slow message to be asked for", || {
         server.commands_of(user).iter().any(|c| c == "RETR 5")
     });
@@ -595,26 +574,10 @@ fn the_database_going_away_mid_poll_loses_nothing() {
 /// committed while it held the lease stay committed.
 #[tokio::test]
 async fn a_lease_lost_mid_batch_stops_before_the_sink() {
-    use crate::support::scripted::{Action, Fault};
     let pg = database();
-    let server = ScriptedServer::spawn(
-        Script {
-            // The second batch arrives slowly: the host is paused meanwhile.
-            faults: vec![Fault::on("RETR", Action::Trickle(Duration::from_millis(10))).arg(3)],
-            ..Script::login(BETA, "pw")
-        },
-        replies("beta", 4),
-    );
-    let mut ws = Workspace::new();
-    ws.state = format!("{PG_STATE}\nlease_ttl = \"2s\"\nhost_id = \"paused\"");
-    ws.configure(&[Mailbox::scripted("beta", server.port, BETA, "pw")
-        .with("retention = \"delete\"")
-        .with("batch_size = 2")]);
-    let mut cmd = ws.popline(&["once"]);
-    cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
+    // The second batch arrives slowly: the host is paused meanwhile.
+    let (server, ws, child) =
+        slow_message_once(&pg, 4, 3, Duration::from_millis(10), "host_id = \"paused\"");
     let (client, conn) = tokio_postgres::connect(&pg.url("fleet"), tokio_postgres::NoTls)
         .await
         .unwrap();
@@ -664,4 +627,35 @@ async fn a_lease_lost_mid_batch_stops_before_the_sink() {
     let committed = usurper.seen("beta").await.unwrap();
     assert_eq!(committed.len(), 2, "{committed:?}");
     assert_eq!(server.remaining_of(BETA), 4, "nothing deleted: {logs}");
+}
+
+/// `popline once` (spawned, output piped) on a delete-mode mailbox of `n`
+/// replies for [`BETA`] in batches of 2, with PostgreSQL state (lease TTL
+/// 2 s, `state` lines added) and message `slow` sent one byte per `pause`.
+fn slow_message_once(
+    pg: &Postgres,
+    n: usize,
+    slow: usize,
+    pause: Duration,
+    state: &str,
+) -> (ScriptedServer, Workspace, std::process::Child) {
+    use crate::support::scripted::{Action, Fault};
+    let server = ScriptedServer::spawn(
+        Script {
+            faults: vec![Fault::on("RETR", Action::Trickle(pause)).arg(slow)],
+            ..Script::login(BETA, "pw")
+        },
+        replies("beta", n),
+    );
+    let mut ws = Workspace::new();
+    ws.state = format!("{PG_STATE}\nlease_ttl = \"2s\"\n{state}");
+    ws.configure(&[Mailbox::scripted("beta", server.port, BETA, "pw")
+        .with("retention = \"delete\"")
+        .with("batch_size = 2")]);
+    let mut cmd = ws.popline(&["once"]);
+    cmd.env("POPLINE_TEST_PG_URL", pg.url("fleet"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    (server, ws, child)
 }

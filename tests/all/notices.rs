@@ -18,6 +18,7 @@ use popline_testkit::{
 };
 
 use crate::support;
+use crate::support::{expect_ok, text};
 
 const USER: &str = "replies@beta.example.com";
 const OTHER: &str = "other@beta.example.com";
@@ -212,20 +213,6 @@ tenant = "{tenant}"
             .map(|m| String::from_utf8_lossy(&m).into_owned())
             .collect()
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn expect_ok(out: &Output) -> String {
-    let t = text(out);
-    assert!(out.status.success(), "{t}");
-    t
 }
 
 /// The value of header `name` in a delivered message.

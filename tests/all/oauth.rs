@@ -14,6 +14,7 @@ use popline_testkit::{
 use serde_json::Value;
 
 use crate::support;
+use crate::support::{expect_ok, text};
 
 const USER: &str = "replies@beta.example.com";
 const OTHER: &str = "other@beta.example.com";
@@ -180,20 +181,6 @@ redirect_uri = "http://localhost:{redirect}/callback"
         serde_json::from_str(&std::fs::read_to_string(self.path("tokens/beta.json")).unwrap())
             .unwrap()
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn expect_ok(out: &Output) -> String {
-    let t = text(out);
-    assert!(out.status.success(), "{t}");
-    t
 }
 
 const CLIENT_SECRET: &str = "flow = \"client-credentials\"\nclient_id = \"99999999-8888-4777-8666-555555555555\"\nclient_secret = { file = \"secret\" }";

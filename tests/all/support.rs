@@ -93,3 +93,20 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A finished command's stdout and stderr, one after the other.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// [`text`], after asserting that the command succeeded.
+#[track_caller]
+pub fn expect_ok(out: &std::process::Output) -> String {
+    let t = text(out);
+    assert!(out.status.success(), "{t}");
+    t
+}
