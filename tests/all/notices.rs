@@ -205,7 +205,9 @@ tenant = "{tenant}"
         out
     }
 
+    /// What was delivered to `to`, once Postfix delivered all it accepted.
     fn delivered(&self, to: &str) -> Vec<String> {
+        self.postfix.settle(Duration::from_secs(30)).unwrap();
         self.postfix
             .delivered(to)
             .unwrap()

@@ -244,6 +244,43 @@ impl Postfix {
             .collect()
     }
 
+    /// Wait (up to `timeout`) until Postfix has moved every message it
+    /// accepted out of its incoming and active queues: mail a client saw
+    /// accepted with `250` is then delivered (or deferred). Delivery after
+    /// `250` is asynchronous, so a test counts deliveries after this.
+    pub fn settle(&self, timeout: Duration) -> Result<()> {
+        fn files(dir: &Path) -> usize {
+            let Ok(entries) = fs::read_dir(dir) else {
+                return 0;
+            };
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => files(&e.path()),
+                    _ => 1,
+                })
+                .sum()
+        }
+        let queue = self.dir.path().join("queue");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let pending: usize = ["maildrop", "incoming", "active"]
+                .iter()
+                .map(|q| files(&queue.join(q)))
+                .sum();
+            if pending == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{pending} message(s) still queued after {timeout:?}\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits until `address` has at least `n` messages, up to `timeout`.
     pub fn wait_delivered(
         &self,
