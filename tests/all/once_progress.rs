@@ -185,3 +185,39 @@ fn once_with_timings_reports_every_stage_the_run_went_through() {
     assert_eq!(row("sink write")[3], "-", "{stderr}");
     assert!(stderr.contains("everything else"), "{stderr}");
 }
+
+/// `POPLINE_LOG_FORMAT=json` works like `--log-format json`: every log line
+/// is a JSON object. A mistyped `--log` filter is a usage error (exit 2)
+/// naming the bad word, not a silent fallback, and touches no mailbox.
+#[test]
+fn log_format_from_the_environment_and_a_mistyped_filter_is_refused() {
+    let s = Setup::new();
+    s.dovecot.seed(USER, &beta_replies()).unwrap();
+    let cfg = s.config(s.dovecot.tls_port(), "implicit", s.dovecot.ca_pem(), "");
+    let popline = |log: &str| {
+        support::popline()
+            .arg("--config")
+            .arg(&cfg)
+            .arg("once")
+            .env("POPLINE_LOG", log)
+            .env("POPLINE_LOG_FORMAT", "json")
+            .output()
+            .unwrap()
+    };
+    let out = popline("inof");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("\"inof\" is neither a level"), "{stderr}");
+    assert_eq!(s.dovecot.count(USER).unwrap(), beta_replies().len());
+
+    let out = popline("popline=debug");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(!lines.is_empty(), "debug logging says something");
+    for line in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v.get("level").is_some(), "{line}");
+    }
+}

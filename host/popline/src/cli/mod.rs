@@ -30,8 +30,8 @@ pub struct Cli {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `popline=debug,plugin=trace`.
     #[arg(long, global = true, env = "POPLINE_LOG", default_value = "info")]
     pub log: String,
-    /// Log line format.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    /// Log line format (also `$POPLINE_LOG_FORMAT`).
+    #[arg(long, global = true, env = "POPLINE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
     /// The configuration file.
     #[arg(
@@ -97,7 +97,11 @@ pub enum Command {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.log, cli.log_format);
+    if let Err(e) = init_tracing(&cli.log, cli.log_format) {
+        eprintln!("error: {e}");
+        // A usage error, as clap reports a mistyped flag.
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -139,9 +143,35 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn init_tracing(filter: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// Bare words a `--log` filter may hold besides levels: popline's own
+/// targets (a bare target enables every level of it).
+const OWN_TARGETS: [&str; 2] = ["popline", "plugin"];
+
+/// Check a `--log` filter before use: tracing reads an unknown bare word
+/// (`inof`, `debgu`) as a target and silently logs nothing of popline.
+fn check_log_filter(filter: &str) -> Result<tracing_subscriber::EnvFilter, String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let bare = !directive.contains(['=', '[']);
+        let known = LEVELS.contains(&directive.to_ascii_lowercase().as_str())
+            || OWN_TARGETS.iter().any(|t| directive.starts_with(t))
+            || directive.contains("::");
+        if bare && !known {
+            return Err(format!(
+                "--log (or $POPLINE_LOG) {filter:?}: {directive:?} is neither a level ({}) nor a popline target (popline…, plugin); for another crate write TARGET=LEVEL",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| {
+        format!(
+            "--log (or $POPLINE_LOG) {filter:?}: {e}; e.g. `info` or `popline=debug,plugin=trace`"
+        )
+    })
+}
+
+fn init_tracing(filter: &str, format: LogFormat) -> Result<(), String> {
+    let filter = check_log_filter(filter)?;
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -151,6 +181,7 @@ fn init_tracing(filter: &str, format: LogFormat) {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    Ok(())
 }
 
 /// Parse `KEY=VALUE` pairs given with `--set`.
@@ -162,4 +193,27 @@ pub(crate) fn parse_pairs(pairs: &[String]) -> anyhow::Result<Vec<(String, Strin
             _ => anyhow::bail!("--set {p:?}: expected KEY=VALUE, e.g. --set plus-prefix=replies"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod log_filter_tests {
+    use super::check_log_filter;
+
+    #[test]
+    fn a_mistyped_log_filter_is_an_error() {
+        for ok in [
+            "info",
+            "WARN",
+            "popline=debug,plugin=trace",
+            "popline_state",
+            "warn,hyper=info",
+            "tokio::net=debug",
+        ] {
+            assert!(check_log_filter(ok).is_ok(), "{ok}");
+        }
+        for bad in ["inof", "warn,debgu", "popline=loud"] {
+            let e = check_log_filter(bad).unwrap_err();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
 }
