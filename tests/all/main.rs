@@ -7,6 +7,7 @@ mod support;
 
 mod bench_fleet;
 mod cli_map;
+mod config_lookup;
 mod crash;
 mod daemon;
 mod deadletters;

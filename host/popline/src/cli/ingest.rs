@@ -211,6 +211,8 @@ pub async fn check(config_path: &Path, args: CheckArgs) -> anyhow::Result<ExitCo
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    let used = std::fs::canonicalize(config_path).unwrap_or_else(|_| config_path.to_path_buf());
+    println!("config file: {}", used.display());
     println!(
         "config ok: {} mailbox(es), plugins loaded and type-checked",
         all.pipelines.len()

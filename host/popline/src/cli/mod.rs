@@ -33,15 +33,12 @@ pub struct Cli {
     /// Log line format (also `$POPLINE_LOG_FORMAT`).
     #[arg(long, global = true, env = "POPLINE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
-    /// The configuration file.
-    #[arg(
-        long,
-        short,
-        global = true,
-        env = "POPLINE_CONFIG",
-        default_value = "popline.toml"
-    )]
-    pub config: PathBuf,
+    /// The configuration file (also `$POPLINE_CONFIG`). Without either: the
+    /// first that exists of `./popline.toml`,
+    /// `$XDG_CONFIG_HOME/popline/popline.toml` (`~/.config/…`) and
+    /// `/etc/popline/popline.toml`. `check` prints which it used.
+    #[arg(long, short, global = true, env = "POPLINE_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Where compiled plugins are cached (default: $XDG_CACHE_HOME/popline).
     #[arg(long, global = true, env = "POPLINE_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -120,6 +117,7 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = config_file(cli.config.clone());
     let engine = || {
         Engine::new(EngineOptions {
             cache_dir: cli.cache_dir.clone().or_else(Engine::default_cache_dir),
@@ -129,18 +127,48 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Map(args) => map::run(&engine()?, args).await,
         Command::Plugin(cmd) => plugin::run(&engine()?, cmd),
-        Command::Replay(args) => replay::run(&engine()?, &cli.config, args).await,
-        Command::Once(args) => ingest::once(&cli.config, args).await,
-        Command::Run => ingest::run(&cli.config).await,
-        Command::Check(args) => ingest::check(&cli.config, args).await,
-        Command::DeadLetter(cmd) => deadletter::run(&cli.config, cmd).await,
-        Command::Auth(cmd) => auth::run(&cli.config, cmd).await,
-        Command::Status => status::run(&cli.config).await,
-        Command::State(cmd) => state::run(&cli.config, cmd).await,
-        Command::Notices(cmd) => notices::run(&cli.config, cmd).await,
+        Command::Replay(args) => replay::run(&engine()?, &config, args).await,
+        Command::Once(args) => ingest::once(&config, args).await,
+        Command::Run => ingest::run(&config).await,
+        Command::Check(args) => ingest::check(&config, args).await,
+        Command::DeadLetter(cmd) => deadletter::run(&config, cmd).await,
+        Command::Auth(cmd) => auth::run(&config, cmd).await,
+        Command::Status => status::run(&config).await,
+        Command::State(cmd) => state::run(&config, cmd).await,
+        Command::Notices(cmd) => notices::run(&config, cmd).await,
         Command::Config(cmd) => configdoc::run(cmd),
         Command::Token(cmd) => token::run(cmd),
     }
+}
+
+/// The configuration file: `given` (`--config`, `$POPLINE_CONFIG`), else
+/// the first of the conventional places that exists, else `popline.toml`
+/// (whose absence the command then reports).
+fn config_file(given: Option<PathBuf>) -> PathBuf {
+    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    lookup_config(given, xdg, |p| p.is_file())
+}
+
+fn lookup_config(
+    given: Option<PathBuf>,
+    xdg_config_home: Option<PathBuf>,
+    exists: impl Fn(&std::path::Path) -> bool,
+) -> PathBuf {
+    if let Some(p) = given {
+        return p;
+    }
+    let here = PathBuf::from("popline.toml");
+    [
+        Some(here.clone()),
+        xdg_config_home.map(|x| x.join("popline/popline.toml")),
+        Some(PathBuf::from("/etc/popline/popline.toml")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| exists(p))
+    .unwrap_or(here)
 }
 
 /// Bare words a `--log` filter may hold besides levels: popline's own
@@ -214,6 +242,47 @@ mod log_filter_tests {
         for bad in ["inof", "warn,debgu", "popline=loud"] {
             let e = check_log_filter(bad).unwrap_err();
             assert!(e.contains(bad), "{e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod config_lookup_tests {
+    use super::lookup_config;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn the_first_configuration_that_exists_in_the_conventional_order() {
+        let xdg = Some(PathBuf::from("/home/u/.config"));
+        let p = |s: &str| PathBuf::from(s);
+        // (given, files that exist, chosen)
+        let cases: &[(Option<&str>, &[&str], &str)] = &[
+            (Some("/srv/x.toml"), &["popline.toml"], "/srv/x.toml"),
+            (
+                None,
+                &["popline.toml", "/etc/popline/popline.toml"],
+                "popline.toml",
+            ),
+            (
+                None,
+                &[
+                    "/home/u/.config/popline/popline.toml",
+                    "/etc/popline/popline.toml",
+                ],
+                "/home/u/.config/popline/popline.toml",
+            ),
+            (
+                None,
+                &["/etc/popline/popline.toml"],
+                "/etc/popline/popline.toml",
+            ),
+            (None, &[], "popline.toml"),
+        ];
+        for (given, present, chosen) in cases {
+            let got = lookup_config(given.map(p), xdg.clone(), |f: &Path| {
+                present.iter().any(|e| Path::new(e) == f)
+            });
+            assert_eq!(got, p(chosen), "given {given:?}, present {present:?}");
         }
     }
 }
