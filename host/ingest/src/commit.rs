@@ -9,7 +9,7 @@ use popline_core::failpoint;
 use popline_core::record::FeedbackRecord;
 use popline_core::timing::{self, Stage};
 use popline_sink::{Blobs, Sink};
-use popline_state::{Committed, NewNotice, StateBackend};
+use popline_state::{Committed, Joined, NewNotice, StateBackend};
 
 use crate::error::PollError;
 
@@ -62,23 +62,14 @@ pub async fn commit_batch_with_notices(
     }
     failpoint::hit("after-sink");
     let _t = timing::span(Stage::StateCommit);
-    match joined {
-        Some(rows) if notices.is_empty() => {
-            state
-                .record_batch_with_feedback(pipeline, commits, rows)
-                .await
-        }
-        Some(_) => Err(anyhow::anyhow!(
-            "a sink joined to the state's transaction and notices in one batch: not supported"
-        )),
-        None if notices.is_empty() => state.record_batch(pipeline, commits).await,
-        None => {
-            state
-                .record_batch_with_notices(pipeline, commits, notices)
-                .await
-        }
-    }
-    .map_err(PollError::State)?;
+    let joined = Joined {
+        feedback: joined,
+        notices,
+    };
+    state
+        .record_batch_joined(pipeline, commits, joined)
+        .await
+        .map_err(PollError::State)?;
     failpoint::hit("after-state");
     Ok(())
 }

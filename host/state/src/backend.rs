@@ -109,6 +109,38 @@ pub struct FeedbackRows<'a> {
     pub attachments: Vec<(&'a str, &'a str, &'a [u8])>,
 }
 
+/// What joins a batch's outcomes in their transaction
+/// ([`StateBackend::record_batch_joined`]): a notice exists exactly when its
+/// message's outcome does, and so do the records of a sink on the state's
+/// database.
+#[derive(Default)]
+pub struct Joined<'a> {
+    /// Feedback records of a `postgres` sink on the state's own database.
+    pub feedback: Option<FeedbackRows<'a>>,
+    /// Notices to testers (the outbox).
+    pub notices: Vec<NewNotice>,
+}
+
+impl Joined<'_> {
+    /// An error naming what is joined that a backend does not keep.
+    pub fn refuse_unless(
+        &self,
+        mailbox: &str,
+        keeps_feedback: bool,
+        keeps_notices: bool,
+    ) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            keeps_feedback || self.feedback.is_none(),
+            "mailbox {mailbox:?}: this state backend cannot store feedback records in its commit"
+        );
+        anyhow::ensure!(
+            keeps_notices || self.notices.is_empty(),
+            "mailbox {mailbox:?}: this state backend keeps no notice outbox"
+        );
+        Ok(())
+    }
+}
+
 /// What the pipeline needs from state. Every method is one unit of work: a
 /// batch's outcomes are recorded atomically or not at all.
 #[async_trait::async_trait]
@@ -128,18 +160,18 @@ pub trait StateBackend: Send + Sync {
     /// Record a batch of committed messages, atomically.
     async fn record_batch(&self, mailbox: &str, batch: Vec<Committed>) -> anyhow::Result<()>;
 
-    /// [`Self::record_batch`] with the batch's feedback records stored in
-    /// the same transaction: a `postgres` sink on this backend's own
-    /// database. Only a backend that holds feedback tables can.
-    async fn record_batch_with_feedback(
+    /// [`Self::record_batch`] with what joins the outcomes in their
+    /// transaction: feedback records (a `postgres` sink on this backend's
+    /// own database) and notices to testers. A backend refuses what it does
+    /// not keep; with nothing joined this is `record_batch`.
+    async fn record_batch_joined(
         &self,
         mailbox: &str,
-        _batch: Vec<Committed>,
-        _feedback: FeedbackRows<'_>,
+        batch: Vec<Committed>,
+        joined: Joined<'_>,
     ) -> anyhow::Result<()> {
-        anyhow::bail!(
-            "mailbox {mailbox:?}: this state backend cannot store feedback records in its commit"
-        )
+        joined.refuse_unless(mailbox, false, false)?;
+        self.record_batch(mailbox, batch).await
     }
 
     /// Note, durably and before QUIT, that these uids were sent `DELE`:
@@ -179,21 +211,6 @@ pub trait StateBackend: Send + Sync {
     /// without it, mailboxes with `notices` are refused at start.
     fn keeps_notices(&self) -> bool {
         false
-    }
-
-    /// [`StateBackend::record_batch`], queueing `notices` in the same
-    /// transaction: a notice exists exactly when its message's outcome does.
-    async fn record_batch_with_notices(
-        &self,
-        mailbox: &str,
-        batch: Vec<Committed>,
-        notices: Vec<NewNotice>,
-    ) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            notices.is_empty(),
-            "this state backend keeps no notice outbox"
-        );
-        self.record_batch(mailbox, batch).await
     }
 
     /// Queue notices about messages recorded apart from a batch (oversized

@@ -17,8 +17,8 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use backend::{
-    Committed, Disposition, FeedbackRows, Fingerprint, LeaseInfo, MailboxStatus, Oversized, Seen,
-    StateBackend,
+    Committed, Disposition, FeedbackRows, Fingerprint, Joined, LeaseInfo, MailboxStatus, Oversized,
+    Seen, StateBackend,
 };
 pub use outbox::{NewNotice, Notice, NoticeCounts, NoticeStatus};
 pub use postgres::{LeaseLost, PostgresBackend, PostgresOptions};

@@ -27,7 +27,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, Transaction};
 
 use crate::backend::{
-    Committed, FeedbackRows, Fingerprint, LeaseInfo, MailboxStatus, Oversized, Seen, StateBackend,
+    Committed, FeedbackRows, Fingerprint, Joined, LeaseInfo, MailboxStatus, Oversized, Seen,
+    StateBackend,
 };
 
 /// Schema steps; step `i` takes the database from version `i` to `i + 1`.
@@ -558,37 +559,39 @@ impl StateBackend for PostgresBackend {
     }
 
     async fn record_batch(&self, mailbox: &str, batch: Vec<Committed>) -> anyhow::Result<()> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        self.fence(&tx, mailbox).await?;
-        record_in(&tx, mailbox, &batch).await?;
-        tx.commit()
+        self.record_batch_joined(mailbox, batch, Joined::default())
             .await
-            .with_context(|| recording(mailbox, batch.len()))
     }
 
-    async fn record_batch_with_feedback(
+    async fn record_batch_joined(
         &self,
         mailbox: &str,
         batch: Vec<Committed>,
-        feedback: FeedbackRows<'_>,
+        joined: Joined<'_>,
     ) -> anyhow::Result<()> {
+        // No notice outbox in PostgreSQL yet: mailboxes with notices are
+        // refused at start.
+        joined.refuse_unless(mailbox, true, false)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         self.fence(&tx, mailbox).await?;
-        let inserted = insert_feedback(&tx, &feedback)
-            .await
-            .with_context(|| format!("storing the feedback records of mailbox {mailbox:?}"))?;
+        if let Some(feedback) = &joined.feedback {
+            let inserted = insert_feedback(&tx, feedback)
+                .await
+                .with_context(|| format!("storing the feedback records of mailbox {mailbox:?}"))?;
+            tracing::debug!(
+                mailbox,
+                inserted,
+                "feedback records stored with the batch's state"
+            );
+        }
         record_in(&tx, mailbox, &batch).await?;
-        tx.commit()
-            .await
-            .with_context(|| recording(mailbox, batch.len()))?;
-        tracing::debug!(
-            mailbox,
-            inserted,
-            "feedback records stored with the batch's state"
-        );
-        Ok(())
+        tx.commit().await.with_context(|| {
+            format!(
+                "recording {} committed messages of mailbox {mailbox:?}",
+                batch.len()
+            )
+        })
     }
 
     async fn mark_deleting(&self, mailbox: &str, uids: Vec<String>) -> anyhow::Result<()> {
@@ -903,10 +906,6 @@ async fn record_in(tx: &Transaction<'_>, mailbox: &str, batch: &[Committed]) -> 
         .await?;
     }
     Ok(())
-}
-
-fn recording(mailbox: &str, n: usize) -> String {
-    format!("recording {n} committed messages of mailbox {mailbox:?}")
 }
 
 /// Insert feedback records whose id is new, and the attachment bytes they

@@ -19,7 +19,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use popline_core::clock::unix_now;
 
-use crate::backend::{Committed, Fingerprint, MailboxStatus, Oversized, Seen, StateBackend};
+use crate::backend::{
+    Committed, Fingerprint, Joined, MailboxStatus, Oversized, Seen, StateBackend,
+};
 use crate::outbox::{NewNotice, Notice, NoticeCounts, NoticeStatus};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -806,13 +808,16 @@ impl StateBackend for SqliteBackend {
         true
     }
 
-    async fn record_batch_with_notices(
+    async fn record_batch_joined(
         &self,
         mailbox: &str,
         batch: Vec<Committed>,
-        notices: Vec<NewNotice>,
+        joined: Joined<'_>,
     ) -> anyhow::Result<()> {
+        // Feedback records join only a PostgreSQL state's commit.
+        joined.refuse_unless(mailbox, false, true)?;
         let mailbox = mailbox.to_string();
+        let notices = joined.notices;
         self.with(move |db| db.record_batch_with_notices(&mailbox, &batch, &notices))
             .await
     }
