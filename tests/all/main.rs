@@ -17,6 +17,7 @@ mod faults;
 mod fleet;
 mod hostile;
 mod ingest;
+mod install;
 mod layers;
 mod load;
 mod notices;

@@ -251,10 +251,18 @@ impl Pipeline {
         tokens: Option<Arc<popline_oauth::TokenManager>>,
     ) -> anyhow::Result<Pipeline> {
         let dialogue = plugins
-            .dialogue(engine, &config.path(&mb.dialogue), &mb.dialogue_limits)
+            .dialogue(
+                engine,
+                &crate::plugins::source(&config.plugin(&mb.dialogue)),
+                &mb.dialogue_limits,
+            )
             .with_context(|| format!("mailbox {name}: loading the dialogue plugin"))?;
         let mapper = plugins
-            .mapper(engine, &config.path(&mb.mapper.plugin), &mb.mapper.limits)
+            .mapper(
+                engine,
+                &crate::plugins::source(&config.plugin(&mb.mapper.plugin)),
+                &mb.mapper.limits,
+            )
             .with_context(|| format!("mailbox {name}: loading the mapper plugin"))?;
         let tls = TlsClient::new(
             &mb.host,
