@@ -311,10 +311,12 @@ impl Default for MapperConfig {
     }
 }
 
-/// How `mapper` is written: the schema of [`deserialize_mapper`].
+/// A mailbox's `mapper`: the plugin alone, or a table.
+// Only its schema is used; `deserialize_mapper` reads the value.
 #[derive(schemars::JsonSchema)]
+#[schemars(rename = "Mapper")]
 #[serde(untagged)]
-#[allow(dead_code)] // only its schema is used
+#[allow(dead_code)]
 enum MapperSchema {
     /// The plugin alone, with its default configuration and limits.
     Plugin(String),

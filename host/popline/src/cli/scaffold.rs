@@ -75,23 +75,31 @@ fn vendored_sdk() -> Vec<(String, String)> {
                 .expect("SDK_FILES holds only the vendored folders");
             let rel = format!("{to}{}", &path[from.len()..]);
             let text = if rel.ends_with("Cargo.toml") {
-                text.replace(
-                    "version.workspace = true",
-                    &format!("version = {:?}", env!("CARGO_PKG_VERSION")),
-                )
-                .replace("edition.workspace = true", "edition = \"2024\"")
-                .replace(
-                    "rust-version.workspace = true",
-                    &format!("rust-version = {:?}", env!("CARGO_PKG_RUST_VERSION")),
-                )
-                .replace(
-                    "license.workspace = true",
-                    &format!("license = {:?}", env!("CARGO_PKG_LICENSE")),
-                )
+                standalone_manifest(text)
             } else {
                 text.to_string()
             };
             (rel, text)
+        })
+        .collect()
+}
+
+/// A manifest with `KEY.workspace = true` lines written out with the values
+/// popline's workspace gives them (the same as this crate's).
+fn standalone_manifest(text: &str) -> String {
+    let inherited = [
+        ("version", env!("CARGO_PKG_VERSION")),
+        ("edition", "2024"),
+        ("rust-version", env!("CARGO_PKG_RUST_VERSION")),
+        ("license", env!("CARGO_PKG_LICENSE")),
+    ];
+    text.lines()
+        .map(|line| {
+            let key = line.trim().strip_suffix(".workspace = true");
+            match key.and_then(|k| inherited.iter().find(|(name, _)| *name == k)) {
+                Some((name, value)) => format!("{name} = {value:?}\n"),
+                None => format!("{line}\n"),
+            }
         })
         .collect()
 }
@@ -592,6 +600,11 @@ mod tests {
         assert!(get("vendor/popline-plugin/src/lib.rs").contains("\"../../wit\""));
         assert!(get("vendor/popline-plugin/Cargo.toml").contains("path = \"../pop3-proto\""));
         get("wit/pop3.wit");
+        assert!(
+            get("vendor/pop3-proto/Cargo.toml").contains("\nrust-version = \"1.95\"\n"),
+            "{}",
+            get("vendor/pop3-proto/Cargo.toml")
+        );
         for (path, text) in &files {
             assert!(
                 !text.contains(".workspace = true"),
