@@ -2,6 +2,7 @@
 //! the defaults) and the example configuration the Debian package installs.
 //! (`popline plugin new` from a copy of the binary: `scaffold.rs`.)
 
+use std::path::Path;
 use std::process::Output;
 
 use popline_testkit::beta_replies;
@@ -18,6 +19,17 @@ fn run(what: &str, out: Output) -> (String, String) {
         out.status
     );
     (stdout, stderr)
+}
+
+/// `popline check` on `cfg`, which must pass; its stdout.
+fn check(cfg: &Path) -> String {
+    let out = support::popline()
+        .arg("--config")
+        .arg(cfg)
+        .arg("check")
+        .output()
+        .unwrap();
+    run("popline check", out).0
 }
 
 #[test]
@@ -52,15 +64,7 @@ retention = "delete"
         ),
     )
     .unwrap();
-    let (stdout, _) = run(
-        "popline check",
-        support::popline()
-            .arg("--config")
-            .arg(&cfg)
-            .arg("check")
-            .output()
-            .unwrap(),
-    );
+    let stdout = check(&cfg);
     assert!(
         stdout.contains("plugins loaded and type-checked"),
         "{stdout}"
@@ -160,14 +164,6 @@ fn the_packaged_example_config_passes_check() {
     let text = text.replace("/var/lib/popline", &dir.path().display().to_string());
     let cfg = dir.path().join("popline.toml");
     std::fs::write(&cfg, text).unwrap();
-    let (stdout, _) = run(
-        "popline check",
-        support::popline()
-            .arg("--config")
-            .arg(&cfg)
-            .arg("check")
-            .output()
-            .unwrap(),
-    );
+    let stdout = check(&cfg);
     assert!(stdout.contains("config ok: 1 mailbox(es)"), "{stdout}");
 }
