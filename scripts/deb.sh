@@ -57,7 +57,7 @@ done
 depends="libc6, libgcc-s1"
 if command -v dpkg-shlibdeps >/dev/null 2>&1; then
   tmp=$(mktemp -d)
-  mkdir "$tmp/debian" && printf 'Source: popline\n\nPackage: popline\n' > "$tmp/debian/control"
+  mkdir "$tmp/debian" && printf 'Source: popline\n\nPackage: popline\nArchitecture: any\n' > "$tmp/debian/control"
   abs=$(realpath "$root/usr/bin/popline")
   if shl=$(cd "$tmp" && dpkg-shlibdeps -O "$abs" 2>/dev/null); then
     depends=${shl#shlibs:Depends=}
