@@ -132,9 +132,9 @@ fn scaffolded_rust_mapper_tests_builds_and_maps_its_sample() {
         "README.md",
         "sample.eml",
         "check.sh",
-        "vendor/popline-plugin/src/lib.rs",
-        "vendor/pop3-proto/src/lib.rs",
-        "wit/mapper.wit",
+        "vendor/popline/plugins/sdk/src/lib.rs",
+        "vendor/popline/plugins/pop3-proto/src/lib.rs",
+        "vendor/popline/wit/mapper.wit",
     ] {
         assert!(dir.join(f).is_file(), "{f} not written");
     }

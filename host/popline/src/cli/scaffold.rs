@@ -2,10 +2,11 @@
 //! `popline-plugin` SDK, or a Python mapper for componentize-py).
 //!
 //! The SDK travels inside the binary (`popline-builtin`): a Rust project
-//! gets its own copy in `vendor/` (`popline-plugin`, `pop3-proto`) and the
-//! contract in `wit/`, and depends on them by relative path, so an
-//! installed popline scaffolds projects that build without a checkout and,
-//! once `wit-bindgen` and `log` are in cargo's cache, offline.
+//! gets its own copy in `vendor/popline/` (`plugins/sdk`, `plugins/pop3-proto`
+//! and `wit/`, laid out as in popline's repository) and depends on it by
+//! relative path, so an installed popline scaffolds projects that build
+//! without a checkout and, once `wit-bindgen` and `log` are in cargo's
+//! cache, offline.
 
 use std::path::PathBuf;
 
@@ -52,15 +53,11 @@ pub struct NewArgs {
     pub sdk: Option<PathBuf>,
 }
 
-/// Where the project's copy of the SDK goes, and what the SDK's files are
-/// called there: `plugins/sdk` → `vendor/popline-plugin`, `plugins/pop3-proto`
-/// → `vendor/pop3-proto`, `wit` → `wit` (the SDK reads `../../wit`).
-const VENDOR_SDK: &str = "vendor/popline-plugin";
-const VENDORED: &[(&str, &str)] = &[
-    ("plugins/sdk/", "vendor/popline-plugin/"),
-    ("plugins/pop3-proto/", "vendor/pop3-proto/"),
-    ("wit/", "wit/"),
-];
+/// Where the project's copy of the SDK goes: the repository's layout under
+/// `vendor/popline/`, since the SDK reads the contract at `../../wit` and
+/// finds `pop3-proto` at `../pop3-proto`. Not `wit/` at the project's top:
+/// cargo-component would take that folder as the project's own target.
+const VENDOR: &str = "vendor/popline";
 
 /// The SDK's files as the project holds them: (path in the project, text).
 /// Manifests that inherit from popline's workspace get the values written
@@ -69,11 +66,7 @@ fn vendored_sdk() -> Vec<(String, String)> {
     popline_builtin::SDK_FILES
         .iter()
         .map(|(path, text)| {
-            let (from, to) = VENDORED
-                .iter()
-                .find(|(from, _)| path.starts_with(from))
-                .expect("SDK_FILES holds only the vendored folders");
-            let rel = format!("{to}{}", &path[from.len()..]);
+            let rel = format!("{VENDOR}/{path}");
             let text = if rel.ends_with("Cargo.toml") {
                 standalone_manifest(text)
             } else {
@@ -139,9 +132,10 @@ pub fn scaffold(args: &NewArgs) -> anyhow::Result<PathBuf> {
             .into();
             // componentize-py reads the contract from wit/: the mapper's part.
             files.extend(
-                vendored_sdk()
-                    .into_iter()
-                    .filter(|(p, _)| p == "wit/log.wit" || p == "wit/mapper.wit"),
+                popline_builtin::SDK_FILES
+                    .iter()
+                    .filter(|(p, _)| *p == "wit/log.wit" || *p == "wit/mapper.wit")
+                    .map(|(p, t)| (p.to_string(), t.to_string())),
             );
             files
         }
@@ -159,7 +153,7 @@ pub fn scaffold(args: &NewArgs) -> anyhow::Result<PathBuf> {
                     }
                     (sdk.to_string_lossy().replace('\\', "/"), Vec::new())
                 }
-                None => (VENDOR_SDK.to_string(), vendored_sdk()),
+                None => (format!("{VENDOR}/plugins/sdk"), vendored_sdk()),
             };
             let (lib, readme) = match kind {
                 Kind::Mapper => (RUST_MAPPER, RUST_MAPPER_README),
@@ -597,13 +591,14 @@ mod tests {
                 .unwrap_or_else(|| panic!("{p} not vendored"))
         };
         // The SDK finds the contract at ../../wit, as in the repository.
-        assert!(get("vendor/popline-plugin/src/lib.rs").contains("\"../../wit\""));
-        assert!(get("vendor/popline-plugin/Cargo.toml").contains("path = \"../pop3-proto\""));
-        get("wit/pop3.wit");
+        assert!(get("vendor/popline/plugins/sdk/src/lib.rs").contains("\"../../wit\""));
+        assert!(get("vendor/popline/plugins/sdk/Cargo.toml").contains("path = \"../pop3-proto\""));
+        get("vendor/popline/wit/pop3.wit");
         assert!(
-            get("vendor/pop3-proto/Cargo.toml").contains("\nrust-version = \"1.95\"\n"),
+            get("vendor/popline/plugins/pop3-proto/Cargo.toml")
+                .contains("\nrust-version = \"1.95\"\n"),
             "{}",
-            get("vendor/pop3-proto/Cargo.toml")
+            get("vendor/popline/plugins/pop3-proto/Cargo.toml")
         );
         for (path, text) in &files {
             assert!(
