@@ -21,6 +21,7 @@ mod layers;
 mod load;
 mod notices;
 mod oauth;
+mod observe;
 mod once_progress;
 mod plugin_limits;
 mod plugin_runtime;

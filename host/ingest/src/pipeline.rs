@@ -89,22 +89,24 @@ pub struct PollSummary {
 }
 
 impl PollSummary {
-    /// The counts as Prometheus counters (`popline_metrics::record_poll`).
-    pub fn metric_counts(&self) -> [(&'static str, u64); 9] {
-        [
-            ("popline_messages_fetched_total", self.fetched as u64),
-            ("popline_messages_committed_total", self.committed as u64),
-            ("popline_messages_skipped_total", self.skipped as u64),
-            ("popline_messages_duplicate_total", self.duplicates as u64),
-            (
-                "popline_messages_dead_lettered_total",
-                self.dead_lettered as u64,
-            ),
-            ("popline_messages_failed_total", self.failed as u64),
-            ("popline_messages_deleted_total", self.deleted as u64),
-            ("popline_records_total", self.records as u64),
-            ("popline_bytes_fetched_total", self.bytes),
-        ]
+    /// The counts as metrics (`popline_metrics::record_poll`): every
+    /// message looked at by outcome, and what was read, deleted, written.
+    pub fn metric_counts(&self) -> popline_metrics::PollCounts {
+        use popline_metrics::Outcome;
+        popline_metrics::PollCounts {
+            messages: vec![
+                (Outcome::Committed, self.committed as u64),
+                (Outcome::Skipped, self.skipped as u64),
+                (Outcome::Duplicate, self.duplicates as u64),
+                (Outcome::DeadLettered, self.dead_lettered as u64),
+                (Outcome::Failed, self.failed as u64),
+                (Outcome::Oversized, self.oversized as u64),
+            ],
+            fetched_messages: self.fetched as u64,
+            fetched_bytes: self.bytes,
+            deleted_messages: self.deleted as u64,
+            records: self.records as u64,
+        }
     }
 
     /// The one-line summary `popline once` prints and the state records.
@@ -305,6 +307,16 @@ impl Pipeline {
     /// The poll interval from the configuration.
     pub fn interval(&self) -> Duration {
         self.cfg.poll_interval
+    }
+
+    /// The mapper plugin's name (its `plugin` label in metrics).
+    pub fn mapper_name(&self) -> &str {
+        self.mapper.name()
+    }
+
+    /// Whether the mailbox sends notices to testers.
+    pub fn sends_notices(&self) -> bool {
+        self.notices.is_some()
     }
 
     async fn credential(&self, renew: bool) -> Result<Credential, PollError> {

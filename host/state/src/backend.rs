@@ -207,6 +207,9 @@ pub trait StateBackend: Send + Sync {
     /// What `popline status` shows for `mailbox`.
     async fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus>;
 
+    /// Whether the database answers a trivial query now (`/readyz`).
+    async fn ping(&self) -> anyhow::Result<()>;
+
     /// Whether this backend keeps the notice outbox (the methods below);
     /// without it, mailboxes with `notices` are refused at start.
     fn keeps_notices(&self) -> bool {

@@ -718,6 +718,17 @@ impl StateBackend for PostgresBackend {
         Ok(())
     }
 
+    async fn ping(&self) -> anyhow::Result<()> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(|e| {
+            anyhow::anyhow!(
+                "the PostgreSQL state database does not answer: {}",
+                redact(&e.to_string())
+            )
+        })?;
+        Ok(())
+    }
+
     async fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus> {
         let client = self.client().await?;
         let mut st = MailboxStatus::default();

@@ -489,6 +489,14 @@ impl SqliteState {
 }
 
 impl SqliteState {
+    /// Read the schema version: the file is open and readable.
+    pub fn ping(&self) -> anyhow::Result<()> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .with_context(|| format!("state database {} does not answer", self.path.display()))?;
+        Ok(())
+    }
+
     /// Poll bookkeeping and message counts for one mailbox.
     pub fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus> {
         let mut st = MailboxStatus::default();
@@ -802,6 +810,10 @@ impl StateBackend for SqliteBackend {
     async fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus> {
         let mailbox = mailbox.to_string();
         self.with(move |db| db.status(&mailbox)).await
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        self.with(|db| db.ping()).await
     }
 
     fn keeps_notices(&self) -> bool {

@@ -6,7 +6,9 @@
 //! failed mailbox in configuration order: 75 temporary (network, TLS,
 //! server, sink, state), 77 credentials (login refused, OAuth needs a
 //! login), 70 a plugin (dialogue failure, mapper circuit breaker), 74 the
-//! host's disk; 78 the configuration or its plugins cannot be loaded.
+//! host's disk (also: `--metrics-file` could not be written after an
+//! otherwise clean pass); 78 the configuration or its plugins cannot be
+//! loaded.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -16,7 +18,8 @@ use clap::Args;
 
 use popline_config::Config;
 use popline_ingest::daemon::{poll_leased, run_until};
-use popline_ingest::error::{EX_CONFIG, EX_TEMPFAIL};
+use popline_ingest::error::{EX_CONFIG, EX_IOERR, EX_TEMPFAIL};
+use popline_ingest::observe::{register_metrics, watch_readiness};
 use popline_ingest::{Pipelines, PollError};
 
 /// How often `popline run` looks for due notices in the outbox.
@@ -34,6 +37,12 @@ pub struct OnceArgs {
     /// CPU), to stderr.
     #[arg(long)]
     pub timings: bool,
+    /// After the run, write the metrics to this file in the Prometheus text
+    /// format, for the node exporter's textfile collector (name it `*.prom`
+    /// in the collector's folder). Written atomically: a temporary file in
+    /// the same folder, then renamed.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +103,9 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    if args.metrics_file.is_some() {
+        register_metrics(&all, env!("CARGO_PKG_VERSION")).await;
+    }
     let all = Arc::new(all);
     let pipelines = all.selected(args.mailbox.as_deref())?;
     let bars = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
@@ -162,7 +174,16 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
     if args.timings {
         eprint!("{}", super::timings::report(started.elapsed()));
     }
-    Ok(ExitCode::from(exit_code(&results)))
+    let mut code = exit_code(&results);
+    if let Some(path) = &args.metrics_file
+        && let Err(e) = popline_metrics::write_textfile(path)
+    {
+        eprintln!("error: {e}");
+        if code <= 1 {
+            code = EX_IOERR;
+        }
+    }
+    Ok(ExitCode::from(code))
 }
 
 /// The daemon: each mailbox on its own schedule until SIGINT/SIGTERM.
@@ -172,7 +193,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     if let Some(m) = &config.metrics {
+        register_metrics(&all, env!("CARGO_PKG_VERSION")).await;
         popline_metrics::serve(&m.listen).await?;
+        watch_readiness(all.state.clone());
     }
     // The outbox is sent on its own schedule; ingestion never waits on it.
     let deliverer = all.deliverer.clone();
