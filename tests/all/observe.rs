@@ -114,9 +114,9 @@ fn a_running_daemon_serves_metrics_health_readiness_and_the_dashboards_metrics()
     );
     let mut text = std::fs::read_to_string(&cfg).unwrap();
     text += &format!(
-        "\n[notices.mail]\nhost = \"127.0.0.1\"\nport = {smtp}\nfrom = \"{USER}\"\n\n\
+        "\n[notices.mail]\nhost = \"127.0.0.1\"\nport = {smtp}\nfrom = \"{USER}\"\npassword = {{ file = \"password\" }}\n\n\
          [mailboxes.app]\nhost = \"127.0.0.1\"\nport = {pop}\nca_file = \"{ca}\"\nuser = \"{USER}\"\n\
-         poll_interval = \"1h\"\ndialogue = \"{dialogue}\"\nmapper = \"{mapper}\"\nsinks = [\"jsonl\"]\n\n\
+         poll_interval = \"1h\"\ndialogue = \"{dialogue}\"\nmapper = {{ plugin = \"{mapper}\" }}\nsinks = [\"jsonl\"]\n\n\
          [mailboxes.app.oauth]\nflow = \"device-code\"\ntenant = \"contoso.onmicrosoft.com\"\n\
          client_id = \"11111111-2222-4333-8444-555555555555\"\n",
         smtp = support::free_port(),
@@ -210,7 +210,7 @@ fn readyz_is_503_while_the_postgres_state_is_down() {
              [sinks.jsonl]\ntype = \"jsonl\"\npath = \"feedback.jsonl\"\n\n\
              [mailboxes.beta]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nallow_plaintext = true\n\
              user = \"u\"\npassword = {{ file = \"pw\" }}\npoll_interval = \"1h\"\n\
-             dialogue = \"{dialogue}\"\nmapper = \"{mapper}\"\nsinks = [\"jsonl\"]\n",
+             dialogue = \"{dialogue}\"\nmapper = {{ plugin = \"{mapper}\" }}\nsinks = [\"jsonl\"]\n",
             port = support::free_port(),
             dialogue = support::plugin("pop3-standard").display(),
             mapper = support::plugin("feedback-default").display(),
