@@ -49,8 +49,8 @@ fn body(answer: &str) -> &str {
     answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
 
-/// Every metric name a PromQL expression of the dashboard uses.
-fn dashboard_metrics() -> BTreeSet<String> {
+/// Every PromQL expression of the dashboard: its panels' and its variables'.
+fn dashboard_queries() -> Vec<String> {
     let text = std::fs::read_to_string(support::root().join("docs/grafana-dashboard.json"))
         .expect("docs/grafana-dashboard.json");
     let dash: Value = serde_json::from_str(&text).expect("the dashboard is JSON");
@@ -66,8 +66,13 @@ fn dashboard_metrics() -> BTreeSet<String> {
         }
     }
     assert!(queries.len() >= 15, "{queries:?}");
+    queries
+}
+
+/// Every metric name a PromQL expression of the dashboard uses.
+fn dashboard_metrics() -> BTreeSet<String> {
     let name = regex::Regex::new(r"\bpopline_[A-Za-z0-9_]+").unwrap();
-    let names: BTreeSet<String> = queries
+    let names: BTreeSet<String> = dashboard_queries()
         .iter()
         .flat_map(|q| name.find_iter(q).map(|m| m.as_str().to_string()))
         .collect();
@@ -346,5 +351,52 @@ fn once_writes_the_textfile_and_status_reports_json() {
         support::text(&out).contains("missing/popline.prom"),
         "{}",
         support::text(&out)
+    );
+}
+
+/// The dashboard's panel queries parse as PromQL: `promtool check rules` on
+/// them as recording rules, Grafana's variables replaced by values. Skipped,
+/// saying so, where Prometheus' `promtool` is not installed.
+#[test]
+fn the_dashboards_queries_parse_as_promql() {
+    if std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "skipped: promtool not found (apt-get install prometheus); PromQL syntax not checked"
+        );
+        return;
+    }
+    let rules: Vec<Value> = dashboard_queries()
+        .iter()
+        .filter(|q| !q.starts_with("label_values("))
+        .enumerate()
+        .map(|(i, q)| {
+            let expr = q
+                .replace("$__rate_interval", "5m")
+                .replace("$mailbox", ".*");
+            serde_json::json!({ "record": format!("dashboard:query{i}"), "expr": expr })
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    // JSON is YAML.
+    let file = dir.path().join("rules.yml");
+    std::fs::write(
+        &file,
+        serde_json::json!({ "groups": [{ "name": "dashboard", "rules": rules }] }).to_string(),
+    )
+    .unwrap();
+    let out = std::process::Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = support::text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("SUCCESS: {} rules found", rules.len())),
+        "{text}"
     );
 }
