@@ -30,3 +30,4 @@ mod replay;
 mod scaffold;
 mod sdk;
 mod sinks;
+mod systemd;
