@@ -31,3 +31,4 @@ mod scaffold;
 mod sdk;
 mod sinks;
 mod systemd;
+mod workers;
