@@ -131,7 +131,7 @@ fn a_running_daemon_serves_metrics_health_readiness_and_the_dashboards_metrics()
         mapper = support::plugin("feedback-default").display(),
     );
     std::fs::write(&cfg, text).unwrap();
-    let (_daemon, port) = run_with_metrics(&cfg, &[]);
+    let (daemon, port) = run_with_metrics(&cfg, &[]);
     let want = "popline_messages_total{mailbox=\"beta\",outcome=\"committed\"} 2";
     let answer = get_until(port, "/metrics", want);
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
@@ -185,6 +185,25 @@ fn a_running_daemon_serves_metrics_health_readiness_and_the_dashboards_metrics()
         let out = get(port, path);
         assert!(out.starts_with("HTTP/1.1 404 "), "{path}: {out}");
     }
+
+    // A reload that adds a mailbox: its series appear at once, at zero.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "{text}\n[mailboxes.gamma]\nhost = \"127.0.0.1\"\nport = 1\nuser = \"{USER}\"\n\
+             password = {{ file = \"password\" }}\npoll_interval = \"1h\"\ndialogue = \"{dialogue}\"\n\
+             mapper = {{ plugin = \"{mapper}\" }}\nsinks = [\"jsonl\"]\n",
+            dialogue = support::plugin("pop3-standard").display(),
+            mapper = support::plugin("feedback-default").display(),
+        ),
+    )
+    .unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(daemon.0.id() as i32, libc::SIGHUP) }, 0);
+    let gamma = "popline_poll_errors_total{mailbox=\"gamma\",kind=\"auth\"} 0";
+    let reloaded = get_until(port, "/metrics", gamma);
+    assert!(reloaded.contains(gamma), "{reloaded}");
 
     let served = served_names(metrics);
     let missing: Vec<_> = dashboard_metrics()

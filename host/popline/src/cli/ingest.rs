@@ -223,8 +223,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                             tracing::warn!("[metrics] listen changed: it takes effect at the next restart");
                         }
                         running.stop(Stop::Reload).await;
-                        if new.metrics.is_some() && config.metrics.is_some() {
-                            // New mailboxes' series at zero; readiness asks the new state.
+                        if config.metrics.is_some() {
+                            // The listener serves on: the new mailboxes'
+                            // series at zero, readiness from the new state.
                             register_metrics(&all, env!("CARGO_PKG_VERSION")).await;
                             watch_readiness(all.state.clone());
                         }
