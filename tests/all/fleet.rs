@@ -66,13 +66,13 @@ pub(crate) fn write_fleet_config(
     std::fs::write(ws.config(), text).unwrap();
 }
 
-fn database() -> Postgres {
+pub(crate) fn database() -> Postgres {
     let pg = Postgres::start(ServerOptions::default()).expect("starting PostgreSQL");
     pg.create_database("fleet").unwrap();
     pg
 }
 
-fn host(pg: &Postgres, name: &str, ttl: Duration) -> PostgresOptions {
+pub(crate) fn host(pg: &Postgres, name: &str, ttl: Duration) -> PostgresOptions {
     PostgresOptions {
         url: pg.url("fleet"),
         pool_size: 2,
@@ -80,6 +80,7 @@ fn host(pg: &Postgres, name: &str, ttl: Duration) -> PostgresOptions {
         lease_ttl: ttl,
         host_id: name.into(),
         mailboxes: 2,
+        notice_claim_ttl: popline_state::postgres::NOTICE_CLAIM_TTL,
     }
 }
 
