@@ -751,6 +751,16 @@ fn check_connect_logs_in_to_the_notice_server_and_sends_nothing() {
         return;
     }
     let env = Env::new();
+    // An app without SMTP consent: the token is refused.
+    let revoked = env.config(NO_SMTP, r#"{ via = "smtp" }"#);
+    let out = env.popline(&revoked, &["check", "--connect"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(77), "{said}");
+    assert!(
+        said.contains("notices.smtp: FAILED") && said.contains("SMTP.SendAsApp with admin consent"),
+        "{said}"
+    );
+
     let cfg = env.config(SENDER, r#"{ via = "smtp" }"#);
     let said = expect_ok(&env.popline(&cfg, &["check", "--connect"]));
     let line = said
@@ -767,15 +777,6 @@ fn check_connect_logs_in_to_the_notice_server_and_sends_nothing() {
     for t in TESTERS {
         assert!(env.delivered(t).is_empty(), "{t}");
     }
-
-    let revoked = env.config(NO_SMTP, r#"{ via = "smtp" }"#);
-    let out = env.popline(&revoked, &["check", "--connect"]);
-    let said = text(&out);
-    assert_eq!(out.status.code(), Some(77), "{said}");
-    assert!(
-        said.contains("notices.smtp: FAILED") && said.contains("SMTP.SendAsApp with admin consent"),
-        "{said}"
-    );
 }
 
 /// A reply whose record a sink refuses for good is dead-lettered and its
@@ -801,10 +802,7 @@ fn a_notice_when_a_sink_refuses_the_record_or_retr_outgrows_list() {
         vec![reply("dana@example.org", "refused", OTHER, "", "Crash log attached.")],
     );
     let port = support::free_port();
-    let endpoint = std::sync::Arc::new(std::sync::Mutex::new(Endpoint {
-        reject_nth: Some(1),
-        ..Endpoint::default()
-    }));
+    let endpoint = std::sync::Arc::new(std::sync::Mutex::new(Endpoint::rejecting(1)));
     let _http = HttpServer::start(port, endpoint.clone());
     let mailbox = |name: &str, port: u16, user: &str, pw: &str, sink: &str| {
         format!(

@@ -36,9 +36,20 @@ pub(crate) struct Endpoint {
     /// stored once, as an idempotent API does).
     pub(crate) accepted: BTreeMap<String, String>,
     /// Refuse the Nth distinct record for good (HTTP 422), every time.
-    pub(crate) reject_nth: Option<usize>,
+    reject_nth: Option<usize>,
     /// Distinct keys in the order first seen.
     seen: Vec<String>,
+}
+
+impl Endpoint {
+    /// An endpoint that accepts every record but the `nth` distinct one,
+    /// which it refuses for good.
+    pub(crate) fn rejecting(nth: usize) -> Endpoint {
+        Endpoint {
+            reject_nth: Some(nth),
+            ..Endpoint::default()
+        }
+    }
 }
 
 /// A hand-rolled HTTP/1.1 endpoint on its own thread: one request per
@@ -354,10 +365,7 @@ fn attachments_are_stored_by_the_file_sinks() {
 fn a_record_an_http_sink_refuses_for_good_is_dead_lettered_and_the_rest_delivered() {
     let server = pop3(4);
     let port = crate::support::free_port();
-    let endpoint = Arc::new(Mutex::new(Endpoint {
-        reject_nth: Some(2),
-        ..Endpoint::default()
-    }));
+    let endpoint = Arc::new(Mutex::new(Endpoint::rejecting(2)));
     let _http = HttpServer::start(port, endpoint.clone());
     let mut ws = Workspace::new();
     ws.sinks = format!(
