@@ -133,17 +133,28 @@ async fn the_outbox_goes_with_the_outcomes_in_postgres() {
         (failed[0].attempts, failed[0].last_error.as_deref()),
         (1, Some("550 no such user"))
     );
-    assert!(a.notices(Some("other".into()), None, 10).await.unwrap().is_empty());
+    assert!(
+        a.notices(Some("other".into()), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let counts = a.notice_counts("beta").await.unwrap();
     assert_eq!((counts.sent, counts.failed), (1, 1), "{counts:?}");
 
     // A retry of named ids touches only failed ones; of the mailbox, all
     // its failed ones.
     assert_eq!(a.retry_notices(vec!["n1@x".into()], None).await.unwrap(), 0);
-    assert_eq!(a.retry_notices(vec![], Some("beta".into())).await.unwrap(), 1);
+    assert_eq!(
+        a.retry_notices(vec![], Some("beta".into())).await.unwrap(),
+        1
+    );
     let again = a.due_notices(unix_now(), 10).await.unwrap();
     assert_eq!(again.len(), 1);
-    assert_eq!((again[0].message_id.as_str(), again[0].attempts), ("n4@x", 0));
+    assert_eq!(
+        (again[0].message_id.as_str(), again[0].attempts),
+        ("n4@x", 0)
+    );
 }
 
 /// Queue `n` notices to distinct testers on mailbox `beta` of `host`.
@@ -252,7 +263,10 @@ async fn an_expired_claim_is_taken_over() {
         .notices(None, Some(NoticeStatus::Pending), 10)
         .await
         .unwrap();
-    assert_eq!((n1[0].attempts, n1[0].last_error.as_deref()), (1, Some("421 later")));
+    assert_eq!(
+        (n1[0].attempts, n1[0].last_error.as_deref()),
+        (1, Some("421 later"))
+    );
     // A failed attempt frees the claim: any host may retry it.
     assert_eq!(a.due_notices(unix_now() + 1, 10).await.unwrap().len(), 1);
 }

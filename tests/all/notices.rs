@@ -799,7 +799,13 @@ fn a_notice_when_a_sink_refuses_the_record_or_retr_outgrows_list() {
     );
     let refusing = ScriptedServer::spawn(
         Script::login(OTHER, "pw-other"),
-        vec![reply("dana@example.org", "refused", OTHER, "", "Crash log attached.")],
+        vec![reply(
+            "dana@example.org",
+            "refused",
+            OTHER,
+            "",
+            "Crash log attached.",
+        )],
     );
     let port = support::free_port();
     let endpoint = std::sync::Arc::new(std::sync::Mutex::new(Endpoint::rejecting(1)));

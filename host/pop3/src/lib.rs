@@ -324,7 +324,9 @@ impl Connection {
             if let ConnError::TooLarge(bound) = e
                 && let Some(number) = command.strip_prefix("RETR ").and_then(|n| n.parse().ok())
             {
-                let head = out.finish().map_or_else(|_| Vec::new(), |b| header_section(&b));
+                let head = out
+                    .finish()
+                    .map_or_else(|_| Vec::new(), |b| header_section(&b));
                 self.too_large = Some(TooLarge {
                     number,
                     bound,

@@ -560,8 +560,20 @@ pub async fn import_sqlite(pool: &Pool, sqlite: &Path) -> anyhow::Result<Importe
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                  ON CONFLICT DO NOTHING",
                 &[
-                    id, mailbox, uid, via, sender, recipient, reason, raw, status,
-                    &(*attempts as i32), created, next, sent, error,
+                    id,
+                    mailbox,
+                    uid,
+                    via,
+                    sender,
+                    recipient,
+                    reason,
+                    raw,
+                    status,
+                    &(*attempts as i32),
+                    created,
+                    next,
+                    sent,
+                    error,
                 ],
             )
             .await?;

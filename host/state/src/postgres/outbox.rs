@@ -68,10 +68,7 @@ pub(super) async fn queue_in(
     // One lock per recipient, taken in one order by every host: concurrent
     // batches to one tester are counted one after the other, and never
     // deadlock on each other.
-    let mut recipients: Vec<String> = notices
-        .iter()
-        .map(|n| n.recipient.to_lowercase())
-        .collect();
+    let mut recipients: Vec<String> = notices.iter().map(|n| n.recipient.to_lowercase()).collect();
     recipients.sort();
     recipients.dedup();
     for r in &recipients {
