@@ -270,3 +270,48 @@ async fn an_expired_claim_is_taken_over() {
     // A failed attempt frees the claim: any host may retry it.
     assert_eq!(a.due_notices(unix_now() + 1, 10).await.unwrap().len(), 1);
 }
+
+/// A host whose submission server is down tries one notice (put off with
+/// backoff) and gives up its claims on the others at the end of the round:
+/// another host can take them at once instead of after the claim expires.
+#[tokio::test]
+async fn a_host_that_cannot_reach_the_server_leaves_the_rest_to_others() {
+    let pg = database();
+    let claim = popline_state::postgres::NOTICE_CLAIM_TTL;
+    let a = Arc::new(backend(&pg, "host-a", claim).await);
+    let b = backend(&pg, "host-b", claim).await;
+    queue(&a, 3).await;
+
+    // Nothing listens on this port.
+    let closed = crate::support::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "secret").unwrap();
+    let file = dir.path().join("popline.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[notices.smtp]\nhost = \"127.0.0.1\"\nport = {closed}\n\
+             from = \"beta@contoso.example\"\npassword = {{ file = \"pw\" }}\ntimeout_secs = 5\n\n\
+             [sinks.out]\ntype = \"jsonl\"\npath = \"out.jsonl\"\n\n\
+             [mailboxes.beta]\nhost = \"127.0.0.1\"\nuser = \"beta@contoso.example\"\n\
+             password = {{ file = \"pw\" }}\ndialogue = \"d.wasm\"\nmapper = {{ plugin = \"m.wasm\" }}\n\
+             sinks = [\"out\"]\nnotices = {{ via = \"smtp\" }}\n"
+        ),
+    )
+    .unwrap();
+    let config = popline_config::Config::load(&file).unwrap();
+    let deliverer = popline_ingest::notices::deliverer(&config, a.clone()).unwrap();
+    let done = deliverer.deliver_due().await.unwrap();
+    assert_eq!((done.sent, done.retried, done.failed), (0, 1, 0));
+
+    let taken = b.due_notices(unix_now() + 1, 10).await.unwrap();
+    assert_eq!(taken.len(), 2, "the untried notices are free for host-b");
+    let waiting = a
+        .notices(None, Some(NoticeStatus::Pending), 10)
+        .await
+        .unwrap();
+    let tried: Vec<_> = waiting.iter().filter(|n| n.attempts == 1).collect();
+    assert_eq!(tried.len(), 1, "{waiting:?}");
+    assert!(tried[0].last_error.is_some());
+    assert!(!taken.iter().any(|n| n.message_id == tried[0].message_id));
+}

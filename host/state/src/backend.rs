@@ -238,6 +238,14 @@ pub trait StateBackend: Send + Sync {
         Ok(true)
     }
 
+    /// Give up this host's claims on notices it took from
+    /// [`Self::due_notices`] but did not try (their server was down this
+    /// round), so that another host may send them at once. A single-host
+    /// backend has no claims.
+    async fn release_notices(&self, _message_ids: Vec<String>) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     /// The server took notice `message_id` (`250`) at `at`.
     async fn notice_sent(&self, _message_id: &str, _at: i64) -> anyhow::Result<()> {
         Ok(())

@@ -865,6 +865,10 @@ impl StateBackend for PostgresBackend {
         self.hold(message_id).await
     }
 
+    async fn release_notices(&self, message_ids: Vec<String>) -> anyhow::Result<()> {
+        self.release_claims(message_ids).await
+    }
+
     async fn notice_sent(&self, message_id: &str, at: i64) -> anyhow::Result<()> {
         self.mark_sent(message_id, at).await
     }

@@ -177,6 +177,23 @@ impl PostgresBackend {
         Ok(n == 1)
     }
 
+    /// Give up this host's claims on `message_ids` (not tried this round).
+    pub(super) async fn release_claims(&self, message_ids: Vec<String>) -> anyhow::Result<()> {
+        if message_ids.is_empty() {
+            return Ok(());
+        }
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE notices SET claimed_by = NULL, claim_expires_at = NULL
+                 WHERE message_id = ANY($1) AND claimed_by = $2 AND status = 'pending'",
+                &[&message_ids, &self.opts.host_id],
+            )
+            .await
+            .context("releasing claims on notices")?;
+        Ok(())
+    }
+
     /// Whether `n` rows changed; a mark that changed nothing means another
     /// host holds the notice now, which is logged.
     fn marked(&self, message_id: &str, n: u64, what: &str) {
