@@ -7,6 +7,8 @@
 //! server, sink, state), 77 credentials (login refused, OAuth needs a
 //! login), 70 a plugin (dialogue failure, mapper circuit breaker), 74 the
 //! host's disk; 78 the configuration or its plugins cannot be loaded.
+//! `check --connect` counts the notice servers after the mailboxes: 77 for
+//! a refused login, 75 for a server or token endpoint out of reach.
 
 use std::path::Path;
 use std::process::ExitCode;
