@@ -677,8 +677,9 @@ fn a_delegated_sign_in_for_smtp_send() {
 }
 
 /// A fleet sends notices too: `popline once` on PostgreSQL state queues the
-/// no-match notice with the outcome and sends it through Postfix; `popline
-/// notices list` and `status` read the outbox from the database.
+/// no-match notice with the outcome; a notice that failed for good (consent
+/// missing) is listed from the database and, once fixed, `popline notices
+/// retry` sends it through Postfix, once.
 #[test]
 fn notices_with_postgres_state() {
     if !can_run("notices_with_postgres_state") {
@@ -698,19 +699,35 @@ fn notices_with_postgres_state() {
             )],
         )
         .unwrap();
-    let cfg = env.config(SENDER, r#"{ via = "smtp" }"#);
     std::fs::write(env.path("pg-url"), pg.url("fleet")).unwrap();
-    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
-        "[state]\n",
-        "[state]\nbackend = \"postgres\"\nurl = { file = \"pg-url\" }\n",
-        1,
-    );
-    std::fs::write(&cfg, text).unwrap();
+    let config = |client_id: &str| {
+        let cfg = env.config(client_id, r#"{ via = "smtp" }"#);
+        let text = std::fs::read_to_string(&cfg).unwrap().replacen(
+            "[state]\n",
+            "[state]\nbackend = \"postgres\"\nurl = { file = \"pg-url\" }\n",
+            1,
+        );
+        std::fs::write(&cfg, text).unwrap();
+        cfg
+    };
 
-    let said = expect_ok(&env.popline(&cfg, &["once"]));
+    let revoked = config(NO_SMTP);
+    let said = expect_ok(&env.popline(&revoked, &["once"]));
     assert!(
-        said.contains("notices: sent 1, to retry 0, failed 0"),
+        said.contains("notices: sent 0, to retry 0, failed 1"),
         "{said}"
+    );
+    let list = expect_ok(&env.popline(&revoked, &["notices", "list", "--status", "failed"]));
+    assert!(
+        list.contains("dana@example.org") && list.contains("SMTP.SendAsApp with admin consent"),
+        "{list}"
+    );
+
+    let cfg = config(SENDER);
+    let retried = expect_ok(&env.popline(&cfg, &["notices", "retry"]));
+    assert!(
+        retried.contains("1 notice(s) queued again") && retried.contains("sent 1"),
+        "{retried}"
     );
     let got = env.delivered("dana@example.org");
     assert_eq!(got.len(), 1, "{got:?}");
