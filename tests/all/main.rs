@@ -31,3 +31,5 @@ mod replay;
 mod scaffold;
 mod sdk;
 mod sinks;
+mod systemd;
+mod workers;

@@ -7,6 +7,7 @@
 //! | [`notices`] | notices to testers: the mailbox's plan, the message as the notices see it, the deliverer |
 //! | [`plugins`] | plugins loaded once per file and limits, shared by pipelines |
 //! | [`progress`] | per-mailbox progress counters and bars |
+//! | [`workers`] | the pool that parses and maps a batch's messages on several cores, results in mailbox order |
 
 pub mod breaker;
 pub mod commit;
@@ -19,6 +20,7 @@ pub mod plan;
 pub mod plugins;
 pub mod progress;
 pub mod state;
+pub mod workers;
 
 pub use error::{ConnectError, ErrorKind, PollError};
 pub use pipeline::{Pipeline, Pipelines, PollSummary};

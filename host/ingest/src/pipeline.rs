@@ -36,6 +36,7 @@ pub use crate::error::{ConnectError, PollError};
 use crate::lease::Lease;
 use crate::plan::{self, Policy};
 use crate::plugins::LoadedPlugins;
+use crate::workers::{Job, Workers};
 
 /// One mailbox's pipeline: its plugins, sinks and policy, loaded once.
 pub struct Pipeline {
@@ -44,7 +45,9 @@ pub struct Pipeline {
     base_dir: std::path::PathBuf,
     dialogue: Arc<DialoguePlugin>,
     mapper: Arc<MapperPlugin>,
-    mapper_config: Vec<(String, String)>,
+    mapper_config: Arc<[(String, String)]>,
+    /// The process's parse-and-map pool.
+    workers: Workers,
     sinks: Vec<SharedSink>,
     tls: TlsClient,
     dead_letters: Arc<DeadLetters>,
@@ -175,6 +178,7 @@ impl Pipelines {
         let mut accounts = popline_oauth::Accounts::default();
         let mut plugins = LoadedPlugins::default();
         let mut pipelines = Vec::new();
+        let workers = Workers::new(config.workers.unwrap_or_else(Workers::default_size));
         for (name, mb) in &config.mailboxes {
             let tokens = match &mb.oauth {
                 Some(o) => Some(accounts.get(
@@ -189,7 +193,7 @@ impl Pipelines {
                 name,
                 mb,
                 config,
-                (&engine, &mut plugins),
+                (&engine, &mut plugins, &workers),
                 &sinks,
                 dead_letters.clone(),
                 tokens,
@@ -245,7 +249,7 @@ impl Pipeline {
         name: &str,
         mb: &MailboxConfig,
         config: &Config,
-        (engine, plugins): (&Engine, &mut LoadedPlugins),
+        (engine, plugins, workers): (&Engine, &mut LoadedPlugins, &Workers),
         sinks: &BTreeMap<String, SharedSink>,
         dead_letters: Arc<DeadLetters>,
         tokens: Option<Arc<popline_oauth::TokenManager>>,
@@ -273,6 +277,7 @@ impl Pipeline {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            workers: workers.clone(),
             sinks: mb.sinks.iter().map(|s| sinks[s].clone()).collect(),
             tls,
             dead_letters,
@@ -705,7 +710,12 @@ impl Pipeline {
             if raw.is_spooled() {
                 out.counts.spooled += 1;
             }
-            let parsed = match popline_mime::parse_spooled(&raw, &self.spool_policy()) {
+            let parsing = self.workers.parse(raw.clone(), self.spool_policy());
+            arrived.push((*l, raw, parsing));
+        }
+        let mut parsed_batch = Vec::with_capacity(arrived.len());
+        for (l, raw, parsing) in arrived {
+            let parsed = match parsing.result().await {
                 // The host's disk, not the message: leave it on the server.
                 Err(e @ popline_mime::MimeError::Spool(_)) => {
                     return Err(PollError::Host(anyhow::anyhow!(
@@ -713,25 +723,32 @@ impl Pipeline {
                         self.name
                     )));
                 }
-                parsed => parsed,
+                parsed => parsed.map(Arc::new),
             };
             failpoint::hit("after-parse");
-            arrived.push((*l, raw, parsed));
+            parsed_batch.push((l, raw, parsed));
         }
-        let fingerprints = arrived
+        let fingerprints: Vec<Fingerprint> = parsed_batch
             .iter()
             .filter_map(|(_, _, parsed)| parsed.as_ref().ok())
-            .map(|p| Fingerprint {
-                message_id: p.email.message_id.clone(),
-                sha256: p.sha256.clone(),
-                body_sha256: Some(p.body_sha256.clone()),
-            })
+            .map(|p| fingerprint(p))
             .collect();
         let mut in_state = state
             .find_duplicates(&self.name, fingerprints)
             .await
             .map_err(PollError::State)?
             .into_iter();
+        let arrived: Vec<_> = parsed_batch
+            .into_iter()
+            .map(|(l, raw, parsed)| {
+                let earlier = match &parsed {
+                    Ok(_) => in_state.next().flatten(),
+                    Err(_) => None,
+                };
+                (l, raw, parsed, earlier)
+            })
+            .collect();
+        let mut premapped = self.premap(&arrived, &received_at).into_iter();
 
         let mut records: Vec<FeedbackRecord> = Vec::new();
         let mut blobs = Blobs::default();
@@ -741,17 +758,14 @@ impl Pipeline {
         // The raw bytes of messages with records, by uid, until committed,
         // and what a notice needs of them.
         let mut delivering: Delivering = HashMap::new();
-        for (l, raw, parsed) in arrived {
+        for (l, raw, parsed, earlier) in arrived {
+            let premapped = premapped.next().flatten();
             if !lease.held() {
                 // Another host may hold the mailbox now: stop after the
                 // message in hand; nothing of the batch reaches a sink.
                 tracing::error!(mailbox = %self.name, uid = %l.uid, "lease lost mid-batch: stopping without committing");
                 return Err(PollError::LeaseLost);
             }
-            let earlier = match &parsed {
-                Ok(_) => in_state.next().flatten(),
-                Err(_) => None,
-            };
             if self.breaker_open() || matches!(lost, Some(PollError::Capacity(_))) {
                 // Tripped during this batch, or no mapper can start: leave
                 // the rest on the server.
@@ -765,7 +779,7 @@ impl Pipeline {
                             l,
                             raw.len(),
                             &p,
-                            earlier,
+                            (earlier, premapped),
                             &received_at,
                             &commits,
                             &mut blobs,
@@ -794,7 +808,7 @@ impl Pipeline {
                 Err(reason) => {
                     self.breaker_result(false);
                     let dead = self
-                        .dead_letter(l, raw, parsed.as_ref(), &reason, &received_at)
+                        .dead_letter(l, raw, parsed.as_deref(), &reason, &received_at)
                         .await;
                     (dead, None)
                 }
@@ -810,7 +824,7 @@ impl Pipeline {
                     out.counts.records += recs.len();
                     let with_records = !recs.is_empty();
                     records.extend(recs);
-                    let source = self.notice_source(&commit, parsed.as_ref(), &records);
+                    let source = self.notice_source(&commit, parsed.as_deref(), &records);
                     if let Some(raw) = raw.filter(|_| with_records) {
                         // Kept until the commit: a sink may refuse a record
                         // (and its sender then hears of the dead letter).
@@ -1046,16 +1060,57 @@ impl Pipeline {
         ))
     }
 
+    /// Start mapping, on the worker pool, each message of a batch that will
+    /// need it: parsed, not in the state already, and not a copy of an
+    /// earlier message of the batch. `None` for the others (a copy whose
+    /// original then fails is mapped in turn by [`Self::process_message`]).
+    #[allow(clippy::type_complexity)]
+    fn premap(
+        &self,
+        arrived: &[(
+            &Listing,
+            Arc<Spooled>,
+            Result<Arc<ParsedEmail>, popline_mime::MimeError>,
+            Option<String>,
+        )],
+        received_at: &str,
+    ) -> Vec<Option<Job<Result<Mapped, popline_plugin_runtime::PluginError>>>> {
+        let mut before: Vec<Fingerprint> = Vec::new();
+        arrived
+            .iter()
+            .map(|(l, _, parsed, earlier)| {
+                let p = parsed.as_ref().ok().filter(|_| earlier.is_none())?;
+                let f = fingerprint(p);
+                let copy = before.iter().any(|b| same_message(parts(b), &f));
+                before.push(f);
+                if copy || self.breaker_open() {
+                    return None;
+                }
+                let ctx = popline_mapping::context(&self.name, &self.cfg.user, &l.uid, received_at);
+                Some(self.workers.map(
+                    self.mapper.clone(),
+                    p.clone(),
+                    ctx,
+                    self.mapper_config.clone(),
+                ))
+            })
+            .collect()
+    }
+
     /// Deduplicate and map one parsed message: `in_state` is the uid the
-    /// state already holds it under, if any. An error is the reason it
-    /// cannot be mapped (it is dead-lettered).
+    /// state already holds it under, if any; `premapped` the mapping the
+    /// pool started for it. An error is the reason it cannot be mapped (it
+    /// is dead-lettered).
     #[allow(clippy::too_many_arguments)]
     async fn process_message(
         &self,
         l: &Listing,
         size: usize,
         parsed: &ParsedEmail,
-        in_state: Option<String>,
+        (in_state, premapped): (
+            Option<String>,
+            Option<Job<Result<Mapped, popline_plugin_runtime::PluginError>>>,
+        ),
         received_at: &str,
         pending: &[Committed],
         blobs: &mut Blobs,
@@ -1070,19 +1125,26 @@ impl Pipeline {
             outcome,
         };
         // Earlier in this batch (not in the state yet), then the state.
+        let f = fingerprint(parsed);
         let in_batch = pending.iter().find(|c| {
-            c.sha256 == parsed.sha256
-                || (message_id.is_some()
-                    && c.message_id == message_id
-                    && c.body_sha256.as_deref() == Some(parsed.body_sha256.as_str()))
+            let earlier = (
+                c.sha256.as_str(),
+                c.message_id.as_deref(),
+                c.body_sha256.as_deref(),
+            );
+            same_message(earlier, &f)
         });
         if let Some(of_uid) = in_batch.map(|c| c.uid.clone()).or(in_state) {
             tracing::info!(mailbox = %self.name, uid = %l.uid, of = %of_uid, "already committed under another unique id");
             return Ok((commit(Disposition::Duplicate { of_uid }), Vec::new()));
         }
-        let ctx = popline_mapping::context(&self.name, &self.cfg.user, &l.uid, received_at);
-        let mapped =
-            popline_mapping::map_parsed(&self.mapper, parsed, &ctx, &self.mapper_config).await?;
+        let mapped = match premapped {
+            Some(job) => job.result().await?,
+            None => {
+                let ctx = popline_mapping::context(&self.name, &self.cfg.user, &l.uid, received_at);
+                popline_mapping::map_parsed(&self.mapper, parsed, &ctx, &self.mapper_config).await?
+            }
+        };
         let (outcome, recs) = disposition(mapped);
         if let Disposition::Skipped { reason } = &outcome {
             tracing::info!(mailbox = %self.name, uid = %l.uid, "skipped: {reason}");
@@ -1137,7 +1199,7 @@ impl Pipeline {
         mapper: Option<(&MapperPlugin, &[(String, String)])>,
         state: &dyn StateBackend,
     ) -> anyhow::Result<RetryOutcome> {
-        let (mapper, config) = mapper.unwrap_or((&self.mapper, &self.mapper_config));
+        let (mapper, config) = mapper.unwrap_or((&self.mapper, &self.mapper_config[..]));
         let ctx = popline_mapping::context(&self.name, &self.cfg.user, &meta.uid, &meta.at);
         let (parsed, mapped) = popline_mapping::map_message(mapper, raw, &ctx, config).await?;
         let (outcome, records) = disposition(mapped);
@@ -1218,6 +1280,35 @@ struct Arrived<'b, 'l> {
     too_large: Option<TooLarge>,
     /// Every uid the server listed.
     listed: &'b HashSet<String>,
+}
+
+/// What identifies a message when looking for copies of it.
+fn fingerprint(p: &ParsedEmail) -> Fingerprint {
+    Fingerprint {
+        message_id: p.email.message_id.clone(),
+        sha256: p.sha256.clone(),
+        body_sha256: Some(p.body_sha256.clone()),
+    }
+}
+
+/// A fingerprint's (sha256, message id, body sha256), borrowed.
+fn parts(f: &Fingerprint) -> (&str, Option<&str>, Option<&str>) {
+    (
+        f.sha256.as_str(),
+        f.message_id.as_deref(),
+        f.body_sha256.as_deref(),
+    )
+}
+
+/// Whether `b` is a copy of the earlier message `a` (sha256, message id,
+/// body sha256): the same bytes, or the same Message-ID with the same body
+/// (a copy whose transport headers differ).
+fn same_message(a: (&str, Option<&str>, Option<&str>), b: &Fingerprint) -> bool {
+    let (sha256, message_id, body_sha256) = a;
+    sha256 == b.sha256
+        || (b.message_id.is_some()
+            && message_id == b.message_id.as_deref()
+            && body_sha256 == b.body_sha256.as_deref())
 }
 
 /// The message numbers of a batch.

@@ -18,7 +18,7 @@ use anyhow::Context;
 use clap::Args;
 
 use popline_config::Config;
-use popline_ingest::daemon::{poll_leased, run_until};
+use popline_ingest::daemon::{Stop, poll_leased, run_until};
 use popline_ingest::error::{EX_CONFIG, EX_NOPERM, EX_TEMPFAIL};
 use popline_ingest::{Pipelines, PollError};
 
@@ -50,12 +50,7 @@ pub struct CheckArgs {
 /// The configuration and every pipeline, or the exit code for a
 /// configuration that cannot be loaded (printed to stderr).
 async fn load(config_path: &Path) -> Result<(Config, Pipelines), ExitCode> {
-    let loaded = async {
-        let config = Config::load(config_path)?;
-        let all = Pipelines::load(&config).await?;
-        anyhow::Ok((config, all))
-    };
-    loaded.await.map_err(|e| {
+    load_config(config_path).await.map_err(|e| {
         eprintln!("error: {e:#}");
         // A database that is down is not a configuration error: try later.
         let down = e
@@ -63,6 +58,13 @@ async fn load(config_path: &Path) -> Result<(Config, Pipelines), ExitCode> {
             .any(|c| c.is::<popline_state::postgres::Unreachable>());
         ExitCode::from(if down { EX_TEMPFAIL } else { EX_CONFIG })
     })
+}
+
+/// The configuration and every pipeline.
+async fn load_config(config_path: &Path) -> anyhow::Result<(Config, Pipelines)> {
+    let config = Config::load(config_path)?;
+    let all = Pipelines::load(&config).await?;
+    Ok((config, all))
 }
 
 /// The exit code of a pass over `(position in the configuration, Ok(some
@@ -170,43 +172,95 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
 }
 
 /// The daemon: each mailbox on its own schedule until SIGINT/SIGTERM.
+/// SIGHUP reloads the configuration file: the new one is loaded in full
+/// first (a bad one is refused with its error, and the running one goes
+/// on); then polls in progress finish and the new configuration takes over.
 pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
+    use tokio::signal::unix::{SignalKind, signal};
     let (config, all) = match load(config_path).await {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    // Installed before the first poll, so an early SIGHUP is not fatal.
+    let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     if let Some(m) = &config.metrics {
         popline_metrics::serve(&m.listen).await?;
     }
-    // The outbox is sent on its own schedule; ingestion never waits on it.
-    let deliverer = all.deliverer.clone();
-    let notices = (!deliverer.is_empty()).then(|| {
-        tokio::spawn(async move {
-            deliverer
-                .run_until(NOTICE_ROUND, std::future::pending())
-                .await
-        })
-    });
-    run_until(Arc::new(all), shutdown_signal()).await;
-    if let Some(task) = notices {
-        task.abort();
+    let watchdog = crate::systemd::spawn_watchdog();
+    let mut running = Running::start(all);
+    crate::systemd::ready(&format!("polling {} mailboxes", config.mailboxes.len()));
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = hangup.recv() => {
+                crate::systemd::reloading();
+                tracing::info!(config = %config_path.display(), "SIGHUP: reloading the configuration");
+                match load_config(config_path).await {
+                    Ok((new, all)) => {
+                        if new.metrics.as_ref().map(|m| &m.listen) != config.metrics.as_ref().map(|m| &m.listen) {
+                            tracing::warn!("[metrics] listen changed: it takes effect at the next restart");
+                        }
+                        running.stop(Stop::Reload).await;
+                        running = Running::start(all);
+                        tracing::info!(mailboxes = new.mailboxes.len(), "configuration reloaded");
+                        crate::systemd::ready(&format!("polling {} mailboxes", new.mailboxes.len()));
+                    }
+                    Err(e) => {
+                        tracing::error!("reload refused, the running configuration stays: {e:#}");
+                        crate::systemd::ready("reload refused; see the log");
+                    }
+                }
+            }
+        }
+    }
+    crate::systemd::stopping();
+    running.stop(Stop::Shutdown).await;
+    if let Some(w) = watchdog {
+        w.abort();
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing the SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+/// One configuration's daemon loop and notice sender, running.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<Stop>,
+    polls: tokio::task::JoinHandle<()>,
+    notices: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    fn start(all: Pipelines) -> Running {
+        // The outbox is sent on its own schedule; ingestion never waits on it.
+        let deliverer = all.deliverer.clone();
+        let notices = (!deliverer.is_empty()).then(|| {
+            tokio::spawn(async move {
+                deliverer
+                    .run_until(NOTICE_ROUND, std::future::pending())
+                    .await
+            })
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let polls = tokio::spawn(run_until(Arc::new(all), async move {
+            stopped.await.unwrap_or(Stop::Shutdown)
+        }));
+        Running {
+            stop,
+            polls,
+            notices,
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+
+    async fn stop(self, why: Stop) {
+        let _ = self.stop.send(why);
+        if let Err(e) = self.polls.await {
+            tracing::error!("the daemon loop ended abnormally: {e}");
+        }
+        if let Some(task) = self.notices {
+            task.abort();
+        }
+    }
 }
 
 /// Validate the config and plugins; with `--connect`, log in to each mailbox
