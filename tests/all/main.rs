@@ -15,6 +15,7 @@ mod dialogue;
 mod docs;
 mod faults;
 mod fleet;
+mod fleet_notices;
 mod hostile;
 mod ingest;
 mod layers;

@@ -693,13 +693,7 @@ impl SqliteState {
         })?;
         for row in rows {
             let (status, n) = row?;
-            match NoticeStatus::parse(&status) {
-                Some(NoticeStatus::Pending) => c.pending = n,
-                Some(NoticeStatus::Sent) => c.sent = n,
-                Some(NoticeStatus::Failed) => c.failed = n,
-                Some(NoticeStatus::Suppressed) => c.suppressed = n,
-                None => {}
-            }
+            c.set(&status, n);
         }
         Ok(c)
     }

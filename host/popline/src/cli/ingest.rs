@@ -8,7 +8,8 @@
 //! login), 70 a plugin (dialogue failure, mapper circuit breaker), 74 the
 //! host's disk (also: `--metrics-file` could not be written after an
 //! otherwise clean pass); 78 the configuration or its plugins cannot be
-//! loaded.
+//! loaded. `check --connect` counts the notice servers after the mailboxes:
+//! 77 for a refused login, 75 for a server or token endpoint out of reach.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -19,7 +20,7 @@ use clap::Args;
 
 use popline_config::Config;
 use popline_ingest::daemon::{Stop, poll_leased, run_until};
-use popline_ingest::error::{EX_CONFIG, EX_IOERR, EX_TEMPFAIL};
+use popline_ingest::error::{EX_CONFIG, EX_IOERR, EX_NOPERM, EX_TEMPFAIL};
 use popline_ingest::observe::{register_metrics, watch_readiness};
 use popline_ingest::{Pipelines, PollError};
 
@@ -48,7 +49,8 @@ pub struct OnceArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Also log in to each mailbox and report what the server advertises.
+    /// Also log in to each mailbox and report what the server advertises,
+    /// and to each `[notices.NAME]` SMTP server (nothing is sent).
     #[arg(long)]
     pub connect: bool,
 }
@@ -289,9 +291,10 @@ impl Running {
     }
 }
 
-/// Validate the config and plugins; with `--connect`, log in to each mailbox.
+/// Validate the config and plugins; with `--connect`, log in to each mailbox
+/// and each notice server.
 pub async fn check(config_path: &Path, args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let (_config, all) = match load(config_path).await {
+    let (config, all) = match load(config_path).await {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
@@ -324,6 +327,27 @@ pub async fn check(config_path: &Path, args: CheckArgs) -> anyhow::Result<ExitCo
             Err(e) => {
                 println!("{}: FAILED: {e}", p.name);
                 results.push((i, Err(e.kind().exit_code())));
+            }
+        }
+    }
+    // The notice servers after the mailboxes: log in, send nothing.
+    let submitters = popline_ingest::notices::submitters(&config)
+        .context("setting up the [notices.NAME] servers")?;
+    for (j, s) in submitters.iter().enumerate() {
+        let at = all.pipelines.len() + j;
+        match s.check().await {
+            Ok(what) => {
+                println!("notices.{}: {what}", s.name());
+                results.push((at, Ok(false)));
+            }
+            Err(e) => {
+                println!("notices.{}: FAILED: {e}", s.name());
+                let code = if e.retryable() {
+                    EX_TEMPFAIL
+                } else {
+                    EX_NOPERM
+                };
+                results.push((at, Err(code)));
             }
         }
     }
