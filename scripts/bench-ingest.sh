@@ -7,6 +7,10 @@
 # BASELINE=DIR also times another popline on the same mailbox in the same run
 # (DIR holds its `popline`, `pop3_standard.wasm` and `feedback_default.wasm`,
 # e.g. a release build of an older commit) and prints this one's ratio to it.
+#
+# Then CPU per message and peak RSS of one `popline once` (getrusage of the
+# child), and peak RSS on a 10,000-message mailbox against a 100-message one
+# (generated at run time, never stored). RSS=0 skips that last part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000}
@@ -36,10 +40,11 @@ proxy=$!
 sleep 0.3
 
 wasm="$PWD/target/wasm32-wasip2/plugin"
-config() { # $1 = port, $2 = dir, [$3 = plugin folder]
+config() { # $1 = port, $2 = dir, [$3 = plugin folder]; $WORKERS sets workers
   local plugins=${3:-$wasm}
   mkdir -p "$2"
   cat > "$2/popline.toml" <<TOML
+${WORKERS:+workers = $WORKERS}
 [state]
 path = "state.db"
 [plugins]
@@ -84,6 +89,11 @@ RC
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 now() { date +%s.%N; }
+# Run a command; print "<user+sys CPU seconds> <peak RSS KiB>" of it.
+usage() { python3 -c 'import resource,subprocess,sys
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+r=resource.getrusage(resource.RUSAGE_CHILDREN)
+print(r.ru_utime+r.ru_stime, r.ru_maxrss)' "$@"; }
 
 time_popline() { # $1 = port, [$2 = popline binary, $3 = plugin folder]
   local popline=${2:-$bin/popline}
@@ -119,6 +129,7 @@ config "$tls_port" "$work/warm"; $bin/popline --log warn --config "$work/warm/po
 
 p_loop=$(time_popline "$tls_port")
 cat "$work/p/out.txt"
+p_loop_1=$(WORKERS=1 time_popline "$tls_port")
 m_loop=$(time_mpop "$tls_port" on)
 m_loop_np=$(time_mpop "$tls_port" off)
 p_delay=$(time_popline "$delay_port")
@@ -135,14 +146,17 @@ fi
 
 printf '\n%-44s %8s\n' "run (median of $RUNS)" "seconds"
 printf '%-44s %8.2f\n' "popline once, loopback TLS" "$p_loop"
+printf '%-44s %8.2f\n' "popline once, workers = 1, loopback TLS" "$p_loop_1"
 printf '%-44s %8.2f\n' "mpop pipelined, loopback TLS" "$m_loop"
 printf '%-44s %8.2f\n' "mpop not pipelined, loopback TLS" "$m_loop_np"
 printf '%-44s %8.2f\n' "popline once, +20 ms RTT" "$p_delay"
 printf '%-44s %8.2f\n' "mpop pipelined, +20 ms RTT" "$m_delay"
 printf '%-44s %8.2f\n' "bare pipelined reader, loopback TLS" "$b_loop"
 printf '%-44s %8.2f\n' "bare pipelined reader, +20 ms RTT" "$b_delay"
+awk -v a="$p_loop" -v b="$p_loop_1" -v n="$(nproc)" \
+  'BEGIN{printf "\nworkers = cores (%d) / workers = 1: %.2f\n", n, a/b}'
 awk -v a="$p_loop" -v b="$m_loop" -v c="$p_delay" -v d="$m_delay" \
-  'BEGIN{printf "\npopline / mpop: loopback %.2f, +20 ms RTT %.2f\n", a/b, c/d}'
+  'BEGIN{printf "popline / mpop: loopback %.2f, +20 ms RTT %.2f\n", a/b, c/d}'
 awk -v a="$p_loop" -v b="$b_loop" -v c="$p_delay" -v d="$b_delay" \
   'BEGIN{printf "popline / bare reader (the server bound): loopback %.2f, +20 ms RTT %.2f\n", a/b, c/d}'
 if [ -n "${BASELINE:-}" ]; then
@@ -150,6 +164,32 @@ if [ -n "${BASELINE:-}" ]; then
   printf '%-44s %8.2f\n' "baseline popline once, +20 ms RTT" "$base_delay"
   awk -v a="$p_loop" -v b="$base_loop" -v c="$p_delay" -v d="$base_delay" \
     'BEGIN{printf "popline / baseline: loopback %.2f, +20 ms RTT %.2f\n", a/b, c/d}'
+fi
+
+# CPU per message and peak memory of one loopback run.
+rm -rf "$work/u"; config "$tls_port" "$work/u"
+read -r cpu rss < <(usage $bin/popline --log warn --config "$work/u/popline.toml" once)
+awk -v c="$cpu" -v n="$(val messages)" -v r="$rss" \
+  'BEGIN{printf "\nCPU per message (whole process, once): %.3f ms (bound 0.4 ms: %.2f× it); peak RSS %d MiB\n", c*1000/n, c*1000/n/0.4, r/1024}'
+
+if [ "${RSS:-1}" != 0 ]; then
+  # Peak RSS against mailbox size: 100 and 10,000 messages, each its own Dovecot.
+  for n in 100 10000; do
+    $bin/popline-testkit dovecot --seed "bench:$n" --state "$work/dovecot-$n.toml" > "$work/dovecot-$n.out" &
+    echo $! >> "$work/extra.pids"
+  done
+  trap 'kill $server $proxy $(cat "$work/extra.pids" 2>/dev/null) 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+  for n in 100 10000; do
+    for _ in $(seq 3000); do [ -f "$work/dovecot-$n.toml" ] && break; sleep 0.1; done
+    port=$(sed -n 's/^tls_port = \(.*\)$/\1/p' "$work/dovecot-$n.toml")
+    ca_n=$(sed -n 's/^ca_pem = "\(.*\)"$/\1/p' "$work/dovecot-$n.toml")
+    rm -rf "$work/r$n"; config "$port" "$work/r$n"
+    sed -i "s|^ca_file = .*|ca_file = \"$ca_n\"|" "$work/r$n/popline.toml"
+    read -r _ rss_n < <(usage $bin/popline --log warn --config "$work/r$n/popline.toml" once)
+    eval "rss_$n=$rss_n"
+  done
+  awk -v a="$rss_100" -v b="$rss_10000" \
+    'BEGIN{printf "peak RSS: 100 messages %d MiB, 10,000 messages %d MiB: %.2f× (bound 1.2×)\n", a/1024, b/1024, b/a}'
 fi
 
 # Where popline's time goes: one more loopback run, stage by stage.

@@ -42,6 +42,11 @@ pub struct Config {
     /// and its batch in memory, so this bounds them.
     #[serde(default = "default_concurrent_polls")]
     pub max_concurrent_polls: usize,
+    /// Messages parsed and mapped at once by this host, across all its
+    /// mailboxes (default: the number of CPU cores). Each holds one parse or
+    /// one mapper instance; results still reach the sinks in mailbox order.
+    #[serde(default)]
+    pub workers: Option<usize>,
     /// The folder relative paths in the file resolve against (the file's own).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -514,6 +519,12 @@ impl Config {
         if self.mailboxes.is_empty() {
             return Err("no mailboxes: add a [mailboxes.NAME] table".into());
         }
+        if self.workers == Some(0) {
+            return Err(
+                "workers = 0: at least one worker parses and maps messages; leave it out for one per core"
+                    .into(),
+            );
+        }
         for (name, mb) in &self.mailboxes {
             let at = format!("[mailboxes.{name}]");
             if mb.sinks.is_empty() {
@@ -734,6 +745,19 @@ sinks = ["out"]
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown builtin plugin \"nope\""), "{err}");
+    }
+
+    #[test]
+    fn workers_default_to_the_cores_and_refuse_zero() {
+        assert_eq!(parse(MINIMAL).unwrap().workers, None);
+        assert_eq!(
+            parse(&format!("workers = 3\n{MINIMAL}")).unwrap().workers,
+            Some(3)
+        );
+        let err = parse(&format!("workers = 0\n{MINIMAL}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("workers = 0"), "{err}");
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub enum SecretRef {
     Env(String),
     /// Read from this file (trailing newline trimmed).
     File(PathBuf),
+    /// Read from the systemd credential of this name: the file of that name
+    /// in `$CREDENTIALS_DIRECTORY` (`LoadCredential=` / `LoadCredentialEncrypted=`).
+    Credential(String),
 }
 
 /// Why a secret could not be read: what failed (naming the variable or file,
@@ -50,6 +53,7 @@ impl fmt::Debug for SecretRef {
         match self {
             SecretRef::Env(v) => write!(f, "{{ env = {v:?} }}"),
             SecretRef::File(p) => write!(f, "{{ file = {:?} }}", p.display()),
+            SecretRef::Credential(n) => write!(f, "{{ credential = {n:?} }}"),
         }
     }
 }
@@ -61,17 +65,26 @@ impl<'de> Deserialize<'de> for SecretRef {
         enum Raw {
             Env { env: String },
             File { file: PathBuf },
+            Credential { credential: String },
             Inline(#[allow(dead_code)] String),
             Other(#[allow(dead_code)] serde::de::IgnoredAny),
         }
         match Raw::deserialize(d)? {
             Raw::Env { env } => Ok(SecretRef::Env(env)),
             Raw::File { file } => Ok(SecretRef::File(file)),
+            Raw::Credential { credential } => {
+                if !is_credential_name(&credential) {
+                    return Err(serde::de::Error::custom(format!(
+                        "credential = {credential:?} is not a credential name; use the NAME of LoadCredential=NAME:path in the systemd unit"
+                    )));
+                }
+                Ok(SecretRef::Credential(credential))
+            }
             Raw::Inline(_) => Err(serde::de::Error::custom(
-                "secrets are not accepted inline; write { env = \"VARIABLE\" } or { file = \"/path/to/secret\" }",
+                "secrets are not accepted inline; write { env = \"VARIABLE\" }, { file = \"/path/to/secret\" } or { credential = \"NAME\" } (systemd)",
             )),
             Raw::Other(_) => Err(serde::de::Error::custom(
-                "expected { env = \"VARIABLE\" } or { file = \"/path/to/secret\" }",
+                "expected { env = \"VARIABLE\" }, { file = \"/path/to/secret\" } or { credential = \"NAME\" }",
             )),
         }
     }
@@ -84,10 +97,11 @@ impl schemars::JsonSchema for SecretRef {
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
-            "description": "A secret, never inline: { env = \"VARIABLE\" } or { file = \"path\" }.",
+            "description": "A secret, never inline: { env = \"VARIABLE\" }, { file = \"path\" } or { credential = \"NAME\" } (a systemd credential).",
             "oneOf": [
                 { "type": "object", "properties": { "env": { "type": "string", "description": "Read from this environment variable." } }, "required": ["env"], "additionalProperties": false },
-                { "type": "object", "properties": { "file": { "type": "string", "description": "Read from this file (relative to the config file; trailing newline trimmed)." } }, "required": ["file"], "additionalProperties": false }
+                { "type": "object", "properties": { "file": { "type": "string", "description": "Read from this file (relative to the config file; trailing newline trimmed)." } }, "required": ["file"], "additionalProperties": false },
+                { "type": "object", "properties": { "credential": { "type": "string", "description": "Read from the systemd credential NAME: $CREDENTIALS_DIRECTORY/NAME (LoadCredential=NAME:path in the unit)." } }, "required": ["credential"], "additionalProperties": false }
             ]
         })
     }
@@ -97,6 +111,16 @@ impl SecretRef {
     /// Read the secret (a relative file is taken from `base_dir`). Errors
     /// name the variable or file, never the value.
     pub fn resolve(&self, base_dir: &Path) -> Result<Secret, SecretError> {
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        self.resolve_in(base_dir, credentials.as_deref())
+    }
+
+    /// [`Self::resolve`] with systemd's credentials folder given.
+    pub fn resolve_in(
+        &self,
+        base_dir: &Path,
+        credentials: Option<&Path>,
+    ) -> Result<Secret, SecretError> {
         let err = |what: String, fix: String| SecretError { what, fix };
         match self {
             SecretRef::Env(var) => match std::env::var(var) {
@@ -110,25 +134,55 @@ impl SecretRef {
                     format!("export {var}=... before starting popline"),
                 )),
             },
-            SecretRef::File(path) => {
-                let path = base_dir.join(path);
-                let s = std::fs::read_to_string(&path).map_err(|e| {
+            SecretRef::File(path) => read_secret_file(
+                &base_dir.join(path),
+                "create it, readable only by popline's user (chmod 600)",
+            ),
+            SecretRef::Credential(name) if !is_credential_name(name) => Err(err(
+                format!("credential {name:?} is not a credential name"),
+                "use the NAME of LoadCredential=NAME:path in the systemd unit".into(),
+            )),
+            SecretRef::Credential(name) => {
+                let dir = credentials.ok_or_else(|| {
                     err(
-                        format!("cannot read secret file {} ({e})", path.display()),
-                        "create it, readable only by popline's user (chmod 600)".into(),
+                        format!("credential {name:?}: $CREDENTIALS_DIRECTORY is not set (not started by systemd with credentials)"),
+                        format!("add LoadCredential={name}:/path/to/secret to the unit's [Service], or use {{ file = ... }} outside systemd"),
                     )
                 })?;
-                let s = s.trim_end_matches(['\r', '\n']);
-                if s.is_empty() {
-                    return Err(err(
-                        format!("secret file {} is empty", path.display()),
-                        "write the secret into it".into(),
-                    ));
-                }
-                Ok(Secret(s.to_string()))
+                read_secret_file(
+                    &dir.join(name),
+                    &format!("add LoadCredential={name}:/path/to/secret to the unit's [Service]"),
+                )
             }
         }
     }
+}
+
+/// A file name in `$CREDENTIALS_DIRECTORY`, not a path out of it.
+fn is_credential_name(name: &str) -> bool {
+    !(name.is_empty() || name.contains('/') || name == "." || name == "..")
+}
+
+/// A secret file's content, its trailing newline trimmed.
+fn read_secret_file(path: &Path, fix: &str) -> Result<Secret, SecretError> {
+    let err = |what: String, fix: &str| SecretError {
+        what,
+        fix: fix.to_string(),
+    };
+    let s = std::fs::read_to_string(path).map_err(|e| {
+        err(
+            format!("cannot read secret file {} ({e})", path.display()),
+            fix,
+        )
+    })?;
+    let s = s.trim_end_matches(['\r', '\n']);
+    if s.is_empty() {
+        return Err(err(
+            format!("secret file {} is empty", path.display()),
+            "write the secret into it",
+        ));
+    }
+    Ok(Secret(s.to_string()))
 }
 
 #[cfg(test)]
@@ -175,5 +229,34 @@ mod tests {
             .resolve(dir.path())
             .unwrap_err();
         assert!(e.to_string().contains("cannot read secret file"), "{e}");
+    }
+
+    #[test]
+    fn credentials_come_from_the_systemd_folder() {
+        assert_eq!(
+            parse("secret = { credential = \"beta-pw\" }"),
+            Ok(SecretRef::Credential("beta-pw".into()))
+        );
+        for bad in ["../etc/shadow", "a/b", "..", ""] {
+            let e = parse(&format!("secret = {{ credential = {bad:?} }}")).unwrap_err();
+            assert!(e.contains("is not a credential name"), "{bad}: {e}");
+        }
+        let creds = tempfile::tempdir().unwrap();
+        std::fs::write(creds.path().join("beta-pw"), "s3cret\n").unwrap();
+        let r = SecretRef::Credential("beta-pw".into());
+        let base = Path::new("/nonexistent");
+        assert_eq!(
+            r.resolve_in(base, Some(creds.path())).unwrap().expose(),
+            "s3cret"
+        );
+        let e = r.resolve_in(base, None).unwrap_err().to_string();
+        assert!(e.contains("$CREDENTIALS_DIRECTORY is not set"), "{e}");
+        assert!(e.contains("LoadCredential=beta-pw:"), "{e}");
+        let e = SecretRef::Credential("other".into())
+            .resolve_in(base, Some(creds.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot read secret file"), "{e}");
+        assert!(e.contains("LoadCredential=other:"), "{e}");
     }
 }

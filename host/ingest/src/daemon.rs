@@ -15,6 +15,17 @@ use crate::pipeline::{Pipeline, Pipelines, PollSummary};
 /// How long a stopping daemon lets polls in progress finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// Why the daemon loop stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The process ends: polls in progress get [`SHUTDOWN_GRACE`], then
+    /// the mailboxes' leases are released for other hosts.
+    Shutdown,
+    /// A new configuration takes over: polls in progress run to their end
+    /// (each is bounded by its `session_timeout`), and leases are kept.
+    Reload,
+}
+
 /// Poll one mailbox while holding `lease`, and record the outcome in
 /// metrics and state.
 pub async fn poll_and_record(
@@ -24,15 +35,16 @@ pub async fn poll_and_record(
 ) -> Result<PollSummary, PollError> {
     // Bounded: connections, dialogue instances and batches in memory.
     let _slot = all.poll_slots.acquire().await.expect("never closed");
+    let started = std::time::Instant::now();
     let res = pipeline.poll(all.state.as_ref(), lease).await;
-    let at = unix_now();
+    let (at, took) = (unix_now(), started.elapsed());
     let (ok, line) = match &res {
         Ok(s) => {
-            popline_metrics::record_poll(&pipeline.name, &s.metric_counts(), at);
+            popline_metrics::record_poll(&pipeline.name, &s.metric_counts(), took, at);
             (true, s.line())
         }
         Err(e) => {
-            popline_metrics::record_error(&pipeline.name, e.kind().as_str());
+            popline_metrics::record_poll_failed(&pipeline.name, e.kind().as_str(), took);
             (false, e.to_string())
         }
     };
@@ -58,9 +70,9 @@ pub async fn poll_leased(
 }
 
 /// Poll every pipeline on its own schedule until `stop` completes; then let
-/// polls in progress finish for up to [`SHUTDOWN_GRACE`]. A failing mailbox
-/// is retried sooner than its interval at first, backing off to it.
-pub async fn run_until(all: Arc<Pipelines>, stop: impl Future<Output = ()>) {
+/// polls in progress finish as [`Stop`] says. A failing mailbox is retried
+/// sooner than its interval at first, backing off to it.
+pub async fn run_until(all: Arc<Pipelines>, stop: impl Future<Output = Stop>) {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     for pipeline in all.pipelines.clone() {
@@ -111,9 +123,15 @@ pub async fn run_until(all: Arc<Pipelines>, stop: impl Future<Output = ()>) {
             }
         }));
     }
-    stop.await;
-    tracing::info!("shutting down: finishing polls in progress");
+    let why = stop.await;
+    tracing::info!(?why, "stopping: finishing polls in progress");
     let _ = stop_tx.send(true);
+    if why == Stop::Reload {
+        for t in tasks {
+            let _ = t.await;
+        }
+        return;
+    }
     // A poll in progress commits what it has; past the grace period its
     // connection is dropped without QUIT, so the server keeps everything.
     let grace = tokio::time::sleep(SHUTDOWN_GRACE);

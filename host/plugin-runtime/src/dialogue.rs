@@ -308,9 +308,9 @@ impl Session {
     }
 
     /// The message whose `RETR` answer outgrew the size bound in this
-    /// session, if one did, with the bound in bytes (the connection is
-    /// unusable after it); taken once.
-    pub fn take_too_large(&mut self) -> Option<(u32, u64)> {
+    /// session, if one did, with the bound and its header section (the
+    /// connection is unusable after it); taken once.
+    pub fn take_too_large(&mut self) -> Option<popline_pop3::TooLarge> {
         self.conn_mut().take_too_large()
     }
 

@@ -1,5 +1,7 @@
-//! Instantiate + map one message with the reference mapper, and the host's
-//! MIME parse on its own. Run with `just bench` (builds the plugins first).
+//! Instantiate + map one message with the reference mapper, the same
+//! mapper's code (`feedback-core`) called natively on the same message, and
+//! the host's MIME parse on its own. Run with `just bench` (builds the
+//! plugins first); it ends with the ratios against the targets.
 
 use std::path::PathBuf;
 
@@ -43,6 +45,12 @@ fn bench(c: &mut Criterion) {
     )];
 
     c.bench_function("mime_parse", |b| b.iter(|| mime::parse(&raw).unwrap()));
+    let native_email = native::email(&parsed.email);
+    let native_ctx = native::context(&ctx);
+    let native_config = feedback_core::Config::from_pairs(config.clone()).unwrap();
+    c.bench_function("native_map", |b| {
+        b.iter(|| feedback_core::map_email(&native_email, &native_ctx, &native_config).unwrap())
+    });
     c.bench_function("instantiate_and_map", |b| {
         b.iter(|| {
             rt.block_on(mapper.map(MapperInput {
@@ -87,5 +95,120 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// The figures against their bounds, from the estimates criterion just
+/// wrote (`target/criterion/NAME/new/estimates.json`): medians.
+fn summary(_: &mut Criterion) {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+        .join("criterion");
+    let median = |name: &str| -> Option<f64> {
+        let text = std::fs::read_to_string(dir.join(name).join("new/estimates.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v["median"]["point_estimate"].as_f64()
+    };
+    let (Some(parse), Some(wasm), Some(native), Some(minimal)) = (
+        median("mime_parse"),
+        median("instantiate_and_map"),
+        median("native_map"),
+        median("instantiate_and_map_minimal"),
+    ) else {
+        println!("summary: run every benchmark (no filter) to get the ratios");
+        return;
+    };
+    let us = |ns: f64| ns / 1000.0;
+    println!("\nfigure                                     median      bound");
+    println!(
+        "mime_parse (outlook-reply.eml)          {:>8.1} µs   20 µs ({:.2}× the bound)",
+        us(parse),
+        parse / 20_000.0
+    );
+    println!(
+        "instantiate + map (wasm)                {:>8.1} µs  100 µs ({:.2}× the bound)",
+        us(wasm),
+        wasm / 100_000.0
+    );
+    println!(
+        "  of which a fresh instance (minimal)   {:>8.1} µs",
+        us(minimal)
+    );
+    println!(
+        "native map (feedback-core)              {:>8.1} µs",
+        us(native)
+    );
+    println!(
+        "wasm call without instantiation vs native: {:.2}× (bound 1.10×); whole wasm call vs native: {:.2}×",
+        (wasm - minimal).max(0.0) / native,
+        wasm / native
+    );
+}
+
+/// The host's record types to the SDK's (the same WIT records, generated
+/// twice: by wasmtime for the host, by wit-bindgen for guests).
+mod native {
+    use popline_plugin as sdk;
+    use popline_plugin_runtime::mapper::wit;
+
+    fn address(a: &wit::Address) -> sdk::Address {
+        sdk::Address {
+            name: a.name.clone(),
+            address: a.address.clone(),
+        }
+    }
+
+    fn addresses(list: &[wit::Address]) -> Vec<sdk::Address> {
+        list.iter().map(address).collect()
+    }
+
+    pub fn email(e: &wit::Email) -> sdk::Email {
+        sdk::Email {
+            from: addresses(&e.from),
+            to: addresses(&e.to),
+            cc: addresses(&e.cc),
+            reply_to: addresses(&e.reply_to),
+            delivered_to: addresses(&e.delivered_to),
+            subject: e.subject.clone(),
+            message_id: e.message_id.clone(),
+            in_reply_to: e.in_reply_to.clone(),
+            references: e.references.clone(),
+            date: e.date.clone(),
+            headers: e
+                .headers
+                .iter()
+                .map(|h| sdk::Header {
+                    name: h.name.clone(),
+                    value: h.value.clone(),
+                })
+                .collect(),
+            text_body: e.text_body.clone(),
+            html_body: e.html_body.clone(),
+            attachments: e
+                .attachments
+                .iter()
+                .map(|a| sdk::Attachment {
+                    index: a.index,
+                    file_name: a.file_name.clone(),
+                    content_type: a.content_type.clone(),
+                    size: a.size,
+                    sha256: a.sha256.clone(),
+                    content_id: a.content_id.clone(),
+                    inline: a.inline,
+                })
+                .collect(),
+            size: e.size,
+            warnings: e.warnings.clone(),
+        }
+    }
+
+    pub fn context(c: &wit::Context) -> sdk::Context {
+        sdk::Context {
+            pipeline: c.pipeline.clone(),
+            mailbox: c.mailbox.clone(),
+            uid: c.uid.clone(),
+            received_at: c.received_at.clone(),
+        }
+    }
+}
+
+criterion_group!(benches, bench, summary);
 criterion_main!(benches);

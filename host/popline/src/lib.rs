@@ -3,3 +3,4 @@
 //! (see `ARCHITECTURE.md` at the repository root for the layers).
 
 pub mod cli;
+pub mod systemd;

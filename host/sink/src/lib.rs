@@ -229,7 +229,7 @@ fn default_max_attempts() -> u32 {
 #[serde(
     untagged,
     deny_unknown_fields,
-    expecting = "a string, { env = \"VARIABLE\" } or { file = \"path\" }"
+    expecting = "a string, { env = \"VARIABLE\" }, { file = \"path\" } or { credential = \"NAME\" }"
 )]
 pub enum HeaderValueRef {
     /// The value itself, written in the configuration. Fine for non-secret
@@ -245,6 +245,11 @@ pub enum HeaderValueRef {
         /// The file, relative to the configuration file's folder.
         file: PathBuf,
     },
+    /// A systemd credential (`LoadCredential=NAME:path`).
+    Credential {
+        /// The credential's name.
+        credential: String,
+    },
 }
 
 impl fmt::Debug for HeaderValueRef {
@@ -253,6 +258,10 @@ impl fmt::Debug for HeaderValueRef {
             HeaderValueRef::Plain(_) => f.write_str("Plain(<redacted>)"),
             HeaderValueRef::Env { env } => f.debug_struct("Env").field("env", env).finish(),
             HeaderValueRef::File { file } => f.debug_struct("File").field("file", file).finish(),
+            HeaderValueRef::Credential { credential } => f
+                .debug_struct("Credential")
+                .field("credential", credential)
+                .finish(),
         }
     }
 }
@@ -267,6 +276,9 @@ impl HeaderValueRef {
             HeaderValueRef::Env { env } => secret(SecretRef::Env(env.clone()), header, base_dir),
             HeaderValueRef::File { file } => {
                 secret(SecretRef::File(file.clone()), header, base_dir)
+            }
+            HeaderValueRef::Credential { credential } => {
+                secret(SecretRef::Credential(credential.clone()), header, base_dir)
             }
         }
     }
@@ -886,7 +898,9 @@ pub(crate) mod tests {
         .unwrap()
         .to_string();
         assert!(
-            err.contains("{ env = \"VARIABLE\" } or { file = \"path\" }"),
+            err.contains(
+                "{ env = \"VARIABLE\" }, { file = \"path\" } or { credential = \"NAME\" }"
+            ),
             "{err}"
         );
     }

@@ -6,17 +6,22 @@
 //! failed mailbox in configuration order: 75 temporary (network, TLS,
 //! server, sink, state), 77 credentials (login refused, OAuth needs a
 //! login), 70 a plugin (dialogue failure, mapper circuit breaker), 74 the
-//! host's disk; 78 the configuration or its plugins cannot be loaded.
+//! host's disk (also: `--metrics-file` could not be written after an
+//! otherwise clean pass); 78 the configuration or its plugins cannot be
+//! loaded. `check --connect` counts the notice servers after the mailboxes:
+//! 77 for a refused login, 75 for a server or token endpoint out of reach.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context;
 use clap::Args;
 
 use popline_config::Config;
-use popline_ingest::daemon::{poll_leased, run_until};
-use popline_ingest::error::{EX_CONFIG, EX_TEMPFAIL};
+use popline_ingest::daemon::{Stop, poll_leased, run_until};
+use popline_ingest::error::{EX_CONFIG, EX_IOERR, EX_NOPERM, EX_TEMPFAIL};
+use popline_ingest::observe::{register_metrics, watch_readiness};
 use popline_ingest::{Pipelines, PollError};
 
 /// How often `popline run` looks for due notices in the outbox.
@@ -34,11 +39,18 @@ pub struct OnceArgs {
     /// CPU), to stderr.
     #[arg(long)]
     pub timings: bool,
+    /// After the run, write the metrics to this file in the Prometheus text
+    /// format, for the node exporter's textfile collector (name it `*.prom`
+    /// in the collector's folder). Written atomically: a temporary file in
+    /// the same folder, then renamed.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Also log in to each mailbox and report what the server advertises.
+    /// Also log in to each mailbox and report what the server advertises,
+    /// and to each `[notices.NAME]` SMTP server (nothing is sent).
     #[arg(long)]
     pub connect: bool,
 }
@@ -46,12 +58,7 @@ pub struct CheckArgs {
 /// The configuration and every pipeline, or the exit code for a
 /// configuration that cannot be loaded (printed to stderr).
 async fn load(config_path: &Path) -> Result<(Config, Pipelines), ExitCode> {
-    let loaded = async {
-        let config = Config::load(config_path)?;
-        let all = Pipelines::load(&config).await?;
-        anyhow::Ok((config, all))
-    };
-    loaded.await.map_err(|e| {
+    load_config(config_path).await.map_err(|e| {
         eprintln!("error: {e:#}");
         // A database that is down is not a configuration error: try later.
         let down = e
@@ -59,6 +66,13 @@ async fn load(config_path: &Path) -> Result<(Config, Pipelines), ExitCode> {
             .any(|c| c.is::<popline_state::postgres::Unreachable>());
         ExitCode::from(if down { EX_TEMPFAIL } else { EX_CONFIG })
     })
+}
+
+/// The configuration and every pipeline.
+async fn load_config(config_path: &Path) -> anyhow::Result<(Config, Pipelines)> {
+    let config = Config::load(config_path)?;
+    let all = Pipelines::load(&config).await?;
+    Ok((config, all))
 }
 
 /// The exit code of a pass over `(position in the configuration, Ok(some
@@ -94,6 +108,9 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    if args.metrics_file.is_some() {
+        register_metrics(&all, env!("CARGO_PKG_VERSION")).await;
+    }
     let all = Arc::new(all);
     let pipelines = all.selected(args.mailbox.as_deref())?;
     let bars = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
@@ -162,52 +179,122 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
     if args.timings {
         eprint!("{}", super::timings::report(started.elapsed()));
     }
-    Ok(ExitCode::from(exit_code(&results)))
+    let mut code = exit_code(&results);
+    if let Some(path) = &args.metrics_file
+        && let Err(e) = popline_metrics::write_textfile(path)
+    {
+        eprintln!("error: {e}");
+        if code <= 1 {
+            code = EX_IOERR;
+        }
+    }
+    Ok(ExitCode::from(code))
 }
 
 /// The daemon: each mailbox on its own schedule until SIGINT/SIGTERM.
+/// SIGHUP reloads the configuration file: the new one is loaded in full
+/// first (a bad one is refused with its error, and the running one goes
+/// on); then polls in progress finish and the new configuration takes over.
 pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
+    use tokio::signal::unix::{SignalKind, signal};
     let (config, all) = match load(config_path).await {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    // Installed before the first poll, so an early SIGHUP is not fatal.
+    let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     if let Some(m) = &config.metrics {
+        register_metrics(&all, env!("CARGO_PKG_VERSION")).await;
         popline_metrics::serve(&m.listen).await?;
+        watch_readiness(all.state.clone());
     }
-    // The outbox is sent on its own schedule; ingestion never waits on it.
-    let deliverer = all.deliverer.clone();
-    let notices = (!deliverer.is_empty()).then(|| {
-        tokio::spawn(async move {
-            deliverer
-                .run_until(NOTICE_ROUND, std::future::pending())
-                .await
-        })
-    });
-    run_until(Arc::new(all), shutdown_signal()).await;
-    if let Some(task) = notices {
-        task.abort();
+    let watchdog = crate::systemd::spawn_watchdog();
+    let mut running = Running::start(all);
+    crate::systemd::ready(&format!("polling {} mailboxes", config.mailboxes.len()));
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = hangup.recv() => {
+                crate::systemd::reloading();
+                tracing::info!(config = %config_path.display(), "SIGHUP: reloading the configuration");
+                match load_config(config_path).await {
+                    Ok((new, all)) => {
+                        if new.metrics.as_ref().map(|m| &m.listen) != config.metrics.as_ref().map(|m| &m.listen) {
+                            tracing::warn!("[metrics] listen changed: it takes effect at the next restart");
+                        }
+                        running.stop(Stop::Reload).await;
+                        if config.metrics.is_some() {
+                            // The listener serves on: the new mailboxes'
+                            // series at zero, readiness from the new state.
+                            register_metrics(&all, env!("CARGO_PKG_VERSION")).await;
+                            watch_readiness(all.state.clone());
+                        }
+                        running = Running::start(all);
+                        tracing::info!(mailboxes = new.mailboxes.len(), "configuration reloaded");
+                        crate::systemd::ready(&format!("polling {} mailboxes", new.mailboxes.len()));
+                    }
+                    Err(e) => {
+                        tracing::error!("reload refused, the running configuration stays: {e:#}");
+                        crate::systemd::ready("reload refused; see the log");
+                    }
+                }
+            }
+        }
+    }
+    crate::systemd::stopping();
+    running.stop(Stop::Shutdown).await;
+    if let Some(w) = watchdog {
+        w.abort();
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing the SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+/// One configuration's daemon loop and notice sender, running.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<Stop>,
+    polls: tokio::task::JoinHandle<()>,
+    notices: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Validate the config and plugins; with `--connect`, log in to each mailbox.
+impl Running {
+    fn start(all: Pipelines) -> Running {
+        // The outbox is sent on its own schedule; ingestion never waits on it.
+        let deliverer = all.deliverer.clone();
+        let notices = (!deliverer.is_empty()).then(|| {
+            tokio::spawn(async move {
+                deliverer
+                    .run_until(NOTICE_ROUND, std::future::pending())
+                    .await
+            })
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let polls = tokio::spawn(run_until(Arc::new(all), async move {
+            stopped.await.unwrap_or(Stop::Shutdown)
+        }));
+        Running {
+            stop,
+            polls,
+            notices,
+        }
+    }
+
+    async fn stop(self, why: Stop) {
+        let _ = self.stop.send(why);
+        if let Err(e) = self.polls.await {
+            tracing::error!("the daemon loop ended abnormally: {e}");
+        }
+        if let Some(task) = self.notices {
+            task.abort();
+        }
+    }
+}
+
+/// Validate the config and plugins; with `--connect`, log in to each mailbox
+/// and each notice server.
 pub async fn check(config_path: &Path, args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let (_config, all) = match load(config_path).await {
+    let (config, all) = match load(config_path).await {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
@@ -240,6 +327,27 @@ pub async fn check(config_path: &Path, args: CheckArgs) -> anyhow::Result<ExitCo
             Err(e) => {
                 println!("{}: FAILED: {e}", p.name);
                 results.push((i, Err(e.kind().exit_code())));
+            }
+        }
+    }
+    // The notice servers after the mailboxes: log in, send nothing.
+    let submitters = popline_ingest::notices::submitters(&config)
+        .context("setting up the [notices.NAME] servers")?;
+    for (j, s) in submitters.iter().enumerate() {
+        let at = all.pipelines.len() + j;
+        match s.check().await {
+            Ok(what) => {
+                println!("notices.{}: {what}", s.name());
+                results.push((at, Ok(false)));
+            }
+            Err(e) => {
+                println!("notices.{}: FAILED: {e}", s.name());
+                let code = if e.retryable() {
+                    EX_TEMPFAIL
+                } else {
+                    EX_NOPERM
+                };
+                results.push((at, Err(code)));
             }
         }
     }
