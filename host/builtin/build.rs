@@ -9,7 +9,8 @@
 //!
 //! `POPLINE_PLUGIN_WASM_DIR` (a folder holding `pop3_standard.wasm` and
 //! `feedback_default.wasm`, e.g. `target/wasm32-wasip2/plugin` after
-//! `just plugins`) skips the nested build and embeds those files instead.
+//! `just plugins`; relative to the workspace root) skips the nested build
+//! and embeds those files instead.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -54,7 +55,9 @@ fn main() {
     println!("cargo:rerun-if-env-changed=POPLINE_PLUGIN_WASM_DIR");
 
     let wasm_dir = match std::env::var_os("POPLINE_PLUGIN_WASM_DIR") {
-        Some(dir) => prebuilt(Path::new(&dir)),
+        // Relative to the workspace root: a build script runs in its own
+        // package's folder, not where cargo was started.
+        Some(dir) => prebuilt(&root.join(dir)),
         None => build(&root, &out),
     };
 
