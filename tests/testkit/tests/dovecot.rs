@@ -261,3 +261,76 @@ async fn xoauth2_checked_by_the_introspection_endpoint() {
     assert!(challenge.starts_with("+ eyJ"), "{challenge}");
     assert_eq!(pop.cmd("").await, "-ERR [AUTH] Authentication failed.");
 }
+
+/// `(name, uid)` of every process in Dovecot's process group.
+fn dovecot_processes(dovecot: &Dovecot) -> Vec<(String, u32)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...; comm may hold spaces, not ')'.
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let name = head.split_once(" (").map_or("", |(_, n)| n).to_owned();
+        let pgrp: Option<u32> = rest.split_whitespace().nth(2).and_then(|p| p.parse().ok());
+        if pgrp != Some(dovecot.pid()) {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap();
+        found.push((name, uid));
+    }
+    found
+}
+
+/// As root, Dovecot drops to its own users (mail is read as `mail`, 8); as
+/// anyone else, every process and every mail file is that user's.
+#[tokio::test]
+async fn processes_and_mail_belong_to_the_invoking_user_unless_root() {
+    use std::os::unix::fs::MetadataExt as _;
+    let dovecot = start();
+    dovecot.seed(USER, &three_messages()).unwrap();
+    let tls = pop3s(&dovecot, dovecot.ca_pem()).await.unwrap();
+    let mut pop = Pop3::greeting(tls).await;
+    pop.login(USER, PASSWORD).await;
+    assert!(pop.cmd("STAT").await.starts_with("+OK 3 "));
+
+    // While the session is open: its login and mail processes exist.
+    let processes = dovecot_processes(&dovecot);
+    let uid_of = |name: &str| {
+        processes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, uid)| uid)
+            .unwrap_or_else(|| panic!("no {name} process among {processes:?}"))
+    };
+    let (pop3, login) = (uid_of("pop3"), uid_of("pop3-login"));
+    let message = std::fs::read_dir(dovecot.maildir(USER).unwrap().join("new"))
+        .unwrap()
+        .chain(std::fs::read_dir(dovecot.maildir(USER).unwrap().join("cur")).unwrap())
+        .next()
+        .expect("a seeded message")
+        .unwrap();
+    let mail_owner = message.metadata().unwrap().uid();
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if me == 0 {
+        assert_eq!((pop3, mail_owner), (8, 8), "mail is read as mail (8)");
+        assert_ne!(login, 0, "pop3-login drops root");
+    } else {
+        assert!(
+            processes.iter().all(|&(_, uid)| uid == me),
+            "every Dovecot process runs as uid {me}: {processes:?}"
+        );
+        assert_eq!((pop3, login, mail_owner), (me, me, me));
+    }
+    assert!(pop.cmd("QUIT").await.starts_with("+OK"));
+}
