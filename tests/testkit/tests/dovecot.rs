@@ -334,3 +334,59 @@ async fn processes_and_mail_belong_to_the_invoking_user_unless_root() {
     }
     assert!(pop.cmd("QUIT").await.starts_with("+OK"));
 }
+
+/// The authentication service Postfix asks (`smtp_auth`) answers Dovecot's
+/// auth protocol on its TCP port, as root and as any other user: the right
+/// password for service `smtp` passes, a wrong one fails.
+#[test]
+fn smtp_auth_service_checks_passwords_over_tcp() {
+    use base64::Engine as _;
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let dovecot = Dovecot::start(
+        DovecotOptions::default()
+            .user(USER, PASSWORD)
+            .smtp_auth(true),
+    )
+    .expect("starting dovecot with smtp_auth");
+    let port = dovecot.auth_port().expect("an auth port with smtp_auth");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = || {
+        let mut l = String::new();
+        reader
+            .read_line(&mut l)
+            .expect("a line from the auth service");
+        l.trim_end().to_owned()
+    };
+    write!(stream, "VERSION\t1\t2\nCPID\t{}\n", std::process::id()).unwrap();
+    let mut mechanisms = Vec::new();
+    loop {
+        let l = line();
+        assert!(!l.is_empty(), "the auth service closed the connection");
+        if l == "DONE" {
+            break;
+        }
+        if let Some(m) = l.strip_prefix("MECH\t") {
+            mechanisms.push(m.split('\t').next().unwrap().to_owned());
+        }
+    }
+    assert!(mechanisms.iter().any(|m| m == "PLAIN"), "{mechanisms:?}");
+    let plain = |password: &str| {
+        base64::engine::general_purpose::STANDARD.encode(format!("\0{USER}\0{password}"))
+    };
+    let auth = |id: u32, password: &str| {
+        format!(
+            "AUTH\t{id}\tPLAIN\tservice=smtp\tsecured\trip=127.0.0.1\tlip=127.0.0.1\tresp={}\n",
+            plain(password)
+        )
+    };
+    stream.write_all(auth(1, PASSWORD).as_bytes()).unwrap();
+    let ok = line();
+    assert!(ok.starts_with("OK\t1\t"), "{ok}\n{}", dovecot.log());
+    stream.write_all(auth(2, "wrong").as_bytes()).unwrap();
+    let fail = line();
+    assert!(fail.starts_with("FAIL\t2"), "{fail}");
+}
