@@ -14,13 +14,21 @@ plugins:
     cargo build --target wasm32-wasip2 --profile plugin {{guests}}
 
 # The demo: a local Dovecot with sample beta-tester replies, one `popline once`, the records.
-demo: plugins
+demo:
     scripts/demo.sh
 
 # Map the sample .eml files with the reference mapper (no server needed).
-demo-map: plugins
+demo-map:
     cargo build --quiet --bin popline
-    target/debug/popline map examples/mail/*.eml --mapper {{wasm}}/feedback_default.wasm --set message-id-pattern='feedback-{id}@notify.beta.example.com'
+    target/debug/popline map examples/mail/*.eml --mapper builtin:feedback-default --set message-id-pattern='feedback-{id}@notify.beta.example.com'
+
+# Install popline (with its reference plugins and plugin SDK compiled in) into ~/.cargo/bin.
+install:
+    cargo install --locked --path host/popline
+
+# The Debian package (release build): target/debian/popline_VERSION_ARCH.deb.
+deb:
+    scripts/deb.sh
 
 # Everything CI checks: the plugins, then the whole test suite.
 test: plugins

@@ -40,10 +40,11 @@ proxy=$!
 sleep 0.3
 
 wasm="$PWD/target/wasm32-wasip2/plugin"
-config() { # $1 = port, $2 = dir, [$3 = plugin folder]
+config() { # $1 = port, $2 = dir, [$3 = plugin folder]; $WORKERS sets workers
   local plugins=${3:-$wasm}
   mkdir -p "$2"
   cat > "$2/popline.toml" <<TOML
+${WORKERS:+workers = $WORKERS}
 [state]
 path = "state.db"
 [plugins]
@@ -128,6 +129,7 @@ config "$tls_port" "$work/warm"; $bin/popline --log warn --config "$work/warm/po
 
 p_loop=$(time_popline "$tls_port")
 cat "$work/p/out.txt"
+p_loop_1=$(WORKERS=1 time_popline "$tls_port")
 m_loop=$(time_mpop "$tls_port" on)
 m_loop_np=$(time_mpop "$tls_port" off)
 p_delay=$(time_popline "$delay_port")
@@ -144,14 +146,17 @@ fi
 
 printf '\n%-44s %8s\n' "run (median of $RUNS)" "seconds"
 printf '%-44s %8.2f\n' "popline once, loopback TLS" "$p_loop"
+printf '%-44s %8.2f\n' "popline once, workers = 1, loopback TLS" "$p_loop_1"
 printf '%-44s %8.2f\n' "mpop pipelined, loopback TLS" "$m_loop"
 printf '%-44s %8.2f\n' "mpop not pipelined, loopback TLS" "$m_loop_np"
 printf '%-44s %8.2f\n' "popline once, +20 ms RTT" "$p_delay"
 printf '%-44s %8.2f\n' "mpop pipelined, +20 ms RTT" "$m_delay"
 printf '%-44s %8.2f\n' "bare pipelined reader, loopback TLS" "$b_loop"
 printf '%-44s %8.2f\n' "bare pipelined reader, +20 ms RTT" "$b_delay"
+awk -v a="$p_loop" -v b="$p_loop_1" -v n="$(nproc)" \
+  'BEGIN{printf "\nworkers = cores (%d) / workers = 1: %.2f\n", n, a/b}'
 awk -v a="$p_loop" -v b="$m_loop" -v c="$p_delay" -v d="$m_delay" \
-  'BEGIN{printf "\npopline / mpop: loopback %.2f, +20 ms RTT %.2f\n", a/b, c/d}'
+  'BEGIN{printf "popline / mpop: loopback %.2f, +20 ms RTT %.2f\n", a/b, c/d}'
 awk -v a="$p_loop" -v b="$b_loop" -v c="$p_delay" -v d="$b_delay" \
   'BEGIN{printf "popline / bare reader (the server bound): loopback %.2f, +20 ms RTT %.2f\n", a/b, c/d}'
 if [ -n "${BASELINE:-}" ]; then

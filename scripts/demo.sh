@@ -41,7 +41,6 @@ for _ in $(seq 100); do [ -f "$demo/dovecot.toml" ] && break; sleep 0.1; done
 val() { sed -n "s/^$1 = \"\{0,1\}\([^\"]*\)\"\{0,1\}$/\1/p" "$demo/dovecot.toml"; }
 printf '%s\n' "$(val password)" > "$demo/password"
 chmod 600 "$demo/password"
-wasm="$PWD/target/wasm32-wasip2/plugin"
 cat > "$demo/popline.toml" <<TOML
 [state]
 path = "state.db"
@@ -57,8 +56,8 @@ tls = "implicit"
 ca_file = "$(val ca_pem)"
 user = "$(val user)"
 password = { file = "password" }
-dialogue = "$wasm/pop3_standard.wasm"
-mapper = { plugin = "$wasm/feedback_default.wasm", config = { message-id-pattern = "feedback-{id}@notify.beta.example.com" } }
+dialogue = "builtin:pop3-standard"
+mapper = { plugin = "builtin:feedback-default", config = { message-id-pattern = "feedback-{id}@notify.beta.example.com" } }
 sinks = ["feedback"]
 retention = "delete"
 TOML

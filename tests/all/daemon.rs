@@ -8,7 +8,7 @@ use popline_testkit::beta_replies;
 use crate::ingest::Setup;
 
 /// One HTTP GET; a transient connection error is retried for a few seconds.
-fn get(port: u16, path: &str) -> String {
+pub(crate) fn get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
     let attempt = || -> std::io::Result<String> {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
@@ -76,17 +76,14 @@ fn the_daemon_polls_on_schedule_serves_metrics_and_stops_on_sigterm() {
 
     // The sink is written before the poll ends and its counters are recorded:
     // wait for the poll to finish.
-    let want = "popline_messages_committed_total{mailbox=\"beta\"} 3";
+    let want = "popline_messages_total{mailbox=\"beta\",outcome=\"committed\"} 3";
     let mut body = get(metrics, "/metrics");
     while !body.contains(want) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
         body = get(metrics, "/metrics");
     }
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
-    assert!(
-        body.contains("popline_messages_committed_total{mailbox=\"beta\"} 3"),
-        "{body}"
-    );
+    assert!(body.contains(want), "{body}");
     assert!(
         body.contains("popline_last_success_timestamp_seconds{mailbox=\"beta\"}"),
         "{body}"
@@ -113,7 +110,7 @@ fn the_daemon_polls_on_schedule_serves_metrics_and_stops_on_sigterm() {
 }
 
 /// A failing assertion must not leave the daemon running.
-struct KillOnDrop(std::process::Child);
+pub(crate) struct KillOnDrop(pub std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

@@ -65,7 +65,7 @@ async fn a_full_session_fetches_then_deletes_only_what_the_host_authorises() {
     let server = ScriptedServer::start(script(), (1..=5).map(message).collect()).await;
     let plugin = DialoguePlugin::load(
         support::engine(),
-        &support::plugin("pop3-standard"),
+        support::plugin("pop3-standard"),
         Limits::default(),
     )
     .unwrap();
@@ -104,7 +104,7 @@ async fn without_quit_nothing_is_deleted() {
     let server = ScriptedServer::start(script(), (1..=2).map(message).collect()).await;
     let plugin = DialoguePlugin::load(
         support::engine(),
-        &support::plugin("pop3-standard"),
+        support::plugin("pop3-standard"),
         Limits::default(),
     )
     .unwrap();
@@ -124,7 +124,7 @@ async fn credentials_are_never_sent_in_plaintext_unless_allowed() {
     let server = ScriptedServer::start(script(), vec![message(1)]).await;
     let plugin = DialoguePlugin::load(
         support::engine(),
-        &support::plugin("pop3-standard"),
+        support::plugin("pop3-standard"),
         Limits::default(),
     )
     .unwrap();

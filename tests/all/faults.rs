@@ -548,6 +548,12 @@ fn sizes_that_differ_from_list() {
     assert_eq!(server.remaining(), 2);
     ws.assert_exactly_once(0, "too large");
     assert_eq!(oversized_count(&ws), 1, "{out}");
+    // Who sent it is read from the header section that did arrive.
+    let recorded = oversized_rows(&ws);
+    assert!(
+        recorded[0].1 == "tester1@example.org" && recorded[0].2.contains("(huge)"),
+        "{recorded:?}"
+    );
     let out = ws.once(LIMIT);
     out.assert_success();
     assert!(

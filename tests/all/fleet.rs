@@ -66,13 +66,13 @@ pub(crate) fn write_fleet_config(
     std::fs::write(ws.config(), text).unwrap();
 }
 
-fn database() -> Postgres {
+pub(crate) fn database() -> Postgres {
     let pg = Postgres::start(ServerOptions::default()).expect("starting PostgreSQL");
     pg.create_database("fleet").unwrap();
     pg
 }
 
-fn host(pg: &Postgres, name: &str, ttl: Duration) -> PostgresOptions {
+pub(crate) fn host(pg: &Postgres, name: &str, ttl: Duration) -> PostgresOptions {
     PostgresOptions {
         url: pg.url("fleet"),
         pool_size: 2,
@@ -80,6 +80,7 @@ fn host(pg: &Postgres, name: &str, ttl: Duration) -> PostgresOptions {
         lease_ttl: ttl,
         host_id: name.into(),
         mailboxes: 2,
+        notice_claim_ttl: popline_state::postgres::NOTICE_CLAIM_TTL,
     }
 }
 
@@ -519,13 +520,42 @@ async fn state_migrate_moves_a_single_host_into_the_fleet() {
     ws.configure(&[mailbox()]);
     ws.once(LIMIT).assert_success();
     assert_eq!(ws.jsonl().len(), 3);
+    // A notice waiting in the SQLite outbox moves too.
+    popline_state::SqliteState::open(&ws.path("state.db"))
+        .unwrap()
+        .queue_notices(
+            "beta",
+            &[popline_state::NewNotice {
+                message_id: "popline-notice.no-match.k@beta.example.com".into(),
+                uid: "1".into(),
+                via: "smtp".into(),
+                sender: BETA.into(),
+                recipient: "tester1@example.org".into(),
+                reason: "no-match".into(),
+                raw: b"Subject: hi\r\n\r\nhi\r\n".to_vec(),
+                per_recipient_per_day: 3,
+            }],
+        )
+        .unwrap();
 
     ws.state = PG_STATE.into();
     ws.configure(&[mailbox()]);
     let popline = |args: &[&str]| popline_on(&ws, &pg.url("fleet"), args);
     let out = popline(&["state", "migrate", "--to", "postgres"]);
     out.assert_success();
-    assert!(out.stdout.contains("3 committed messages"), "{out}");
+    assert!(
+        out.stdout.contains("3 committed messages") && out.stdout.contains("1 notices"),
+        "{out}"
+    );
+    let fleet = PostgresBackend::connect(host(&pg, "reader", LIMIT))
+        .await
+        .unwrap();
+    let moved = fleet.notices(None, None, 10).await.unwrap();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(
+        (moved[0].recipient.as_str(), moved[0].status),
+        ("tester1@example.org", popline_state::NoticeStatus::Pending)
+    );
     let again = popline(&["state", "migrate", "--to", "postgres"]);
     assert!(again.stdout.contains("0 committed messages"), "{again}");
     let out = popline(&["once"]);

@@ -306,7 +306,7 @@ async fn time_waiting_for_the_executor_is_not_charged_as_plugin_cpu() {
     );
     let plugin = DialoguePlugin::load(
         support::engine(),
-        &support::plugin("hostile-dialogue"),
+        support::plugin("hostile-dialogue"),
         Limits::default(),
     )
     .unwrap();

@@ -11,6 +11,7 @@ use crate::support::root;
 const LAYERS: &[(&str, u32)] = &[
     ("popline-core", 0),
     ("popline-net", 0),
+    ("popline-builtin", 0),
     ("popline-metrics", 1),
     ("popline-pop3", 1),
     ("popline-state", 1),

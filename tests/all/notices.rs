@@ -17,7 +17,9 @@ use popline_testkit::{
     which_postfix,
 };
 
+use crate::sinks::{Endpoint, HttpServer};
 use crate::support;
+use crate::support::scripted::{Script, ScriptedServer};
 use crate::support::{expect_ok, text};
 
 const USER: &str = "replies@beta.example.com";
@@ -140,6 +142,33 @@ notices = {notices}
                 dialogue = support::plugin("pop3-standard").display(),
             )
         };
+        let mailboxes = format!(
+            "{}\n{}",
+            mailbox(
+                "beta",
+                USER,
+                "pw-replies",
+                &format!(
+                    "{{ plugin = \"{}\", config = {{ token-keys = \"{KEY}\" }} }}",
+                    support::plugin("feedback-default").display()
+                )
+            ),
+            mailbox(
+                "flaky",
+                OTHER,
+                "pw-other",
+                &format!(
+                    "{{ plugin = \"{}\", config = {{ mode = \"error\" }} }}",
+                    support::plugin("test-mapper").display()
+                )
+            ),
+        );
+        self.config_text(oauth, &mailboxes)
+    }
+
+    /// The configuration: state, sink `out`, `[notices.smtp]` with `oauth`
+    /// as its OAuth settings (beyond authority and tenant), then `rest`.
+    fn config_text(&self, oauth: &str, rest: &str) -> PathBuf {
         let text = format!(
             r#"[state]
 path = "state.db"
@@ -161,30 +190,11 @@ authority = "{authority}"
 tenant = "{tenant}"
 {oauth}
 
-{beta}
-{flaky}"#,
+{rest}"#,
             smtp = self.postfix.port(),
             smtp_ca = self.postfix.ca_pem().display(),
             authority = self.idp.base_url(),
             tenant = self.idp.tenant(),
-            beta = mailbox(
-                "beta",
-                USER,
-                "pw-replies",
-                &format!(
-                    "{{ plugin = \"{}\", config = {{ token-keys = \"{KEY}\" }} }}",
-                    support::plugin("feedback-default").display()
-                )
-            ),
-            flaky = mailbox(
-                "flaky",
-                OTHER,
-                "pw-other",
-                &format!(
-                    "{{ plugin = \"{}\", config = {{ mode = \"error\" }} }}",
-                    support::plugin("test-mapper").display()
-                )
-            ),
         );
         let p = self.path("popline.toml");
         std::fs::write(&p, text).unwrap();
@@ -664,4 +674,223 @@ fn a_delegated_sign_in_for_smtp_send() {
     let retried = expect_ok(&env.popline(&cfg, &["notices", "retry"]));
     assert!(retried.contains("sent 1"), "{retried}");
     assert_eq!(env.delivered("dana@example.org").len(), 1);
+}
+
+/// A fleet sends notices too: `popline once` on PostgreSQL state queues the
+/// no-match notice with the outcome; a notice that failed for good (consent
+/// missing) is listed from the database and, once fixed, `popline notices
+/// retry` sends it through Postfix, once.
+#[test]
+fn notices_with_postgres_state() {
+    if !can_run("notices_with_postgres_state") {
+        return;
+    }
+    let env = Env::new();
+    let pg = crate::fleet::database();
+    env.dovecot
+        .seed(
+            USER,
+            &[reply(
+                "dana@example.org",
+                "fleet",
+                USER,
+                "",
+                "I like the new icons.",
+            )],
+        )
+        .unwrap();
+    std::fs::write(env.path("pg-url"), pg.url("fleet")).unwrap();
+    let config = |client_id: &str| {
+        let cfg = env.config(client_id, r#"{ via = "smtp" }"#);
+        let text = std::fs::read_to_string(&cfg).unwrap().replacen(
+            "[state]\n",
+            "[state]\nbackend = \"postgres\"\nurl = { file = \"pg-url\" }\n",
+            1,
+        );
+        std::fs::write(&cfg, text).unwrap();
+        cfg
+    };
+
+    let revoked = config(NO_SMTP);
+    let said = expect_ok(&env.popline(&revoked, &["once"]));
+    assert!(
+        said.contains("notices: sent 0, to retry 0, failed 1"),
+        "{said}"
+    );
+    let list = expect_ok(&env.popline(&revoked, &["notices", "list", "--status", "failed"]));
+    assert!(
+        list.contains("dana@example.org") && list.contains("SMTP.SendAsApp with admin consent"),
+        "{list}"
+    );
+
+    let cfg = config(SENDER);
+    let retried = expect_ok(&env.popline(&cfg, &["notices", "retry"]));
+    assert!(
+        retried.contains("1 notice(s) queued again") && retried.contains("sent 1"),
+        "{retried}"
+    );
+    let got = env.delivered("dana@example.org");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        header(&got[0], "In-Reply-To").as_deref(),
+        Some("<fleet@example.org>")
+    );
+    assert!(
+        header(&got[0], "Message-ID")
+            .unwrap()
+            .starts_with("<popline-notice.no-match."),
+        "{}",
+        got[0]
+    );
+    let list = expect_ok(&env.popline(&cfg, &["notices", "list"]));
+    assert_eq!(
+        list.lines().filter(|l| l.starts_with("sent")).count(),
+        1,
+        "{list}"
+    );
+    let status = expect_ok(&env.popline(&cfg, &["status"]));
+    assert!(
+        status.contains("notices: sent 1, pending 0, suppressed 0, FAILED 0"),
+        "{status}"
+    );
+    // Nothing is sent twice.
+    let again = expect_ok(&env.popline(&cfg, &["notices", "send"]));
+    assert!(again.contains("notices: sent 0,"), "{again}");
+    assert_eq!(env.delivered("dana@example.org").len(), 1);
+}
+
+/// `popline check --connect` logs in to the notice server too (STARTTLS,
+/// XOAUTH2 through the token manager) and sends nothing; a login the
+/// server refuses fails the check with the fix, exit 77.
+#[test]
+fn check_connect_logs_in_to_the_notice_server_and_sends_nothing() {
+    if !can_run("check_connect_logs_in_to_the_notice_server_and_sends_nothing") {
+        return;
+    }
+    let env = Env::new();
+    // An app without SMTP consent: the token is refused.
+    let revoked = env.config(NO_SMTP, r#"{ via = "smtp" }"#);
+    let out = env.popline(&revoked, &["check", "--connect"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(77), "{said}");
+    assert!(
+        said.contains("notices.smtp: FAILED") && said.contains("SMTP.SendAsApp with admin consent"),
+        "{said}"
+    );
+
+    let cfg = env.config(SENDER, r#"{ via = "smtp" }"#);
+    let said = expect_ok(&env.popline(&cfg, &["check", "--connect"]));
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("notices.smtp: "))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        line.contains(&format!("127.0.0.1:{} over STARTTLS", env.postfix.port()))
+            && line.contains(&format!("logged in as {USER} with XOAUTH2"))
+            && line.contains("nothing sent"),
+        "{said}"
+    );
+    assert!(said.contains("beta: logged in"), "{said}");
+    for t in TESTERS {
+        assert!(env.delivered(t).is_empty(), "{t}");
+    }
+}
+
+/// A reply whose record a sink refuses for good is dead-lettered and its
+/// sender told so; a reply whose `RETR` outgrows `max_message_mib` although
+/// LIST said it was small is left on the server and its sender told it was
+/// too large (its headers read from what arrived before the cut).
+#[test]
+fn a_notice_when_a_sink_refuses_the_record_or_retr_outgrows_list() {
+    if !can_run("a_notice_when_a_sink_refuses_the_record_or_retr_outgrows_list") {
+        return;
+    }
+    let env = Env::new();
+    let big = format!("Screenshots inline.\r\n{}", "x".repeat(76).repeat(15_000));
+    let liar = ScriptedServer::spawn(
+        Script {
+            list_size: Some(10),
+            ..Script::login(USER, "pw-replies")
+        },
+        vec![reply("gina@example.org", "understated", USER, "", &big)],
+    );
+    let refusing = ScriptedServer::spawn(
+        Script::login(OTHER, "pw-other"),
+        vec![reply(
+            "dana@example.org",
+            "refused",
+            OTHER,
+            "",
+            "Crash log attached.",
+        )],
+    );
+    let port = support::free_port();
+    let endpoint = std::sync::Arc::new(std::sync::Mutex::new(Endpoint::rejecting(1)));
+    let _http = HttpServer::start(port, endpoint.clone());
+    let mailbox = |name: &str, port: u16, user: &str, pw: &str, sink: &str| {
+        format!(
+            r#"[mailboxes.{name}]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+allow_plaintext = true
+user = "{user}"
+password = {{ file = "{pw}" }}
+dialogue = "{dialogue}"
+mapper = {{ plugin = "{mapper}", config = {{ unmatched = "new" }} }}
+sinks = ["{sink}"]
+max_message_mib = 1
+notices = {{ via = "smtp" }}
+"#,
+            dialogue = support::plugin("pop3-standard").display(),
+            mapper = support::plugin("feedback-default").display(),
+        )
+    };
+    let cfg = env.config_text(
+        &format!(
+            "flow = \"client-credentials\"\nclient_id = \"{SENDER}\"\nclient_secret = {{ file = \"secret\" }}"
+        ),
+        &format!(
+            "[sinks.api]\ntype = \"http\"\nurl = \"http://127.0.0.1:{port}/feedback\"\n\
+             timeout_secs = 2\nmax_attempts = 1\n\n{}\n{}",
+            mailbox("liar", liar.port, USER, "pw-replies", "out"),
+            mailbox("refusing", refusing.port, OTHER, "pw-other", "api"),
+        ),
+    );
+    // The cut-off RETR ends the liar's session (a failed pass); the notices
+    // are sent all the same.
+    let said = text(&env.popline(&cfg, &["once"]));
+    assert!(
+        said.contains("notices: sent 2, to retry 0, failed 0"),
+        "{said}"
+    );
+    for (to, id, reason, words) in [
+        ("gina@example.org", "understated", "oversize", "too large"),
+        ("dana@example.org", "refused", "dead-letter", "set aside"),
+    ] {
+        let got = env.delivered(to);
+        assert_eq!(got.len(), 1, "{to}: {got:?}");
+        let m = &got[0];
+        assert_eq!(
+            header(m, "In-Reply-To"),
+            Some(format!("<{id}@example.org>")),
+            "{m}"
+        );
+        assert!(
+            header(m, "Message-ID")
+                .unwrap()
+                .starts_with(&format!("<popline-notice.{reason}.")),
+            "{m}"
+        );
+        assert!(
+            m.replace("=\r\n", "").replace("=\n", "").contains(words),
+            "{to}: {m}"
+        );
+    }
+    assert!(endpoint.lock().unwrap().accepted.is_empty());
+    // The next pass leaves the oversized reply on the server and queues
+    // nothing new.
+    let again = text(&env.popline(&cfg, &["once"]));
+    assert!(!again.contains("notices:"), "{again}");
+    assert_eq!(liar.remaining(), 1);
 }

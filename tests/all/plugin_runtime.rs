@@ -51,7 +51,7 @@ async fn run(mapper: &MapperPlugin, mode: &str) -> Result<MapOutcome, PluginErro
 }
 
 fn test_mapper(limits: Limits) -> MapperPlugin {
-    MapperPlugin::load(support::engine(), &support::plugin("test-mapper"), limits).unwrap()
+    MapperPlugin::load(support::engine(), support::plugin("test-mapper"), limits).unwrap()
 }
 
 fn echo_body(outcome: MapOutcome) -> String {
@@ -180,7 +180,7 @@ async fn concurrent_calls_each_get_their_own_instance() {
 fn a_plugin_of_the_wrong_world_is_refused_with_expected_and_found() {
     let err = MapperPlugin::load(
         support::engine(),
-        &support::plugin("pop3-standard"),
+        support::plugin("pop3-standard"),
         Limits::default(),
     )
     .err()
@@ -193,7 +193,7 @@ fn a_plugin_of_the_wrong_world_is_refused_with_expected_and_found() {
 
     let err = DialoguePlugin::load(
         support::engine(),
-        &support::plugin("feedback-default"),
+        support::plugin("feedback-default"),
         Limits::default(),
     )
     .err()
@@ -221,7 +221,7 @@ fn garbage_and_missing_files_are_clear_errors() {
 
     let err = MapperPlugin::load(
         support::engine(),
-        &dir.path().join("nope.wasm"),
+        dir.path().join("nope.wasm"),
         Limits::default(),
     )
     .err()

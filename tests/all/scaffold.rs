@@ -1,7 +1,9 @@
 //! `popline plugin new` end to end: scaffold into a temp folder, build the
 //! project the way its README says, and run it through the real binary.
+//! Projects are scaffolded by a copy of the binary in a folder of its own,
+//! as an installed popline would, and built offline: they carry the SDK.
 //! Scaffolded crates build in `target/scaffold` (shared across runs, so only
-//! the first run compiles the SDK's dependencies).
+//! the first run compiles the SDK's registry dependencies).
 //!
 //! The Python test needs `componentize-py` (PyPI) on PATH. Without it the test
 //! is skipped with a loud message, except under CI (`CI` set), where it fails:
@@ -9,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -34,25 +37,56 @@ fn check(what: &str, out: Output) -> Output {
     out
 }
 
+/// A copy of the popline binary outside the checkout (kept for the test
+/// process), as `cargo install` or the Debian package would put it.
+fn installed_popline() -> &'static Path {
+    static BIN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, bin) = BIN.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("popline");
+        std::fs::copy(env!("CARGO_BIN_EXE_popline"), &bin).unwrap();
+        (dir, bin)
+    });
+    bin
+}
+
 fn new_plugin(dir: &Path, name: &str, args: &[&str]) {
-    let out = support::popline()
+    let out = Command::new(installed_popline())
+        .current_dir(dir.parent().unwrap())
         .args(["plugin", "new", name, "--dir"])
         .arg(dir)
         .args(args)
         .output()
         .unwrap();
-    check("popline plugin new", out);
+    check("popline plugin new (a copy of the binary)", out);
+    // Nothing in the project points back at the checkout.
+    let root = support::root().display().to_string();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(d) = folders.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                folders.push(p);
+            } else {
+                let text = std::fs::read_to_string(&p).unwrap();
+                assert!(!text.contains(&root), "{} names the checkout", p.display());
+            }
+        }
+    }
 }
 
+/// cargo in a scaffolded project, offline: its SDK is in the project, and
+/// its registry dependencies in cargo's cache.
 fn cargo(dir: &Path, args: &[&str]) -> Output {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", scaffold_target())
+        .env("CARGO_NET_OFFLINE", "true")
         .args(args)
         .output()
         .unwrap();
-    check(&format!("cargo {}", args.join(" ")), out)
+    check(&format!("cargo {} (offline)", args.join(" ")), out)
 }
 
 fn map(wasm: &Path, eml: &Path, sets: &[&str]) -> Output {
@@ -98,6 +132,9 @@ fn scaffolded_rust_mapper_tests_builds_and_maps_its_sample() {
         "README.md",
         "sample.eml",
         "check.sh",
+        "vendor/popline/plugins/sdk/src/lib.rs",
+        "vendor/popline/plugins/pop3-proto/src/lib.rs",
+        "vendor/popline/wit/mapper.wit",
     ] {
         assert!(dir.join(f).is_file(), "{f} not written");
     }
@@ -141,7 +178,7 @@ fn scaffolded_pop3_dialogue_builds_and_runs_a_session() {
         .unwrap_or_else(|e| panic!("the scaffolded popline.toml: {e}"));
     assert_eq!(
         cfg.mailboxes["test"].dialogue,
-        std::path::Path::new("target/wasm32-wasip2/release/acme_pop3.wasm")
+        popline_config::PluginRef::File("target/wasm32-wasip2/release/acme_pop3.wasm".into())
     );
 
     const USER: &str = "replies@beta.example.com";

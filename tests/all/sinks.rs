@@ -27,29 +27,40 @@ struct Request {
 }
 
 #[derive(Default)]
-struct Endpoint {
+pub(crate) struct Endpoint {
     /// Accept only while fewer distinct keys than this were accepted; 503
     /// after. `None`: accept everything.
     accept_until: Option<usize>,
     requests: Vec<Request>,
     /// Accepted records by idempotency key (a replay is accepted again and
     /// stored once, as an idempotent API does).
-    accepted: BTreeMap<String, String>,
+    pub(crate) accepted: BTreeMap<String, String>,
     /// Refuse the Nth distinct record for good (HTTP 422), every time.
     reject_nth: Option<usize>,
     /// Distinct keys in the order first seen.
     seen: Vec<String>,
 }
 
+impl Endpoint {
+    /// An endpoint that accepts every record but the `nth` distinct one,
+    /// which it refuses for good.
+    pub(crate) fn rejecting(nth: usize) -> Endpoint {
+        Endpoint {
+            reject_nth: Some(nth),
+            ..Endpoint::default()
+        }
+    }
+}
+
 /// A hand-rolled HTTP/1.1 endpoint on its own thread: one request per
 /// connection, answers 200 or 503 as [`Endpoint`] says.
-struct HttpServer {
+pub(crate) struct HttpServer {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl HttpServer {
-    fn start(port: u16, state: Arc<Mutex<Endpoint>>) -> HttpServer {
+    pub(crate) fn start(port: u16, state: Arc<Mutex<Endpoint>>) -> HttpServer {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let shared = state;
@@ -354,10 +365,7 @@ fn attachments_are_stored_by_the_file_sinks() {
 fn a_record_an_http_sink_refuses_for_good_is_dead_lettered_and_the_rest_delivered() {
     let server = pop3(4);
     let port = crate::support::free_port();
-    let endpoint = Arc::new(Mutex::new(Endpoint {
-        reject_nth: Some(2),
-        ..Endpoint::default()
-    }));
+    let endpoint = Arc::new(Mutex::new(Endpoint::rejecting(2)));
     let _http = HttpServer::start(port, endpoint.clone());
     let mut ws = Workspace::new();
     ws.sinks = format!(

@@ -191,13 +191,21 @@ pub struct MailboxConfig {
     pub password: Option<SecretRef>,
     /// OAuth 2.0 instead of a password (Microsoft 365, Outlook.com, Google).
     pub oauth: Option<popline_oauth::OAuthConfig>,
-    /// The POP3 dialogue plugin (.wasm).
-    pub dialogue: PathBuf,
+    /// The POP3 dialogue plugin: `builtin:pop3-standard` (the default,
+    /// compiled into popline) or a .wasm file, relative to this file.
+    #[serde(default = "default_dialogue")]
+    #[schemars(with = "String", extend("default" = "builtin:pop3-standard"))]
+    pub dialogue: PluginRef,
     /// Login mechanisms allowed, in preference order (e.g. `["XOAUTH2"]`);
     /// empty lets the dialogue plugin choose from what the server offers.
     #[serde(default)]
     pub mechanisms: Vec<String>,
-    /// The mapper plugin and its configuration.
+    /// The mapper plugin and its configuration: a plugin alone
+    /// (`"builtin:feedback-default"` or a .wasm file, relative to this
+    /// file) or a table `{ plugin = ..., config = { ... }, limits = { ... } }`.
+    /// Default: the builtin `feedback-default` with its defaults.
+    #[serde(default, deserialize_with = "deserialize_mapper")]
+    #[schemars(with = "MapperSchema", extend("default" = "builtin:feedback-default"))]
     pub mapper: MapperConfig,
     /// Notices to the senders of replies that could not be used (and,
     /// optionally, thanks for those that were), sent through a
@@ -285,8 +293,11 @@ pub struct MailboxConfig {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MapperConfig {
-    /// The mapper plugin (.wasm).
-    pub plugin: PathBuf,
+    /// The mapper plugin: `builtin:feedback-default` (the default, compiled
+    /// into popline) or a .wasm file, relative to this file.
+    #[serde(default = "default_mapper")]
+    #[schemars(with = "String", extend("default" = "builtin:feedback-default"))]
+    pub plugin: PluginRef,
     /// Key/value configuration handed to the plugin with every message.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
@@ -295,6 +306,113 @@ pub struct MapperConfig {
     pub limits: Limits,
 }
 
+impl Default for MapperConfig {
+    fn default() -> Self {
+        MapperConfig {
+            plugin: default_mapper(),
+            config: BTreeMap::new(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A mailbox's `mapper`: the plugin alone, or a table.
+// Only its schema is used; `deserialize_mapper` reads the value.
+#[derive(schemars::JsonSchema)]
+#[schemars(rename = "Mapper")]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum MapperSchema {
+    /// The plugin alone, with its default configuration and limits.
+    Plugin(String),
+    /// The plugin with its configuration and limits.
+    Table(MapperConfig),
+}
+
+/// `mapper = "PLUGIN"` or `mapper = { plugin = ..., ... }`. A visitor
+/// rather than an untagged enum, so an error inside the table still names
+/// its key and line.
+fn deserialize_mapper<'de, D: serde::Deserializer<'de>>(d: D) -> Result<MapperConfig, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = MapperConfig;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a plugin (\"builtin:feedback-default\" or a .wasm path) or a table { plugin = ..., config = { ... } }")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<MapperConfig, E> {
+            Ok(MapperConfig {
+                plugin: s.parse().map_err(E::custom)?,
+                ..MapperConfig::default()
+            })
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<MapperConfig, A::Error> {
+            MapperConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_any(Visitor)
+}
+
+/// The plugins compiled into popline, by their `builtin:` names. The
+/// binary holds their bytes (`popline-builtin`); a test there checks the
+/// two lists agree.
+pub const BUILTIN_PLUGINS: &[&str] = &["pop3-standard", "feedback-default"];
+
+/// A plugin named in the configuration (or on the command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginRef {
+    /// `builtin:NAME`: one of [`BUILTIN_PLUGINS`], compiled into popline.
+    Builtin(String),
+    /// A .wasm component file (in a config file: relative to its folder).
+    File(PathBuf),
+}
+
+impl std::str::FromStr for PluginRef {
+    type Err = String;
+
+    /// `builtin:NAME` (an unknown NAME is refused, listing the known ones)
+    /// or a path.
+    fn from_str(s: &str) -> Result<PluginRef, String> {
+        match s.strip_prefix("builtin:") {
+            Some(name) if BUILTIN_PLUGINS.contains(&name) => Ok(PluginRef::Builtin(name.into())),
+            Some(name) => Err(format!(
+                "unknown builtin plugin {name:?}; the builtin plugins are {} (or name a .wasm file)",
+                BUILTIN_PLUGINS
+                    .iter()
+                    .map(|n| format!("\"builtin:{n}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            None if s.is_empty() => Err(
+                "empty plugin path; name a .wasm file or a builtin plugin (\"builtin:NAME\")"
+                    .into(),
+            ),
+            None => Ok(PluginRef::File(PathBuf::from(s))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PluginRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::fmt::Display for PluginRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginRef::Builtin(name) => write!(f, "builtin:{name}"),
+            PluginRef::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+fn default_dialogue() -> PluginRef {
+    PluginRef::Builtin("pop3-standard".into())
+}
+fn default_mapper() -> PluginRef {
+    PluginRef::Builtin("feedback-default".into())
+}
 fn default_tls() -> TlsMode {
     TlsMode::Implicit
 }
@@ -467,6 +585,15 @@ impl Config {
         self.base_dir.join(p)
     }
 
+    /// A plugin from the file with its path resolved against the file's
+    /// folder (a builtin stays as it is).
+    pub fn plugin(&self, p: &PluginRef) -> PluginRef {
+        match p {
+            PluginRef::File(path) => PluginRef::File(self.path(path)),
+            builtin => builtin.clone(),
+        }
+    }
+
     /// The raw archive folder of pipeline `name`: `archive/NAME` in the
     /// state folder (the folder holding `[state] path`).
     pub fn archive_dir(&self, name: &str) -> PathBuf {
@@ -551,13 +678,73 @@ sinks = ["out"]
         assert_eq!(mb.password, Some(SecretRef::Env("BETA_PW".into())));
         assert_eq!(c.state.path, PathBuf::from("popline-state.db"));
         assert_eq!(
-            c.path(&mb.dialogue),
-            PathBuf::from("/etc/popline/plugins/pop3_standard.wasm")
+            c.plugin(&mb.dialogue),
+            PluginRef::File(PathBuf::from("/etc/popline/plugins/pop3_standard.wasm"))
         );
         assert_eq!(
             c.archive_dir("beta"),
             PathBuf::from("/etc/popline/archive/beta")
         );
+    }
+
+    #[test]
+    fn plugins_default_to_the_builtins() {
+        let text = MINIMAL
+            .replace("dialogue = \"plugins/pop3_standard.wasm\"\n", "")
+            .replace(
+                "mapper = { plugin = \"plugins/feedback_default.wasm\" }\n",
+                "",
+            );
+        let c = parse(&text).unwrap();
+        let mb = &c.mailboxes["beta"];
+        assert_eq!(mb.dialogue, PluginRef::Builtin("pop3-standard".into()));
+        assert_eq!(
+            mb.mapper.plugin,
+            PluginRef::Builtin("feedback-default".into())
+        );
+        assert_eq!(
+            c.plugin(&mb.mapper.plugin).to_string(),
+            "builtin:feedback-default"
+        );
+        // The short form, and a table that only configures the builtin.
+        let with = |mapper: &str| parse(&format!("{text}mapper = {mapper}\n"));
+        let mb = &with("\"builtin:feedback-default\"").unwrap().mailboxes["beta"];
+        assert_eq!(
+            mb.mapper.plugin,
+            PluginRef::Builtin("feedback-default".into())
+        );
+        let c = with("{ config = { unmatched = \"new\" } }").unwrap();
+        let mb = &c.mailboxes["beta"];
+        assert_eq!(
+            mb.mapper.plugin,
+            PluginRef::Builtin("feedback-default".into())
+        );
+        assert_eq!(mb.mapper.config["unmatched"], "new");
+        let mb = &with("\"m.wasm\"").unwrap().mailboxes["beta"];
+        assert_eq!(mb.mapper.plugin, PluginRef::File("m.wasm".into()));
+        // An error inside the table still names its line.
+        let err = with("{ plugin = \"m.wasm\", confg = {} }")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 11") && err.contains("unknown field `confg`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_builtin_lists_the_known_ones() {
+        let text = MINIMAL.replace("plugins/pop3_standard.wasm", "builtin:pop3-fancy");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("line 10"), "{err}");
+        assert!(
+            err.contains("unknown builtin plugin \"pop3-fancy\"; the builtin plugins are \"builtin:pop3-standard\", \"builtin:feedback-default\""),
+            "{err}"
+        );
+        let err = parse(&MINIMAL.replace("plugins/feedback_default.wasm", "builtin:nope"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown builtin plugin \"nope\""), "{err}");
     }
 
     #[test]

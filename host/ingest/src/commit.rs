@@ -33,9 +33,8 @@ pub async fn commit_batch(
 }
 
 /// [`commit_batch`], queueing the batch's notices to testers in the same
-/// state transaction as the outcomes they are about. (Notices need a state
-/// that keeps the outbox, SQLite for now, and a joined sink needs
-/// PostgreSQL state, so a batch never has both.)
+/// state transaction as the outcomes they are about (and, with PostgreSQL
+/// state, as the records of a sink on the state's database).
 pub async fn commit_batch_with_notices(
     sinks: &[SharedSink],
     state: &dyn StateBackend,

@@ -35,15 +35,16 @@ pub async fn poll_and_record(
 ) -> Result<PollSummary, PollError> {
     // Bounded: connections, dialogue instances and batches in memory.
     let _slot = all.poll_slots.acquire().await.expect("never closed");
+    let started = std::time::Instant::now();
     let res = pipeline.poll(all.state.as_ref(), lease).await;
-    let at = unix_now();
+    let (at, took) = (unix_now(), started.elapsed());
     let (ok, line) = match &res {
         Ok(s) => {
-            popline_metrics::record_poll(&pipeline.name, &s.metric_counts(), at);
+            popline_metrics::record_poll(&pipeline.name, &s.metric_counts(), took, at);
             (true, s.line())
         }
         Err(e) => {
-            popline_metrics::record_error(&pipeline.name, e.kind().as_str());
+            popline_metrics::record_poll_failed(&pipeline.name, e.kind().as_str(), took);
             (false, e.to_string())
         }
     };

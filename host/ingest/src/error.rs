@@ -113,6 +113,26 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, for the metrics series present from start.
+    pub const ALL: [ErrorKind; 16] = [
+        ErrorKind::Network,
+        ErrorKind::Tls,
+        ErrorKind::Auth,
+        ErrorKind::NeedsLogin,
+        ErrorKind::TokenEndpoint,
+        ErrorKind::OAuth,
+        ErrorKind::Credential,
+        ErrorKind::Plugin,
+        ErrorKind::Server,
+        ErrorKind::Sink,
+        ErrorKind::State,
+        ErrorKind::Breaker,
+        ErrorKind::Deadline,
+        ErrorKind::Capacity,
+        ErrorKind::Lease,
+        ErrorKind::Host,
+    ];
+
     /// The `kind` label of `popline_poll_errors_total`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -239,6 +259,33 @@ mod tests {
                 message: "-ERR no".into(),
             }),
         )
+    }
+
+    /// A new kind fails to compile here until it is added to `ALL`.
+    #[test]
+    fn all_holds_every_kind_once() {
+        use ErrorKind::*;
+        let position = |k: ErrorKind| match k {
+            Network => 0,
+            Tls => 1,
+            Auth => 2,
+            NeedsLogin => 3,
+            TokenEndpoint => 4,
+            OAuth => 5,
+            Credential => 6,
+            Plugin => 7,
+            Server => 8,
+            Sink => 9,
+            State => 10,
+            Breaker => 11,
+            Deadline => 12,
+            Capacity => 13,
+            Lease => 14,
+            Host => 15,
+        };
+        for (i, k) in ErrorKind::ALL.into_iter().enumerate() {
+            assert_eq!(position(k), i, "{k:?}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`lease`] | this host's hold on a mailbox while it polls it (fleet leases) |
 //! | [`pipeline`] | one mailbox's poll |
+//! | [`observe`] | metrics series at zero for the configured mailboxes, the `/readyz` check over state |
 //! | [`notices`] | notices to testers: the mailbox's plan, the message as the notices see it, the deliverer |
 //! | [`plugins`] | plugins loaded once per file and limits, shared by pipelines |
 //! | [`progress`] | per-mailbox progress counters and bars |
@@ -15,6 +16,7 @@ pub mod daemon;
 pub mod error;
 pub mod lease;
 pub mod notices;
+pub mod observe;
 pub mod pipeline;
 pub mod plan;
 pub mod plugins;

@@ -80,9 +80,15 @@ pub fn deliverer(config: &Config, state: Arc<dyn StateBackend>) -> anyhow::Resul
     let used = config.mailboxes.values().any(|m| m.notices.is_some());
     anyhow::ensure!(
         !used || state.keeps_notices(),
-        "mailboxes with notices need state that keeps the notice outbox: [state] backend = \
-         \"sqlite\" (PostgreSQL state has no outbox yet)"
+        "mailboxes with notices need state that keeps the notice outbox (SQLite or PostgreSQL)"
     );
+    Ok(Deliverer::new(state, submitters(config)?))
+}
+
+/// A submitter per `[notices.NAME]` server of `config`, in name order, with
+/// its credential read (a password from its source, OAuth through the
+/// server's token manager).
+pub fn submitters(config: &Config) -> anyhow::Result<Vec<Submitter>> {
     let mut servers = Vec::new();
     for (name, s) in &config.notices {
         let credential = match (&s.password, &s.oauth) {
@@ -97,5 +103,5 @@ pub fn deliverer(config: &Config, state: Arc<dyn StateBackend>) -> anyhow::Resul
         };
         servers.push(Submitter::new(name, s, &config.base_dir, credential)?);
     }
-    Ok(Deliverer::new(state, servers))
+    Ok(servers)
 }

@@ -25,7 +25,7 @@ use popline_plugin_runtime::dialogue::{
     ErrorKind, Listing, Pop3Error, Session, SessionError, SessionParams,
 };
 use popline_plugin_runtime::{DialoguePlugin, Engine, MapperPlugin};
-use popline_pop3::{ConnSettings, Connection, Credential};
+use popline_pop3::{ConnSettings, Connection, Credential, TooLarge};
 use popline_sink::{Blobs, Sink, SinkConfig};
 use popline_state::deadletter::{DeadLetter, DeadLetters};
 use popline_state::{Committed, Disposition, Fingerprint, NewNotice, Oversized, StateBackend};
@@ -92,22 +92,24 @@ pub struct PollSummary {
 }
 
 impl PollSummary {
-    /// The counts as Prometheus counters (`popline_metrics::record_poll`).
-    pub fn metric_counts(&self) -> [(&'static str, u64); 9] {
-        [
-            ("popline_messages_fetched_total", self.fetched as u64),
-            ("popline_messages_committed_total", self.committed as u64),
-            ("popline_messages_skipped_total", self.skipped as u64),
-            ("popline_messages_duplicate_total", self.duplicates as u64),
-            (
-                "popline_messages_dead_lettered_total",
-                self.dead_lettered as u64,
-            ),
-            ("popline_messages_failed_total", self.failed as u64),
-            ("popline_messages_deleted_total", self.deleted as u64),
-            ("popline_records_total", self.records as u64),
-            ("popline_bytes_fetched_total", self.bytes),
-        ]
+    /// The counts as metrics (`popline_metrics::record_poll`): every
+    /// message looked at by outcome, and what was read, deleted, written.
+    pub fn metric_counts(&self) -> popline_metrics::PollCounts {
+        use popline_metrics::Outcome;
+        popline_metrics::PollCounts {
+            messages: vec![
+                (Outcome::Committed, self.committed as u64),
+                (Outcome::Skipped, self.skipped as u64),
+                (Outcome::Duplicate, self.duplicates as u64),
+                (Outcome::DeadLettered, self.dead_lettered as u64),
+                (Outcome::Failed, self.failed as u64),
+                (Outcome::Oversized, self.oversized as u64),
+            ],
+            fetched_messages: self.fetched as u64,
+            fetched_bytes: self.bytes,
+            deleted_messages: self.deleted as u64,
+            records: self.records as u64,
+        }
     }
 
     /// The one-line summary `popline once` prints and the state records.
@@ -255,10 +257,18 @@ impl Pipeline {
         tokens: Option<Arc<popline_oauth::TokenManager>>,
     ) -> anyhow::Result<Pipeline> {
         let dialogue = plugins
-            .dialogue(engine, &config.path(&mb.dialogue), &mb.dialogue_limits)
+            .dialogue(
+                engine,
+                &crate::plugins::source(&config.plugin(&mb.dialogue)),
+                &mb.dialogue_limits,
+            )
             .with_context(|| format!("mailbox {name}: loading the dialogue plugin"))?;
         let mapper = plugins
-            .mapper(engine, &config.path(&mb.mapper.plugin), &mb.mapper.limits)
+            .mapper(
+                engine,
+                &crate::plugins::source(&config.plugin(&mb.mapper.plugin)),
+                &mb.mapper.limits,
+            )
             .with_context(|| format!("mailbox {name}: loading the mapper plugin"))?;
         let tls = TlsClient::new(
             &mb.host,
@@ -310,6 +320,16 @@ impl Pipeline {
     /// The poll interval from the configuration.
     pub fn interval(&self) -> Duration {
         self.cfg.poll_interval
+    }
+
+    /// The mapper plugin's name (its `plugin` label in metrics).
+    pub fn mapper_name(&self) -> &str {
+        self.mapper.name()
+    }
+
+    /// Whether the mailbox sends notices to testers.
+    pub fn sends_notices(&self) -> bool {
+        self.notices.is_some()
     }
 
     async fn credential(&self, renew: bool) -> Result<Credential, PollError> {
@@ -574,37 +594,8 @@ impl Pipeline {
                 }
                 Err(e) => return Err(PollError::session("reading headers (TOP)", e)),
             };
-            if let (Some(plan), Some(parsed)) = (&self.notices, &headers) {
-                // No content digest without the body: the uid and what the
-                // headers say stand in for it, the same at every poll.
-                let key = sha256_hex(
-                    format!(
-                        "oversize\0{}\0{}",
-                        l.uid,
-                        parsed.email.message_id.as_deref().unwrap_or_default()
-                    )
-                    .as_bytes(),
-                );
-                let source = crate::notices::source(parsed, None);
-                notices.extend(plan.notice_for(
-                    &self.name,
-                    &l.uid,
-                    &key,
-                    &source,
-                    popline_notice::Outcome::Oversize,
-                ));
-            }
-            let email = headers.map(|p| p.email);
-            let o = Oversized {
-                uid: l.uid.clone(),
-                size: l.size,
-                message_id: email.as_ref().and_then(|e| e.message_id.clone()),
-                sender: email
-                    .as_ref()
-                    .and_then(|e| e.from.first())
-                    .map(|a| a.address.clone()),
-                subject: email.and_then(|e| e.subject),
-            };
+            notices.extend(self.oversize_notice(&l.uid, headers.as_ref()));
+            let o = oversized_row(&l.uid, l.size, headers);
             tracing::warn!(mailbox = %self.name, uid = %l.uid, size = l.size,
                 from = o.sender.as_deref().unwrap_or("?"), subject = o.subject.as_deref().unwrap_or("?"),
                 "message larger than max_message_mib ({} MiB): left on the server and recorded; \
@@ -630,12 +621,38 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Record message `l`, whose `RETR` answer outgrew `bound` bytes although
-    /// LIST said it was smaller, as oversized: at least `bound + 1` bytes.
+    /// The notice to the sender of oversized message `uid`, when the mailbox
+    /// has notices and its headers are known.
+    fn oversize_notice(&self, uid: &str, headers: Option<&ParsedEmail>) -> Option<NewNotice> {
+        let (plan, parsed) = (self.notices.as_ref()?, headers?);
+        // No content digest without the body: the uid and what the headers
+        // say stand in for it, the same at every poll (and whether TOP or a
+        // cut-off RETR showed them).
+        let key = sha256_hex(
+            format!(
+                "oversize\0{uid}\0{}",
+                parsed.email.message_id.as_deref().unwrap_or_default()
+            )
+            .as_bytes(),
+        );
+        let source = crate::notices::source(parsed, None);
+        plan.notice_for(
+            &self.name,
+            uid,
+            &key,
+            &source,
+            popline_notice::Outcome::Oversize,
+        )
+    }
+
+    /// Record message `l`, whose `RETR` answer outgrew the bound although
+    /// LIST said it was smaller, as oversized (at least `bound + 1` bytes),
+    /// with what its header section said; its sender's notice is queued
+    /// first, as in [`Self::triage_oversized`].
     async fn record_too_large(
         &self,
         l: &Listing,
-        bound: u64,
+        too_large: &TooLarge,
         listed: &HashSet<String>,
         state: &dyn StateBackend,
     ) -> Result<(), PollError> {
@@ -643,13 +660,14 @@ impl Pipeline {
             "message larger than max_message_mib ({} MiB) although LIST said {} bytes: \
              left on the server and recorded; raise max_message_mib to ingest it",
             self.cfg.max_message_mib, l.size);
-        let found = Oversized {
-            uid: l.uid.clone(),
-            size: bound.saturating_add(1),
-            message_id: None,
-            sender: None,
-            subject: None,
-        };
+        let headers = popline_mime::parse(&too_large.head).ok();
+        if let Some(notice) = self.oversize_notice(&l.uid, headers.as_ref()) {
+            state
+                .queue_notices(&self.name, vec![notice])
+                .await
+                .map_err(PollError::State)?;
+        }
+        let found = oversized_row(&l.uid, too_large.bound.saturating_add(1), headers);
         state
             .record_oversized(&self.name, vec![found], listed.clone())
             .await
@@ -686,11 +704,11 @@ impl Pipeline {
                 // Shared, not copied, with the archive and the dead letters.
                 Ok(raw) => Arc::new(raw),
                 Err(e) => {
-                    match too_large.filter(|&(n, _)| n == l.number) {
+                    match too_large.as_ref().filter(|t| t.number == l.number) {
                         // Larger than LIST said: recorded, so later polls
                         // leave it on the server instead of failing on it.
-                        Some((_, bound)) => {
-                            self.record_too_large(l, bound, listed, state).await?;
+                        Some(t) => {
+                            self.record_too_large(l, t, listed, state).await?;
                             out.counts.oversized += 1;
                         }
                         None => {
@@ -757,8 +775,9 @@ impl Pipeline {
         let mut commits: Vec<Committed> = Vec::new();
         let mut notices: Vec<NewNotice> = Vec::new();
         let mut done: Vec<&Listing> = Vec::new();
-        // The raw bytes of messages with records, by uid, until committed.
-        let mut delivering: HashMap<String, Arc<Spooled>> = HashMap::new();
+        // The raw bytes of messages with records, by uid, until committed,
+        // and what a notice needs of them.
+        let mut delivering: Delivering = HashMap::new();
         for (l, raw, parsed, earlier) in arrived {
             let premapped = premapped.next().flatten();
             if !lease.held() {
@@ -823,16 +842,19 @@ impl Pipeline {
                         Disposition::DeadLetter { .. } => out.counts.dead_lettered += 1,
                     }
                     out.counts.records += recs.len();
-                    if let Some(raw) = raw.filter(|_| !recs.is_empty()) {
-                        // Kept until the commit: a sink may refuse a record.
-                        delivering.insert(commit.uid.clone(), raw);
-                    }
+                    let with_records = !recs.is_empty();
                     records.extend(recs);
+                    let source = self.notice_source(&commit, parsed.as_deref(), &records);
+                    if let Some(raw) = raw.filter(|_| with_records) {
+                        // Kept until the commit: a sink may refuse a record
+                        // (and its sender then hears of the dead letter).
+                        delivering.insert(commit.uid.clone(), (raw, source.clone()));
+                    }
                     // The very message this uid was committed as, listed
                     // again after its deletion: its row already says so.
                     let relisted = matches!(&commit.outcome,
                         Disposition::Duplicate { of_uid } if *of_uid == commit.uid);
-                    if let Some(n) = self.notice(&commit, parsed.as_deref(), &records) {
+                    if let Some(n) = source.and_then(|s| self.notice(&commit, &s)) {
                         notices.push(n);
                     }
                     if !relisted {
@@ -881,7 +903,7 @@ impl Pipeline {
         blobs: &Blobs,
         commits: &mut [Committed],
         notices: &mut Vec<NewNotice>,
-        delivering: &mut HashMap<String, Arc<Spooled>>,
+        delivering: &mut Delivering,
         received_at: &str,
         out: &mut SessionResult,
     ) -> Result<(), PollError> {
@@ -915,7 +937,7 @@ impl Pipeline {
             }) else {
                 return Err(err);
             };
-            let Some(raw) = delivering.remove(&commits[at].uid) else {
+            let Some((raw, source)) = delivering.remove(&commits[at].uid) else {
                 return Err(err);
             };
             let reason = format!("sink {sink:?} refused it: {error}");
@@ -928,9 +950,11 @@ impl Pipeline {
                 .quarantine(&uid, raw, sha256, identity, &reason, received_at)
                 .await
                 .map_err(PollError::Host)?;
-            commits[at] = dead;
-            // Its acknowledgement, if any, no longer holds.
+            // Its acknowledgement, if any, no longer holds; the dead letter's
+            // notice does.
             notices.retain(|n| n.uid != uid);
+            notices.extend(source.and_then(|s| self.notice(&dead, &s)));
+            commits[at] = dead;
             out.counts.records -= before - records.len();
             out.counts.committed -= 1;
             out.counts.dead_lettered += 1;
@@ -938,30 +962,35 @@ impl Pipeline {
         Ok(())
     }
 
-    /// The notice to queue with `commit`, when the mailbox has notices and
-    /// the outcome and the message call for one; `records` holds the
-    /// batch's records so far (an acknowledgement names the item).
-    fn notice(
+    /// The message `commit` is about as the notices see it, when the
+    /// mailbox has notices; `records` holds the batch's records so far (an
+    /// acknowledgement names the item).
+    fn notice_source(
         &self,
         commit: &Committed,
         parsed: Option<&ParsedEmail>,
         records: &[FeedbackRecord],
-    ) -> Option<NewNotice> {
+    ) -> Option<popline_notice::Source> {
+        self.notices.as_ref()?;
+        let target = records
+            .iter()
+            .filter(|r| r.message_sha256 == commit.sha256)
+            .find_map(|r| r.target.clone());
+        Some(crate::notices::source(parsed?, target))
+    }
+
+    /// The notice to queue with `commit`, when the mailbox has notices and
+    /// the outcome and the message call for one.
+    fn notice(&self, commit: &Committed, source: &popline_notice::Source) -> Option<NewNotice> {
         use popline_notice::Outcome;
         let plan = self.notices.as_ref()?;
-        let parsed = parsed?;
         let outcome = match &commit.outcome {
             Disposition::Feedback { .. } => Outcome::Feedback,
             Disposition::Skipped { reason } => Outcome::Skipped(reason),
             Disposition::Duplicate { .. } => Outcome::Duplicate,
             Disposition::DeadLetter { .. } => Outcome::DeadLetter,
         };
-        let target = records
-            .iter()
-            .filter(|r| r.message_sha256 == commit.sha256)
-            .find_map(|r| r.target.clone());
-        let source = crate::notices::source(parsed, target);
-        plan.notice_for(&self.name, &commit.uid, &commit.sha256, &source, outcome)
+        plan.notice_for(&self.name, &commit.uid, &commit.sha256, source, outcome)
     }
 
     /// Whether the circuit breaker is open now.
@@ -1221,6 +1250,27 @@ impl Pipeline {
     }
 }
 
+/// Messages with records until their commit, by uid: the raw bytes (a sink
+/// may refuse a record, and the message is then dead-lettered) and what a
+/// notice needs of them.
+type Delivering = HashMap<String, (Arc<Spooled>, Option<popline_notice::Source>)>;
+
+/// What `popline status` and the operator learn of an oversized message
+/// `uid` of `size` bytes from its `headers`, when they are known.
+fn oversized_row(uid: &str, size: u64, headers: Option<ParsedEmail>) -> Oversized {
+    let email = headers.map(|p| p.email);
+    Oversized {
+        uid: uid.to_string(),
+        size,
+        message_id: email.as_ref().and_then(|e| e.message_id.clone()),
+        sender: email
+            .as_ref()
+            .and_then(|e| e.from.first())
+            .map(|a| a.address.clone()),
+        subject: email.and_then(|e| e.subject),
+    }
+}
+
 #[derive(Default)]
 struct SessionResult {
     counts: PollSummary,
@@ -1231,7 +1281,7 @@ struct SessionResult {
 /// failure; and the message whose answer outgrew the size bound, if one did.
 struct Retrieval {
     results: Result<Vec<Result<Spooled, Pop3Error>>, SessionError>,
-    too_large: Option<(u32, u64)>,
+    too_large: Option<TooLarge>,
 }
 
 /// Retrieve a batch through the dialogue.
@@ -1247,7 +1297,7 @@ async fn retrieve(session: &mut Session, numbers: &[u32]) -> Retrieval {
 struct Arrived<'b, 'l> {
     batch: &'b [&'l Listing],
     fetched: Vec<Result<Spooled, Pop3Error>>,
-    too_large: Option<(u32, u64)>,
+    too_large: Option<TooLarge>,
     /// Every uid the server listed.
     listed: &'b HashSet<String>,
 }

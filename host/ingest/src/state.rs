@@ -21,6 +21,7 @@ pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn StateBackend>> {
                 lease_ttl: st.lease_ttl,
                 host_id: st.host_id.clone().unwrap_or_else(default_host_id),
                 mailboxes: config.mailboxes.len(),
+                notice_claim_ttl: popline_state::postgres::NOTICE_CLAIM_TTL,
             };
             Arc::new(PostgresBackend::connect(opts).await?)
         }

@@ -56,12 +56,16 @@ impl Deliverer {
         // Servers that could not be reached this round: their other notices
         // wait for the next round instead of each waiting out a timeout.
         let mut down = HashSet::new();
+        // Notices left for the next round: in a fleet, their claims are
+        // given up, so a host that reaches the server sends them meanwhile.
+        let mut untried = BTreeSet::new();
         loop {
             let due = self.state.due_notices(unix_now(), ROUND).await?;
             let n = due.len();
             let mut tried = 0;
             for notice in due {
                 if down.contains(&notice.via) {
+                    untried.insert(notice.message_id);
                     continue;
                 }
                 tried += 1;
@@ -74,6 +78,9 @@ impl Deliverer {
                 break;
             }
         }
+        self.state
+            .release_notices(untried.into_iter().collect())
+            .await?;
         for mb in mailboxes {
             let counts = self.state.notice_counts(&mb).await?;
             popline_metrics::record_notices_failed(&mb, counts.failed);
@@ -94,6 +101,13 @@ impl Deliverer {
             done.failed += 1;
             return Ok(true);
         };
+        // In a fleet, another host may have taken it over meanwhile (this
+        // round outlasted the claim): it is that host's to send now.
+        if !self.state.hold_notice(&n.message_id).await? {
+            tracing::info!(mailbox = %n.mailbox, notice = %n.message_id,
+                "notice left to the host that took it over");
+            return Ok(true);
+        }
         failpoint::hit("notice-before-send");
         let mut reached = true;
         match server.send(&n.sender, &n.recipient, &n.raw).await {

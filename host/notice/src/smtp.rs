@@ -172,20 +172,63 @@ impl Submitter {
                 })?],
             )
             .map_err(|e| SendError::Permanent(format!("envelope: {e}")))?;
+        let envelope = &envelope;
+        self.logged_in(|t| async move { t.send_raw(envelope, raw).await.map(|_| ()) })
+            .await
+    }
+
+    /// Connect, secure the connection (STARTTLS or implicit TLS), log in and
+    /// QUIT without sending anything: what `popline check --connect` does.
+    /// Says how it logged in.
+    pub async fn check(&self) -> Result<String, SendError> {
+        let answered = self
+            .logged_in(|t| async move { t.test_connection().await })
+            .await?;
+        if !answered {
+            return Err(SendError::Unreachable(format!(
+                "[notices.{}] {}:{}: logged in, but the server did not answer NOOP",
+                self.name,
+                self.cfg.host,
+                self.cfg.port()
+            )));
+        }
+        let (mechanism, credential) = match self.credential {
+            Credential::Password(_) => ("PLAIN/LOGIN", "a password"),
+            Credential::OAuth(_) => ("XOAUTH2", "an OAuth token"),
+        };
+        let tls = match self.cfg.tls {
+            SmtpTls::Starttls => "STARTTLS",
+            SmtpTls::Implicit => "implicit TLS",
+        };
+        Ok(format!(
+            "{}:{} over {tls}: logged in as {} with {mechanism} ({credential}); nothing sent",
+            self.cfg.host,
+            self.cfg.port(),
+            self.cfg.login()
+        ))
+    }
+
+    /// Run `session` on a transport that logs in with the credential; with
+    /// OAuth, a refused token is renewed and `session` run once more.
+    async fn logged_in<T, F, Fut>(&self, session: F) -> Result<T, SendError>
+    where
+        F: Fn(AsyncSmtpTransport<Tokio1Executor>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, lettre::transport::smtp::Error>>,
+    {
         let first = match &self.credential {
             Credential::Password(p) => p.clone(),
             Credential::OAuth(m) => self.token(m, false).await?,
         };
-        let result = self.transport(&first).send_raw(&envelope, raw).await;
+        let result = session(self.transport(&first)).await;
         let result = match (&self.credential, result) {
             (Credential::OAuth(m), Err(e)) if refused_login(&e) => {
                 tracing::info!(server = %self.name, "access token refused; renewing it once");
                 let renewed = self.token(m, true).await?;
-                self.transport(&renewed).send_raw(&envelope, raw).await
+                session(self.transport(&renewed)).await
             }
             (_, r) => r,
         };
-        result.map(|_| ()).map_err(|e| self.explain(&e))
+        result.map_err(|e| self.explain(&e))
     }
 
     fn explain(&self, e: &lettre::transport::smtp::Error) -> SendError {

@@ -308,6 +308,29 @@ impl TokenManager {
         Ok(Secret::new(t.access_token().secret().clone()))
     }
 
+    /// Put the cached tokens' state in metrics, asking nothing of the
+    /// identity platform (at start, so the series exist before the first
+    /// poll): whether a person must run `popline auth login` (a dead grant,
+    /// or no token yet with a delegated flow) and when the access token
+    /// expires (0: none cached). An unreadable cache is left to the poll.
+    pub fn record_metrics(&self) {
+        let Ok(tokens) = self.cache.load() else {
+            return;
+        };
+        let no_grant = self.cfg.flow != Flow::ClientCredentials
+            && tokens.refresh_token.is_none()
+            && tokens.access_token.is_none();
+        popline_metrics::record_needs_login(
+            &self.mailbox,
+            tokens.needs_login.is_some() || no_grant,
+        );
+        let expires = tokens
+            .access_token
+            .as_ref()
+            .map_or(0, |_| tokens.access_expires_at);
+        popline_metrics::record_token_expiry(&self.mailbox, expires);
+    }
+
     /// A valid access token: cached, refreshed, or (app-only) acquired.
     /// Concurrent callers for one account trigger one refresh.
     pub async fn access_token(&self) -> Result<Secret, AuthError> {

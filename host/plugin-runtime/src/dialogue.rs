@@ -4,7 +4,6 @@
 //! (open → list → retrieve → delete → quit); the plugin decides what goes on
 //! the wire. Message bytes stay in the host's resource table.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,7 +13,7 @@ use wasmtime::component::{HasSelf, Linker, Resource};
 
 use super::error::PluginError;
 use super::state::PluginState;
-use super::{Engine, Limits, inspect};
+use super::{Engine, Limits, PluginSource, inspect};
 use popline_core::spool::Spooled;
 use popline_pop3::{AuthOutcome, ConnError, Connection, Mechanism};
 
@@ -124,10 +123,10 @@ impl DialoguePlugin {
     /// version, link it to the host's connection.
     pub fn load(
         engine: &Engine,
-        path: &Path,
+        source: impl Into<PluginSource>,
         limits: Limits,
     ) -> Result<DialoguePlugin, PluginError> {
-        let (component, name, _) = engine.load_component(path)?;
+        let (component, name, _) = engine.load_component(&source.into())?;
         inspect::check_world(engine, &component, &name, inspect::WorldKind::Dialogue)?;
         let incompatible = |e: wasmtime::Error| PluginError::Incompatible {
             plugin: name.clone(),
@@ -309,9 +308,9 @@ impl Session {
     }
 
     /// The message whose `RETR` answer outgrew the size bound in this
-    /// session, if one did, with the bound in bytes (the connection is
-    /// unusable after it); taken once.
-    pub fn take_too_large(&mut self) -> Option<(u32, u64)> {
+    /// session, if one did, with the bound and its header section (the
+    /// connection is unusable after it); taken once.
+    pub fn take_too_large(&mut self) -> Option<popline_pop3::TooLarge> {
         self.conn_mut().take_too_large()
     }
 

@@ -43,11 +43,12 @@ pub enum PluginError {
         source: std::io::Error,
     },
     #[error(
-        "plugin {plugin} ({path}) is not a valid WebAssembly component: {reason}; build it with `cargo build --target wasm32-wasip2` or `cargo component build`"
+        "plugin {plugin} ({location}) is not a valid WebAssembly component: {reason}; build it with `cargo build --target wasm32-wasip2` or `cargo component build`"
     )]
     Compile {
         plugin: String,
-        path: PathBuf,
+        /// The file, or `builtin:NAME`.
+        location: String,
         reason: String,
     },
     #[error("plugin {plugin} does not fit this host: {reason}")]

@@ -2,13 +2,12 @@
 //! and exports. Used to refuse mismatches on load and by `popline plugin inspect`.
 
 use std::fmt;
-use std::path::Path;
 
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
 use super::error::PluginError;
-use super::{Engine, WIT_PACKAGE, WIT_VERSION};
+use super::{Engine, PluginSource, WIT_PACKAGE, WIT_VERSION};
 
 /// The two plugin worlds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,9 +81,12 @@ impl Inspection {
     }
 }
 
-/// Inspect a .wasm file.
-pub fn inspect_file(engine: &Engine, path: &Path) -> Result<Inspection, PluginError> {
-    let (component, _, _) = engine.load_component(path)?;
+/// Inspect a plugin: a .wasm file or a builtin.
+pub fn inspect_file(
+    engine: &Engine,
+    source: impl Into<PluginSource>,
+) -> Result<Inspection, PluginError> {
+    let (component, _, _) = engine.load_component(&source.into())?;
     Ok(Inspection::of(engine.wasmtime(), &component))
 }
 

@@ -175,20 +175,103 @@ impl Engine {
     /// with the plugin's name and the SHA-256 of the .wasm (its version).
     pub(crate) fn load_component(
         &self,
-        path: &Path,
+        source: &PluginSource,
     ) -> Result<(wasmtime::component::Component, String, String), PluginError> {
-        let name = plugin_name(path);
-        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let component = cache::compile(&self.inner.engine, self.inner.cache_dir.as_deref(), &bytes)
+        let name = source.name();
+        let file;
+        let bytes: &[u8] = match source {
+            PluginSource::File(path) => {
+                file = std::fs::read(path).map_err(|source| PluginError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                &file
+            }
+            PluginSource::Embedded { wasm, .. } => wasm,
+        };
+        let component = cache::compile(&self.inner.engine, self.inner.cache_dir.as_deref(), bytes)
             .map_err(|e| PluginError::Compile {
                 plugin: name.clone(),
-                path: path.to_path_buf(),
+                location: source.to_string(),
                 reason: format!("{e:#}"),
             })?;
-        Ok((component, name, popline_core::digest::sha256_hex(&bytes)))
+        Ok((component, name, popline_core::digest::sha256_hex(bytes)))
+    }
+}
+
+/// Where a plugin's component comes from.
+#[derive(Debug, Clone)]
+pub enum PluginSource {
+    /// A .wasm file.
+    File(PathBuf),
+    /// A component compiled into the binary, named `builtin:NAME` in a
+    /// configuration (the binary crate supplies the bytes).
+    Embedded {
+        /// The name after `builtin:`, e.g. `feedback-default`.
+        name: &'static str,
+        /// The plugin's display name: the stem its .wasm file has on disk
+        /// (`feedback_default`), so records read the same either way.
+        stem: &'static str,
+        /// The component.
+        wasm: &'static [u8],
+    },
+}
+
+impl PluginSource {
+    /// The plugin's display name: the file stem, for records, logs and
+    /// metrics.
+    pub fn name(&self) -> String {
+        match self {
+            PluginSource::File(path) => plugin_name(path),
+            PluginSource::Embedded { stem, .. } => stem.to_string(),
+        }
+    }
+}
+
+/// Two sources are the same plugin when they name the same file or the
+/// same builtin (comparing the bytes of a builtin would be wasted work).
+impl PartialEq for PluginSource {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (PluginSource::File(a), PluginSource::File(b)) => a == b,
+            (PluginSource::Embedded { name: a, .. }, PluginSource::Embedded { name: b, .. }) => {
+                a == b
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for PluginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginSource::File(path) => write!(f, "{}", path.display()),
+            PluginSource::Embedded { name, .. } => write!(f, "builtin:{name}"),
+        }
+    }
+}
+
+impl From<&Path> for PluginSource {
+    fn from(path: &Path) -> Self {
+        PluginSource::File(path.to_path_buf())
+    }
+}
+
+impl From<&PathBuf> for PluginSource {
+    fn from(path: &PathBuf) -> Self {
+        PluginSource::File(path.clone())
+    }
+}
+
+impl From<PathBuf> for PluginSource {
+    fn from(path: PathBuf) -> Self {
+        PluginSource::File(path)
+    }
+}
+
+impl From<&PluginSource> for PluginSource {
+    fn from(source: &PluginSource) -> Self {
+        source.clone()
     }
 }
 

@@ -1,7 +1,6 @@
 //! The `feedback-mapper` world: one fresh instance per message.
 
 use popline_core::timing::{self, Stage};
-use std::path::Path;
 use std::sync::Arc;
 
 use popline_core::text::{MAX_PLUGIN_TEXT, truncate_marked};
@@ -9,7 +8,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::error::{Limit, PluginError};
 use super::state::{CallReport, Level, PluginState};
-use super::{Engine, Limits, inspect};
+use super::{Engine, Limits, PluginSource, inspect};
 
 pub mod bindings {
     wasmtime::component::bindgen!({
@@ -62,8 +61,12 @@ pub struct MapperInput<'a> {
 impl MapperPlugin {
     /// Load a mapper: compile (or take from cache), check its WIT version and
     /// world, and link it against an empty sandbox.
-    pub fn load(engine: &Engine, path: &Path, limits: Limits) -> Result<MapperPlugin, PluginError> {
-        let (component, name, digest) = engine.load_component(path)?;
+    pub fn load(
+        engine: &Engine,
+        source: impl Into<PluginSource>,
+        limits: Limits,
+    ) -> Result<MapperPlugin, PluginError> {
+        let (component, name, digest) = engine.load_component(&source.into())?;
         inspect::check_world(engine, &component, &name, inspect::WorldKind::Mapper)?;
         let mut linker = Linker::<State>::new(engine.wasmtime());
         let incompatible = |e: wasmtime::Error| PluginError::Incompatible {

@@ -93,6 +93,35 @@ impl From<WireError> for ConnError {
     }
 }
 
+/// A `RETR` whose answer outgrew the size bound: the connection is unusable
+/// after it, but the message's header section had arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooLarge {
+    /// The message number.
+    pub number: u32,
+    /// The bound it outgrew, in bytes.
+    pub bound: u64,
+    /// Its header section as far as it arrived, at most [`TOO_LARGE_HEAD`]
+    /// bytes: who sent it and what it is about, for the operator and the
+    /// notice to its sender.
+    pub head: Vec<u8>,
+}
+
+/// How much of an oversized message's start is kept for its headers.
+pub const TOO_LARGE_HEAD: usize = 64 * 1024;
+
+/// The header section at the start of `bytes` (through the blank line), or
+/// the whole lines of its first [`TOO_LARGE_HEAD`] bytes when no blank line
+/// comes by then.
+fn header_section(bytes: &[u8]) -> Vec<u8> {
+    let start = &bytes[..bytes.len().min(TOO_LARGE_HEAD)];
+    let end = match start.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(i) => i + 4,
+        None => start.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1),
+    };
+    start[..end].to_vec()
+}
+
 /// Settings for one connection.
 #[derive(Debug, Clone)]
 pub struct ConnSettings {
@@ -137,9 +166,8 @@ pub struct Connection {
     failed: Option<ConnError>,
     /// Which command each answer the plugin reads belongs to.
     answers: Answers,
-    /// A `RETR` whose answer outgrew the size bound: its message number and
-    /// the bound, in bytes.
-    too_large: Option<(u32, u64)>,
+    /// A `RETR` whose answer outgrew the size bound.
+    too_large: Option<TooLarge>,
     pub stats: ConnStats,
 }
 
@@ -292,12 +320,21 @@ impl Connection {
         let res = wire::read_multiline(io, max, pace, &mut out)
             .await
             .map_err(ConnError::from);
-        if let Err(ConnError::TooLarge(bound)) = &res
-            && let Some(n) = command.strip_prefix("RETR ").and_then(|n| n.parse().ok())
-        {
-            self.too_large = Some((n, *bound));
+        if let Err(e) = res {
+            if let ConnError::TooLarge(bound) = e
+                && let Some(number) = command.strip_prefix("RETR ").and_then(|n| n.parse().ok())
+            {
+                let head = out
+                    .finish()
+                    .map_or_else(|_| Vec::new(), |b| header_section(&b));
+                self.too_large = Some(TooLarge {
+                    number,
+                    bound,
+                    head,
+                });
+            }
+            return self.poison(Err(e));
         }
-        self.poison(res)?;
         self.stats.bytes_read += out.len();
         let raw = out
             .finish()
@@ -311,8 +348,8 @@ impl Connection {
     }
 
     /// The message whose `RETR` answer outgrew the size bound on this
-    /// connection, if one did, and the bound (bytes); taken once.
-    pub fn take_too_large(&mut self) -> Option<(u32, u64)> {
+    /// connection, if one did; taken once.
+    pub fn take_too_large(&mut self) -> Option<TooLarge> {
         self.too_large.take()
     }
 
@@ -573,5 +610,24 @@ fn rejected(response: String, challenge: Option<String>) -> AuthOutcome {
     AuthOutcome::Rejected {
         response,
         challenge,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_section_of_a_cut_off_message() {
+        let msg = b"From: a@b\r\nSubject: big\r\n\r\nbody body\r\n";
+        assert_eq!(header_section(msg), b"From: a@b\r\nSubject: big\r\n\r\n");
+        // No blank line yet: the whole lines that arrived.
+        assert_eq!(header_section(b"From: a@b\r\nSubj"), b"From: a@b\r\n");
+        // Never more than TOO_LARGE_HEAD bytes.
+        let long = format!("X: {}\r\n", "y".repeat(TOO_LARGE_HEAD * 2));
+        assert!(header_section(long.as_bytes()).is_empty());
+        let many = "X: y\r\n".repeat(TOO_LARGE_HEAD);
+        let head = header_section(many.as_bytes());
+        assert!(head.len() <= TOO_LARGE_HEAD && head.ends_with(b"\r\n"));
     }
 }

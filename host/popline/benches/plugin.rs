@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("mime_parse", |b| b.iter(|| mime::parse(&raw).unwrap()));
     let native_email = native::email(&parsed.email);
     let native_ctx = native::context(&ctx);
-    let native_config = popline_plugin::Config::new(config.clone());
+    let native_config = feedback_core::Config::from_pairs(config.clone()).unwrap();
     c.bench_function("native_map", |b| {
         b.iter(|| feedback_core::map_email(&native_email, &native_ctx, &native_config).unwrap())
     });

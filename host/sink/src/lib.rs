@@ -898,7 +898,9 @@ pub(crate) mod tests {
         .unwrap()
         .to_string();
         assert!(
-            err.contains("{ env = \"VARIABLE\" } or { file = \"path\" }"),
+            err.contains(
+                "{ env = \"VARIABLE\" }, { file = \"path\" } or { credential = \"NAME\" }"
+            ),
             "{err}"
         );
     }

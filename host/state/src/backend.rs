@@ -207,6 +207,9 @@ pub trait StateBackend: Send + Sync {
     /// What `popline status` shows for `mailbox`.
     async fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus>;
 
+    /// Whether the database answers a trivial query now (`/readyz`).
+    async fn ping(&self) -> anyhow::Result<()>;
+
     /// Whether this backend keeps the notice outbox (the methods below);
     /// without it, mailboxes with `notices` are refused at start.
     fn keeps_notices(&self) -> bool {
@@ -224,9 +227,26 @@ pub trait StateBackend: Send + Sync {
     }
 
     /// Pending notices whose next attempt is due at `now`, oldest first, at
-    /// most `limit`, with their bytes.
+    /// most `limit`, with their bytes. A fleet backend claims them for this
+    /// host, so that no other host sends them meanwhile.
     async fn due_notices(&self, _now: i64, _limit: usize) -> anyhow::Result<Vec<Notice>> {
         Ok(Vec::new())
+    }
+
+    /// Whether this host may send `message_id`, taken from
+    /// [`Self::due_notices`], now: a fleet backend renews this host's claim
+    /// on it, and says `false` when another host took it over after the
+    /// claim expired. A single-host backend holds every notice.
+    async fn hold_notice(&self, _message_id: &str) -> anyhow::Result<bool> {
+        Ok(true)
+    }
+
+    /// Give up this host's claims on notices it took from
+    /// [`Self::due_notices`] but did not try (their server was down this
+    /// round), so that another host may send them at once. A single-host
+    /// backend has no claims.
+    async fn release_notices(&self, _message_ids: Vec<String>) -> anyhow::Result<()> {
+        Ok(())
     }
 
     /// The server took notice `message_id` (`250`) at `at`.

@@ -102,3 +102,17 @@ pub struct NoticeCounts {
     pub failed: i64,
     pub suppressed: i64,
 }
+
+impl NoticeCounts {
+    /// Record that `n` notices are in the status named `status` (a name
+    /// this popline does not know is ignored).
+    pub fn set(&mut self, status: &str, n: i64) {
+        match NoticeStatus::parse(status) {
+            Some(NoticeStatus::Pending) => self.pending = n,
+            Some(NoticeStatus::Sent) => self.sent = n,
+            Some(NoticeStatus::Failed) => self.failed = n,
+            Some(NoticeStatus::Suppressed) => self.suppressed = n,
+            None => {}
+        }
+    }
+}

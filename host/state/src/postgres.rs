@@ -16,6 +16,9 @@
 //! holder and token in the same transaction: a host that was paused past
 //! its lease (GC, SIGSTOP, a partition) finds its token stale and its write
 //! refused ([`LeaseLost`]), so it can neither commit nor delete.
+//!
+//! **Notices.** The outbox, with claims so that hosts never send one notice
+//! at once (`postgres/outbox.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -30,6 +33,9 @@ use crate::backend::{
     Committed, FeedbackRows, Fingerprint, Joined, LeaseInfo, MailboxStatus, Oversized, Seen,
     StateBackend,
 };
+use crate::outbox::{NewNotice, Notice, NoticeCounts, NoticeStatus};
+
+mod outbox;
 
 /// Schema steps; step `i` takes the database from version `i` to `i + 1`.
 /// Append only: never edit a step that has shipped.
@@ -108,7 +114,36 @@ pub const MIGRATIONS: &[&str] = &[
          size         BIGINT NOT NULL,
          data         BYTEA  NOT NULL
      );",
+    // 3: the notice outbox (see `outbox.rs`), written with the outcomes,
+    // and each host's claim on the notices it is sending.
+    "CREATE TABLE notices (
+         message_id       TEXT    PRIMARY KEY,
+         mailbox          TEXT    NOT NULL,
+         uid              TEXT    NOT NULL,
+         via              TEXT    NOT NULL,
+         sender           TEXT    NOT NULL,
+         recipient        TEXT    NOT NULL,
+         reason           TEXT    NOT NULL,
+         raw              BYTEA   NOT NULL,
+         status           TEXT    NOT NULL
+             CHECK (status IN ('pending', 'sent', 'failed', 'suppressed')),
+         attempts         INTEGER NOT NULL DEFAULT 0,
+         created_at       BIGINT  NOT NULL,
+         next_attempt_at  BIGINT  NOT NULL,
+         sent_at          BIGINT,
+         last_error       TEXT,
+         claimed_by       TEXT,
+         claim_expires_at BIGINT
+     );
+     CREATE INDEX notices_due ON notices (next_attempt_at, created_at) WHERE status = 'pending';
+     CREATE INDEX notices_by_recipient ON notices (lower(recipient), created_at);
+     CREATE INDEX notices_by_mailbox ON notices (mailbox, status, created_at);",
 ];
+
+/// How long a host's claim on the notices it is sending lasts unless
+/// renewed (each is renewed right before it is sent): a crashed host's
+/// notices are sent by another host after it.
+pub const NOTICE_CLAIM_TTL: Duration = Duration::from_secs(600);
 
 /// Database time in Unix seconds: leases never depend on hosts' clocks.
 const NOW: &str = "floor(extract(epoch from clock_timestamp()))::bigint";
@@ -133,6 +168,9 @@ pub struct PostgresOptions {
     /// Mailboxes the fleet shares (all hosts run the same configuration):
     /// with the live hosts, this host's fair share.
     pub mailboxes: usize,
+    /// How long this host's claim on a notice it is about to send lasts
+    /// ([`NOTICE_CLAIM_TTL`] in production).
+    pub notice_claim_ttl: Duration,
 }
 
 /// A write refused because this host no longer holds the mailbox's lease.
@@ -391,10 +429,11 @@ pub struct Imported {
     pub messages: u64,
     pub polls: u64,
     pub oversized: u64,
+    pub notices: u64,
 }
 
 /// Copy a popline SQLite state file (messages, poll bookkeeping, oversized
-/// messages) into the PostgreSQL database of `pool`, in one transaction.
+/// messages, the notice outbox) into the PostgreSQL database of `pool`, in one transaction.
 /// Rows already there are kept, so running it twice is harmless. Stop
 /// popline first: the copy is not fenced.
 pub async fn import_sqlite(pool: &Pool, sqlite: &Path) -> anyhow::Result<Imported> {
@@ -422,8 +461,15 @@ pub async fn import_sqlite(pool: &Pool, sqlite: &Path) -> anyhow::Result<Importe
         Option<String>,
         i64,
     );
+    type Queued = (
+        (String, String, String, String, String, String, String),
+        Vec<u8>,
+        String,
+        i64,
+        (i64, i64, Option<i64>, Option<String>),
+    );
     let path = sqlite.to_path_buf();
-    let (messages, polls, oversized) = tokio::task::spawn_blocking(move || {
+    let (messages, polls, oversized, notices) = tokio::task::spawn_blocking(move || {
         let conn = crate::sqlite::open_database(&path)?;
         let messages: Vec<Message> = conn
             .prepare(
@@ -451,7 +497,23 @@ pub async fn import_sqlite(pool: &Pool, sqlite: &Path) -> anyhow::Result<Importe
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        anyhow::Ok((messages, polls, oversized))
+        let notices: Vec<Queued> = conn
+            .prepare(
+                "SELECT message_id, mailbox, uid, via, sender, recipient, reason, raw, status,
+                        attempts, created_at, next_attempt_at, sent_at, last_error
+                 FROM notices",
+            )?
+            .query_map([], |r| {
+                Ok((
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    (r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?),
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        anyhow::Ok((messages, polls, oversized, notices))
     })
     .await
     .context("reading the SQLite state was interrupted")?
@@ -485,6 +547,34 @@ pub async fn import_sqlite(pool: &Pool, sqlite: &Path) -> anyhow::Result<Importe
                 "INSERT INTO oversized (mailbox, uid, size, message_id, sender, subject, seen_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                 &[&o.0, &o.1, &o.2, &o.3, &o.4, &o.5, &o.6],
+            )
+            .await?;
+    }
+    for ((id, mailbox, uid, via, sender, recipient, reason), raw, status, attempts, at) in &notices
+    {
+        let (created, next, sent, error) = at;
+        done.notices += tx
+            .execute(
+                "INSERT INTO notices (message_id, mailbox, uid, via, sender, recipient, reason,
+                     raw, status, attempts, created_at, next_attempt_at, sent_at, last_error)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                 ON CONFLICT DO NOTHING",
+                &[
+                    id,
+                    mailbox,
+                    uid,
+                    via,
+                    sender,
+                    recipient,
+                    reason,
+                    raw,
+                    status,
+                    &(*attempts as i32),
+                    created,
+                    next,
+                    sent,
+                    error,
+                ],
             )
             .await?;
     }
@@ -569,9 +659,6 @@ impl StateBackend for PostgresBackend {
         batch: Vec<Committed>,
         joined: Joined<'_>,
     ) -> anyhow::Result<()> {
-        // No notice outbox in PostgreSQL yet: mailboxes with notices are
-        // refused at start.
-        joined.refuse_unless(mailbox, true, false)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         self.fence(&tx, mailbox).await?;
@@ -586,6 +673,9 @@ impl StateBackend for PostgresBackend {
             );
         }
         record_in(&tx, mailbox, &batch).await?;
+        outbox::queue_in(&tx, mailbox, &joined.notices)
+            .await
+            .with_context(|| format!("queueing the notices of mailbox {mailbox:?}"))?;
         tx.commit().await.with_context(|| {
             format!(
                 "recording {} committed messages of mailbox {mailbox:?}",
@@ -718,6 +808,17 @@ impl StateBackend for PostgresBackend {
         Ok(())
     }
 
+    async fn ping(&self) -> anyhow::Result<()> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(|e| {
+            anyhow::anyhow!(
+                "the PostgreSQL state database does not answer: {}",
+                redact(&e.to_string())
+            )
+        })?;
+        Ok(())
+    }
+
     async fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus> {
         let client = self.client().await?;
         let mut st = MailboxStatus::default();
@@ -751,6 +852,67 @@ impl StateBackend for PostgresBackend {
             .await?
             .get(0);
         Ok(st)
+    }
+
+    fn keeps_notices(&self) -> bool {
+        true
+    }
+
+    async fn queue_notices(&self, mailbox: &str, notices: Vec<NewNotice>) -> anyhow::Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        self.fence(&tx, mailbox).await?;
+        outbox::queue_in(&tx, mailbox, &notices).await?;
+        tx.commit()
+            .await
+            .with_context(|| format!("queueing the notices of mailbox {mailbox:?}"))
+    }
+
+    async fn due_notices(&self, now: i64, limit: usize) -> anyhow::Result<Vec<Notice>> {
+        self.claim_due(now, limit).await
+    }
+
+    async fn hold_notice(&self, message_id: &str) -> anyhow::Result<bool> {
+        self.hold(message_id).await
+    }
+
+    async fn release_notices(&self, message_ids: Vec<String>) -> anyhow::Result<()> {
+        self.release_claims(message_ids).await
+    }
+
+    async fn notice_sent(&self, message_id: &str, at: i64) -> anyhow::Result<()> {
+        self.mark_sent(message_id, at).await
+    }
+
+    async fn notice_attempt_failed(
+        &self,
+        message_id: &str,
+        retry_at: Option<i64>,
+        error: String,
+    ) -> anyhow::Result<()> {
+        self.mark_failed(message_id, retry_at, &error).await
+    }
+
+    async fn notices(
+        &self,
+        mailbox: Option<String>,
+        status: Option<NoticeStatus>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Notice>> {
+        self.list(mailbox, status, limit).await
+    }
+
+    async fn retry_notices(
+        &self,
+        message_ids: Vec<String>,
+        mailbox: Option<String>,
+    ) -> anyhow::Result<u64> {
+        self.retry(message_ids, mailbox, popline_core::clock::unix_now())
+            .await
+    }
+
+    async fn notice_counts(&self, mailbox: &str) -> anyhow::Result<NoticeCounts> {
+        self.counts(mailbox).await
     }
 
     async fn acquire(&self, mailbox: &str) -> anyhow::Result<bool> {

@@ -489,6 +489,14 @@ impl SqliteState {
 }
 
 impl SqliteState {
+    /// Read the schema version: the file is open and readable.
+    pub fn ping(&self) -> anyhow::Result<()> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .with_context(|| format!("state database {} does not answer", self.path.display()))?;
+        Ok(())
+    }
+
     /// Poll bookkeeping and message counts for one mailbox.
     pub fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus> {
         let mut st = MailboxStatus::default();
@@ -685,13 +693,7 @@ impl SqliteState {
         })?;
         for row in rows {
             let (status, n) = row?;
-            match NoticeStatus::parse(&status) {
-                Some(NoticeStatus::Pending) => c.pending = n,
-                Some(NoticeStatus::Sent) => c.sent = n,
-                Some(NoticeStatus::Failed) => c.failed = n,
-                Some(NoticeStatus::Suppressed) => c.suppressed = n,
-                None => {}
-            }
+            c.set(&status, n);
         }
         Ok(c)
     }
@@ -802,6 +804,10 @@ impl StateBackend for SqliteBackend {
     async fn status(&self, mailbox: &str) -> anyhow::Result<MailboxStatus> {
         let mailbox = mailbox.to_string();
         self.with(move |db| db.status(&mailbox)).await
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        self.with(|db| db.ping()).await
     }
 
     fn keeps_notices(&self) -> bool {

@@ -1,11 +1,11 @@
 //! `popline dead-letter list | show ID | retry [ID|--all] [--mapper PLUGIN.wasm]`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use popline_config::Config;
+use popline_config::{Config, PluginRef};
 use popline_ingest::pipeline::{Pipelines, RetryOutcome};
 use popline_plugin_runtime::{Limits, MapperPlugin};
 use popline_state::deadletter::DeadLetters;
@@ -27,9 +27,10 @@ pub enum DeadLetterCommand {
         /// Retry every dead letter.
         #[arg(long)]
         all: bool,
-        /// Use this mapper instead of the pipeline's.
-        #[arg(long)]
-        mapper: Option<PathBuf>,
+        /// Use this mapper instead of the pipeline's: a .wasm component or
+        /// `builtin:feedback-default`.
+        #[arg(long, value_name = "PLUGIN")]
+        mapper: Option<PluginRef>,
         /// Configuration for `--mapper` (default: the pipeline's mapper config).
         #[arg(long = "set", value_name = "KEY=VALUE", requires = "mapper")]
         set: Vec<String>,
@@ -72,7 +73,11 @@ pub async fn run(config_path: &Path, cmd: DeadLetterCommand) -> anyhow::Result<E
             let config = Config::load(config_path)?;
             let rt = Pipelines::load(&config).await?;
             let mapper = match mapper {
-                Some(p) => Some(MapperPlugin::load(&rt.engine, &p, Limits::default())?),
+                Some(p) => Some(MapperPlugin::load(
+                    &rt.engine,
+                    popline_ingest::plugins::source(&p),
+                    Limits::default(),
+                )?),
                 None => None,
             };
             let metas = match id {

@@ -6,7 +6,10 @@
 //! failed mailbox in configuration order: 75 temporary (network, TLS,
 //! server, sink, state), 77 credentials (login refused, OAuth needs a
 //! login), 70 a plugin (dialogue failure, mapper circuit breaker), 74 the
-//! host's disk; 78 the configuration or its plugins cannot be loaded.
+//! host's disk (also: `--metrics-file` could not be written after an
+//! otherwise clean pass); 78 the configuration or its plugins cannot be
+//! loaded. `check --connect` counts the notice servers after the mailboxes:
+//! 77 for a refused login, 75 for a server or token endpoint out of reach.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,7 +20,8 @@ use clap::Args;
 
 use popline_config::Config;
 use popline_ingest::daemon::{Stop, poll_leased, run_until};
-use popline_ingest::error::{EX_CONFIG, EX_TEMPFAIL};
+use popline_ingest::error::{EX_CONFIG, EX_IOERR, EX_NOPERM, EX_TEMPFAIL};
+use popline_ingest::observe::{register_metrics, watch_readiness};
 use popline_ingest::{Pipelines, PollError};
 
 /// How often `popline run` looks for due notices in the outbox.
@@ -35,11 +39,18 @@ pub struct OnceArgs {
     /// CPU), to stderr.
     #[arg(long)]
     pub timings: bool,
+    /// After the run, write the metrics to this file in the Prometheus text
+    /// format, for the node exporter's textfile collector (name it `*.prom`
+    /// in the collector's folder). Written atomically: a temporary file in
+    /// the same folder, then renamed.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Also log in to each mailbox and report what the server advertises.
+    /// Also log in to each mailbox and report what the server advertises,
+    /// and to each `[notices.NAME]` SMTP server (nothing is sent).
     #[arg(long)]
     pub connect: bool,
 }
@@ -97,6 +108,9 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    if args.metrics_file.is_some() {
+        register_metrics(&all, env!("CARGO_PKG_VERSION")).await;
+    }
     let all = Arc::new(all);
     let pipelines = all.selected(args.mailbox.as_deref())?;
     let bars = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
@@ -165,7 +179,16 @@ pub async fn once(config_path: &Path, args: OnceArgs) -> anyhow::Result<ExitCode
     if args.timings {
         eprint!("{}", super::timings::report(started.elapsed()));
     }
-    Ok(ExitCode::from(exit_code(&results)))
+    let mut code = exit_code(&results);
+    if let Some(path) = &args.metrics_file
+        && let Err(e) = popline_metrics::write_textfile(path)
+    {
+        eprintln!("error: {e}");
+        if code <= 1 {
+            code = EX_IOERR;
+        }
+    }
+    Ok(ExitCode::from(code))
 }
 
 /// The daemon: each mailbox on its own schedule until SIGINT/SIGTERM.
@@ -182,7 +205,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     if let Some(m) = &config.metrics {
+        register_metrics(&all, env!("CARGO_PKG_VERSION")).await;
         popline_metrics::serve(&m.listen).await?;
+        watch_readiness(all.state.clone());
     }
     let watchdog = crate::systemd::spawn_watchdog();
     let mut running = Running::start(all);
@@ -200,6 +225,12 @@ pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                             tracing::warn!("[metrics] listen changed: it takes effect at the next restart");
                         }
                         running.stop(Stop::Reload).await;
+                        if config.metrics.is_some() {
+                            // The listener serves on: the new mailboxes'
+                            // series at zero, readiness from the new state.
+                            register_metrics(&all, env!("CARGO_PKG_VERSION")).await;
+                            watch_readiness(all.state.clone());
+                        }
                         running = Running::start(all);
                         tracing::info!(mailboxes = new.mailboxes.len(), "configuration reloaded");
                         crate::systemd::ready(&format!("polling {} mailboxes", new.mailboxes.len()));
@@ -260,9 +291,10 @@ impl Running {
     }
 }
 
-/// Validate the config and plugins; with `--connect`, log in to each mailbox.
+/// Validate the config and plugins; with `--connect`, log in to each mailbox
+/// and each notice server.
 pub async fn check(config_path: &Path, args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let (_config, all) = match load(config_path).await {
+    let (config, all) = match load(config_path).await {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
@@ -295,6 +327,27 @@ pub async fn check(config_path: &Path, args: CheckArgs) -> anyhow::Result<ExitCo
             Err(e) => {
                 println!("{}: FAILED: {e}", p.name);
                 results.push((i, Err(e.kind().exit_code())));
+            }
+        }
+    }
+    // The notice servers after the mailboxes: log in, send nothing.
+    let submitters = popline_ingest::notices::submitters(&config)
+        .context("setting up the [notices.NAME] servers")?;
+    for (j, s) in submitters.iter().enumerate() {
+        let at = all.pipelines.len() + j;
+        match s.check().await {
+            Ok(what) => {
+                println!("notices.{}: {what}", s.name());
+                results.push((at, Ok(false)));
+            }
+            Err(e) => {
+                println!("notices.{}: FAILED: {e}", s.name());
+                let code = if e.retryable() {
+                    EX_TEMPFAIL
+                } else {
+                    EX_NOPERM
+                };
+                results.push((at, Err(code)));
             }
         }
     }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 
+use popline_config::PluginRef;
+use popline_ingest::plugins::source;
 use popline_mapping::Mapped;
 use popline_plugin_runtime::mapper::{MapOutcome, MapperInput, wit};
 use popline_plugin_runtime::{CallReport, Engine, Limits, LogLevel, MapperPlugin, PluginError};
@@ -18,9 +20,10 @@ pub struct MapArgs {
     /// Email files (.eml, RFC 5322) to map.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// The mapper plugin (.wasm component).
-    #[arg(long)]
-    pub mapper: PathBuf,
+    /// The mapper plugin: a .wasm component or `builtin:feedback-default`
+    /// (compiled into popline).
+    #[arg(long, value_name = "PLUGIN")]
+    pub mapper: PluginRef,
     /// Plugin configuration, as the pipeline's `[mapper.config]` would give it.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -62,7 +65,7 @@ pub async fn run(engine: &Engine, args: MapArgs) -> anyhow::Result<ExitCode> {
     if args.output_kib.is_some() {
         limits.output_kib = args.output_kib;
     }
-    let mapper = MapperPlugin::load(engine, &args.mapper, limits.clone())?;
+    let mapper = MapperPlugin::load(engine, source(&args.mapper), limits.clone())?;
     let received_at = args
         .received_at
         .clone()

@@ -69,8 +69,9 @@ pub enum Command {
     Run,
     /// Validate the config, load and type-check plugins; `--connect` logs in.
     Check(ingest::CheckArgs),
-    /// A table per mailbox: last poll, outcome, counts, token state, dead letters.
-    Status,
+    /// A table per mailbox: last poll, outcome, counts, token state, dead
+    /// letters (`--json` for scripts).
+    Status(status::StatusArgs),
     /// Mint and verify signed reply tokens (for the system that sends notifications).
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -133,7 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => ingest::check(&config, args).await,
         Command::DeadLetter(cmd) => deadletter::run(&config, cmd).await,
         Command::Auth(cmd) => auth::run(&config, cmd).await,
-        Command::Status => status::run(&config).await,
+        Command::Status(args) => status::run(&config, args).await,
         Command::State(cmd) => state::run(&config, cmd).await,
         Command::Notices(cmd) => notices::run(&config, cmd).await,
         Command::Config(cmd) => configdoc::run(cmd),

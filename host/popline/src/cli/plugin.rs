@@ -1,9 +1,10 @@
 //! `popline plugin ...`: inspect plugin files, scaffold new plugins.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
+
+use popline_config::PluginRef;
 
 use popline_plugin_runtime::inspect::{self, compatible};
 use popline_plugin_runtime::{Engine, WIT_PACKAGE, WIT_VERSION};
@@ -12,8 +13,10 @@ use popline_plugin_runtime::{Engine, WIT_PACKAGE, WIT_VERSION};
 pub enum PluginCommand {
     /// Show a plugin's world, contract version, imports and exports.
     Inspect {
-        /// The .wasm component.
-        path: PathBuf,
+        /// The plugin: a .wasm component or a builtin (`builtin:pop3-standard`,
+        /// `builtin:feedback-default`).
+        #[arg(value_name = "PLUGIN")]
+        plugin: PluginRef,
     },
     /// Write a ready-to-build plugin project: Rust on the popline-plugin SDK
     /// (or Python for componentize-py), with a README, a sample .eml and a test.
@@ -26,9 +29,9 @@ pub fn run(engine: &Engine, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
             super::scaffold::run(&args)?;
             Ok(ExitCode::SUCCESS)
         }
-        PluginCommand::Inspect { path } => {
-            let i = inspect::inspect_file(engine, &path)?;
-            println!("plugin:  {}", path.display());
+        PluginCommand::Inspect { plugin } => {
+            let i = inspect::inspect_file(engine, popline_ingest::plugins::source(&plugin))?;
+            println!("plugin:  {plugin}");
             match (&i.world, &i.version) {
                 (Some(w), Some(v)) => {
                     let ok = if compatible(v, WIT_VERSION) {

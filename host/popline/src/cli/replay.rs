@@ -12,7 +12,8 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::Value;
 
-use popline_config::Config;
+use popline_config::{Config, PluginRef};
+use popline_ingest::plugins::source;
 use popline_mapping::{MapError, Mapped};
 use popline_plugin_runtime::mapper::wit;
 use popline_plugin_runtime::{Engine, Limits, MapperPlugin};
@@ -37,12 +38,13 @@ pub struct ReplayArgs {
     /// configured mapper is the baseline.
     #[arg(long)]
     pub dead_letters: bool,
-    /// The candidate mapper.
-    #[arg(long)]
-    pub mapper: PathBuf,
-    /// The mapper to compare against (e.g. the one in production).
-    #[arg(long)]
-    pub against: Option<PathBuf>,
+    /// The candidate mapper: a .wasm component or `builtin:feedback-default`.
+    #[arg(long, value_name = "PLUGIN")]
+    pub mapper: PluginRef,
+    /// The mapper to compare against (e.g. the one in production): a .wasm
+    /// component or `builtin:feedback-default`.
+    #[arg(long, value_name = "PLUGIN")]
+    pub against: Option<PluginRef>,
     /// The candidate's configuration, as `--set KEY=VALUE` (default for a
     /// pipeline's messages: that pipeline's mapper configuration).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -127,7 +129,7 @@ struct Pipeline {
     mailbox: String,
     config: Vec<(String, String)>,
     limits: Limits,
-    plugin: PathBuf,
+    plugin: PluginRef,
 }
 
 fn pipeline(config: &Config, name: &str) -> anyhow::Result<Pipeline> {
@@ -147,7 +149,7 @@ fn pipeline(config: &Config, name: &str) -> anyhow::Result<Pipeline> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         limits: mb.mapper.limits.clone(),
-        plugin: config.path(&mb.mapper.plugin),
+        plugin: config.plugin(&mb.mapper.plugin),
     })
 }
 
@@ -290,7 +292,7 @@ pub async fn run(
         let p = item.pipeline.as_ref().and_then(|n| pipelines.get(n));
         let key = p.and(item.pipeline.clone());
         if !candidates.contains_key(&key) {
-            let m = MapperPlugin::load(engine, &args.mapper, limits(p))?;
+            let m = MapperPlugin::load(engine, source(&args.mapper), limits(p))?;
             candidates.insert(key.clone(), m);
         }
         let baseline_path = match (&args.against, p) {
@@ -301,8 +303,8 @@ pub async fn run(
         if let Some(path) = &baseline_path
             && !baselines.contains_key(&key)
         {
-            let m = MapperPlugin::load(engine, path, limits(p))
-                .with_context(|| format!("loading the baseline mapper {}", path.display()))?;
+            let m = MapperPlugin::load(engine, source(path), limits(p))
+                .with_context(|| format!("loading the baseline mapper {path}"))?;
             baselines.insert(key.clone(), m);
         }
         let raw = match &item.what {

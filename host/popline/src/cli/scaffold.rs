@@ -1,7 +1,14 @@
 //! `popline plugin new`: write a ready-to-build plugin project (Rust on the
 //! `popline-plugin` SDK, or a Python mapper for componentize-py).
+//!
+//! The SDK travels inside the binary (`popline-builtin`): a Rust project
+//! gets its own copy in `vendor/popline/` (`plugins/sdk`, `plugins/pop3-proto`
+//! and `wit/`, laid out as in popline's repository) and depends on it by
+//! relative path, so an installed popline scaffolds projects that build
+//! without a checkout and, once `wit-bindgen` and `log` are in cargo's
+//! cache, offline.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
@@ -39,20 +46,55 @@ pub struct NewArgs {
     /// Where to write the project (default: ./NAME). Must not exist or be empty.
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// The `popline-plugin` SDK folder (`plugins/sdk` of the popline source).
-    /// Default: the SDK of the source tree this popline was built from.
+    /// Depend on this `popline-plugin` SDK folder (`plugins/sdk` of a popline
+    /// checkout) by absolute path instead of the copy written into the
+    /// project's `vendor/` (the default: the SDK this popline was built with).
     #[arg(long)]
     pub sdk: Option<PathBuf>,
 }
 
-/// The SDK folder of the source tree this binary was built from, if it is
-/// still there.
-pub fn default_sdk() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/sdk");
-    dir.join("Cargo.toml")
-        .is_file()
-        .then(|| dir.canonicalize().ok())
-        .flatten()
+/// Where the project's copy of the SDK goes: the repository's layout under
+/// `vendor/popline/`, since the SDK reads the contract at `../../wit` and
+/// finds `pop3-proto` at `../pop3-proto`. Not `wit/` at the project's top:
+/// cargo-component would take that folder as the project's own target.
+const VENDOR: &str = "vendor/popline";
+
+/// The SDK's files as the project holds them: (path in the project, text).
+/// Manifests that inherit from popline's workspace get the values written
+/// out, since the project is its own workspace.
+fn vendored_sdk() -> Vec<(String, String)> {
+    popline_builtin::SDK_FILES
+        .iter()
+        .map(|(path, text)| {
+            let rel = format!("{VENDOR}/{path}");
+            let text = if rel.ends_with("Cargo.toml") {
+                standalone_manifest(text)
+            } else {
+                text.to_string()
+            };
+            (rel, text)
+        })
+        .collect()
+}
+
+/// A manifest with `KEY.workspace = true` lines written out with the values
+/// popline's workspace gives them (the same as this crate's).
+fn standalone_manifest(text: &str) -> String {
+    let inherited = [
+        ("version", env!("CARGO_PKG_VERSION")),
+        ("edition", "2024"),
+        ("rust-version", env!("CARGO_PKG_RUST_VERSION")),
+        ("license", env!("CARGO_PKG_LICENSE")),
+    ];
+    text.lines()
+        .map(|line| {
+            let key = line.trim().strip_suffix(".workspace = true");
+            match key.and_then(|k| inherited.iter().find(|(name, _)| *name == k)) {
+                Some((name, value)) => format!("{name} = {value:?}\n"),
+                None => format!("{line}\n"),
+            }
+        })
+        .collect()
 }
 
 /// Write the project; returns its folder.
@@ -74,67 +116,79 @@ pub fn scaffold(args: &NewArgs) -> anyhow::Result<PathBuf> {
         );
     }
     let crate_name = args.name.replace('-', "_");
-    let files: Vec<(&str, String)> = match (args.lang, args.kind) {
+    let files: Vec<(String, String)> = match (args.lang, args.kind) {
         (Lang::Python, Kind::Pop3) => bail!(
             "--lang python supports --kind mapper only (POP3 dialogues are Rust: --lang rust)"
         ),
-        (Lang::Python, Kind::Mapper) => vec![
-            ("app.py", PY_APP.to_string()),
-            ("wit/log.wit", WIT_LOG.to_string()),
-            ("wit/mapper.wit", WIT_MAPPER.to_string()),
-            ("sample.eml", SAMPLE_EML.to_string()),
-            ("check.sh", PY_CHECK.to_string()),
-            ("README.md", PY_README.to_string()),
-            (
-                ".gitignore",
-                "*.wasm\nwit_world/\n__pycache__/\n".to_string(),
-            ),
-        ],
+        (Lang::Python, Kind::Mapper) => {
+            let mut files: Vec<(String, String)> = [
+                ("app.py", PY_APP),
+                ("sample.eml", SAMPLE_EML),
+                ("check.sh", PY_CHECK),
+                ("README.md", PY_README),
+                (".gitignore", "*.wasm\nwit_world/\n__pycache__/\n"),
+            ]
+            .map(|(p, t)| (p.to_string(), t.to_string()))
+            .into();
+            // componentize-py reads the contract from wit/: the mapper's part.
+            files.extend(
+                popline_builtin::SDK_FILES
+                    .iter()
+                    .filter(|(p, _)| *p == "wit/log.wit" || *p == "wit/mapper.wit")
+                    .map(|(p, t)| (p.to_string(), t.to_string())),
+            );
+            files
+        }
         (Lang::Rust, kind) => {
-            let sdk = match &args.sdk {
-                Some(p) => p.canonicalize().with_context(|| {
-                    format!("--sdk {}: no such folder", p.display())
-                })?,
-                None => default_sdk().ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "the popline-plugin SDK was not found at {}/../../plugins/sdk (this popline was built from a source tree that is gone); pass --sdk PATH to the plugins/sdk folder of a popline checkout",
-                        env!("CARGO_MANIFEST_DIR")
-                    )
-                })?,
+            let (sdk, vendored) = match &args.sdk {
+                Some(p) => {
+                    let sdk = p
+                        .canonicalize()
+                        .with_context(|| format!("--sdk {}: no such folder", p.display()))?;
+                    if !sdk.join("Cargo.toml").is_file() {
+                        bail!(
+                            "--sdk {}: no Cargo.toml there; point it at the plugins/sdk folder of a popline checkout, or leave --sdk out to use the SDK built into popline",
+                            sdk.display()
+                        );
+                    }
+                    (sdk.to_string_lossy().replace('\\', "/"), Vec::new())
+                }
+                None => (format!("{VENDOR}/plugins/sdk"), vendored_sdk()),
             };
-            if !sdk.join("Cargo.toml").is_file() {
-                bail!(
-                    "--sdk {}: no Cargo.toml there; point it at the plugins/sdk folder of a popline checkout",
-                    sdk.display()
-                );
-            }
-            let sdk = sdk.to_string_lossy().replace('\\', "/");
-            let (lib, readme, cargo_toml) = match kind {
-                Kind::Mapper => (RUST_MAPPER, RUST_MAPPER_README, RUST_CARGO_TOML),
-                Kind::Pop3 => (RUST_POP3, RUST_POP3_README, RUST_CARGO_TOML),
+            let (lib, readme) = match kind {
+                Kind::Mapper => (RUST_MAPPER, RUST_MAPPER_README),
+                Kind::Pop3 => (RUST_POP3, RUST_POP3_README),
             };
-            let mut files = vec![
-                ("Cargo.toml", cargo_toml.replace("{{sdk}}", &sdk)),
-                ("src/lib.rs", lib.to_string()),
-                ("README.md", readme.to_string()),
-                (".gitignore", "/target\n".to_string()),
+            let mut files: Vec<(String, String)> = vec![
+                (
+                    "Cargo.toml".into(),
+                    RUST_CARGO_TOML.replace("{{sdk}}", &sdk),
+                ),
+                ("src/lib.rs".into(), lib.to_string()),
+                ("README.md".into(), readme.to_string()),
+                (".gitignore".into(), "/target\n".to_string()),
             ];
             match kind {
                 Kind::Mapper => {
-                    files.push(("sample.eml", SAMPLE_EML.to_string()));
-                    files.push(("check.sh", RUST_MAPPER_CHECK.to_string()));
+                    files.push(("sample.eml".into(), SAMPLE_EML.to_string()));
+                    files.push(("check.sh".into(), RUST_MAPPER_CHECK.to_string()));
                 }
-                Kind::Pop3 => files.push(("popline.toml", RUST_POP3_CONFIG.to_string())),
+                Kind::Pop3 => files.push(("popline.toml".into(), RUST_POP3_CONFIG.to_string())),
             }
+            files.extend(vendored);
             files
         }
     };
     for (rel, text) in files {
-        let text = text
-            .replace("{{name}}", &args.name)
-            .replace("{{crate}}", &crate_name)
-            .replace("{{version}}", popline_plugin_runtime::WIT_VERSION);
-        let path = dir.join(rel);
+        // The SDK's own files are copied as they are; templates are filled.
+        let text = if rel.starts_with("vendor/") || rel.starts_with("wit/") {
+            text
+        } else {
+            text.replace("{{name}}", &args.name)
+                .replace("{{crate}}", &crate_name)
+                .replace("{{version}}", popline_plugin_runtime::WIT_VERSION)
+        };
+        let path = dir.join(&rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
@@ -197,9 +251,6 @@ fn check_name(name: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
-
-const WIT_LOG: &str = include_str!("../../../../wit/log.wit");
-const WIT_MAPPER: &str = include_str!("../../../../wit/mapper.wit");
 
 const RUST_CARGO_TOML: &str = r#"[package]
 name = "{{name}}"
@@ -406,7 +457,7 @@ host = "pop.example.com"
 user = "replies@example.com"
 password = { file = "password.txt" }
 dialogue = "target/wasm32-wasip2/release/{{crate}}.wasm"
-mapper = { plugin = "/usr/lib/popline/feedback_default.wasm" }
+mapper = "builtin:feedback-default"
 sinks = ["out"]
 retention = "keep"
 "#;
@@ -527,6 +578,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("--kind mapper only"), "{e}");
+    }
+
+    #[test]
+    fn the_sdk_is_vendored_as_a_standalone_copy() {
+        let files = vendored_sdk();
+        let get = |p: &str| {
+            files
+                .iter()
+                .find(|(path, _)| path == p)
+                .map(|(_, t)| t.as_str())
+                .unwrap_or_else(|| panic!("{p} not vendored"))
+        };
+        // The SDK finds the contract at ../../wit, as in the repository.
+        assert!(get("vendor/popline/plugins/sdk/src/lib.rs").contains("\"../../wit\""));
+        assert!(get("vendor/popline/plugins/sdk/Cargo.toml").contains("path = \"../pop3-proto\""));
+        get("vendor/popline/wit/pop3.wit");
+        assert!(
+            get("vendor/popline/plugins/pop3-proto/Cargo.toml")
+                .contains("\nrust-version = \"1.95\"\n"),
+            "{}",
+            get("vendor/popline/plugins/pop3-proto/Cargo.toml")
+        );
+        for (path, text) in &files {
+            assert!(
+                !text.contains(".workspace = true"),
+                "{path} inherits from popline's workspace"
+            );
+        }
     }
 
     #[test]

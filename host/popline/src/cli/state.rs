@@ -40,11 +40,12 @@ pub async fn run(config_path: &Path, cmd: StateCommand) -> anyhow::Result<ExitCo
     popline_state::postgres::migrate(&pg, popline_state::postgres::MIGRATIONS).await?;
     let done = popline_state::postgres::import_sqlite(&pg, &sqlite).await?;
     println!(
-        "copied from {}: {} committed messages, {} poll records, {} oversized messages (rows already present kept)",
+        "copied from {}: {} committed messages, {} poll records, {} oversized messages, {} notices (rows already present kept)",
         sqlite.display(),
         done.messages,
         done.polls,
-        done.oversized
+        done.oversized,
+        done.notices
     );
     Ok(ExitCode::SUCCESS)
 }
