@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `just demo`: a local Dovecot seeded with sample beta-tester replies, one
 # `popline once` pass with the reference plugins, and the resulting records.
-# As root with Postfix (installed here if missing), one more reply matches
-# nothing, and the demo shows the notice Postfix delivered to its sender.
+# Runs as any user (Dovecot then runs as that user). As root with Postfix
+# (installed here if missing), one more reply matches nothing, and the demo
+# shows the notice Postfix delivered to its sender.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +25,7 @@ if [ "$(id -u)" = 0 ]; then
   fi
   smtp=--smtp
 else
-  echo "(not root: no Postfix, so no notice to a tester in this demo)"
+  echo "(not root: Postfix needs root, so this demo sends no notice to a tester; the rest runs as $(id -un))"
 fi
 
 cargo build --quiet -p popline -p popline-testkit

@@ -36,9 +36,27 @@ const GUESTS: &[&str] = &[
 
 /// Build every guest crate for wasm32-wasip2 (once per test process; a no-op
 /// when they are fresh) and return the folder holding the .wasm files.
+///
+/// With `$POPLINE_TEST_PLUGINS` set, that folder holds them already built
+/// (`just plugins`' `target/wasm32-wasip2/plugin`) and nothing is built: for
+/// running the compiled suite where cargo is not available, as CI does for
+/// its unprivileged user.
 pub fn plugins() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("POPLINE_TEST_PLUGINS") {
+            let dir = PathBuf::from(dir);
+            for g in GUESTS {
+                let wasm = dir.join(format!("{}.wasm", g.replace('-', "_")));
+                assert!(
+                    wasm.is_file(),
+                    "$POPLINE_TEST_PLUGINS: {} is missing; build the guests first (just plugins) \
+                     or unset POPLINE_TEST_PLUGINS to let the tests build them",
+                    wasm.display()
+                );
+            }
+            return dir;
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(root())
@@ -46,13 +64,25 @@ pub fn plugins() -> &'static Path {
         for g in GUESTS {
             cmd.args(["-p", g]);
         }
-        let status = cmd.status().expect("running cargo to build the guest plugins");
+        let status = cmd.status().expect(
+            "running cargo to build the guest plugins (or set POPLINE_TEST_PLUGINS to a folder of built ones)",
+        );
         assert!(
             status.success(),
             "building guest plugins failed; is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)"
         );
         target_dir().join("wasm32-wasip2/plugin")
     })
+}
+
+/// Where compiled plugins are cached across runs: `$POPLINE_TEST_CACHE`, else
+/// `target/popline-test-cache`. The cache must belong to the user running
+/// the tests (popline ignores anyone else's), so a user running a suite
+/// built by another one names its own.
+fn cache_dir() -> PathBuf {
+    std::env::var_os("POPLINE_TEST_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("popline-test-cache"))
 }
 
 /// Path of a built plugin, e.g. `plugin("feedback-default")`.
@@ -65,7 +95,7 @@ pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         Engine::new(EngineOptions {
-            cache_dir: Some(target_dir().join("popline-test-cache")),
+            cache_dir: Some(cache_dir()),
             max_instances: Some(200),
         })
         .expect("building the plugin engine")
@@ -75,7 +105,7 @@ pub fn engine() -> &'static Engine {
 /// The `popline` binary built for this test run.
 pub fn popline() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_popline"));
-    cmd.env("POPLINE_CACHE_DIR", target_dir().join("popline-test-cache"));
+    cmd.env("POPLINE_CACHE_DIR", cache_dir());
     cmd.env("POPLINE_LOG", "warn");
     cmd
 }

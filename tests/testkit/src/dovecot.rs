@@ -2,6 +2,14 @@
 //!
 //! The configuration follows `/work/shared/reference/dovecot.md` (a setup known
 //! to work); the comments here say why each unusual step is needed.
+//!
+//! As root, Dovecot drops privileges as a system install does: mail is read
+//! as Debian's `mail` user (8:8), the users file as `dovecot`. As any other
+//! user, it runs Dovecot's rootless setup: every process is the invoking
+//! user (`default_internal_user`, `default_login_user` and
+//! `default_internal_group`), the login services and `anvil` are not
+//! chrooted, and the maildirs, users file and passwd-file uid:gid are the
+//! invoking user's own.
 
 use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};
@@ -21,8 +29,8 @@ use tempfile::TempDir;
 use crate::process::{self, read_lossy, spawn_tied_to_process, stop_group};
 use crate::{MISSING_DOVECOT, Tls, which_dovecot};
 
-/// Debian's `mail` user and group: Dovecot reads and writes the maildirs as
-/// this uid/gid (`first_valid_uid = 8` in the config).
+/// Debian's `mail` user and group: as root, Dovecot reads and writes the
+/// maildirs as this uid/gid (`first_valid_uid = 8` in the config).
 const MAIL_ID: u32 = 8;
 /// How long [`Dovecot::start`] waits for the listeners.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -88,8 +96,9 @@ impl DovecotOptions {
 /// 250 ms), waits for it, and removes the directory. If the test process dies without dropping it,
 /// Dovecot still gets SIGTERM (Linux parent-death signal).
 ///
-/// Needs root: the maildirs must belong to `mail` (8:8) and the users file
-/// to `root:dovecot`, because Dovecot drops privileges to those users.
+/// Runs as root (Dovecot's processes drop to `mail` and `dovecot`) or as
+/// the invoking user (every process and file that user's), whichever the
+/// test process is.
 pub struct Dovecot {
     child: Mutex<Child>,
     pid: u32,
@@ -99,6 +108,8 @@ pub struct Dovecot {
     auth_port: Option<u16>,
     tls: Tls,
     users: Vec<String>,
+    /// Who owns the maildirs and their messages.
+    identity: Identity,
     // Last field: removed only after `Drop::drop` has stopped the process.
     dir: TempDir,
 }
@@ -121,13 +132,7 @@ impl Dovecot {
     /// listeners answer. On failure the error includes the tail of Dovecot's log.
     pub fn start(opts: DovecotOptions) -> Result<Dovecot> {
         let binary = which_dovecot().ok_or_else(|| anyhow!(MISSING_DOVECOT))?;
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            bail!(
-                "popline-testkit must run as root: Dovecot's maildirs must belong to mail (8:8) \
-                 and its users file to root:dovecot"
-            );
-        }
+        let identity = Identity::current()?;
         for (address, password) in &opts.users {
             // Both go into a `:`-separated passwd-file line; the address is also a folder name.
             let bad = |s: &str| s.is_empty() || s.contains([':', '\n', '\r', '/', '\0']);
@@ -140,7 +145,7 @@ impl Dovecot {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match start_once(&binary, &opts) {
+            match start_once(&binary, &opts, &identity) {
                 Err(e) if attempt < 3 && format!("{e:#}").contains("Address already in use") => {
                     continue;
                 }
@@ -215,7 +220,7 @@ impl Dovecot {
 
     /// Delivers `messages` to `user`'s maildir `new/`, in order (POP3 message
     /// 1 is the first one seeded). Each is written to `tmp/` and renamed, owned
-    /// by mail (8:8).
+    /// by mail (8:8) as root, else by the invoking user.
     ///
     /// CRLF line endings are stored as LF, as Dovecot stores mail; it turns
     /// them back into CRLF when serving RETR, so a message seeded with CRLF
@@ -248,7 +253,7 @@ impl Dovecot {
                 .with_context(|| format!("creating {}", tmp.display()))?;
             file.write_all(&data)?;
             drop(file);
-            chown(&tmp, Some(MAIL_ID), Some(MAIL_ID))?;
+            self.identity.give_mail(&tmp)?;
             fs::rename(&tmp, maildir.join("new").join(&name))?;
         }
         Ok(())
@@ -282,14 +287,108 @@ impl Drop for Dovecot {
     }
 }
 
-fn start_once(binary: &Path, opts: &DovecotOptions) -> Result<Dovecot> {
+/// Whose ids Dovecot's processes and files use.
+#[derive(Clone, Debug)]
+enum Identity {
+    /// The tests run as root: Dovecot's own users (`dovenull`, `dovecot`) for
+    /// its processes, `mail` (8:8) for the maildirs, the users file
+    /// `root:dovecot` (gid here) so the auth process can read it.
+    Root { dovecot_gid: u32 },
+    /// The tests run as this user: Dovecot runs rootless as it.
+    Invoking {
+        uid: u32,
+        gid: u32,
+        user: String,
+        group: String,
+    },
+}
+
+impl Identity {
+    fn current() -> Result<Identity> {
+        // SAFETY: geteuid and getegid have no preconditions.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        if uid == 0 {
+            return Ok(Identity::Root {
+                dovecot_gid: group_id("dovecot")?,
+            });
+        }
+        // Dovecot's settings take names, so the ids must have them.
+        let user = process::user_name(uid)?.ok_or_else(|| {
+            anyhow!(
+                "uid {uid} has no user name (not in /etc/passwd or NSS); Dovecot's \
+                 default_internal_user needs one: run the tests as a user that has a name"
+            )
+        })?;
+        let group = process::group_name(gid)?.ok_or_else(|| {
+            anyhow!(
+                "gid {gid} has no group name (not in /etc/group or NSS); Dovecot's \
+                 default_internal_group needs one: run the tests with a named group"
+            )
+        })?;
+        Ok(Identity::Invoking {
+            uid,
+            gid,
+            user,
+            group,
+        })
+    }
+
+    /// The uid and gid the maildirs belong to and the passwd-file names.
+    fn mail_ids(&self) -> (u32, u32) {
+        match self {
+            Identity::Root { .. } => (MAIL_ID, MAIL_ID),
+            Identity::Invoking { uid, gid, .. } => (*uid, *gid),
+        }
+    }
+
+    /// Gives a maildir folder or message to the mail user (as root; the
+    /// invoking user already owns what it creates).
+    fn give_mail(&self, path: &Path) -> Result<()> {
+        if let Identity::Root { .. } = self {
+            chown(path, Some(MAIL_ID), Some(MAIL_ID))
+                .with_context(|| format!("chown {} to mail (8:8)", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// The settings that differ between the two: the mail ids, and for a
+    /// rootless instance who every process runs as and no chroot (which
+    /// needs root) for the services that have one by default.
+    fn settings(&self) -> String {
+        let (uid, gid) = self.mail_ids();
+        let mut out = format!("first_valid_uid = {uid}\nfirst_valid_gid = {gid}\n");
+        if let Identity::Invoking { user, group, .. } = self {
+            out.push_str(&format!(
+                "# Rootless: every process runs as the invoking user, nothing chroots.
+default_internal_user = {user}
+default_internal_group = {group}
+default_login_user = {user}
+last_valid_uid = {uid}
+last_valid_gid = {gid}
+service pop3-login {{
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+service ipc {{
+  chroot =
+}}
+"
+            ));
+        }
+        out
+    }
+}
+
+fn start_once(binary: &Path, opts: &DovecotOptions, identity: &Identity) -> Result<Dovecot> {
     let dir = tempfile::Builder::new()
         .prefix("popline-dovecot-")
         .tempdir()
         .context("creating a temporary directory")?;
     let root = dir.path();
     // tempfile makes 0700 folders, which the dovecot and mail users cannot
-    // enter: auth then fails with "missing +x perm".
+    // enter as root: auth then fails with "missing +x perm".
     fs::set_permissions(root, fs::Permissions::from_mode(0o755))?;
     let tls = Tls::generate(&root.join("tls"))?;
 
@@ -297,25 +396,33 @@ fn start_once(binary: &Path, opts: &DovecotOptions) -> Result<Dovecot> {
     fs::create_dir(&mail)?;
     fs::set_permissions(&mail, fs::Permissions::from_mode(0o755))?;
     let mut passwd = String::new();
+    let (uid, gid) = identity.mail_ids();
     for (address, password) in &opts.users {
         let home = mail.join(address);
         for sub in ["", "cur", "new", "tmp"] {
             let d = home.join(sub);
             fs::create_dir_all(&d)?;
             fs::set_permissions(&d, fs::Permissions::from_mode(0o700))?;
-            chown(&d, Some(MAIL_ID), Some(MAIL_ID))?;
+            identity.give_mail(&d)?;
         }
         writeln!(
             passwd,
-            "{address}:{{PLAIN}}{password}:{MAIL_ID}:{MAIL_ID}::{}::",
+            "{address}:{{PLAIN}}{password}:{uid}:{gid}::{}::",
             home.display()
         )?;
     }
-    // Dovecot's auth process reads this as the dovecot user.
     let users_file = root.join("users.passwd");
     fs::write(&users_file, passwd)?;
-    fs::set_permissions(&users_file, fs::Permissions::from_mode(0o640))?;
-    chown(&users_file, Some(0), Some(group_id("dovecot")?))?;
+    match identity {
+        // Dovecot's auth process reads this as the dovecot user.
+        Identity::Root { dovecot_gid } => {
+            fs::set_permissions(&users_file, fs::Permissions::from_mode(0o640))?;
+            chown(&users_file, Some(0), Some(*dovecot_gid))?;
+        }
+        Identity::Invoking { .. } => {
+            fs::set_permissions(&users_file, fs::Permissions::from_mode(0o600))?;
+        }
+    }
 
     let (plain_port, tls_port, nonlocal_plain_port) = free_ports()?;
     let auth_port = if opts.smtp_auth {
@@ -332,6 +439,7 @@ fn start_once(binary: &Path, opts: &DovecotOptions) -> Result<Dovecot> {
         &tls,
         &instance,
         opts,
+        identity,
         [plain_port, tls_port, nonlocal_plain_port],
     )?;
     if let Some(port) = auth_port {
@@ -371,6 +479,7 @@ fn start_once(binary: &Path, opts: &DovecotOptions) -> Result<Dovecot> {
         auth_port,
         tls,
         users: opts.users.iter().map(|(u, _)| u.clone()).collect(),
+        identity: identity.clone(),
         dir,
     };
     wait_ready(&dovecot)?;
@@ -468,6 +577,7 @@ fn config(
     tls: &Tls,
     instance: &str,
     opts: &DovecotOptions,
+    identity: &Identity,
     ports: [u16; 3],
 ) -> Result<String> {
     let dir = root.display();
@@ -496,9 +606,7 @@ auth_mechanisms = {mechanisms}
 # Else every failed login costs 2 s (Dovecot 2.3 keeps a 0.5 s floor).
 auth_failure_delay = 0
 mail_location = maildir:{dir}/mail/%u
-first_valid_uid = {MAIL_ID}
-first_valid_gid = {MAIL_ID}
-pop3_uidl_format = %08Xu%08Xv
+{identity}pop3_uidl_format = %08Xu%08Xv
 {passdbs}userdb {{
   driver = passwd-file
   args = username_format=%u {dir}/users.passwd
@@ -528,6 +636,7 @@ service anvil {{
 ",
         cert = tls.server_cert.display(),
         key = tls.server_key.display(),
+        identity = identity.settings(),
     ))
 }
 

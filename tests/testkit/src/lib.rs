@@ -4,7 +4,8 @@
 //! `dovecot-pop3d`) as an ordinary foreground child process from a private
 //! temporary directory: its own config, users, maildirs, a test CA
 //! ([`Tls`]) and free ports on 127.0.0.1/127.0.0.2. Nothing touches the system
-//! Dovecot service. Needs root (file ownership for Dovecot's users).
+//! Dovecot service. As root, Dovecot drops to its own users; as anyone else,
+//! it runs rootless as that user.
 //!
 //! ```no_run
 //! use popline_testkit::{Dovecot, DovecotOptions, beta_replies};
@@ -18,10 +19,12 @@
 //!
 //! [`Postfix::start`] runs Postfix 3.7 for SMTP submission (STARTTLS, SASL
 //! through a Dovecot's auth service) delivering into maildirs the test reads.
+//! It is the one server here that needs root.
 //!
 //! [`Postgres::start`] and [`Nats::start`] do the same for PostgreSQL 15 and
 //! `nats-server` with JetStream: a private directory, a free port on
-//! 127.0.0.1, `kill` and `restart` for tests where the server dies mid-run.
+//! 127.0.0.1, `kill` and `restart` for tests where the server dies mid-run;
+//! both run as the invoking user (PostgreSQL as `nobody` under root).
 //!
 //! ```no_run
 //! use popline_testkit::{Nats, NatsOptions, Postgres, PostgresOptions};

@@ -72,7 +72,10 @@ impl Postfix {
         let postfix = which_postfix().ok_or_else(|| anyhow!(MISSING_POSTFIX))?;
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
-            bail!("Postfix's master process must run as root");
+            bail!(
+                "Postfix's master process must run as root: run as root to test notices by SMTP \
+                 (without root, leave Postfix out)"
+            );
         }
         let dir = tempfile::Builder::new()
             .prefix("popline-postfix-")

@@ -169,3 +169,78 @@ pub(crate) fn which(name: &str, extra: &[&str]) -> Option<PathBuf> {
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
 }
+
+/// The name of user `uid` (`/etc/passwd` or another NSS source), `None` if
+/// it has none.
+pub(crate) fn user_name(uid: u32) -> Result<Option<String>> {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        // SAFETY: all-zero is a valid `passwd` (null pointers, zero ids).
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is valid for the call and `buf.len()` is the
+        // buffer's real size; the strings `entry` points to live in `buf`.
+        let rc = unsafe {
+            libc::getpwuid_r(
+                uid,
+                &mut entry,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut found,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 {
+            bail!(
+                "looking up uid {uid}: {}",
+                std::io::Error::from_raw_os_error(rc)
+            );
+        }
+        if found.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: on success `pw_name` is a NUL-terminated string in `buf`.
+        let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+        return Ok(Some(name.to_string_lossy().into_owned()));
+    }
+}
+
+/// The name of group `gid` (`/etc/group` or another NSS source), `None` if
+/// it has none.
+pub(crate) fn group_name(gid: u32) -> Result<Option<String>> {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        // SAFETY: all-zero is a valid `group` (null pointers, zero id).
+        let mut entry: libc::group = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: as in `user_name`.
+        let rc = unsafe {
+            libc::getgrgid_r(
+                gid,
+                &mut entry,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut found,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 {
+            bail!(
+                "looking up gid {gid}: {}",
+                std::io::Error::from_raw_os_error(rc)
+            );
+        }
+        if found.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: on success `gr_name` is a NUL-terminated string in `buf`.
+        let name = unsafe { std::ffi::CStr::from_ptr(entry.gr_name) };
+        return Ok(Some(name.to_string_lossy().into_owned()));
+    }
+}

@@ -261,3 +261,132 @@ async fn xoauth2_checked_by_the_introspection_endpoint() {
     assert!(challenge.starts_with("+ eyJ"), "{challenge}");
     assert_eq!(pop.cmd("").await, "-ERR [AUTH] Authentication failed.");
 }
+
+/// `(name, uid)` of every process in Dovecot's process group.
+fn dovecot_processes(dovecot: &Dovecot) -> Vec<(String, u32)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...; comm may hold spaces, not ')'.
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let name = head.split_once(" (").map_or("", |(_, n)| n).to_owned();
+        let pgrp: Option<u32> = rest.split_whitespace().nth(2).and_then(|p| p.parse().ok());
+        if pgrp != Some(dovecot.pid()) {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap();
+        found.push((name, uid));
+    }
+    found
+}
+
+/// As root, Dovecot drops to its own users (mail is read as `mail`, 8); as
+/// anyone else, every process and every mail file is that user's.
+#[tokio::test]
+async fn processes_and_mail_belong_to_the_invoking_user_unless_root() {
+    use std::os::unix::fs::MetadataExt as _;
+    let dovecot = start();
+    dovecot.seed(USER, &three_messages()).unwrap();
+    let tls = pop3s(&dovecot, dovecot.ca_pem()).await.unwrap();
+    let mut pop = Pop3::greeting(tls).await;
+    pop.login(USER, PASSWORD).await;
+    assert!(pop.cmd("STAT").await.starts_with("+OK 3 "));
+
+    // While the session is open: its login and mail processes exist.
+    let processes = dovecot_processes(&dovecot);
+    let uid_of = |name: &str| {
+        processes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, uid)| uid)
+            .unwrap_or_else(|| panic!("no {name} process among {processes:?}"))
+    };
+    let (pop3, login) = (uid_of("pop3"), uid_of("pop3-login"));
+    let message = std::fs::read_dir(dovecot.maildir(USER).unwrap().join("new"))
+        .unwrap()
+        .chain(std::fs::read_dir(dovecot.maildir(USER).unwrap().join("cur")).unwrap())
+        .next()
+        .expect("a seeded message")
+        .unwrap();
+    let mail_owner = message.metadata().unwrap().uid();
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if me == 0 {
+        assert_eq!((pop3, mail_owner), (8, 8), "mail is read as mail (8)");
+        assert_ne!(login, 0, "pop3-login drops root");
+    } else {
+        assert!(
+            processes.iter().all(|&(_, uid)| uid == me),
+            "every Dovecot process runs as uid {me}: {processes:?}"
+        );
+        assert_eq!((pop3, login, mail_owner), (me, me, me));
+    }
+    assert!(pop.cmd("QUIT").await.starts_with("+OK"));
+}
+
+/// The authentication service Postfix asks (`smtp_auth`) answers Dovecot's
+/// auth protocol on its TCP port, as root and as any other user: the right
+/// password for service `smtp` passes, a wrong one fails.
+#[test]
+fn smtp_auth_service_checks_passwords_over_tcp() {
+    use base64::Engine as _;
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let dovecot = Dovecot::start(
+        DovecotOptions::default()
+            .user(USER, PASSWORD)
+            .smtp_auth(true),
+    )
+    .expect("starting dovecot with smtp_auth");
+    let port = dovecot.auth_port().expect("an auth port with smtp_auth");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = || {
+        let mut l = String::new();
+        reader
+            .read_line(&mut l)
+            .expect("a line from the auth service");
+        l.trim_end().to_owned()
+    };
+    write!(stream, "VERSION\t1\t2\nCPID\t{}\n", std::process::id()).unwrap();
+    let mut mechanisms = Vec::new();
+    loop {
+        let l = line();
+        assert!(!l.is_empty(), "the auth service closed the connection");
+        if l == "DONE" {
+            break;
+        }
+        if let Some(m) = l.strip_prefix("MECH\t") {
+            mechanisms.push(m.split('\t').next().unwrap().to_owned());
+        }
+    }
+    assert!(mechanisms.iter().any(|m| m == "PLAIN"), "{mechanisms:?}");
+    let plain = |password: &str| {
+        base64::engine::general_purpose::STANDARD.encode(format!("\0{USER}\0{password}"))
+    };
+    let auth = |id: u32, password: &str| {
+        format!(
+            "AUTH\t{id}\tPLAIN\tservice=smtp\tsecured\trip=127.0.0.1\tlip=127.0.0.1\tresp={}\n",
+            plain(password)
+        )
+    };
+    stream.write_all(auth(1, PASSWORD).as_bytes()).unwrap();
+    let ok = line();
+    assert!(ok.starts_with("OK\t1\t"), "{ok}\n{}", dovecot.log());
+    stream.write_all(auth(2, "wrong").as_bytes()).unwrap();
+    let fail = line();
+    assert!(fail.starts_with("FAIL\t2"), "{fail}");
+}

@@ -77,6 +77,16 @@ fn jetstream_on_and_store_survives_kill_and_restart() {
     assert!(!created.contains("\"error\""), "{created}");
     let ack = conn.request("events.one", "hello");
     assert!(ack.contains("\"stream\":\"EVENTS\""), "{ack}");
+    // The server runs as whoever runs the tests: it wrote its store as them.
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let store = nats.dir().join("store/jetstream");
+        let owner = std::fs::metadata(&store)
+            .expect("the JetStream store")
+            .uid();
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(owner, unsafe { libc::geteuid() }, "{}", store.display());
+    }
 
     let port = nats.port();
     nats.kill();
