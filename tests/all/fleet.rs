@@ -476,13 +476,15 @@ async fn a_fleet_survives_a_killed_host_and_a_paused_one_exactly_once() {
         "every reply exactly once\n--- b ---\n{}\n--- c ---\n{log_c}",
         std::fs::read_to_string(ws.path("b.log")).unwrap()
     );
+    // Found lost at renewal, at a check mid-batch or before the commit, or
+    // refused by the fenced write itself.
+    let signs = ["lease was lost", "lease lost", "write refused"];
     eprintln!(
-        "paused host: {} leases found lost, {} writes refused",
-        log_c.matches("lease was lost").count(),
-        log_c.matches("write refused").count()
+        "paused host: {:?}",
+        signs.map(|w| (w, log_c.matches(w).count()))
     );
     assert!(
-        log_c.contains("lease was lost") || log_c.contains("write refused"),
+        signs.iter().any(|w| log_c.contains(w)),
         "the paused host learns it lost its leases:\n{log_c}"
     );
 }
