@@ -173,8 +173,7 @@ pub(crate) fn which(name: &str, extra: &[&str]) -> Option<PathBuf> {
 /// The name of user `uid` (`/etc/passwd` or another NSS source), `None` if
 /// it has none.
 pub(crate) fn user_name(uid: u32) -> Result<Option<String>> {
-    let mut buf = vec![0u8; 4096];
-    loop {
+    nss_name("uid", uid, |buf| {
         // SAFETY: all-zero is a valid `passwd` (null pointers, zero ids).
         let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
         let mut found: *mut libc::passwd = std::ptr::null_mut();
@@ -189,30 +188,14 @@ pub(crate) fn user_name(uid: u32) -> Result<Option<String>> {
                 &mut found,
             )
         };
-        if rc == libc::ERANGE && buf.len() < 1 << 20 {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 {
-            bail!(
-                "looking up uid {uid}: {}",
-                std::io::Error::from_raw_os_error(rc)
-            );
-        }
-        if found.is_null() {
-            return Ok(None);
-        }
-        // SAFETY: on success `pw_name` is a NUL-terminated string in `buf`.
-        let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
-        return Ok(Some(name.to_string_lossy().into_owned()));
-    }
+        (rc, (!found.is_null()).then_some(entry.pw_name))
+    })
 }
 
 /// The name of group `gid` (`/etc/group` or another NSS source), `None` if
 /// it has none.
 pub(crate) fn group_name(gid: u32) -> Result<Option<String>> {
-    let mut buf = vec![0u8; 4096];
-    loop {
+    nss_name("gid", gid, |buf| {
         // SAFETY: all-zero is a valid `group` (null pointers, zero id).
         let mut entry: libc::group = unsafe { std::mem::zeroed() };
         let mut found: *mut libc::group = std::ptr::null_mut();
@@ -226,21 +209,37 @@ pub(crate) fn group_name(gid: u32) -> Result<Option<String>> {
                 &mut found,
             )
         };
+        (rc, (!found.is_null()).then_some(entry.gr_name))
+    })
+}
+
+/// A `get*id_r` lookup: `lookup` fills `buf` and returns its error code and,
+/// if found, the name (a NUL-terminated string inside `buf`). The buffer
+/// grows while the call says it is too small.
+fn nss_name(
+    what: &str,
+    id: u32,
+    mut lookup: impl FnMut(&mut [u8]) -> (libc::c_int, Option<*const libc::c_char>),
+) -> Result<Option<String>> {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (rc, name) = lookup(&mut buf);
         if rc == libc::ERANGE && buf.len() < 1 << 20 {
             buf.resize(buf.len() * 2, 0);
             continue;
         }
         if rc != 0 {
             bail!(
-                "looking up gid {gid}: {}",
+                "looking up {what} {id}: {}",
                 std::io::Error::from_raw_os_error(rc)
             );
         }
-        if found.is_null() {
-            return Ok(None);
-        }
-        // SAFETY: on success `gr_name` is a NUL-terminated string in `buf`.
-        let name = unsafe { std::ffi::CStr::from_ptr(entry.gr_name) };
-        return Ok(Some(name.to_string_lossy().into_owned()));
+        // SAFETY: on success the name is a NUL-terminated string in `buf`,
+        // which is alive and unchanged here.
+        return Ok(name.map(|n| {
+            unsafe { std::ffi::CStr::from_ptr(n) }
+                .to_string_lossy()
+                .into_owned()
+        }));
     }
 }
