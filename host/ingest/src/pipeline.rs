@@ -1095,14 +1095,14 @@ impl Pipeline {
         )],
         received_at: &str,
     ) -> Vec<Option<Job<Result<Mapped, popline_plugin_runtime::PluginError>>>> {
-        let mut before: Vec<Fingerprint> = Vec::new();
+        let mut before: Vec<Identity> = Vec::new();
         arrived
             .iter()
             .map(|(l, _, parsed, earlier)| {
                 let p = parsed.as_ref().ok().filter(|_| earlier.is_none())?;
-                let f = fingerprint(p);
-                let copy = before.iter().any(|b| same_message(parts(b), &f));
-                before.push(f);
+                let this = Identity::of_parsed(p);
+                let copy = before.iter().any(|&b| same_message(b, this));
+                before.push(this);
                 if copy || self.breaker_open() {
                     return None;
                 }
@@ -1145,15 +1145,10 @@ impl Pipeline {
             outcome,
         };
         // Earlier in this batch (not in the state yet), then the state.
-        let f = fingerprint(parsed);
-        let in_batch = pending.iter().find(|c| {
-            let earlier = (
-                c.sha256.as_str(),
-                c.message_id.as_deref(),
-                c.body_sha256.as_deref(),
-            );
-            same_message(earlier, &f)
-        });
+        let this = Identity::of_parsed(parsed);
+        let in_batch = pending
+            .iter()
+            .find(|c| same_message(Identity::of_commit(c), this));
         if let Some(of_uid) = in_batch.map(|c| c.uid.clone()).or(in_state) {
             tracing::info!(mailbox = %self.name, uid = %l.uid, of = %of_uid, "already committed under another unique id");
             return Ok((commit(Disposition::Duplicate { of_uid }), Vec::new()));
@@ -1311,24 +1306,41 @@ fn fingerprint(p: &ParsedEmail) -> Fingerprint {
     }
 }
 
-/// A fingerprint's (sha256, message id, body sha256), borrowed.
-fn parts(f: &Fingerprint) -> (&str, Option<&str>, Option<&str>) {
-    (
-        f.sha256.as_str(),
-        f.message_id.as_deref(),
-        f.body_sha256.as_deref(),
-    )
+/// A [`Fingerprint`], borrowed from a parsed message or a pending commit,
+/// for comparing messages of one batch without copying their digests.
+#[derive(Clone, Copy)]
+struct Identity<'a> {
+    sha256: &'a str,
+    message_id: Option<&'a str>,
+    body_sha256: Option<&'a str>,
 }
 
-/// Whether `b` is a copy of the earlier message `a` (sha256, message id,
-/// body sha256): the same bytes, or the same Message-ID with the same body
-/// (a copy whose transport headers differ).
-fn same_message(a: (&str, Option<&str>, Option<&str>), b: &Fingerprint) -> bool {
-    let (sha256, message_id, body_sha256) = a;
-    sha256 == b.sha256
+impl<'a> Identity<'a> {
+    fn of_parsed(p: &'a ParsedEmail) -> Self {
+        Identity {
+            sha256: &p.sha256,
+            message_id: p.email.message_id.as_deref(),
+            body_sha256: Some(&p.body_sha256),
+        }
+    }
+
+    fn of_commit(c: &'a Committed) -> Self {
+        Identity {
+            sha256: &c.sha256,
+            message_id: c.message_id.as_deref(),
+            body_sha256: c.body_sha256.as_deref(),
+        }
+    }
+}
+
+/// Whether `b` is a copy of the earlier message `a`: the same bytes, or the
+/// same Message-ID with the same body (a copy whose transport headers
+/// differ).
+fn same_message(a: Identity, b: Identity) -> bool {
+    a.sha256 == b.sha256
         || (b.message_id.is_some()
-            && message_id == b.message_id.as_deref()
-            && body_sha256 == b.body_sha256.as_deref())
+            && a.message_id == b.message_id
+            && a.body_sha256 == b.body_sha256)
 }
 
 /// The message numbers of a batch.

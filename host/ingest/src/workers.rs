@@ -127,18 +127,31 @@ mod tests {
         assert_eq!(peak.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
-    /// A dropped job is cancelled: it never completes its work.
+    /// A dropped job is cancelled: its future is dropped before it
+    /// completes its work.
     #[tokio::test]
     async fn dropping_a_job_cancels_it() {
-        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = done.clone();
+        struct Dropped(Option<tokio::sync::oneshot::Sender<()>>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                let _ = self.0.take().unwrap().send(());
+            }
+        }
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let (dropped_tx, dropped) = tokio::sync::oneshot::channel();
         let job = Job(tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _guard = Dropped(Some(dropped_tx));
+            let _ = started_tx.send(());
+            // Never woken: only cancellation ends this job.
+            std::future::pending::<()>().await;
         }));
+        started.await.unwrap();
         drop(job);
-        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-        assert!(!done.load(std::sync::atomic::Ordering::SeqCst));
+        // Without the abort the job would be detached and run on forever.
+        tokio::time::timeout(std::time::Duration::from_secs(10), dropped)
+            .await
+            .expect("dropping the job cancels it")
+            .unwrap();
     }
 
     /// The pool parses real messages, and a message it cannot parse is the
