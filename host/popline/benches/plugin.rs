@@ -10,12 +10,15 @@ use popline_mime as mime;
 use popline_plugin_runtime::mapper::{MapperInput, wit};
 use popline_plugin_runtime::{Engine, EngineOptions, Limits, MapperPlugin};
 
-fn wasm(name: &str) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+/// The build's target folder (where the plugins and criterion's reports are).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    target.join("wasm32-wasip2/plugin").join(name)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
+
+fn wasm(name: &str) -> PathBuf {
+    target_dir().join("wasm32-wasip2/plugin").join(name)
 }
 
 fn bench(c: &mut Criterion) {
@@ -98,10 +101,7 @@ fn bench(c: &mut Criterion) {
 /// The figures against their bounds, from the estimates criterion just
 /// wrote (`target/criterion/NAME/new/estimates.json`): medians.
 fn summary(_: &mut Criterion) {
-    let dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
-        .join("criterion");
+    let dir = target_dir().join("criterion");
     let median = |name: &str| -> Option<f64> {
         let text = std::fs::read_to_string(dir.join(name).join("new/estimates.json")).ok()?;
         let v: serde_json::Value = serde_json::from_str(&text).ok()?;
