@@ -205,9 +205,8 @@ pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     if let Some(m) = &config.metrics {
-        register_metrics(&all, env!("CARGO_PKG_VERSION")).await;
+        observe(&all).await;
         popline_metrics::serve(&m.listen).await?;
-        watch_readiness(all.state.clone());
     }
     let watchdog = crate::systemd::spawn_watchdog();
     let mut running = Running::start(all);
@@ -226,10 +225,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                         }
                         running.stop(Stop::Reload).await;
                         if config.metrics.is_some() {
-                            // The listener serves on: the new mailboxes'
-                            // series at zero, readiness from the new state.
-                            register_metrics(&all, env!("CARGO_PKG_VERSION")).await;
-                            watch_readiness(all.state.clone());
+                            // The listener serves on, for the new mailboxes
+                            // and the new state.
+                            observe(&all).await;
                         }
                         running = Running::start(all);
                         tracing::info!(mailboxes = new.mailboxes.len(), "configuration reloaded");
@@ -249,6 +247,13 @@ pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         w.abort();
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Point the metrics at `all`: every mailbox's series at zero, readiness
+/// from its state.
+async fn observe(all: &Pipelines) {
+    register_metrics(all, env!("CARGO_PKG_VERSION")).await;
+    watch_readiness(all.state.clone());
 }
 
 /// One configuration's daemon loop and notice sender, running.
