@@ -90,6 +90,9 @@ impl std::fmt::Debug for Spooled {
     }
 }
 
+/// The first allocation of a body in memory: a typical reply fits.
+const FIRST_CAPACITY: usize = 64 * 1024;
+
 /// A growing body: memory first, a spool file once it passes the threshold.
 pub struct Spooler<'p> {
     policy: &'p SpoolPolicy,
@@ -140,7 +143,14 @@ impl<'p> Spooler<'p> {
                 self.mem = Vec::new();
                 self.file = Some(f);
             }
-            None => self.mem.extend_from_slice(bytes),
+            None => {
+                if self.mem.capacity() == 0 {
+                    // Most messages fit: no copies while the Vec doubles.
+                    let first = (FIRST_CAPACITY as u64).min(self.policy.above) as usize;
+                    self.mem.reserve(first.max(bytes.len()));
+                }
+                self.mem.extend_from_slice(bytes)
+            }
         }
         self.len = new_len;
         self.last = bytes.last().copied();
@@ -150,7 +160,11 @@ impl<'p> Spooler<'p> {
     /// The collected bytes.
     pub fn finish(self) -> io::Result<Spooled> {
         match self.file {
-            None => Ok(Spooled::Memory(self.mem)),
+            None => {
+                let mut mem = self.mem;
+                mem.shrink_to_fit();
+                Ok(Spooled::Memory(mem))
+            }
             Some(f) => {
                 let file = f.into_inner().map_err(|e| e.into_error())?;
                 // SAFETY: the file is unnamed (unlinked at creation) and only
