@@ -828,6 +828,7 @@ async fn concurrent_pop_and_smtp_refreshes_share_one_refresh_token() {
         let token = token.unwrap_or_else(|e| panic!("smtp={is_smtp}: {e}"));
         let claims = env
             .idp
+            .tokens()
             .active_claims(token.expose())
             .expect("an active token");
         let want = if is_smtp {

@@ -88,7 +88,6 @@ impl Accounts {
     /// `cfg`, signing in as `account`, for `scopes`. Services whose cache
     /// file is the same share its manager; they must then name the same
     /// app, tenant and flow (one file holds one account's tokens).
-    #[allow(clippy::too_many_arguments)]
     pub fn get(
         &mut self,
         name: &str,
@@ -369,6 +368,77 @@ mod tests {
             .expect("another app on the same file is refused")
             .to_string();
         assert!(err.contains("different oauth client_id"), "{err}");
+    }
+
+    /// Tokens the cache holds for another app are never used (nothing is
+    /// asked of the identity platform with them): the account needs a
+    /// sign-in, saying why; the same app's are served from the cache for
+    /// each scope set they cover.
+    #[tokio::test]
+    async fn another_apps_cached_tokens_are_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg: OAuthConfig = toml::from_str(
+            "flow = \"device-code\"\nclient_id = \"app\"\ntenant = \"t\"\nauthority = \"http://127.0.0.1:9\"\n",
+        )
+        .unwrap();
+        let pop = ScopeSet::for_service(&cfg, Service::Pop);
+        let smtp = ScopeSet::for_service(&cfg, Service::Smtp);
+        let m = TokenManager::new(
+            "beta",
+            &cfg,
+            "beta@contoso.example",
+            pop.clone(),
+            dir.path(),
+            dir.path().join("beta.json"),
+        )
+        .unwrap();
+        m.add_service("notices.smtp", smtp.clone());
+        let cache = |client_id: &str| {
+            serde_json::json!({
+                "format": 2,
+                "client_id": client_id,
+                "token_url": "http://127.0.0.1:9/t/oauth2/v2.0/token",
+                "account": "beta@contoso.example",
+                "flow": "device-code",
+                "refresh_token": "RT-SECRET",
+                "refresh_issued_at": popline_core::clock::unix_now(),
+                "access": {
+                    pop.key(): {
+                        "token": "AT-POP",
+                        "expires_at": popline_core::clock::unix_now() + 3600,
+                        "scope": "https://outlook.office.com/POP.AccessAsUser.All",
+                    },
+                },
+            })
+            .to_string()
+        };
+        std::fs::write(dir.path().join("beta.json"), cache("old-app")).unwrap();
+        let err = m.access_token(&pop).await.unwrap_err().to_string();
+        assert!(
+            err.starts_with("needs-login: the cached tokens were issued to app old-app")
+                && err.contains("popline auth login beta --device")
+                && !err.contains("SECRET"),
+            "{err}"
+        );
+        let status = m.status();
+        assert!(
+            status
+                .iter()
+                .any(|(k, v)| k == "state" && v.contains("issued to app old-app")),
+            "{status:?}"
+        );
+        assert!(
+            status
+                .iter()
+                .any(|(k, v)| k == "shared with" && v == "notices.smtp")
+        );
+
+        std::fs::write(dir.path().join("beta.json"), cache("app")).unwrap();
+        assert_eq!(m.access_token(&pop).await.unwrap().expose(), "AT-POP");
+        // SMTP has no token of its own yet: it would refresh (and here the
+        // endpoint is unreachable), never take POP's.
+        let err = m.access_token(&smtp).await.unwrap_err();
+        assert!(matches!(err, AuthError::Unavailable(_)), "{err}");
     }
 
     #[test]

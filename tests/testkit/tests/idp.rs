@@ -625,7 +625,7 @@ async fn one_sign_in_refreshes_for_pop_and_smtp_in_turn() {
     let first = code_flow(&idp, &both).await;
     let scp = |json: &Value| {
         let at = json["access_token"].as_str().unwrap();
-        idp.active_claims(at).unwrap()["scp"]
+        idp.tokens().active_claims(at).unwrap()["scp"]
             .as_str()
             .unwrap()
             .to_owned()
