@@ -728,8 +728,9 @@ fn same_sign_in(a: &OAuthConfig, b: &OAuthConfig) -> bool {
     a.provider == b.provider
         && a.client_id == b.client_id
         && a.flow == b.flow
-        && a.authority.trim_end_matches('/').to_ascii_lowercase()
-            == b.authority.trim_end_matches('/').to_ascii_lowercase()
+        && a.authority
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case(b.authority.trim_end_matches('/'))
         && lower(&a.tenant) == lower(&b.tenant)
         && a.token_url == b.token_url
 }

@@ -85,7 +85,7 @@ pub enum NoticeOAuth {
     /// `{ mailbox = "NAME" }`.
     Mailbox(SharedLogin),
     /// A table like a mailbox's `oauth`.
-    Own(OAuthConfig),
+    Own(Box<OAuthConfig>),
 }
 
 /// `oauth = { mailbox = "NAME" }`: the notices are submitted with mailbox
@@ -109,7 +109,7 @@ impl<'de> Deserialize<'de> for NoticeOAuth {
         let parsed = if shared {
             SharedLogin::deserialize(value).map(NoticeOAuth::Mailbox)
         } else {
-            OAuthConfig::deserialize(value).map(NoticeOAuth::Own)
+            OAuthConfig::deserialize(value).map(|o| NoticeOAuth::Own(Box::new(o)))
         };
         parsed.map_err(|e| D::Error::custom(e.message().trim()))
     }
