@@ -44,7 +44,8 @@ pub struct NoticeServerConfig {
     /// mailbox's, and the same account (`login_hint`, else `user` or the
     /// address in `from`, against the mailbox's `login_hint`, else `user`;
     /// any account with client credentials), shares that mailbox's sign-in
-    /// and token cache unless it sets its own `token_cache`: one sign-in,
+    /// (the first such mailbox by name) and token cache unless it sets its
+    /// own `token_cache`: one sign-in,
     /// one refresh token, for POP and SMTP. Otherwise its tokens are cached
     /// in `tokens/notices-NAME.json` unless `token_cache` says.
     pub oauth: Option<NoticeOAuth>,
