@@ -424,6 +424,46 @@ async fn authorization_code_with_pkce_through_the_loopback_redirect() {
     assert_eq!(env.records(), 1);
 }
 
+/// The browser sign-in of a mailbox whose notice server shares it asks for
+/// POP and SMTP at once, in the authorization URL and again at the token
+/// endpoint; the one grant then serves both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_browser_sign_in_asks_for_pop_and_smtp() {
+    let env = Env::new(Duration::from_secs(3600));
+    env.dovecot.seed(USER, &beta_replies()[..1]).unwrap();
+    let oauth = format!(
+        "flow = \"authorization-code\"\nclient_id = \"{DESKTOP}\"\nlogin_hint = \"{USER}\""
+    );
+    let cfg = env.config(&oauth, false, "");
+    with_shared_notices(&cfg);
+    let (url, ok, said) = browser_login(&env, &cfg).await;
+    assert!(ok, "{said}");
+    let both = [
+        "https%3A%2F%2Foutlook.office.com%2FPOP.AccessAsUser.All",
+        "https%3A%2F%2Foutlook.office.com%2FSMTP.Send",
+        "offline_access",
+    ];
+    for scope in both {
+        assert!(url.contains(scope), "{url}");
+    }
+    let exchanged = env.idp.last_token_request().unwrap();
+    let scope = exchanged.field("scope").unwrap();
+    assert!(
+        scope.contains("POP.AccessAsUser.All") && scope.contains("SMTP.Send"),
+        "{scope}"
+    );
+    let out = tokio::task::block_in_place(|| env.once(&cfg));
+    assert!(expect_ok(&out).contains("beta: listed 1, fetched 1"));
+    let config = popline_config::Config::load(&cfg).unwrap();
+    let logins = popline_ingest::logins::Logins::new(&config).unwrap();
+    let token = logins.notices["smtp"].access_token().await.unwrap();
+    let claims = env.idp.tokens().active_claims(token.expose()).unwrap();
+    assert!(
+        claims["scp"].as_str().unwrap().contains("SMTP.Send"),
+        "{claims}"
+    );
+}
+
 /// The configuration with `key` of the oauth table set to `value` (a TOML
 /// value), or removed (so its default applies).
 fn set_key(cfg: PathBuf, key: &str, value: Option<&str>) -> PathBuf {
