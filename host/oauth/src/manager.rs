@@ -481,7 +481,13 @@ impl TokenManager {
         let loaded = self.load()?;
         if let Some(token) = self.cached(&loaded.tokens, scopes) {
             if loaded.migrated {
-                self.cache.store(&loaded.tokens).map_err(AuthError::Local)?;
+                // Rewritten as format 2 under the file lock, from a fresh
+                // read: never over a refresh token another process rotated.
+                let _file = self.cache.lock().await.map_err(AuthError::Local)?;
+                let again = self.load()?;
+                if again.migrated {
+                    self.cache.store(&again.tokens).map_err(AuthError::Local)?;
+                }
             }
             self.record_expiry(&loaded.tokens);
             return Ok(token);
