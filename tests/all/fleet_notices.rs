@@ -300,7 +300,8 @@ async fn a_host_that_cannot_reach_the_server_leaves_the_rest_to_others() {
     )
     .unwrap();
     let config = popline_config::Config::load(&file).unwrap();
-    let deliverer = popline_ingest::notices::deliverer(&config, a.clone()).unwrap();
+    let logins = popline_ingest::logins::Logins::new(&config).unwrap();
+    let deliverer = popline_ingest::notices::deliverer(&config, a.clone(), &logins).unwrap();
     let done = deliverer.deliver_due().await.unwrap();
     assert_eq!((done.sent, done.retried, done.failed), (0, 1, 0));
 

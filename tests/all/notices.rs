@@ -894,3 +894,296 @@ notices = {{ via = "smtp" }}
     assert!(!again.contains("notices:"), "{again}");
     assert_eq!(liar.remaining(), 1);
 }
+
+/// The SMTP scope as the stand-in and Exchange know it.
+const SMTP_SEND: &str = "https://outlook.office.com/SMTP.Send";
+
+impl Env {
+    /// Mailbox `beta` signing in with OAuth (device code as app DESKTOP;
+    /// every use refreshes, so every POP login and every submission rotates
+    /// the refresh token), with notices through `[notices.smtp]`, whose
+    /// OAuth is `smtp_oauth` (`oauth = ...` or an `[notices.smtp.oauth]`
+    /// table).
+    fn shared_login_config(&self, smtp_oauth: &str) -> PathBuf {
+        let text = format!(
+            r#"[state]
+path = "state.db"
+[sinks.out]
+type = "jsonl"
+path = "feedback.jsonl"
+
+[mailboxes.beta]
+host = "localhost"
+port = {port}
+ca_file = "{ca}"
+user = "{USER}"
+dialogue = "{dialogue}"
+mapper = {{ plugin = "{mapper}", config = {{ token-keys = "{KEY}" }} }}
+sinks = ["out"]
+notices = {{ via = "smtp" }}
+
+[mailboxes.beta.oauth]
+{oauth}
+
+[notices.smtp]
+host = "127.0.0.1"
+port = {smtp}
+ca_file = "{smtp_ca}"
+from = "Lumen beta <{USER}>"
+retry_initial = "1s"
+retry_max = "1s"
+max_attempts = 20
+{smtp_oauth}
+"#,
+            oauth = self.delegated_oauth(DESKTOP),
+            port = self.dovecot.tls_port(),
+            ca = self.dovecot.ca_pem().display(),
+            dialogue = support::plugin("pop3-standard").display(),
+            mapper = support::plugin("feedback-default").display(),
+            smtp = self.postfix.port(),
+            smtp_ca = self.postfix.ca_pem().display(),
+        );
+        let p = self.path("popline.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// The lines of a delegated oauth table for `client_id` on the stand-in.
+    fn delegated_oauth(&self, client_id: &str) -> String {
+        format!(
+            "authority = \"{}\"\ntenant = \"{}\"\nflow = \"device-code\"\nclient_id = \"{client_id}\"\nrefresh_margin = \"2h\"",
+            self.idp.base_url(),
+            self.idp.tenant(),
+        )
+    }
+
+    /// `popline auth login NAME --device`, approved as USER; its output.
+    fn device_login(&self, config: &Path, name: &str) -> String {
+        let before = self.idp.latest_user_code();
+        let login = support::popline()
+            .arg("--config")
+            .arg(config)
+            .args(["auth", "login", name, "--device"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let code = loop {
+            if let Some(c) = self
+                .idp
+                .latest_user_code()
+                .filter(|c| Some(c) != before.as_ref())
+            {
+                break c;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        self.idp.approve_device(&code, USER).unwrap();
+        expect_ok(&login.wait_with_output().unwrap())
+    }
+
+    /// The refresh requests so far: (whether for SMTP, the refresh token sent).
+    fn refreshes(&self) -> Vec<(bool, String)> {
+        self.idp
+            .requests()
+            .into_iter()
+            .filter(|r| r.field("grant_type") == Some("refresh_token"))
+            .map(|r| {
+                let scope = r.field("scope").unwrap_or_default();
+                assert!(
+                    scope.contains("SMTP.Send") != scope.contains("POP.AccessAsUser.All"),
+                    "one service's scopes per refresh: {scope}"
+                );
+                (
+                    scope.contains("SMTP.Send"),
+                    r.field("refresh_token").unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn token_cache(&self, name: &str) -> serde_json::Value {
+        let path = self.path(&format!("tokens/{name}.json"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+}
+
+/// One sign-in serves a mailbox's POP logins and its notice server's SMTP
+/// submission (`oauth = { mailbox = "beta" }`): the device code asks for
+/// both scopes; then every POP login and every submission refreshes, each
+/// with the refresh token the one before rotated, in either order (POP then
+/// SMTP in a pass; SMTP alone while Postfix was down; then POP again). Two
+/// sign-ins or two refresh tokens would fail here: the SMTP side would
+/// have no token, or redeem a rotated one (AADSTS70000) and wait for a
+/// sign-in, and the notices would not go.
+#[test]
+fn one_sign_in_serves_pop_and_smtp_through_every_rotation() {
+    if !can_run("one_sign_in_serves_pop_and_smtp_through_every_rotation") {
+        return;
+    }
+    let env = Env::new();
+    let cfg = env.shared_login_config(r#"oauth = { mailbox = "beta" }"#);
+    let said = env.device_login(&cfg, "notices.smtp");
+    assert!(
+        said.contains("one sign-in for beta and notices.smtp"),
+        "{said}"
+    );
+    let asked = env
+        .idp
+        .requests()
+        .into_iter()
+        .find_map(|r| {
+            (r.endpoint == popline_testkit::idp::Endpoint::DeviceCode)
+                .then(|| r.field("scope").unwrap_or_default().to_string())
+        })
+        .unwrap();
+    for scope in ["POP.AccessAsUser.All", "SMTP.Send", "offline_access"] {
+        assert!(asked.contains(scope), "{asked}");
+    }
+    // One account, one file: the mailbox's.
+    assert!(!env.path("tokens/notices-smtp.json").exists());
+    let cache = env.token_cache("beta");
+    assert_eq!(cache["format"], 2);
+    assert_eq!(cache["client_id"], DESKTOP);
+    assert!(
+        cache["signed_in_for"].as_str().unwrap().contains(SMTP_SEND),
+        "{cache}"
+    );
+
+    // POP, then SMTP.
+    env.dovecot
+        .seed(USER, &[reply("dana@example.org", "rot-1", USER, "", "Hi")])
+        .unwrap();
+    let said = expect_ok(&env.popline(&cfg, &["once"]));
+    assert!(said.contains("notices: sent 1, to retry 0"), "{said}");
+    assert_eq!(env.delivered("dana@example.org").len(), 1);
+
+    // POP, then SMTP without Postfix (the token is got, the send waits);
+    // then SMTP alone until it goes.
+    env.postfix.stop();
+    env.dovecot
+        .seed(USER, &[reply("eve@example.org", "rot-2", USER, "", "Hi")])
+        .unwrap();
+    let said = expect_ok(&env.popline(&cfg, &["once"]));
+    assert!(said.contains("notices: sent 0, to retry 1"), "{said}");
+    env.postfix.restart().unwrap();
+    let mut rounds = 0;
+    while env.delivered("eve@example.org").is_empty() {
+        let sent = expect_ok(&env.popline(&cfg, &["notices", "send"]));
+        rounds += 1;
+        assert!(rounds < 40, "never sent: {sent}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    // POP again after SMTP, then SMTP.
+    env.dovecot
+        .seed(USER, &[reply("frank@example.org", "rot-3", USER, "", "Hi")])
+        .unwrap();
+    let said = expect_ok(&env.popline(&cfg, &["once"]));
+    assert!(said.contains("beta: listed 3, fetched 1"), "{said}");
+    assert!(said.contains("notices: sent 1, to retry 0"), "{said}");
+    assert_eq!(env.delivered("frank@example.org").len(), 1);
+
+    // One chain: each refresh sent a refresh token never sent before (the
+    // one the previous refresh returned), for POP and SMTP in both orders.
+    let refreshes = env.refreshes();
+    let order: String = refreshes
+        .iter()
+        .map(|(smtp, _)| if *smtp { 'S' } else { 'P' })
+        .collect();
+    assert!(
+        order.contains("PS") && order.contains("SP") && order.contains("SS"),
+        "{order}"
+    );
+    let mut sent: Vec<&str> = refreshes.iter().map(|(_, rt)| rt.as_str()).collect();
+    let all = sent.len();
+    sent.sort();
+    sent.dedup();
+    assert_eq!(sent.len(), all, "a refresh token was redeemed twice");
+    let cache = env.token_cache("beta");
+    assert!(cache.get("needs_login").is_none(), "{cache}");
+    let scopes: Vec<&str> = cache["access"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|a| a["scope"].as_str().unwrap())
+        .collect();
+    assert!(
+        scopes
+            .iter()
+            .any(|s| s.contains("SMTP.Send") && !s.contains("POP")),
+        "{cache}"
+    );
+    assert!(
+        scopes
+            .iter()
+            .any(|s| s.contains("POP") && !s.contains("SMTP.Send")),
+        "{cache}"
+    );
+
+    // Status shows the shared sign-in, never a token.
+    let status = expect_ok(&env.popline(&cfg, &["auth", "status"]));
+    assert!(
+        status.contains("shared with") && status.contains("notices.smtp"),
+        "{status}"
+    );
+    assert!(status.contains("shares the sign-in of"), "{status}");
+    for a in cache["access"].as_object().unwrap().values() {
+        assert!(!status.contains(a["token"].as_str().unwrap()));
+    }
+}
+
+/// A notice server's own oauth table naming the mailbox's app, tenant,
+/// flow and account shares its sign-in without saying so: `popline auth
+/// login beta` asks for both scopes, and one refresh token serves both.
+/// Another app (another client_id) on the same account does not reuse
+/// those tokens: it has its own cache and needs its own sign-in.
+#[test]
+fn an_identical_oauth_table_shares_the_mailbox_sign_in() {
+    if !can_run("an_identical_oauth_table_shares_the_mailbox_sign_in") {
+        return;
+    }
+    let env = Env::new();
+    let cfg = env.shared_login_config(&format!(
+        "[notices.smtp.oauth]\n{}",
+        env.delegated_oauth(DESKTOP)
+    ));
+    let said = env.device_login(&cfg, "beta");
+    assert!(
+        said.contains("one sign-in for beta and notices.smtp"),
+        "{said}"
+    );
+    for (i, tester) in ["dana@example.org", "eve@example.org"].iter().enumerate() {
+        env.dovecot
+            .seed(USER, &[reply(tester, &format!("auto-{i}"), USER, "", "Hi")])
+            .unwrap();
+        let said = expect_ok(&env.popline(&cfg, &["once"]));
+        assert!(said.contains("notices: sent 1, to retry 0"), "{said}");
+        assert_eq!(env.delivered(tester).len(), 1);
+    }
+    assert!(!env.path("tokens/notices-smtp.json").exists());
+    assert!(env.refreshes().len() >= 4);
+
+    // Another app for SMTP: not the mailbox's sign-in, not its tokens.
+    let other_app = env.shared_login_config(&format!(
+        "[notices.smtp.oauth]\n{}",
+        env.delegated_oauth(SENDER)
+    ));
+    env.dovecot
+        .seed(
+            USER,
+            &[reply("frank@example.org", "other-app", USER, "", "Hi")],
+        )
+        .unwrap();
+    let refreshes = env.refreshes().len();
+    let said = text(&env.popline(&other_app, &["once"]));
+    assert!(said.contains("beta: listed 3, fetched 1"), "{said}");
+    assert!(
+        said.contains("notices: sent 0, to retry 0, failed 1"),
+        "{said}"
+    );
+    let list = expect_ok(&env.popline(&other_app, &["notices", "list"]));
+    assert!(list.contains("popline auth login notices.smtp"), "{list}");
+    // Only the mailbox's POP refresh asked anything of the stand-in.
+    assert_eq!(env.refreshes().len(), refreshes + 1);
+}

@@ -181,6 +181,20 @@ redirect_uri = "http://localhost:{redirect}/callback"
         serde_json::from_str(&std::fs::read_to_string(self.path("tokens/beta.json")).unwrap())
             .unwrap()
     }
+
+    /// The access token cached for POP (the one with the POP scope).
+    fn cached_access(&self) -> String {
+        let cache = self.cache();
+        let access = cache["access"].as_object().expect("format 2");
+        let pop = access
+            .values()
+            .find(|a| {
+                let scope = a["scope"].as_str().unwrap_or_default();
+                scope.contains("POP") || scope.contains(".default")
+            })
+            .expect("a POP access token");
+        pop["token"].as_str().unwrap().to_string()
+    }
 }
 
 const CLIENT_SECRET: &str = "flow = \"client-credentials\"\nclient_id = \"99999999-8888-4777-8666-555555555555\"\nclient_secret = { file = \"secret\" }";
@@ -369,7 +383,7 @@ fn device_code_login_then_refresh_rotation_survives_restarts() {
         status.contains("device-code") && status.contains(USER),
         "{status}"
     );
-    let at = env.cache()["access_token"].as_str().unwrap().to_string();
+    let at = env.cached_access();
     assert!(!status.contains(&at));
 }
 
@@ -408,6 +422,46 @@ async fn authorization_code_with_pkce_through_the_loopback_redirect() {
 
     expect_ok(&env.once(&cfg));
     assert_eq!(env.records(), 1);
+}
+
+/// The browser sign-in of a mailbox whose notice server shares it asks for
+/// POP and SMTP at once, in the authorization URL and again at the token
+/// endpoint; the one grant then serves both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_browser_sign_in_asks_for_pop_and_smtp() {
+    let env = Env::new(Duration::from_secs(3600));
+    env.dovecot.seed(USER, &beta_replies()[..1]).unwrap();
+    let oauth = format!(
+        "flow = \"authorization-code\"\nclient_id = \"{DESKTOP}\"\nlogin_hint = \"{USER}\""
+    );
+    let cfg = env.config(&oauth, false, "");
+    with_shared_notices(&cfg);
+    let (url, ok, said) = browser_login(&env, &cfg).await;
+    assert!(ok, "{said}");
+    let both = [
+        "https%3A%2F%2Foutlook.office.com%2FPOP.AccessAsUser.All",
+        "https%3A%2F%2Foutlook.office.com%2FSMTP.Send",
+        "offline_access",
+    ];
+    for scope in both {
+        assert!(url.contains(scope), "{url}");
+    }
+    let exchanged = env.idp.last_token_request().unwrap();
+    let scope = exchanged.field("scope").unwrap();
+    assert!(
+        scope.contains("POP.AccessAsUser.All") && scope.contains("SMTP.Send"),
+        "{scope}"
+    );
+    let out = tokio::task::block_in_place(|| env.once(&cfg));
+    assert!(expect_ok(&out).contains("beta: listed 1, fetched 1"));
+    let config = popline_config::Config::load(&cfg).unwrap();
+    let logins = popline_ingest::logins::Logins::new(&config).unwrap();
+    let token = logins.notices["smtp"].access_token().await.unwrap();
+    let claims = env.idp.tokens().active_claims(token.expose()).unwrap();
+    assert!(
+        claims["scp"].as_str().unwrap().contains("SMTP.Send"),
+        "{claims}"
+    );
 }
 
 /// The configuration with `key` of the oauth table set to `value` (a TOML
@@ -610,7 +664,7 @@ fn a_revoked_access_token_is_renewed_and_secrets_never_reach_the_logs() {
     env.dovecot.seed(USER, &beta_replies()[..2]).unwrap();
     let cfg = env.config(CLIENT_SECRET, false, "");
     expect_ok(&env.once(&cfg));
-    let revoked = env.cache()["access_token"].as_str().unwrap().to_string();
+    let revoked = env.cached_access();
     assert!(env.idp.revoke(&revoked));
     env.dovecot.seed(USER, &beta_replies()[2..3]).unwrap();
 
@@ -623,7 +677,7 @@ fn a_revoked_access_token_is_renewed_and_secrets_never_reach_the_logs() {
     let t = expect_ok(&out);
     assert!(t.contains("renewing"), "{t}");
     assert_eq!(env.records(), 3);
-    let fresh = env.cache()["access_token"].as_str().unwrap().to_string();
+    let fresh = env.cached_access();
     assert_ne!(fresh, revoked);
     for secret in [revoked.as_str(), fresh.as_str(), SECRET] {
         assert!(!t.contains(secret), "a secret reached the output");
@@ -767,4 +821,168 @@ tenant = "{tenant}"
     assert!(t.contains("Add-MailboxPermission -Identity other@"), "{t}");
     assert!(t.contains("Set-CASMailbox"), "{t}");
     assert_eq!(server.remaining_of(OTHER), 1);
+}
+
+/// `[notices.smtp]` sharing mailbox beta's sign-in, for tests that need no
+/// Postfix (nothing is sent).
+fn with_shared_notices(cfg: &Path) {
+    let mut text = std::fs::read_to_string(cfg).unwrap();
+    text.push_str(&format!(
+        "\n[notices.smtp]\nhost = \"127.0.0.1\"\nfrom = \"{USER}\"\noauth = {{ mailbox = \"beta\" }}\n"
+    ));
+    std::fs::write(cfg, text).unwrap();
+}
+
+/// POP and SMTP tokens asked for at once, many times over, from one
+/// account whose every use refreshes: the refreshes go one after the
+/// other, each with the refresh token the one before stored, so none is
+/// refused; each service gets a token for its own scope. (Two managers, or
+/// two unserialised refreshes, would redeem one refresh token twice:
+/// AADSTS70000, and the account would wait for a sign-in.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_pop_and_smtp_refreshes_share_one_refresh_token() {
+    let env = Env::new(Duration::from_secs(3600));
+    let oauth =
+        format!("flow = \"device-code\"\nclient_id = \"{DESKTOP}\"\nrefresh_margin = \"2h\"");
+    let cfg = env.config(&oauth, false, "");
+    with_shared_notices(&cfg);
+    tokio::task::block_in_place(|| env.device_login(&cfg));
+    let config = popline_config::Config::load(&cfg).unwrap();
+    let logins = popline_ingest::logins::Logins::new(&config).unwrap();
+    let pop = logins.mailboxes["beta"].clone();
+    let smtp = logins.notices["smtp"].clone();
+    assert!(std::sync::Arc::ptr_eq(&pop.manager, &smtp.manager));
+
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let tokens = if i % 2 == 0 {
+                pop.clone()
+            } else {
+                smtp.clone()
+            };
+            tokio::spawn(async move { (i % 2 == 1, tokens.access_token().await) })
+        })
+        .collect();
+    for task in tasks {
+        let (is_smtp, token) = task.await.unwrap();
+        let token = token.unwrap_or_else(|e| panic!("smtp={is_smtp}: {e}"));
+        let claims = env
+            .idp
+            .tokens()
+            .active_claims(token.expose())
+            .expect("an active token");
+        let want = if is_smtp {
+            "SMTP.Send"
+        } else {
+            "POP.AccessAsUser.All"
+        };
+        assert_eq!(claims["scp"], want);
+    }
+    let refreshes: Vec<String> = env
+        .idp
+        .requests()
+        .into_iter()
+        .filter(|r| r.field("grant_type") == Some("refresh_token"))
+        .map(|r| r.field("refresh_token").unwrap().to_string())
+        .collect();
+    assert_eq!(refreshes.len(), 12);
+    let mut unique = refreshes.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 12, "a refresh token was redeemed twice");
+    // And POP still logs in with what the last refresh left.
+    env.dovecot.seed(USER, &beta_replies()[..1]).unwrap();
+    let out = tokio::task::block_in_place(|| env.once(&cfg));
+    assert!(expect_ok(&out).contains("beta: listed 1, fetched 1"));
+}
+
+/// A token cache written by an earlier popline (format 1: one access
+/// token, no app) is read as this account's, used, and written again as
+/// format 2 naming the app; it stays 0600.
+#[test]
+fn a_format_1_token_cache_is_read_and_rewritten() {
+    let env = Env::new(Duration::from_secs(3600));
+    env.dovecot.seed(USER, &beta_replies()[..2]).unwrap();
+    let oauth = format!("flow = \"device-code\"\nclient_id = \"{DESKTOP}\"");
+    let cfg = env.config(&oauth, false, "");
+    env.device_login(&cfg);
+    let v2 = env.cache();
+    let access = v2["access"].as_object().unwrap().values().next().unwrap();
+    let v1 = serde_json::json!({
+        "access_token": access["token"],
+        "access_expires_at": access["expires_at"],
+        "refresh_token": v2["refresh_token"],
+        "refresh_issued_at": v2["refresh_issued_at"],
+        "scope": access["scope"],
+        "flow": "device-code",
+    });
+    std::fs::write(env.path("tokens/beta.json"), v1.to_string()).unwrap();
+
+    let out = expect_ok(&env.once(&cfg));
+    assert!(out.contains("beta: listed 2, fetched 2"), "{out}");
+    // The cached access token served: no refresh was needed.
+    assert_eq!(env.idp.token_requests("refresh_token"), 0);
+    let cache = env.cache();
+    assert_eq!(cache["format"], 2, "{cache}");
+    assert_eq!(cache["client_id"], DESKTOP);
+    assert_eq!(cache["account"], USER);
+    assert_eq!(cache["refresh_token"], v2["refresh_token"]);
+    assert!(cache.get("access_token").is_none());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(env.path("tokens/beta.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // The refresh token it carried still works (rotation from format 2).
+    let t = env.cached_access();
+    assert!(env.idp.revoke(&t));
+    env.dovecot.seed(USER, &beta_replies()[2..3]).unwrap();
+    let out = expect_ok(&env.once(&cfg));
+    assert!(out.contains("beta: listed 3, fetched 1"), "{out}");
+    assert_eq!(env.idp.token_requests("refresh_token"), 1);
+}
+
+/// The cache names the app its tokens were issued to: after a change of
+/// `client_id`, the old app's tokens are not used (nothing is sent to the
+/// identity platform with them) and the mailbox asks for a sign-in,
+/// saying why; signing in replaces them.
+#[test]
+fn another_client_id_does_not_reuse_the_cached_tokens() {
+    let env = Env::new(Duration::from_secs(3600));
+    env.dovecot.seed(USER, &beta_replies()[..1]).unwrap();
+    let cfg = env.config(
+        &format!("flow = \"device-code\"\nclient_id = \"{DESKTOP}\""),
+        false,
+        "",
+    );
+    env.device_login(&cfg);
+    let old_rt = env.cache()["refresh_token"].as_str().unwrap().to_string();
+    let old_at = env.cached_access();
+
+    let cfg = env.config(
+        &format!("flow = \"device-code\"\nclient_id = \"{HYBRID}\"\nclient_secret = {{ file = \"secret\" }}"),
+        false,
+        "",
+    );
+    let out = env.once(&cfg);
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(
+        t.contains("needs-login") && t.contains(&format!("issued to app {DESKTOP}")),
+        "{t}"
+    );
+    assert!(t.contains("popline auth login beta --device"), "{t}");
+    assert!(!t.contains(&old_rt) && !t.contains(&old_at));
+    assert_eq!(env.idp.token_requests("refresh_token"), 0);
+    assert_eq!(
+        env.idp.introspections(),
+        0,
+        "the old app's token was not tried"
+    );
+    let status = expect_ok(&env.popline(&cfg).args(["auth", "status"]).output().unwrap());
+    assert!(
+        status.contains(&format!("issued to app {DESKTOP}")),
+        "{status}"
+    );
 }

@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 pub use popline_core::SecretRef;
 
-use popline_notice::{MailboxNotices, NoticeServerConfig};
+use popline_notice::{MailboxNotices, NoticeOAuth, NoticeServerConfig};
+use popline_oauth::{Flow, OAuthConfig, ScopeSet, Service};
 use popline_plugin_runtime::Limits;
 use popline_sink::SinkConfig;
 
@@ -577,7 +578,110 @@ impl Config {
                 ));
             }
         }
+        for (name, server) in &self.notices {
+            let Some(NoticeOAuth::Mailbox(shared)) = &server.oauth else {
+                continue;
+            };
+            let at = format!("[notices.{name}]");
+            match self.mailboxes.get(&shared.mailbox) {
+                None => {
+                    let known: Vec<&str> = self.mailboxes.keys().map(String::as_str).collect();
+                    return Err(format!(
+                        "{at}: oauth = {{ mailbox = {:?} }} names no mailbox; configured: [{}]",
+                        shared.mailbox,
+                        known.join(", ")
+                    ));
+                }
+                Some(mb) if mb.oauth.is_none() => {
+                    return Err(format!(
+                        "{at}: oauth = {{ mailbox = {:?} }}, but that mailbox signs in with a \
+                         password, not OAuth; give {at} a password or its own oauth table",
+                        shared.mailbox
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
         Ok(())
+    }
+
+    /// How mailbox `name` signs in with OAuth (`None`: with a password).
+    pub fn mailbox_login(&self, name: &str) -> Option<Login<'_>> {
+        let mb = self.mailboxes.get(name)?;
+        let oauth = mb.oauth.as_ref()?;
+        Some(Login {
+            oauth,
+            account: oauth.login_hint.clone().unwrap_or_else(|| mb.user.clone()),
+            scopes: ScopeSet::for_service(oauth, Service::Pop),
+            default_cache: self.default_token_cache(name),
+            shares: None,
+        })
+    }
+
+    /// The token cache file of mailbox `name`'s OAuth sign-in.
+    fn mailbox_cache(&self, name: &str, oauth: &OAuthConfig) -> PathBuf {
+        oauth
+            .token_cache
+            .as_ref()
+            .map(|p| self.path(p))
+            .unwrap_or_else(|| self.default_token_cache(name))
+    }
+
+    /// How `[notices.NAME]` signs in with OAuth (`None`: with a password):
+    /// with `oauth = { mailbox = "M" }`, mailbox M's sign-in; with its own
+    /// table naming a mailbox's app, tenant, flow and account (and no other
+    /// `token_cache`), that mailbox's sign-in too (its cache file, so one
+    /// manager and one refresh token serve both); else its own, cached in
+    /// `tokens/notices-NAME.json` unless `token_cache` says.
+    pub fn notice_login(&self, name: &str) -> Option<Login<'_>> {
+        let server = self.notices.get(name)?;
+        match server.oauth.as_ref()? {
+            NoticeOAuth::Mailbox(shared) => {
+                let mb = self.mailboxes.get(&shared.mailbox)?;
+                let oauth = mb.oauth.as_ref()?;
+                // The mailbox's own scopes are POP's; SMTP gets the cloud's.
+                let mut smtp = oauth.clone();
+                if smtp.provider == popline_oauth::Provider::Microsoft {
+                    smtp.scopes.clear();
+                }
+                Some(Login {
+                    oauth,
+                    account: oauth.login_hint.clone().unwrap_or_else(|| mb.user.clone()),
+                    scopes: ScopeSet::for_service(&smtp, Service::Smtp),
+                    default_cache: self.mailbox_cache(&shared.mailbox, oauth),
+                    shares: Some(shared.mailbox.clone()),
+                })
+            }
+            NoticeOAuth::Own(oauth) => {
+                let account = oauth.login_hint.clone().unwrap_or_else(|| server.login());
+                let own_cache = oauth.token_cache.as_ref().map(|p| self.path(p));
+                let shares = self.mailboxes.iter().find_map(|(mb_name, mb)| {
+                    let mb_oauth = mb.oauth.as_ref()?;
+                    let cache = self.mailbox_cache(mb_name, mb_oauth);
+                    let linked = match &own_cache {
+                        Some(own) => *own == cache,
+                        None => {
+                            let mb_account = mb_oauth.login_hint.as_deref().unwrap_or(&mb.user);
+                            same_sign_in(oauth, mb_oauth)
+                                && (oauth.flow == Flow::ClientCredentials
+                                    || account.eq_ignore_ascii_case(mb_account))
+                        }
+                    };
+                    linked.then(|| (mb_name.clone(), cache))
+                });
+                let default_cache = match &shares {
+                    Some((_, cache)) => cache.clone(),
+                    None => self.default_notice_token_cache(name),
+                };
+                Some(Login {
+                    oauth,
+                    account,
+                    scopes: ScopeSet::for_service(oauth, Service::Smtp),
+                    default_cache,
+                    shares: shares.map(|(m, _)| m),
+                })
+            }
+        }
     }
 
     /// Resolve a path from the file against the file's folder.
@@ -615,6 +719,36 @@ impl Config {
             .join("tokens")
             .join(format!("{mailbox}.json"))
     }
+}
+
+/// Whether two oauth tables sign in to the same app the same way: provider,
+/// authority, tenant, token endpoint, `client_id` and flow.
+fn same_sign_in(a: &OAuthConfig, b: &OAuthConfig) -> bool {
+    let lower = |s: &Option<String>| s.as_deref().map(str::to_ascii_lowercase);
+    a.provider == b.provider
+        && a.client_id == b.client_id
+        && a.flow == b.flow
+        && a.authority
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case(b.authority.trim_end_matches('/'))
+        && lower(&a.tenant) == lower(&b.tenant)
+        && a.token_url == b.token_url
+}
+
+/// How a mailbox or a notice server signs in with OAuth.
+#[derive(Debug)]
+pub struct Login<'a> {
+    /// The settings of the sign-in (a shared mailbox's for `{ mailbox }`).
+    pub oauth: &'a OAuthConfig,
+    /// Who signs in: `login_hint`, else the mailbox's `user` (a notice
+    /// server's login name).
+    pub account: String,
+    /// What this service's access tokens are for.
+    pub scopes: ScopeSet,
+    /// The token cache file unless `oauth.token_cache` names one.
+    pub default_cache: PathBuf,
+    /// The mailbox whose sign-in a notice server shares.
+    pub shares: Option<String>,
 }
 
 impl Config {
@@ -782,6 +916,103 @@ sinks = ["out"]
             .unwrap_err()
             .to_string();
         assert!(err.contains("[notices.m365]: no credential"), "{err}");
+    }
+
+    /// Who shares a mailbox's OAuth sign-in: `{ mailbox }`, or a table
+    /// with the same app, tenant, flow and account and no other cache file.
+    #[test]
+    fn notice_servers_share_a_mailbox_sign_in() {
+        let mailbox = MINIMAL.replace(
+            "password = { env = \"BETA_PW\" }",
+            "oauth = { flow = \"device-code\", client_id = \"app\", tenant = \"t\" }",
+        );
+        let server = |name: &str, from: &str, oauth: &str| {
+            format!(
+                "\n[notices.{name}]\nhost = \"smtp.office365.com\"\nfrom = \"{from}\"\noauth = {oauth}\n"
+            )
+        };
+        let own = |extra: &str| {
+            format!("{{ flow = \"device-code\", client_id = \"app\", tenant = \"T\"{extra} }}")
+        };
+        let text = [
+            mailbox.clone(),
+            server("linked", "x@contoso.example", r#"{ mailbox = "beta" }"#),
+            server("same", "Beta <Beta@contoso.example>", &own("")),
+            server(
+                "hint",
+                "x@contoso.example",
+                &own(", login_hint = \"beta@contoso.example\""),
+            ),
+            server("otheraccount", "other@contoso.example", &own("")),
+            server(
+                "owncache",
+                "beta@contoso.example",
+                &own(", token_cache = \"x.json\""),
+            ),
+            server(
+                "otherapp",
+                "beta@contoso.example",
+                "{ flow = \"device-code\", client_id = \"other\", tenant = \"t\" }",
+            ),
+        ]
+        .concat();
+        let c = parse(&text).unwrap();
+        let beta_cache = PathBuf::from("/etc/popline/tokens/beta.json");
+        let pop = c.mailbox_login("beta").unwrap();
+        assert_eq!(pop.default_cache, beta_cache);
+        assert_eq!(pop.account, "beta@contoso.example");
+        assert!(pop.scopes.request().contains("POP.AccessAsUser.All"));
+        for name in ["linked", "same", "hint"] {
+            let l = c.notice_login(name).unwrap();
+            assert_eq!(l.shares.as_deref(), Some("beta"), "{name}");
+            assert_eq!(l.default_cache, beta_cache, "{name}");
+            assert_eq!(
+                l.scopes.request(),
+                "https://outlook.office.com/SMTP.Send offline_access",
+                "{name}"
+            );
+        }
+        assert_eq!(c.notice_login("linked").unwrap().oauth.client_id, "app");
+        for name in ["otheraccount", "owncache", "otherapp"] {
+            let l = c.notice_login(name).unwrap();
+            assert_eq!(l.shares, None, "{name}");
+        }
+        assert_eq!(
+            c.notice_login("otherapp").unwrap().default_cache,
+            PathBuf::from("/etc/popline/tokens/notices-otherapp.json")
+        );
+        // A token_cache naming the mailbox's file shares it explicitly.
+        let c = parse(&format!(
+            "{mailbox}{}",
+            server(
+                "file",
+                "x@contoso.example",
+                &own(", token_cache = \"tokens/beta.json\"")
+            )
+        ))
+        .unwrap();
+        assert_eq!(
+            c.notice_login("file").unwrap().shares.as_deref(),
+            Some("beta")
+        );
+
+        let err = parse(&format!(
+            "{mailbox}{}",
+            server("bad", "x@contoso.example", r#"{ mailbox = "nope" }"#)
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("names no mailbox; configured: [beta]"),
+            "{err}"
+        );
+        let err = parse(&format!(
+            "{MINIMAL}{}",
+            server("bad", "x@contoso.example", r#"{ mailbox = "beta" }"#)
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("signs in with a password"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! | module | concept |
 //! |---|---|
 //! | [`lease`] | this host's hold on a mailbox while it polls it (fleet leases) |
+//! | [`logins`] | the OAuth sign-ins: one token manager per account, shared by its mailboxes and notice servers |
 //! | [`pipeline`] | one mailbox's poll |
 //! | [`observe`] | metrics series at zero for the configured mailboxes, the `/readyz` check over state |
 //! | [`notices`] | notices to testers: the mailbox's plan, the message as the notices see it, the deliverer |
@@ -15,6 +16,7 @@ pub mod commit;
 pub mod daemon;
 pub mod error;
 pub mod lease;
+pub mod logins;
 pub mod notices;
 pub mod observe;
 pub mod pipeline;

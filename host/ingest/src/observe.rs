@@ -21,7 +21,7 @@ pub async fn register_metrics(all: &Pipelines, version: &str) {
         popline_metrics::register_mailbox(&p.name, &kinds, p.sends_notices());
         popline_metrics::register_plugin(p.mapper_name());
         if let Some(tokens) = &p.tokens {
-            tokens.record_metrics();
+            tokens.manager.record_metrics();
         }
         match all.state.status(&p.name).await {
             Ok(st) => {

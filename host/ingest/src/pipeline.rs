@@ -57,7 +57,7 @@ pub struct Pipeline {
     archive: Option<popline_state::archive::Archive>,
     breaker: Mutex<Breaker>,
     /// OAuth tokens, when the mailbox uses OAuth instead of a password.
-    pub tokens: Option<Arc<popline_oauth::TokenManager>>,
+    pub tokens: Option<popline_oauth::Tokens>,
     /// Notices to testers, when the mailbox has `notices`.
     notices: Option<popline_notice::MailboxPlan>,
 }
@@ -148,6 +148,8 @@ pub struct Pipelines {
     pub poll_slots: Arc<tokio::sync::Semaphore>,
     /// Sends the outbox's notices through the `[notices.NAME]` servers.
     pub deliverer: Arc<popline_notice::Deliverer>,
+    /// The OAuth sign-ins the pipelines and the deliverer use.
+    pub logins: crate::logins::Logins,
 }
 
 impl Pipelines {
@@ -177,20 +179,12 @@ impl Pipelines {
             sinks.insert(name.clone(), Arc::new(AsyncMutex::new(sink)));
         }
         let dead_letters = Arc::new(DeadLetters::new(config.path(&config.state.dead_letter_dir)));
-        let mut accounts = popline_oauth::Accounts::default();
+        let logins = crate::logins::Logins::new(config)?;
         let mut plugins = LoadedPlugins::default();
         let mut pipelines = Vec::new();
         let workers = Workers::new(config.workers.unwrap_or_else(Workers::default_size));
         for (name, mb) in &config.mailboxes {
-            let tokens = match &mb.oauth {
-                Some(o) => Some(accounts.get(
-                    name,
-                    o,
-                    &config.base_dir,
-                    config.default_token_cache(name),
-                )?),
-                None => None,
-            };
+            let tokens = logins.mailboxes.get(name).cloned();
             pipelines.push(Arc::new(Pipeline::load(
                 name,
                 mb,
@@ -201,9 +195,10 @@ impl Pipelines {
                 tokens,
             )?));
         }
-        let deliverer = Arc::new(crate::notices::deliverer(config, state.clone())?);
+        let deliverer = Arc::new(crate::notices::deliverer(config, state.clone(), &logins)?);
         Ok(Pipelines {
             deliverer,
+            logins,
             engine,
             state,
             pipelines,
@@ -254,7 +249,7 @@ impl Pipeline {
         (engine, plugins, workers): (&Engine, &mut LoadedPlugins, &Workers),
         sinks: &BTreeMap<String, SharedSink>,
         dead_letters: Arc<DeadLetters>,
-        tokens: Option<Arc<popline_oauth::TokenManager>>,
+        tokens: Option<popline_oauth::Tokens>,
     ) -> anyhow::Result<Pipeline> {
         let dialogue = plugins
             .dialogue(

@@ -60,7 +60,10 @@ pub fn for_token(text: &str) -> Option<String> {
     if consent.iter().any(|c| text.contains(c)) {
         return Some(
             "for notices the app needs SMTP.Send (delegated) or SMTP.SendAsApp (client \
-             credentials) under Office 365 Exchange Online in API permissions, with admin consent"
+             credentials) under Office 365 Exchange Online in API permissions, with admin \
+             consent; without admin consent, a sign-in made before the notice server shared it \
+             did not consent to SMTP.Send: run `popline auth login` for it again, which asks for \
+             POP and SMTP at once"
                 .into(),
         );
     }

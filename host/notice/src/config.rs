@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use popline_core::SecretRef;
 use popline_oauth::OAuthConfig;
@@ -34,13 +34,21 @@ pub struct NoticeServerConfig {
     pub user: Option<String>,
     /// The password: `{ env = "VAR" }` or `{ file = "path" }`.
     pub password: Option<SecretRef>,
-    /// OAuth 2.0 instead of a password: the same table as a mailbox's
+    /// OAuth 2.0 instead of a password: `{ mailbox = "NAME" }` to submit
+    /// with the sign-in of mailbox NAME, or a table like a mailbox's
     /// `oauth`. Delegated flows request `https://outlook.office.com/SMTP.Send`
     /// (plus `offline_access`) unless `scopes` says otherwise; client
     /// credentials request `https://outlook.office365.com/.default`, which
-    /// carries `SMTP.SendAsApp` once it is admin-consented. Tokens are cached
+    /// carries `SMTP.SendAsApp` once it is admin-consented. A table naming
+    /// the same app (`client_id`), tenant, authority and flow as a
+    /// mailbox's, and the same account (`login_hint`, else `user` or the
+    /// address in `from`, against the mailbox's `login_hint`, else `user`;
+    /// any account with client credentials), shares that mailbox's sign-in
+    /// (the first such mailbox by name) and token cache unless it sets its
+    /// own `token_cache`: one sign-in,
+    /// one refresh token, for POP and SMTP. Otherwise its tokens are cached
     /// in `tokens/notices-NAME.json` unless `token_cache` says.
-    pub oauth: Option<OAuthConfig>,
+    pub oauth: Option<NoticeOAuth>,
     /// Notices to one address in 24 hours at most (default 3); more are
     /// recorded as suppressed, never sent. Ends any loop with another
     /// auto-responder that ignores `Auto-Submitted`.
@@ -69,6 +77,43 @@ pub struct NoticeServerConfig {
     /// Connect and command timeout, in seconds (default 30).
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+}
+
+/// A notice server's OAuth: a mailbox's sign-in, or its own settings.
+#[derive(Debug, Clone, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum NoticeOAuth {
+    /// `{ mailbox = "NAME" }`.
+    Mailbox(SharedLogin),
+    /// A table like a mailbox's `oauth`.
+    Own(Box<OAuthConfig>),
+}
+
+/// `oauth = { mailbox = "NAME" }`: the notices are submitted with mailbox
+/// NAME's sign-in (its app, tenant, account and token cache), which then
+/// asks for `SMTP.Send` as well as POP: one sign-in, one refresh token.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SharedLogin {
+    /// The `[mailboxes.NAME]` whose OAuth sign-in serves SMTP submission too.
+    pub mailbox: String,
+}
+
+impl<'de> Deserialize<'de> for NoticeOAuth {
+    /// A table with `mailbox` is a shared login (and may hold nothing
+    /// else); any other is the notice server's own settings, with the same
+    /// errors as a mailbox's `oauth` table.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let value = toml::Value::deserialize(d)?;
+        let shared = value.as_table().is_some_and(|t| t.contains_key("mailbox"));
+        let parsed = if shared {
+            SharedLogin::deserialize(value).map(NoticeOAuth::Mailbox)
+        } else {
+            OAuthConfig::deserialize(value).map(|o| NoticeOAuth::Own(Box::new(o)))
+        };
+        parsed.map_err(|e| D::Error::custom(e.message().trim()))
+    }
 }
 
 /// How the connection to the submission server is secured.
@@ -169,8 +214,10 @@ impl NoticeServerConfig {
             (Some(_), Some(_)) => {
                 return Err(format!("{at}: both password and oauth are set; keep one"));
             }
-            // The POP host check of a mailbox's oauth does not apply here.
-            (None, Some(oauth)) => oauth.validate(&format!("{at}.oauth"), "")?,
+            // The POP host check of a mailbox's oauth does not apply here;
+            // a shared login is checked against the mailboxes by the config.
+            (None, Some(NoticeOAuth::Own(oauth))) => oauth.validate(&format!("{at}.oauth"), "")?,
+            (None, Some(NoticeOAuth::Mailbox(_))) => {}
             (Some(_), None) => {}
         }
         if self.max_attempts == 0 {
@@ -219,6 +266,28 @@ impl MailboxNotices {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oauth_is_a_mailbox_login_or_a_table() {
+        let server = |oauth: &str| {
+            toml::from_str::<NoticeServerConfig>(&format!(
+                "host = \"smtp.office365.com\"\nfrom = \"beta@contoso.example\"\noauth = {oauth}\n"
+            ))
+        };
+        let s = server(r#"{ mailbox = "beta" }"#).unwrap();
+        assert!(matches!(&s.oauth, Some(NoticeOAuth::Mailbox(l)) if l.mailbox == "beta"));
+        s.validate("[notices.m365]").unwrap();
+        let s = server(r#"{ flow = "device-code", client_id = "c", tenant = "t" }"#).unwrap();
+        assert!(matches!(&s.oauth, Some(NoticeOAuth::Own(o)) if o.client_id == "c"));
+        let err = server(r#"{ mailbox = "beta", client_id = "c" }"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `client_id`"), "{err}");
+        let err = server(r#"{ flow = "device-code", client_idd = "c" }"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `client_idd`"), "{err}");
+    }
 
     #[test]
     fn defaults_and_checks() {

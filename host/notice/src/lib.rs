@@ -31,7 +31,7 @@ pub mod reason;
 pub mod smtp;
 pub mod template;
 
-pub use config::{MailboxNotices, NoticeServerConfig, Reason, SmtpTls};
+pub use config::{MailboxNotices, NoticeOAuth, NoticeServerConfig, Reason, SharedLogin, SmtpTls};
 pub use delivery::Deliverer;
 pub use message::{Built, build};
 pub use policy::{Decision, Outcome, Source, decide};

@@ -4,7 +4,6 @@
 //! token manager; the message goes as built, and only a `250` counts.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,7 +14,7 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use popline_core::Secret;
-use popline_oauth::{AuthError, TokenManager};
+use popline_oauth::{AuthError, Tokens};
 
 use crate::advice;
 use crate::config::{NoticeServerConfig, SmtpTls};
@@ -24,8 +23,9 @@ use crate::config::{NoticeServerConfig, SmtpTls};
 pub enum Credential {
     /// PLAIN or LOGIN.
     Password(Secret),
-    /// XOAUTH2 with a token from this manager.
-    OAuth(Arc<TokenManager>),
+    /// XOAUTH2 with a token for the SMTP scopes from the account's manager
+    /// (shared with a mailbox when the server uses its sign-in).
+    OAuth(Tokens),
 }
 
 /// Why a notice was not sent. Never carries a credential.
@@ -142,7 +142,7 @@ impl Submitter {
             .build()
     }
 
-    async fn token(&self, manager: &TokenManager, renew: bool) -> Result<Secret, SendError> {
+    async fn token(&self, manager: &Tokens, renew: bool) -> Result<Secret, SendError> {
         let got = if renew {
             manager.renew_access_token().await
         } else {

@@ -45,9 +45,11 @@ pub struct OAuthConfig {
     pub authorize_url: Option<String>,
     /// Generic provider: the device authorization endpoint URL.
     pub device_url: Option<String>,
-    /// Scopes to request (default, for the authority's cloud:
-    /// POP.AccessAsUser.All + offline_access for delegated flows,
-    /// `https://outlook.office365.com/.default` app-only).
+    /// Scopes to request for this service's access tokens (default, for
+    /// the authority's cloud: POP.AccessAsUser.All, or SMTP.Send for a
+    /// notice server, + offline_access for delegated flows;
+    /// `https://outlook.office365.com/.default` app-only). A sign-in asks
+    /// for the scopes of every service sharing it.
     #[serde(default)]
     pub scopes: Vec<String>,
     /// Client secret: `{ env = "VAR" }` or `{ file = "path" }`.
@@ -64,7 +66,11 @@ pub struct OAuthConfig {
     /// shared mailbox; `user` stays the mailbox address sent in XOAUTH2.
     pub login_hint: Option<String>,
     /// Token cache file (default: `tokens/NAME.json` beside the state file).
-    /// Mailboxes naming the same file share one account and refresh once.
+    /// Mailboxes (and notice servers) naming the same file share one
+    /// sign-in, which must be the same app, tenant and flow: one refresh
+    /// token, refreshed one request at a time, and an access token per
+    /// service. The file names the app and account its tokens belong to;
+    /// another app's are never used.
     pub token_cache: Option<PathBuf>,
     /// Environment variable holding a base64 32-byte key to encrypt the cache.
     pub cache_key_env: Option<String>,

@@ -8,12 +8,13 @@
 //! |---|---|
 //! | `config` | `[mailboxes.NAME.oauth]`, and the checks that need no request |
 //! | `cloud` | Microsoft's clouds: sign-in host, scopes, POP hosts |
-//! | `manager` | [`TokenManager`]: cache, refresh, single flight, the grants through the `oauth2` crate |
+//! | `manager` | [`TokenManager`]: one per account; cache, refresh, single flight, the grants through the `oauth2` crate |
+//! | `scopes` | [`ScopeSet`]: what one access token is for (POP, SMTP submission), per cloud and flow |
 //! | `http` | the HTTP function oauth2 calls: retries with `Retry-After`, Microsoft's error bodies, per-request assertions |
 //! | `endpoint` | AADSTS codes to causes and fixes |
 //! | `assertion` | certificate credentials (PEM, DER, PFX, encrypted keys), client assertions signed with ring |
 //! | `redirect` | the loopback listener of the code flow |
-//! | `cache` | the token file: 0600, atomic, optionally encrypted |
+//! | `cache` | the token file: 0600, atomic, optionally encrypted; one refresh token, an access token per scope set, the owning app and account; format 1 read and converted |
 
 mod assertion;
 mod cache;
@@ -23,13 +24,16 @@ mod endpoint;
 mod http;
 mod manager;
 mod redirect;
+mod scopes;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use assertion::Algorithm;
+pub use cache::Owner;
 pub use config::{CertificateConfig, Flow, OAuthConfig, Provider};
 pub use manager::TokenManager;
+pub use scopes::{ScopeSet, Service};
 
 /// Authentication failures as an operator sees them. Never carries a token.
 #[derive(Debug, thiserror::Error)]
@@ -47,33 +51,105 @@ pub enum AuthError {
     Local(anyhow::Error),
 }
 
-/// Registry so mailboxes naming the same cache file share one manager
-/// (one refresh for all of them).
+/// One manager per token cache file, so every service naming the file (a
+/// mailbox, mailboxes sharing a login, a notice server sharing a
+/// mailbox's) shares one refresh token and one lock.
 #[derive(Default)]
 pub struct Accounts {
     by_cache: Vec<Arc<TokenManager>>,
 }
 
+/// A service's way to its tokens: the account's manager and the service's
+/// scope set.
+#[derive(Clone)]
+pub struct Tokens {
+    pub manager: Arc<TokenManager>,
+    pub scopes: ScopeSet,
+}
+
+impl Tokens {
+    /// See [`TokenManager::access_token`].
+    pub async fn access_token(&self) -> Result<popline_core::Secret, AuthError> {
+        self.manager.access_token(&self.scopes).await
+    }
+
+    /// See [`TokenManager::renew_access_token`].
+    pub async fn renew_access_token(&self) -> Result<popline_core::Secret, AuthError> {
+        self.manager.renew_access_token(&self.scopes).await
+    }
+
+    pub fn flow(&self) -> Flow {
+        self.manager.flow()
+    }
+}
+
 impl Accounts {
-    /// The manager for this mailbox, shared when the cache file is the same.
+    /// The tokens of service `name` (a mailbox, or `notices.NAME`) with
+    /// `cfg`, signing in as `account`, for `scopes`. Services whose cache
+    /// file is the same share its manager; they must then name the same
+    /// app, tenant and flow (one file holds one account's tokens).
     pub fn get(
         &mut self,
-        mailbox: &str,
+        name: &str,
         cfg: &OAuthConfig,
+        account: &str,
+        scopes: ScopeSet,
         base_dir: &Path,
         default_cache: PathBuf,
-    ) -> anyhow::Result<Arc<TokenManager>> {
+    ) -> anyhow::Result<Tokens> {
         let path = cfg
             .token_cache
             .as_ref()
             .map(|p| base_dir.join(p))
             .unwrap_or(default_cache.clone());
         if let Some(m) = self.by_cache.iter().find(|m| m.cache_path() == path) {
-            return Ok(m.clone());
+            let first = m.config();
+            let lower = |s: &str| s.trim_end_matches('/').to_ascii_lowercase();
+            let tenant = |c: &OAuthConfig| c.tenant.as_deref().map(lower);
+            let differs = if first.client_id != cfg.client_id {
+                Some("client_id")
+            } else if first.provider != cfg.provider
+                || lower(&first.authority) != lower(&cfg.authority)
+                || tenant(first) != tenant(cfg)
+                || first.token_url != cfg.token_url
+            {
+                Some("tenant or authority")
+            } else if first.flow != cfg.flow {
+                Some("flow")
+            } else if first.cache_key_env != cfg.cache_key_env {
+                Some("cache_key_env")
+            } else {
+                None
+            };
+            if let Some(what) = differs {
+                anyhow::bail!(
+                    "{name} and {} use the token cache {} with a different oauth {what}; one \
+                     file holds the tokens of one app's sign-in: give {name} its own token_cache",
+                    m.services()[0],
+                    path.display()
+                );
+            }
+            m.add_service(name, scopes.clone());
+            return Ok(Tokens {
+                manager: m.clone(),
+                scopes,
+            });
         }
-        let m = Arc::new(TokenManager::new(mailbox, cfg, base_dir, default_cache)?);
+        let m = Arc::new(TokenManager::new(
+            name,
+            cfg,
+            account,
+            scopes.clone(),
+            base_dir,
+            default_cache,
+        )?);
         self.by_cache.push(m.clone());
-        Ok(m)
+        Ok(Tokens { manager: m, scopes })
+    }
+
+    /// Every manager, in the order they were made.
+    pub fn managers(&self) -> &[Arc<TokenManager>] {
+        &self.by_cache
     }
 }
 
@@ -84,7 +160,14 @@ mod tests {
     fn manager(oauth: &str) -> anyhow::Result<TokenManager> {
         let cfg: OAuthConfig = toml::from_str(oauth).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        TokenManager::new("beta", &cfg, dir.path(), dir.path().join("t.json"))
+        TokenManager::new(
+            "beta",
+            &cfg,
+            "beta@contoso.example",
+            ScopeSet::for_service(&cfg, Service::Pop),
+            dir.path(),
+            dir.path().join("t.json"),
+        )
     }
 
     /// Tenant, flow, account kind and cloud against the POP host.
@@ -207,15 +290,12 @@ mod tests {
 
     #[test]
     fn scopes_follow_the_cloud() {
-        let dir = tempfile::tempdir().unwrap();
         let scopes = |flow: &str, authority: &str| {
             let cfg: OAuthConfig = toml::from_str(&format!(
                 "flow = \"{flow}\"\nclient_id = \"c\"\ntenant = \"t\"\nclient_secret = {{ env = \"X\" }}\nauthority = \"{authority}\"\n"
             ))
             .unwrap();
-            TokenManager::new("beta", &cfg, dir.path(), dir.path().join("t.json"))
-                .unwrap()
-                .scopes()
+            ScopeSet::for_service(&cfg, Service::Pop).request()
         };
         assert_eq!(
             scopes("device-code", "https://login.microsoftonline.com"),
@@ -229,6 +309,136 @@ mod tests {
             scopes("device-code", "https://login.chinacloudapi.cn"),
             "https://partner.outlook.cn/POP.AccessAsUser.All offline_access"
         );
+    }
+
+    /// Services naming one cache file share one manager, whose sign-in asks
+    /// for every service's scopes; another app on the same file is refused.
+    #[test]
+    fn one_manager_per_cache_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = |client: &str| -> OAuthConfig {
+            toml::from_str(&format!(
+                "flow = \"device-code\"\nclient_id = \"{client}\"\ntenant = \"t\"\ntoken_cache = \"tokens/beta.json\"\n"
+            ))
+            .unwrap()
+        };
+        let mut accounts = Accounts::default();
+        let pop_cfg = cfg("app");
+        let pop = accounts
+            .get(
+                "beta",
+                &pop_cfg,
+                "Beta@Contoso.example",
+                ScopeSet::for_service(&pop_cfg, Service::Pop),
+                dir.path(),
+                dir.path().join("default.json"),
+            )
+            .unwrap();
+        let smtp = accounts
+            .get(
+                "notices.smtp",
+                &pop_cfg,
+                "beta@contoso.example",
+                ScopeSet::for_service(&pop_cfg, Service::Smtp),
+                dir.path(),
+                dir.path().join("other.json"),
+            )
+            .unwrap();
+        assert!(Arc::ptr_eq(&pop.manager, &smtp.manager));
+        assert_eq!(accounts.managers().len(), 1);
+        assert_ne!(pop.scopes, smtp.scopes);
+        assert_eq!(
+            pop.manager.sign_in_scopes().request(),
+            "https://outlook.office.com/POP.AccessAsUser.All offline_access https://outlook.office.com/SMTP.Send"
+        );
+        assert_eq!(pop.manager.services(), ["beta", "notices.smtp"]);
+        assert_eq!(pop.manager.owner().account, "beta@contoso.example");
+        assert_eq!(pop.manager.owner().client_id, "app");
+        let other_cfg = cfg("other-app");
+        let err = accounts
+            .get(
+                "notices.other",
+                &other_cfg,
+                "beta@contoso.example",
+                ScopeSet::for_service(&other_cfg, Service::Smtp),
+                dir.path(),
+                dir.path().join("x.json"),
+            )
+            .err()
+            .expect("another app on the same file is refused")
+            .to_string();
+        assert!(err.contains("different oauth client_id"), "{err}");
+    }
+
+    /// Tokens the cache holds for another app are never used (nothing is
+    /// asked of the identity platform with them): the account needs a
+    /// sign-in, saying why; the same app's are served from the cache for
+    /// each scope set they cover.
+    #[tokio::test]
+    async fn another_apps_cached_tokens_are_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg: OAuthConfig = toml::from_str(
+            "flow = \"device-code\"\nclient_id = \"app\"\ntenant = \"t\"\nauthority = \"http://127.0.0.1:9\"\n",
+        )
+        .unwrap();
+        let pop = ScopeSet::for_service(&cfg, Service::Pop);
+        let smtp = ScopeSet::for_service(&cfg, Service::Smtp);
+        let m = TokenManager::new(
+            "beta",
+            &cfg,
+            "beta@contoso.example",
+            pop.clone(),
+            dir.path(),
+            dir.path().join("beta.json"),
+        )
+        .unwrap();
+        m.add_service("notices.smtp", smtp.clone());
+        let cache = |client_id: &str| {
+            serde_json::json!({
+                "format": 2,
+                "client_id": client_id,
+                "token_url": "http://127.0.0.1:9/t/oauth2/v2.0/token",
+                "account": "beta@contoso.example",
+                "flow": "device-code",
+                "refresh_token": "RT-SECRET",
+                "refresh_issued_at": popline_core::clock::unix_now(),
+                "access": {
+                    pop.key(): {
+                        "token": "AT-POP",
+                        "expires_at": popline_core::clock::unix_now() + 3600,
+                        "scope": "https://outlook.office.com/POP.AccessAsUser.All",
+                    },
+                },
+            })
+            .to_string()
+        };
+        std::fs::write(dir.path().join("beta.json"), cache("old-app")).unwrap();
+        let err = m.access_token(&pop).await.unwrap_err().to_string();
+        assert!(
+            err.starts_with("needs-login: the cached tokens were issued to app old-app")
+                && err.contains("popline auth login beta --device")
+                && !err.contains("SECRET"),
+            "{err}"
+        );
+        let status = m.status();
+        assert!(
+            status
+                .iter()
+                .any(|(k, v)| k == "state" && v.contains("issued to app old-app")),
+            "{status:?}"
+        );
+        assert!(
+            status
+                .iter()
+                .any(|(k, v)| k == "shared with" && v == "notices.smtp")
+        );
+
+        std::fs::write(dir.path().join("beta.json"), cache("app")).unwrap();
+        assert_eq!(m.access_token(&pop).await.unwrap().expose(), "AT-POP");
+        // SMTP has no token of its own yet: it would refresh (and here the
+        // endpoint is unreachable), never take POP's.
+        let err = m.access_token(&smtp).await.unwrap_err();
+        assert!(matches!(err, AuthError::Unavailable(_)), "{err}");
     }
 
     #[test]

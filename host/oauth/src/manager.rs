@@ -2,9 +2,17 @@
 //! flight, and the grants themselves through the `oauth2` crate (PKCE and
 //! CSRF state, code exchange, device authorization and polling, client
 //! credentials, refresh) over popline's own HTTP function (`http.rs`).
+//!
+//! One account, one manager, one refresh token: the services sharing the
+//! account (a mailbox's POP logins, a notice server's SMTP submission) each
+//! get an access token for their own scope set, all refreshed from the one
+//! refresh token. The identity platform rotates it on every use, so every
+//! refresh holds the account's lock (in the process, and a file lock
+//! against other popline processes) from reading the refresh token to
+//! storing the rotated one.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -26,10 +34,11 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use popline_core::Secret;
 
-use crate::cache::{Cache, Tokens};
+use crate::cache::{Access, Cache, Owner, Tokens};
 use crate::config::{Flow, OAuthConfig, Provider, TENANT_REQUIRED};
 use crate::http::{self, Http};
-use crate::{AuthError, assertion, cache, cloud, redirect};
+use crate::scopes::ScopeSet;
+use crate::{AuthError, assertion, cache, redirect};
 
 /// `client_assertion_type` of a certificate credential (RFC 7523).
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -107,23 +116,50 @@ struct DeviceMessage {
 
 impl ExtraDeviceAuthorizationFields for DeviceMessage {}
 
+/// A service sharing the account: who (`beta`, `notices.smtp`) and the
+/// scopes of its access token.
+struct Service {
+    name: String,
+    scopes: ScopeSet,
+}
+
+/// The cache as this account sees it.
+struct Loaded {
+    tokens: Tokens,
+    /// Why the file's tokens are not this account's (another app, tenant
+    /// or account): they are ignored, and the next write replaces them.
+    foreign: Option<String>,
+    /// Read from format 1: written again as format 2.
+    migrated: bool,
+}
+
 /// Tokens for one account: cache, refresh, single flight.
 pub struct TokenManager {
+    /// The first service's name (`beta`): its metrics' `mailbox` label and
+    /// what `popline auth login` takes.
     mailbox: String,
     cfg: OAuthConfig,
+    owner: Owner,
     base_dir: PathBuf,
     cache: Cache,
     http: reqwest::Client,
     certificate: Option<Arc<assertion::Certificate>>,
-    /// Held across a refresh: concurrent callers wait, then reuse the result.
+    /// The services sharing the account, the first the manager's own.
+    services: Mutex<Vec<Service>>,
+    /// Held across a refresh: concurrent callers (whatever their scope set)
+    /// wait, then use the rotated refresh token or the token obtained.
     lock: AsyncMutex<()>,
 }
 
 impl TokenManager {
-    /// `default_cache`: used when `token_cache` is not set.
+    /// The manager of `mailbox`'s account, serving `scopes` first.
+    /// `account`: who signs in (delegated flows; `login_hint`, else the
+    /// mailbox's user). `default_cache`: used when `token_cache` is not set.
     pub fn new(
         mailbox: &str,
         cfg: &OAuthConfig,
+        account: &str,
+        scopes: ScopeSet,
         base_dir: &Path,
         default_cache: PathBuf,
     ) -> anyhow::Result<TokenManager> {
@@ -157,17 +193,75 @@ impl TokenManager {
             .as_ref()
             .map(|p| base_dir.join(p))
             .unwrap_or(default_cache);
-        let m = TokenManager {
+        let mut m = TokenManager {
             mailbox: mailbox.to_string(),
             cfg: cfg.clone(),
+            owner: Owner::default(),
             base_dir: base_dir.to_path_buf(),
             cache: Cache::new(path, key),
             http: popline_net::http_client(Duration::from_secs(30), None)?,
             certificate,
+            services: Mutex::new(vec![Service {
+                name: mailbox.to_string(),
+                scopes,
+            }]),
             lock: AsyncMutex::new(()),
         };
-        m.endpoints()?.check_security(mailbox)?;
+        let endpoints = m.endpoints()?;
+        endpoints.check_security(mailbox)?;
+        m.owner = Owner {
+            client_id: cfg.client_id.clone(),
+            token_url: endpoints.token,
+            account: if cfg.flow == Flow::ClientCredentials {
+                String::new()
+            } else {
+                account.to_ascii_lowercase()
+            },
+        };
         Ok(m)
+    }
+
+    /// Whose tokens these are: app, token endpoint, account.
+    pub fn owner(&self) -> &Owner {
+        &self.owner
+    }
+
+    /// The settings the account was set up with (the first service's).
+    pub fn config(&self) -> &OAuthConfig {
+        &self.cfg
+    }
+
+    /// Let service `name` share the account with its own scope set; the
+    /// next sign-in asks for its scopes too.
+    pub fn add_service(&self, name: &str, scopes: ScopeSet) {
+        let mut services = self.services.lock().expect("services lock");
+        if !services.iter().any(|s| s.name == name) {
+            services.push(Service {
+                name: name.to_string(),
+                scopes,
+            });
+        }
+    }
+
+    /// The names of the services sharing the account, the first the
+    /// manager's own.
+    pub fn services(&self) -> Vec<String> {
+        let services = self.services.lock().expect("services lock");
+        services.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// The first service's scope set.
+    pub fn scopes(&self) -> ScopeSet {
+        self.services.lock().expect("services lock")[0]
+            .scopes
+            .clone()
+    }
+
+    /// What a sign-in asks for: every service's scopes, so that one
+    /// consent and one refresh token serve them all.
+    pub fn sign_in_scopes(&self) -> ScopeSet {
+        let services = self.services.lock().expect("services lock");
+        ScopeSet::union(services.iter().map(|s| &s.scopes))
     }
 
     /// How this account gets its tokens.
@@ -213,22 +307,8 @@ impl TokenManager {
         }
     }
 
-    pub(crate) fn scopes(&self) -> String {
-        if !self.cfg.scopes.is_empty() {
-            return self.cfg.scopes.join(" ");
-        }
-        let cloud = cloud::by_authority(&self.cfg.authority).unwrap_or(cloud::global());
-        match self.cfg.flow {
-            Flow::ClientCredentials => cloud.app.into(),
-            _ => format!("{} offline_access", cloud.pop_delegated),
-        }
-    }
-
-    fn scope_list(&self) -> Vec<Scope> {
-        self.scopes()
-            .split_whitespace()
-            .map(|s| Scope::new(s.to_string()))
-            .collect()
+    fn scope_list(scopes: &ScopeSet) -> Vec<Scope> {
+        scopes.iter().map(|s| Scope::new(s.to_string())).collect()
     }
 
     /// The oauth2 client for this account; `redirect` for the code flow.
@@ -284,28 +364,80 @@ impl TokenManager {
         Http::new(self.http.clone(), self.mailbox.clone(), signer)
     }
 
-    /// Save a token response. A rotated refresh token is persisted before
-    /// the new access token is handed out.
-    fn save(&self, old: &Tokens, t: &BasicTokenResponse, flow: Flow) -> Result<Secret, AuthError> {
+    /// Read the cache as this account's: tokens of another app, tenant or
+    /// account are set aside (`foreign`); format 1 is adopted.
+    fn load(&self) -> Result<Loaded, AuthError> {
+        let tokens = self.cache.load().map_err(AuthError::Local)?;
+        let migrated = tokens.format < cache::FORMAT;
+        if !migrated && let Some(why) = tokens.owner.differs_from(&self.owner) {
+            return Ok(Loaded {
+                tokens: Tokens {
+                    owner: self.owner.clone(),
+                    ..Tokens::default()
+                },
+                foreign: Some(why),
+                migrated: false,
+            });
+        }
+        Ok(Loaded {
+            tokens: Tokens {
+                owner: self.owner.clone(),
+                ..tokens
+            },
+            foreign: None,
+            migrated,
+        })
+    }
+
+    /// Save a token response for `scopes`. A rotated refresh token is
+    /// persisted before the new access token is handed out; the other
+    /// scope sets' access tokens stay (rotation does not revoke them),
+    /// expired ones are dropped.
+    fn save(
+        &self,
+        old: &Tokens,
+        t: &BasicTokenResponse,
+        flow: Flow,
+        scopes: &ScopeSet,
+    ) -> Result<Secret, AuthError> {
         let now = popline_core::clock::unix_now();
         let refresh = t.refresh_token().map(|r| r.secret().clone());
         let rotated = refresh.is_some();
         let granted = t
             .scopes()
             .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "));
+        let mut access = old.access.clone();
+        access.retain(|_, a| a.expires_at > now);
+        access.insert(
+            scopes.key(),
+            Access {
+                token: t.access_token().secret().clone(),
+                expires_at: now + t.expires_in().map_or(3600, |d| d.as_secs() as i64),
+                scope: granted.unwrap_or_else(|| scopes.request()),
+            },
+        );
         let tokens = Tokens {
-            access_token: Some(t.access_token().secret().clone()),
-            access_expires_at: now + t.expires_in().map_or(3600, |d| d.as_secs() as i64),
+            format: cache::FORMAT,
+            owner: self.owner.clone(),
+            flow: flow.as_str().into(),
             refresh_token: refresh.or_else(|| old.refresh_token.clone()),
             refresh_issued_at: if rotated { now } else { old.refresh_issued_at },
-            scope: granted.unwrap_or_else(|| self.scopes()),
-            flow: flow.as_str().into(),
+            signed_in_for: old.signed_in_for.clone(),
             needs_login: None,
+            access,
         };
         self.cache.store(&tokens).map_err(AuthError::Local)?;
-        popline_metrics::record_token_expiry(&self.mailbox, tokens.access_expires_at);
+        self.record_expiry(&tokens);
         popline_metrics::record_needs_login(&self.mailbox, false);
         Ok(Secret::new(t.access_token().secret().clone()))
+    }
+
+    /// The first service's access token expiry (0: none) in metrics.
+    fn record_expiry(&self, tokens: &Tokens) {
+        let expires = tokens
+            .access_for(&self.scopes())
+            .map_or(0, |a| a.expires_at);
+        popline_metrics::record_token_expiry(&self.mailbox, expires);
     }
 
     /// Put the cached tokens' state in metrics, asking nothing of the
@@ -314,62 +446,84 @@ impl TokenManager {
     /// or no token yet with a delegated flow) and when the access token
     /// expires (0: none cached). An unreadable cache is left to the poll.
     pub fn record_metrics(&self) {
-        let Ok(tokens) = self.cache.load() else {
+        let Ok(loaded) = self.load() else {
             return;
         };
+        let tokens = &loaded.tokens;
         let no_grant = self.cfg.flow != Flow::ClientCredentials
             && tokens.refresh_token.is_none()
-            && tokens.access_token.is_none();
+            && !tokens.has_access();
         popline_metrics::record_needs_login(
             &self.mailbox,
             tokens.needs_login.is_some() || no_grant,
         );
-        let expires = tokens
-            .access_token
-            .as_ref()
-            .map_or(0, |_| tokens.access_expires_at);
-        popline_metrics::record_token_expiry(&self.mailbox, expires);
+        self.record_expiry(tokens);
     }
 
-    /// A valid access token: cached, refreshed, or (app-only) acquired.
-    /// Concurrent callers for one account trigger one refresh.
-    pub async fn access_token(&self) -> Result<Secret, AuthError> {
-        let _guard = self.lock.lock().await;
-        let tokens = self.cache.load().map_err(AuthError::Local)?;
+    /// The cached token for `scopes` if it is still good (not within
+    /// `refresh_margin` of expiry, no keepalive refresh due).
+    fn cached(&self, tokens: &Tokens, scopes: &ScopeSet) -> Option<Secret> {
         let now = popline_core::clock::unix_now();
         let margin = self.cfg.refresh_margin.as_secs() as i64;
         let keepalive_due = tokens.refresh_token.is_some()
             && now - tokens.refresh_issued_at >= self.cfg.refresh_keepalive.as_secs() as i64;
-        if let Some(at) = &tokens.access_token
-            && tokens.access_expires_at - margin > now
-            && !keepalive_due
-        {
-            popline_metrics::record_token_expiry(&self.mailbox, tokens.access_expires_at);
-            return Ok(Secret::new(at.clone()));
-        }
-        self.renew(&tokens).await
+        let access = tokens.access_for(scopes)?;
+        (access.expires_at - margin > now && !keepalive_due)
+            .then(|| Secret::new(access.token.clone()))
     }
 
-    /// Forget the cached access token (e.g. the server rejected it) and get
-    /// a new one.
-    pub async fn renew_access_token(&self) -> Result<Secret, AuthError> {
+    /// A valid access token for `scopes`: cached, refreshed, or (app-only)
+    /// acquired. Concurrent callers for one account, whatever their scopes,
+    /// refresh one after the other, each with the refresh token the one
+    /// before stored.
+    pub async fn access_token(&self, scopes: &ScopeSet) -> Result<Secret, AuthError> {
         let _guard = self.lock.lock().await;
-        let tokens = self.cache.load().map_err(AuthError::Local)?;
-        self.renew(&tokens).await
+        let loaded = self.load()?;
+        if let Some(token) = self.cached(&loaded.tokens, scopes) {
+            if loaded.migrated {
+                // Rewritten as format 2 under the file lock, from a fresh
+                // read: never over a refresh token another process rotated.
+                let _file = self.cache.lock().await.map_err(AuthError::Local)?;
+                let again = self.load()?;
+                if again.migrated {
+                    self.cache.store(&again.tokens).map_err(AuthError::Local)?;
+                }
+            }
+            self.record_expiry(&loaded.tokens);
+            return Ok(token);
+        }
+        // Another popline process may be refreshing: wait for it, then
+        // read what it stored.
+        let _file = self.cache.lock().await.map_err(AuthError::Local)?;
+        let loaded = self.load()?;
+        if let Some(token) = self.cached(&loaded.tokens, scopes) {
+            return Ok(token);
+        }
+        self.renew(&loaded, scopes).await
     }
 
-    async fn renew(&self, tokens: &Tokens) -> Result<Secret, AuthError> {
+    /// Forget the cached access token for `scopes` (e.g. the server
+    /// rejected it) and get a new one.
+    pub async fn renew_access_token(&self, scopes: &ScopeSet) -> Result<Secret, AuthError> {
+        let _guard = self.lock.lock().await;
+        let _file = self.cache.lock().await.map_err(AuthError::Local)?;
+        let loaded = self.load()?;
+        self.renew(&loaded, scopes).await
+    }
+
+    async fn renew(&self, loaded: &Loaded, scopes: &ScopeSet) -> Result<Secret, AuthError> {
+        let tokens = &loaded.tokens;
         let client = self.client(None)?;
         let http = self.transport();
         if self.cfg.flow == Flow::ClientCredentials {
             let request = client
                 .exchange_client_credentials()
-                .add_scopes(self.scope_list());
+                .add_scopes(Self::scope_list(scopes));
             let t = with_assertion!(request, self.certificate.is_some())
                 .request_async(&http)
                 .await
                 .map_err(|e| http.failure(e))?;
-            return self.save(tokens, &t, Flow::ClientCredentials);
+            return self.save(tokens, &t, Flow::ClientCredentials, scopes);
         }
         let Some(rt) = &tokens.refresh_token else {
             popline_metrics::record_needs_login(&self.mailbox, true);
@@ -377,44 +531,63 @@ impl TokenManager {
                 // Dead grant: asking again would only repeat the refusal.
                 return Err(AuthError::NeedsLogin(why.clone()));
             }
-            return Err(AuthError::NeedsLogin(format!(
-                "no token yet; run `popline auth login {}{}`",
+            let login = format!(
+                "popline auth login {}{}",
                 self.mailbox,
                 if self.cfg.flow == Flow::DeviceCode {
                     " --device"
                 } else {
                     ""
                 }
-            )));
+            );
+            return Err(AuthError::NeedsLogin(match &loaded.foreign {
+                Some(why) => format!("{why}; run `{login}`"),
+                None => format!("no token yet; run `{login}`"),
+            }));
         };
-        tracing::debug!(mailbox = %self.mailbox, "refreshing the access token");
+        tracing::debug!(account = %self.mailbox, scopes = %scopes, "refreshing the access token");
         let refresh_token = RefreshToken::new(rt.clone());
         let request = client
             .exchange_refresh_token(&refresh_token)
-            .add_scopes(self.scope_list());
+            .add_scopes(Self::scope_list(scopes));
         let refreshed = with_assertion!(request, self.certificate.is_some())
             .request_async(&http)
             .await
             .map_err(|e| http.failure(e));
         match refreshed {
-            Ok(t) => self.save(tokens, &t, self.cfg.flow),
+            Ok(t) => self.save(tokens, &t, self.cfg.flow, scopes),
             Err(AuthError::NeedsLogin(why)) => {
                 // The refresh token is dead (expired, revoked): forget it
                 // and remember why, so later polls report this without
                 // asking the identity platform again.
                 let dead = Tokens {
-                    access_token: None,
+                    access: Default::default(),
                     refresh_token: None,
                     needs_login: Some(why.clone()),
                     ..tokens.clone()
                 };
                 self.cache.store(&dead).map_err(AuthError::Local)?;
                 popline_metrics::record_needs_login(&self.mailbox, true);
-                tracing::warn!(mailbox = %self.mailbox, "the refresh token was refused; the mailbox waits for `popline auth login`: {why}");
+                tracing::warn!(account = %self.mailbox, "the refresh token was refused; the account waits for `popline auth login`: {why}");
                 Err(AuthError::NeedsLogin(why))
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Store a sign-in's tokens: a new grant for every service, replacing
+    /// whatever the file held.
+    async fn signed_in(&self, t: &BasicTokenResponse, flow: Flow) -> Result<(), AuthError> {
+        let _guard = self.lock.lock().await;
+        let _file = self.cache.lock().await.map_err(AuthError::Local)?;
+        let scopes = self.sign_in_scopes();
+        let fresh = Tokens {
+            owner: self.owner.clone(),
+            signed_in_for: scopes.request(),
+            ..Tokens::default()
+        };
+        self.save(&fresh, t, flow, &scopes)?;
+        Ok(())
     }
 
     /// Device authorization grant: prints the code, polls until done.
@@ -428,7 +601,7 @@ impl TokenManager {
             ))
         })?;
         let details: DeviceAuthorizationResponse<DeviceMessage> = request
-            .add_scopes(self.scope_list())
+            .add_scopes(Self::scope_list(&self.sign_in_scopes()))
             .request_async(&http)
             .await
             .map_err(|e| http.failure(e))?;
@@ -465,8 +638,7 @@ impl TokenManager {
             }
             Err(e) => return Err(http.failure(e)),
         };
-        self.save(&Tokens::default(), &t, Flow::DeviceCode)?;
-        Ok(())
+        self.signed_in(&t, Flow::DeviceCode).await
     }
 
     /// Authorization code with PKCE: prints (and on a desktop opens) the
@@ -487,7 +659,7 @@ impl TokenManager {
                     self.mailbox
                 ))
             })?
-            .add_scopes(self.scope_list())
+            .add_scopes(Self::scope_list(&self.sign_in_scopes()))
             .set_pkce_challenge(challenge)
             .add_extra_param("response_mode", "query");
         if let Some(h) = &self.cfg.login_hint {
@@ -525,13 +697,12 @@ impl TokenManager {
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(verifier)
             // Microsoft takes the scopes again at the token endpoint.
-            .add_extra_param("scope", self.scopes());
+            .add_extra_param("scope", self.sign_in_scopes().request());
         let t = with_assertion!(request, self.certificate.is_some())
             .request_async(&http)
             .await
             .map_err(|e| http.failure(e))?;
-        self.save(&Tokens::default(), &t, Flow::AuthorizationCode)?;
-        Ok(())
+        self.signed_in(&t, Flow::AuthorizationCode).await
     }
 
     /// `popline auth status` lines: flow, scopes, expiry, refresh age, claims.
@@ -549,39 +720,72 @@ impl TokenManager {
                 assertion::date(cert.not_after),
             ));
         }
-        let tokens = match self.cache.load() {
+        let services: Vec<(String, ScopeSet)> = {
+            let services = self.services.lock().expect("services lock");
+            services
+                .iter()
+                .map(|s| (s.name.clone(), s.scopes.clone()))
+                .collect()
+        };
+        if services.len() > 1 {
+            let others: Vec<&str> = services[1..].iter().map(|(n, _)| n.as_str()).collect();
+            out.push(("shared with".into(), others.join(", ")));
+        }
+        let loaded = match self.load() {
             Ok(t) => t,
             Err(e) => {
-                out.push(("state".into(), format!("unreadable cache: {e:#}")));
+                out.push(("state".into(), format!("unreadable cache: {e}")));
                 return out;
             }
         };
+        let tokens = &loaded.tokens;
         let now = popline_core::clock::unix_now();
-        match &tokens.access_token {
-            None => out.push((
-                "state".into(),
-                match &tokens.needs_login {
-                    Some(why) => format!("needs-login: {why}"),
-                    None => "needs-login (no token yet)".into(),
+        let state = match (&tokens.needs_login, &loaded.foreign) {
+            (Some(why), _) => Some(format!("needs-login: {why}")),
+            (None, Some(why)) => Some(format!("needs-login: {why}")),
+            (None, None) if tokens.refresh_token.is_none() && !tokens.has_access() => {
+                Some("needs-login (no token yet)".into())
+            }
+            _ => None,
+        };
+        if let Some(state) = state {
+            out.push(("state".into(), state));
+        }
+        for (i, (name, scopes)) in services.iter().enumerate() {
+            let suffix = if i == 0 {
+                String::new()
+            } else {
+                format!(" ({name})")
+            };
+            let Some(access) = tokens.access_for(scopes) else {
+                if i > 0 || tokens.refresh_token.is_some() {
+                    out.push((
+                        format!("access token{suffix}"),
+                        "none cached (the next use gets one)".into(),
+                    ));
+                }
+                continue;
+            };
+            let left = access.expires_at - now;
+            out.push((
+                format!("access token{suffix}"),
+                if left > 0 {
+                    format!("valid for {left} s")
+                } else {
+                    format!("expired {} s ago", -left)
                 },
-            )),
-            Some(at) => {
-                let left = tokens.access_expires_at - now;
-                out.push((
-                    "access token".into(),
-                    if left > 0 {
-                        format!("valid for {left} s")
-                    } else {
-                        format!("expired {} s ago", -left)
-                    },
-                ));
-                out.push(("scopes".into(), tokens.scope.clone()));
-                for (k, v) in claims(at) {
+            ));
+            out.push((format!("scopes{suffix}"), access.scope.clone()));
+            if i == 0 {
+                for (k, v) in claims(&access.token) {
                     out.push((format!("claim {k}"), v));
                 }
             }
         }
         if tokens.refresh_token.is_some() {
+            if !tokens.signed_in_for.is_empty() {
+                out.push(("signed in for".into(), tokens.signed_in_for.clone()));
+            }
             out.push((
                 "refresh token age".into(),
                 format!("{} days", (now - tokens.refresh_issued_at) / 86_400),

@@ -614,6 +614,49 @@ async fn revoked_and_expired_tokens_get_the_error_challenge() {
     }
 }
 
+/// A sign-in for POP and SMTP gives one refresh token that each rotation
+/// carries on: redeemed for POP, its successor is still good for SMTP (and
+/// the other way round), each access token for what was asked.
+#[tokio::test]
+async fn one_sign_in_refreshes_for_pop_and_smtp_in_turn() {
+    let idp = Idp::start(idp_options()).unwrap();
+    let smtp_scope = "https://outlook.office.com/SMTP.Send";
+    let both = format!("{POP_DELEGATED_SCOPE} {smtp_scope} offline_access");
+    let first = code_flow(&idp, &both).await;
+    let scp = |json: &Value| {
+        let at = json["access_token"].as_str().unwrap();
+        idp.tokens().active_claims(at).unwrap()["scp"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(scp(&first), "POP.AccessAsUser.All SMTP.Send");
+    let mut rt = first["refresh_token"].as_str().unwrap().to_owned();
+    for (scope, want) in [
+        (POP_DELEGATED_SCOPE, "POP.AccessAsUser.All"),
+        (smtp_scope, "SMTP.Send"),
+        (smtp_scope, "SMTP.Send"),
+        (POP_DELEGATED_SCOPE, "POP.AccessAsUser.All"),
+    ] {
+        let r = post(
+            &idp.token_url(),
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", DESKTOP),
+                ("refresh_token", &rt),
+                ("scope", &format!("{scope} offline_access")),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 200, "{scope}: {}", r.body);
+        let json = r.json();
+        assert_eq!(scp(&json), want);
+        let next = json["refresh_token"].as_str().unwrap().to_owned();
+        assert_ne!(next, rt);
+        rt = next;
+    }
+}
+
 #[tokio::test]
 async fn refresh_tokens_rotate() {
     let idp = Idp::start(idp_options().access_token_lifetime(Duration::from_secs(2))).unwrap();

@@ -1,5 +1,7 @@
 //! `popline auth login MAILBOX [--device]` and `popline auth status`; a
-//! notices server signs in as `notices.NAME` (the SMTP.Send scope).
+//! notices server signs in as `notices.NAME` (the SMTP.Send scope). A
+//! sign-in serves every mailbox and notice server sharing the account and
+//! asks for all their scopes at once.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -7,7 +9,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use popline_config::Config;
-use popline_oauth::{Accounts, Flow};
+use popline_ingest::logins::Logins;
+use popline_oauth::{Flow, Tokens};
 
 #[derive(Debug, Subcommand)]
 pub enum AuthCommand {
@@ -32,16 +35,7 @@ pub enum AuthCommand {
 
 pub async fn run(config_path: &Path, cmd: AuthCommand) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
-    let mut accounts = Accounts::default();
-    let mut manager = |name: &str| -> anyhow::Result<Option<_>> {
-        let mb = &config.mailboxes[name];
-        let Some(o) = &mb.oauth else { return Ok(None) };
-        let default_cache = config.default_token_cache(name);
-        Ok(Some((
-            o.flow,
-            accounts.get(name, o, &config.base_dir, default_cache)?,
-        )))
-    };
+    let logins = Logins::new(&config)?;
     match cmd {
         AuthCommand::Login {
             mailbox,
@@ -50,11 +44,13 @@ pub async fn run(config_path: &Path, cmd: AuthCommand) -> anyhow::Result<ExitCod
             wait,
         } => {
             let server = mailbox.strip_prefix("notices.");
-            let found = match server {
-                Some(s) => match popline_ingest::notices::token_manager(&config, s)? {
-                    Some(m) => Some((m.flow(), std::sync::Arc::new(m))),
-                    None if config.notices.contains_key(s) => None,
-                    None => anyhow::bail!(
+            let known = match server {
+                Some(s) => config.notices.contains_key(s),
+                None => config.mailboxes.contains_key(&mailbox),
+            };
+            if !known {
+                match server {
+                    Some(s) => anyhow::bail!(
                         "no [notices.{s}] in the configuration; defined: [{}]",
                         config
                             .notices
@@ -63,37 +59,46 @@ pub async fn run(config_path: &Path, cmd: AuthCommand) -> anyhow::Result<ExitCod
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
-                },
-                None if config.mailboxes.contains_key(&mailbox) => manager(&mailbox)?,
-                None => {
-                    let names: Vec<&str> = config.mailboxes.keys().map(String::as_str).collect();
-                    anyhow::bail!(
-                        "no mailbox named {mailbox:?}; configured: [{}] (a notices server: notices.NAME)",
-                        names.join(", ")
-                    );
+                    None => {
+                        let names: Vec<&str> =
+                            config.mailboxes.keys().map(String::as_str).collect();
+                        anyhow::bail!(
+                            "no mailbox named {mailbox:?}; configured: [{}] (a notices server: notices.NAME)",
+                            names.join(", ")
+                        );
+                    }
                 }
-            };
-            let Some((flow, m)) = found else {
+            }
+            let Some(tokens) = logins.get(&mailbox) else {
                 anyhow::bail!("{mailbox} uses a password, not OAuth; nothing to log in");
             };
-            match (flow, device) {
+            let m = &tokens.manager;
+            let services = m.services();
+            let what = if services.len() > 1 {
+                format!("{} (one sign-in for {})", mailbox, services.join(" and "))
+            } else {
+                mailbox.clone()
+            };
+            match (m.flow(), device) {
                 (Flow::ClientCredentials, _) => {
-                    m.access_token().await?;
+                    tokens.access_token().await?;
                     println!(
-                        "{mailbox}: app-only token acquired (client credentials need no sign-in)"
+                        "{what}: app-only token acquired (client credentials need no sign-in)"
                     );
                 }
                 (Flow::DeviceCode, _) | (_, true) => {
                     m.login_device().await?;
                     println!(
-                        "{mailbox}: signed in; tokens saved to {}",
+                        "{what}: signed in for {}; tokens saved to {}",
+                        m.sign_in_scopes(),
                         m.cache_path().display()
                     );
                 }
                 (Flow::AuthorizationCode, false) => {
                     m.login_code(!no_browser, wait).await?;
                     println!(
-                        "{mailbox}: signed in; tokens saved to {}",
+                        "{what}: signed in for {}; tokens saved to {}",
+                        m.sign_in_scopes(),
                         m.cache_path().display()
                     );
                 }
@@ -101,19 +106,33 @@ pub async fn run(config_path: &Path, cmd: AuthCommand) -> anyhow::Result<ExitCod
             Ok(ExitCode::SUCCESS)
         }
         AuthCommand::Status => {
-            let names: Vec<String> = config.mailboxes.keys().cloned().collect();
-            for name in names {
+            for name in config.mailboxes.keys() {
                 println!("{name}:");
-                match manager(&name)? {
+                match logins.mailboxes.get(name) {
                     None => println!("  auth                 password"),
-                    Some((_, m)) => {
-                        for (k, v) in m.status() {
-                            println!("  {k:<20} {v}");
-                        }
-                    }
+                    Some(t) => print_status(name, t),
                 }
+            }
+            for name in config.notices.keys() {
+                let Some(t) = logins.notices.get(name) else {
+                    continue;
+                };
+                println!("notices.{name}:");
+                print_status(&format!("notices.{name}"), t);
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `service`'s account: its own lines, or which service it shares them with.
+fn print_status(service: &str, t: &Tokens) {
+    let owner = &t.manager.services()[0];
+    if owner != service {
+        println!("  {:<20} {owner} (see there)", "shares the sign-in of");
+        return;
+    }
+    for (k, v) in t.manager.status() {
+        println!("  {k:<20} {v}");
     }
 }

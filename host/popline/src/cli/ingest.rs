@@ -336,7 +336,7 @@ pub async fn check(config_path: &Path, args: CheckArgs) -> anyhow::Result<ExitCo
         }
     }
     // The notice servers after the mailboxes: log in, send nothing.
-    let submitters = popline_ingest::notices::submitters(&config)
+    let submitters = popline_ingest::notices::submitters(&config, &all.logins)
         .context("setting up the [notices.NAME] servers")?;
     for (j, s) in submitters.iter().enumerate() {
         let at = all.pipelines.len() + j;

@@ -83,7 +83,8 @@ async fn send(
     config: &Config,
     state: std::sync::Arc<dyn popline_state::StateBackend>,
 ) -> anyhow::Result<ExitCode> {
-    let deliverer = popline_ingest::notices::deliverer(config, state)?;
+    let logins = popline_ingest::logins::Logins::new(config)?;
+    let deliverer = popline_ingest::notices::deliverer(config, state, &logins)?;
     let d = deliverer.deliver_due().await?;
     println!(
         "notices: sent {}, to retry {}, failed {}",

@@ -11,7 +11,6 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use popline_config::Config;
-use popline_oauth::Accounts;
 use popline_state::deadletter::DeadLetters;
 use popline_state::{LeaseInfo, MailboxStatus, NoticeCounts, Oversized};
 
@@ -42,21 +41,11 @@ pub async fn run(config_path: &Path, args: StatusArgs) -> anyhow::Result<ExitCod
     let config = Config::load(config_path)?;
     let state = popline_ingest::state::open(&config).await?;
     let dead = DeadLetters::new(config.path(&config.state.dead_letter_dir)).list()?;
-    let mut accounts = Accounts::default();
+    let logins = popline_ingest::logins::Logins::new(&config)?;
     let mut mailboxes = Vec::new();
     for (name, mb) in &config.mailboxes {
         let status = state.status(name).await?;
-        let oauth = match &mb.oauth {
-            None => None,
-            Some(o) => {
-                let default_cache = config.default_token_cache(name);
-                Some(
-                    accounts
-                        .get(name, o, &config.base_dir, default_cache)?
-                        .status(),
-                )
-            }
-        };
+        let oauth = logins.mailboxes.get(name).map(|t| t.manager.status());
         let token = match &oauth {
             None => "password".to_string(),
             Some(lines) => lines

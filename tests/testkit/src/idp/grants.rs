@@ -238,17 +238,22 @@ impl Shared {
         if confidential == Some(false) && !matches!(auth, ClientAuth::Public) {
             return fail(700025, &[]);
         }
+        let mut consent = None;
         let grant = match grant_type {
             "client_credentials" => {
                 app_only_scope(req)?;
                 None
             }
             "authorization_code" => Some(self.redeem_code(st, req, app)?),
-            "refresh_token" => Some(self.refresh(st, req, app)?),
+            "refresh_token" => {
+                let (grant, consented) = self.refresh(st, req, app)?;
+                consent = Some(consented);
+                Some(grant)
+            }
             DEVICE_CODE_GRANT => Some(self.poll_device(st, req, app)?),
             other => return fail(70003, &[("grant_type", other)]),
         };
-        Ok(self.issue(st, app, auth, grant.as_ref()))
+        Ok(self.issue(st, app, auth, grant.as_ref(), consent.as_ref()))
     }
 
     /// The app registered as `client_id` (AADSTS700016 otherwise).
@@ -336,7 +341,17 @@ impl Shared {
         })
     }
 
-    fn refresh(&self, st: &mut State, req: &Req, app: &AppRec) -> Result<Grant, OAuthError> {
+    /// Redeems a refresh token: the grant the access token is for (the
+    /// requested scopes, which must have been consented), and the consent
+    /// the rotated refresh token carries on: all of the original's, as at
+    /// Microsoft, where a refresh token signed in for POP and SMTP can be
+    /// redeemed for either, one resource per request.
+    fn refresh(
+        &self,
+        st: &mut State,
+        req: &Req,
+        app: &AppRec,
+    ) -> Result<(Grant, Grant), OAuthError> {
         let token = req.required("refresh_token")?;
         let rec = st.refresh.get_mut(token).ok_or(aadsts(9002313, &[]))?;
         issued_to(&rec.grant.client_id, app, "refresh token")?;
@@ -352,6 +367,7 @@ impl Shared {
             }
             RefreshState::Expired => return fail(700082, &[("issued", &iso(rec.issued))]),
         }
+        let consent = rec.grant.clone();
         let mut grant = rec.grant.clone();
         if let Some(scope) = req.form("scope") {
             let requested = parse_scopes(scope)?;
@@ -370,7 +386,7 @@ impl Shared {
             grant.scopes.openid = requested.openid;
         }
         rec.state = RefreshState::Rotated;
-        Ok(grant)
+        Ok((grant, consent))
     }
 }
 

@@ -49,6 +49,7 @@ impl Shared {
         app: &AppRec,
         auth: ClientAuth,
         grant: Option<&Grant>,
+        consent: Option<&Grant>,
     ) -> Reply {
         let secs = lifetime_secs(st.access_lifetime);
         let scope = grant.map(|g| {
@@ -62,7 +63,9 @@ impl Shared {
             expires_in: secs,
             ext_expires_in: secs,
             access_token: self.mint_access(st, app, auth, grant),
-            refresh_token: grant.filter(|g| g.scopes.offline).map(|g| {
+            // The refresh token carries the consent (a refresh's original
+            // grant), the access token only what was asked for.
+            refresh_token: consent.or(grant).filter(|g| g.scopes.offline).map(|g| {
                 let token = format!("1.A{}", random_b64(520));
                 let rec = RefreshRec {
                     grant: g.clone(),
