@@ -1221,6 +1221,17 @@ def bounce(kind):
                    ("Message-ID", "<E1tAbCd-0001xY-9z@mail.example.net>")] + extra
         body = encode_body(human + "\n------ This is a copy of the message, including all the headers. ------\n\n" + original, "us-ascii", "7bit")
         return machine_message(headers, "Content-Type: text/plain; charset=us-ascii", body)
+    elif kind == "null-from":
+        # A mail-filter appliance's own notice: multipart/mixed, no report
+        # type, no MAILER-DAEMON name, only `From: <>` gives it away.
+        boundary = "gw-notice-20260303"
+        headers = [("MIME-Version", "1.0"), ("From", "<>"), ("To", MAILBOX),
+                   ("Subject", "Delivery Status"), ("Date", rfc2822(NOTIFIED + timedelta(minutes=4))),
+                   ("Message-ID", "<gw-notice-20260303@gw.example.org>")]
+        human = f"    --- These recipients could not be reached ---\n\n<{rcpt}>   (mailbox unavailable)\n"
+        parts = [part("text/plain", human, "us-ascii", "7bit"), part("text/rfc822-headers", original, None, "7bit")]
+        return machine_message(headers, f'Content-Type: multipart/mixed;\r\n\tboundary="{boundary}"',
+                               multipart(boundary, parts))
     elif kind == "qmail":
         # No report structure at all: only the sender gives it away.
         sender = (None, "postmaster@mail.example.com")
@@ -1290,6 +1301,24 @@ def loop(kind):
     else:
         raise ValueError(kind)
     return machine_message(headers, "Content-Type: text/plain; charset=utf-8", encode_body("See below.\n", "utf-8", "7bit"))
+
+
+def no_sender(kind):
+    # Mail that names no author address: a From with only a name, an empty
+    # From, none at all. The text would be a reply, but there is nobody to
+    # attribute it to.
+    headers = [("MIME-Version", "1.0"), ("To", MAILBOX),
+               ("Subject", "Re: [Lumen beta] PDF export crashes on large projects [FB-1042]"),
+               ("Date", rfc2822(NOTIFIED + timedelta(hours=2))), ("Message-ID", f"<{kind}-7@relay.example.net>"),
+               ("In-Reply-To", "<feedback-1042@notify.beta.example.com>")]
+    if kind == "name-only":
+        headers.insert(1, ("From", "Lumen tester"))
+    elif kind == "empty-from":
+        headers.insert(1, ("From", ""))
+    elif kind != "no-from":
+        raise ValueError(kind)
+    text = "Still crashes with build 412, same project as before.\n"
+    return machine_message(headers, "Content-Type: text/plain; charset=utf-8", encode_body(text, "utf-8", "7bit"))
 
 
 def no_match(kind):
@@ -1513,7 +1542,7 @@ def machine_cases():
     for kind in ["x-autoreply", "x-autorespond", "precedence", "auto-submitted-no-subject-hint"]:
         out.append(("auto-reply", kind, oof_case(kind, "en", kind), "auto-reply"))
     out.append(("auto-reply", "read-receipt", read_receipt(), "auto-reply"))
-    for kind in ["postfix", "exchange", "gmail", "exim", "qmail"]:
+    for kind in ["postfix", "exchange", "gmail", "exim", "qmail", "null-from"]:
         out.append(("bounce", kind, bounce(kind), "bounce"))
     for kind in ["newsletter", "list-reply", "junk", "list-id-only"]:
         out.append(("bulk", kind, bulk(kind), "bulk"))
@@ -1521,6 +1550,8 @@ def machine_cases():
         out.append(("loop", kind, loop(kind), "loop"))
     for kind in ["new-thread", "other-thread"]:
         out.append(("no-match", kind, no_match(kind), "no-match"))
+    for kind in ["no-from", "name-only", "empty-from"]:
+        out.append(("no-sender", kind, no_sender(kind), "no-sender"))
     return out
 
 

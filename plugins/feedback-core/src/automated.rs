@@ -79,8 +79,19 @@ fn bounce_reason(email: &Email) -> Option<String> {
                 .then(|| name.trim().to_owned())
         })
     };
-    let sender = parsed.or_else(raw)?;
-    Some(SkipCategory::Bounce.reason(format!("sent by {} with the null address", sender.trim())))
+    if let Some(sender) = parsed.or_else(raw) {
+        return Some(
+            SkipCategory::Bounce.reason(format!("sent by {} with the null address", sender.trim())),
+        );
+    }
+    // `From: <>` with no name at all: the null reverse-path written as the
+    // author, which only delivery systems do (mail-filter appliances and
+    // gateways that send their own notices).
+    let null_from = email.headers.iter().any(|h| {
+        h.name.trim().eq_ignore_ascii_case("From")
+            && h.value.trim().trim_start_matches("\"\"").trim() == "<>"
+    });
+    null_from.then(|| SkipCategory::Bounce.reason("From: <> (the null sender)"))
 }
 
 fn auto_reply_reason(email: &Email) -> Option<String> {
@@ -149,7 +160,7 @@ fn header_detail(name: &str, value: &str) -> String {
 }
 
 /// Header values can be long (Content-Type boundaries); a reason stays readable.
-fn shorten(value: &str) -> String {
+pub(crate) fn shorten(value: &str) -> String {
     const MAX: usize = 120;
     match value.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}...", &value[..cut]),
@@ -380,6 +391,23 @@ mod tests {
             "Content-Type",
             "multipart/mixed; boundary=x"
         ));
+    }
+
+    #[test]
+    fn the_null_sender_as_author_is_a_bounce() {
+        // A gateway's own delivery notice, multipart/mixed, `From: <>`.
+        for value in ["<>", " <> ", "\"\" <>"] {
+            let email = with_header("From", value);
+            assert_eq!(
+                reason(&email).as_deref(),
+                Some("bounce: From: <> (the null sender)"),
+                "{value:?}"
+            );
+        }
+        // A name with no address at all is not a bounce (the mapper skips it
+        // as `no-sender`), and neither is a real address in angle brackets.
+        assert!(reason_is_none("From", "Whomever"));
+        assert!(reason_is_none("From", "<dana@example.org>"));
     }
 
     fn reason_is_none(name: &str, value: &str) -> bool {

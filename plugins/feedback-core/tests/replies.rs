@@ -507,7 +507,7 @@ fn localized_replies_are_trimmed() {
 }
 
 #[test]
-fn author_falls_back_to_reply_to_and_errors_without_either() {
+fn author_falls_back_to_reply_to_and_skips_without_either() {
     let email = Email {
         from: vec![],
         reply_to: vec![Address::new("dana@example.org")],
@@ -522,9 +522,35 @@ fn author_falls_back_to_reply_to_and_errors_without_either() {
         ..gmail_reply()
     };
     assert_eq!(
-        map_email(&email, &context(), &Config::default()),
-        Err("message has no From address".to_owned())
+        skip_reason(map_email(&email, &context(), &Config::default()).unwrap()),
+        "no-sender: no From field, and no Reply-To address"
     );
+
+    // A From field with a name and no address (truncated or hand-made mail),
+    // or an empty one: skipped with the field in the reason, never an error
+    // (an error would dead-letter the message).
+    for (value, reason) in [
+        (
+            "Whomever",
+            "no-sender: no address in From \"Whomever\", nor in Reply-To",
+        ),
+        (
+            "",
+            "no-sender: the From field is empty, and there is no Reply-To address",
+        ),
+    ] {
+        let email = Email {
+            from: vec![],
+            reply_to: vec![],
+            headers: vec![Header::new("From", value)],
+            ..gmail_reply()
+        };
+        assert_eq!(
+            skip_reason(map_email(&email, &context(), &Config::default()).unwrap()),
+            reason,
+            "{value:?}"
+        );
+    }
 }
 
 #[test]
