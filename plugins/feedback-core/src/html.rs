@@ -207,9 +207,14 @@ fn container_mark(tag: &Tag) -> Option<Mark> {
         "divRplyFwdMsg", // Outlook web and mobile: the reply header block
         "stopSpelling",  // Older Outlook web / Hotmail separator
     ];
-    // Proton's quoted original, Outlook's old header class, Zimbra's rule
-    // above the original (`<hr id="zwchr">`).
-    const CUT_CLASSES: [&str; 2] = ["protonmail_quote", "OutlookMessageHeader"];
+    // Proton's quoted original, Outlook's old header class, Mail.ru's
+    // collapsed original; Zimbra's rule above the original (`<hr
+    // id="zwchr">`) is an id.
+    const CUT_CLASSES: [&str; 3] = [
+        "protonmail_quote",
+        "OutlookMessageHeader",
+        "mail-quote-collapse",
+    ];
     if ELIDED_CLASSES.iter().any(|c| tag.has_class(c))
         || ELIDED_MORE_CLASSES.iter().any(|c| tag.has_class(c))
         || ELIDED_IDS.iter().any(|i| tag.id_is(i))

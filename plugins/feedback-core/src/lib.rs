@@ -40,7 +40,7 @@ pub use popline_plugin::{
 /// Signed reply tokens (the `popline-reply-token` crate).
 pub use popline_reply_token as token;
 pub use popline_reply_token::{format_rfc3339, parse_rfc3339};
-pub use quote::{Reply, split_forward, split_html_reply, split_reply};
+pub use quote::{Reply, split_forward, split_html_forward, split_html_reply, split_reply};
 pub use types::{MatchMethod, SkipCategory};
 
 /// Maps one email to feedback or a skip.
@@ -109,9 +109,12 @@ pub fn map_email(email: &Email, ctx: &Context, config: &Config) -> Result<Outcom
             .subject
             .as_deref()
             .is_some_and(quote::is_forward_subject)
-        && let Some(text) = email.text_body.as_deref().filter(|t| !t.trim().is_empty())
     {
-        reply = quote::split_forward(text);
+        if let Some(text) = email.text_body.as_deref().filter(|t| !t.trim().is_empty()) {
+            reply = quote::split_forward(text);
+        } else if let Some(html) = email.html_body.as_deref() {
+            reply = quote::split_html_forward(html);
+        }
     }
     // The record carries the host's decoding problems, so a garbled body
     // is flagged where people read it.

@@ -50,10 +50,27 @@ pub fn split_forward(text: &str) -> Reply {
 
 /// Converts an HTML reply to text and splits it.
 pub fn split_html_reply(html: &str) -> Reply {
+    split_html(html, false)
+}
+
+/// [`split_forward`] for an HTML-only message: a client's reply container
+/// (Outlook's header block) with nothing of the tester's own above it starts
+/// the forwarded text too.
+pub fn split_html_forward(html: &str) -> Reply {
+    split_html(html, true)
+}
+
+fn split_html(html: &str, forward: bool) -> Reply {
     let converted = html::convert(html);
     let lines: Vec<&str> = converted.iter().map(|(text, _)| text.as_str()).collect();
     let marks: Vec<Mark> = converted.iter().map(|&(_, mark)| mark).collect();
-    split(&lines, &marks, false)
+    split(&lines, &marks, forward)
+}
+
+/// A quoted line without its first level of `>`.
+fn unquoted(line: &str) -> &str {
+    let t = line.trim_start();
+    t.strip_prefix('>').unwrap_or(t).trim()
 }
 
 fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
@@ -65,6 +82,19 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
     while i < lines.len() {
         match marks[i] {
             Mark::Cut => {
+                // A client's reply container: in a forward, what it holds
+                // is the forwarded message (Outlook's header block).
+                if forward {
+                    forward_cut = Some(i);
+                }
+                removed[i..].fill(true);
+                break;
+            }
+            // Gmail puts a forward's separator and header fields in the
+            // container of its reply header; the forwarded text follows,
+            // outside it.
+            Mark::Elide if is_forward_separator(lines[i].trim()) => {
+                forward_cut = Some(i);
                 removed[i..].fill(true);
                 break;
             }
@@ -76,6 +106,14 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
             Mark::Text => {}
         }
         if is_quoted(lines[i]) || continues_quote(lines, i) {
+            // Apple Mail quotes a forward whole, its separator too: if the
+            // tester adds nothing, the forwarded text is the body.
+            if forward_cut.is_none()
+                && is_forward_separator(unquoted(lines[i]))
+                && (0..i).all(|j| removed[j] || is_blank(lines[j]))
+            {
+                forward_cut = Some(i);
+            }
             removed[i] = true;
             i += 1;
             continue;
@@ -1558,6 +1596,43 @@ mod tests {
                 "Outlook, quoted again",
                 "<div>Works on 412.</div><div id=\"x_appendonsend\"></div><hr>\
                  <div id=\"x_divRplyFwdMsg\"><b>From:</b> Beta</div><div>Try 412</div>",
+            ),
+            (
+                "Mail.ru (header above a collapsed blockquote)",
+                "<div>Works on 412.</div><div>&nbsp;</div><div>&nbsp;</div>\
+                 <div>Вторник, 3 марта 2026, 10:02 +03:00 от Beta &lt;b@x.org&gt;:<br></div>\
+                 <div class=\"mail-quote-collapse\"><blockquote style=\"border-left:1px solid #0857A6; \
+                 margin:10px; padding:0 0 0 10px;\"><div id=\"\"><div class=\"js-helper js-readmsg-msg\">\
+                 <div>Try 412</div></div></div></blockquote></div>",
+            ),
+            (
+                "Mail.ru (collapsed original, no blockquote)",
+                "<div>Works on 412.</div><div class=\"mail-quote-collapse\">\
+                 <div>Вторник, 3 марта 2026, 10:02 +03:00 от Beta &lt;b@x.org&gt;:</div>\
+                 <div>Try 412</div></div>",
+            ),
+            (
+                "Mail.ru mobile footer",
+                "<div>Works on 412.</div><div><br></div><div>--<br>Отправлено из мобильной Почты Mail.ru</div>\
+                 <div><br></div><div>Вторник, 3 марта 2026, 10:02 +03:00 от Beta &lt;b@x.org&gt;:</div>\
+                 <blockquote style=\"border-left:1px solid #0857A6\"><div>Try 412</div></blockquote>",
+            ),
+            (
+                "Mail.ru (collapsed original with an unrecognised header)",
+                "<div>Works on 412.</div><div class=\"mail-quote-collapse\">\
+                 <div>Вторник, 3 марта 2026 от Beta</div><div>Try 412</div></div>",
+            ),
+            (
+                "Yandex",
+                "<div>Works on 412.</div><div>&nbsp;</div><div>&nbsp;</div>\
+                 <div>03.03.2026, 10:02, \"Beta\" &lt;b@x.org&gt;:</div>\
+                 <blockquote><div>Try 412</div></blockquote>",
+            ),
+            (
+                "Yandex with a signature",
+                "<div>Works on 412.</div><div>&nbsp;</div><div>-- <br>Анна Петрова</div><div>&nbsp;</div>\
+                 <div>&nbsp;</div><div>03.03.2026, 10:02, \"Beta\" &lt;b@x.org&gt;:</div>\
+                 <blockquote><div>Try 412</div></blockquote>",
             ),
             (
                 "Windows Mail",
