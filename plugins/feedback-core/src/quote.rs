@@ -1726,6 +1726,84 @@ mod tests {
         assert_eq!(split(text).1, None);
     }
 
+    /// Outlook's localized header blocks and "Original Message" separators
+    /// in the languages added after the first eleven.
+    #[test]
+    fn outlook_blocks_and_separators_in_more_languages() {
+        for block in [
+            "От: Lumen Beta\nОтправлено: вторник, 3 марта 2026 г. 10:02\nКому: Dana\nТема: Export",
+            "Від: Lumen Beta\nНадіслано: вівторок, 3 березня 2026 р. 10:02\nКому: Dana\nТема: Export",
+            "Od: Lumen Beta\nOdesláno: úterý 3. března 2026 10:02\nKomu: Dana\nPředmět: Export",
+            "Od: Lumen Beta\nOdoslané: utorok 3. marca 2026 10:02\nKomu: Dana\nPredmet: Export",
+            "Fra: Lumen Beta\nSendt: 3. marts 2026 10:02\nTil: Dana\nEmne: Export",
+            "Fra: Lumen Beta\nDato: tirsdag 3. mars 2026 kl. 10:02\nTil: Dana\nEmne: Export",
+            "Lähettäjä: Lumen Beta\nLähetetty: tiistai 3. maaliskuuta 2026 10.02\nVastaanottaja: Dana\nAihe: Export",
+            "Kimden: Lumen Beta\nGönderildi: 3 Mart 2026 Salı 10:02\nKime: Dana\nKonu: Export",
+            "Από: Lumen Beta\nΣτάλθηκε: Τρίτη, 3 Μαρτίου 2026 10:02 πμ\nΠρος: Dana\nΘέμα: Export",
+            "Feladó: Lumen Beta\nElküldve: 2026. március 3., kedd 10:02\nCímzett: Dana\nTárgy: Export",
+            "De la: Lumen Beta\nTrimis: marți, 3 martie 2026 10:02\nCătre: Dana\nSubiect: Export",
+            "보낸 사람: Lumen Beta\n보낸 날짜: 2026년 3월 3일 화요일 오전 10:02\n받는 사람: Dana\n제목: Export",
+            "מאת: Lumen Beta\nנשלח: יום שלישי 3 מרץ 2026 10:02\nאל: Dana\nנושא: Export",
+            "من: Lumen Beta\nتاريخ الإرسال: الثلاثاء، 3 مارس 2026 10:02 ص\nإلى: Dana\nالموضوع: Export",
+            "Từ: Lumen Beta\nĐã gửi: Thứ Ba, ngày 3 tháng 3 năm 2026 10:02\nĐến: Dana\nChủ đề: Export",
+            "Dari: Lumen Beta\nDikirim: Selasa, 03 Maret 2026 10.02\nKepada: Dana\nPerihal: Export",
+            "Šalje: Lumen Beta\nPoslano: utorak, 3. ožujka 2026. 10:02\nPrima: Dana\nPredmet: Export",
+            "-----Исходное сообщение-----",
+            "-----Вихідне повідомлення-----",
+            "-----Původní zpráva-----",
+            "-----Pôvodná správa-----",
+            "-----Oprindelig meddelelse-----",
+            "-----Opprinnelig melding-----",
+            "-----Alkuperäinen viesti-----",
+            "-----Özgün İleti-----",
+            "-----Αρχικό μήνυμα-----",
+            "-----Eredeti üzenet-----",
+            "-----Mesaj original-----",
+            "-----원본 메시지-----",
+            "-----הודעה מקורית-----",
+            "-----الرسالة الأصلية-----",
+            "-----Thư gốc-----",
+            "-----Pesan Asli-----",
+            "-----Izvorna poruka-----",
+        ] {
+            let text = format!("Still broken.\n\n{block}\n\nOriginal text\n");
+            let (body, elided) = split(&text);
+            assert_eq!(body, "Still broken.", "{block}");
+            assert!(elided.unwrap().ends_with("Original text"), "{block}");
+        }
+    }
+
+    /// The reply headers of the webmails the issue names, each over a quote
+    /// and over the unquoted original.
+    #[test]
+    fn reply_headers_of_webmails() {
+        for header in [
+            // Mail.ru: weekday and date, `от` (from), no verb.
+            "Вторник, 3 марта 2026, 10:02 +03:00 от Lumen Beta Team <beta@notify.example.com>:",
+            // Yahoo and AOL's new editor.
+            "On Tuesday, March 3, 2026, 10:02 AM, Lumen Beta Team <beta@notify.example.com> wrote:",
+            "On Tuesday, March 3, 2026, 10:02:14 AM GMT+1, Lumen Beta Team <beta@notify.example.com> wrote:",
+            // 163 / 126 and QQ's short form.
+            "在 2026-03-03 10:02:14，\"Lumen Beta Team\" <beta@notify.example.com> 写道：",
+            // Outlook.com in Dutch and Spanish webmail, Fastmail.
+            "Op di 3 mrt 2026 om 10:02 schreef Lumen Beta Team <beta@notify.example.com>:",
+            "On Tue, 3 Mar 2026, at 10:02, Lumen Beta Team wrote:",
+        ] {
+            let text = format!("Done.\n\n{header}\n\n> quoted\n");
+            assert_eq!(split(&text).0, "Done.", "{header}");
+            let text = format!("Done.\n\n{header}\n\nThe original, unquoted.\n");
+            assert_eq!(split(&text).0, "Done.", "{header}");
+        }
+        // AOL and Naver: the "Original Message" block with their own fields.
+        for block in [
+            "-----Original Message-----\nFrom: Lumen Beta <b@x.org>\nTo: dana@example.org\nSent: Tue, Mar 3, 2026 10:02 am\nSubject: Export",
+            "-----Original Message-----\nFrom: \"Lumen Beta\"<b@x.org>\nTo: <dana@example.org>;\nCc:\nSent: 2026-03-03 (화) 10:02:14 (GMT+09:00)\nSubject: Export",
+        ] {
+            let text = format!("Still broken.\n\n{block}\n\nOriginal text\n");
+            assert_eq!(split(&text).0, "Still broken.", "{block}");
+        }
+    }
+
     #[test]
     fn forward_subjects() {
         for subject in [
