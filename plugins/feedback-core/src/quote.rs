@@ -144,7 +144,7 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
         }
         // Any other line naming an address and ending in a colon right above
         // a quote introduces it (mutt's `* Name <addr> [date]:`...).
-        if names_and_introduces(lines[i]) && introduces_quote(1) {
+        if (names_and_introduces(lines[i]) || is_short_header(lines[i])) && introduces_quote(1) {
             removed[i] = true;
             i += 1;
             continue;
@@ -424,6 +424,15 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
+/// A short rule left at the end of the tester's text, above what was cut:
+/// `---` or `___` (three or four strokes; longer ones are
+/// [`is_separator_line`]).
+fn is_short_rule(line: &str) -> bool {
+    let line = line.trim();
+    (3..=4).contains(&line.len())
+        && (line.chars().all(|c| c == '-') || line.chars().all(|c| c == '_'))
+}
+
 /// A line drawn as a separator: five or more dashes, underscores, equals
 /// signs, asterisks, tildes or box-drawing strokes and nothing else.
 fn is_separator_line(line: &str) -> bool {
@@ -469,7 +478,21 @@ fn attribution_len(lines: &[&str], i: usize) -> Option<usize> {
     let wrapped_half = first.contains(|c: char| c.is_ascii_digit())
         && !first.ends_with(['.', '!', '?', ':', '。', '！', '？', '：'])
         && (starts_like_header(first) || !is_attribution(second) || starts_inside_address(second));
-    (wrapped_half && is_attribution(&format!("{first} {second}"))).then_some(2)
+    if wrapped_half && is_attribution(&format!("{first} {second}")) {
+        return Some(2);
+    }
+    // Hard-wrapped over three lines: `On …, Name` / `<addr>` / `wrote:`. Only
+    // a header that starts like one, with its date on the first line and
+    // its colon on the last.
+    let third = lines.get(i + 2)?.trim();
+    let short = |l: &str| !l.is_empty() && !is_quoted(l) && l.chars().count() <= 80;
+    (wrapped_half
+        && starts_like_header(first)
+        && short(second)
+        && short(third)
+        && ends_with_colon(third)
+        && is_attribution(&format!("{first} {second} {third}")))
+    .then_some(3)
 }
 
 /// Whether `line` starts in the middle of an address: no `<` or space
@@ -655,6 +678,22 @@ fn is_numeric_date_start(line: &str) -> bool {
         && parts.iter().all(|p| p.len() <= 4)
         && parts.iter().any(|p| p.len() == 4 || p.len() == 2)
         && (parts[0].len() == 4 || parts[2].len() >= 2)
+}
+
+/// `Dana wrote:`, `Jörg Hoffmann schrieb:`: a short line ending in a header
+/// verb and a colon, with no date or address (old clients, list archives).
+/// Only right above a quote is it taken for a header.
+fn is_short_header(line: &str) -> bool {
+    let line = line.trim();
+    if !ends_with_colon(line) || line.chars().count() > 80 {
+        return false;
+    }
+    let lower = lowercase(line.trim_end_matches([':', '：']).trim_end());
+    VERBS.iter().any(|v| {
+        lower
+            .strip_suffix(v)
+            .is_some_and(|before| before.ends_with(' ') && !before.trim().is_empty())
+    })
 }
 
 /// A line that could introduce a quote in any client's format: it names an
@@ -1054,16 +1093,22 @@ fn is_mobile_footer(line: &str) -> bool {
         || lower.starts_with("从我的")
 }
 
-/// Drops mobile footers and separator lines (`-----`, `_____`) at the end of
-/// each block of kept lines: a run of several footers goes too.
+/// Drops mobile footers and separator lines (`-----`, `_____`, and a short
+/// `---` above removed text) at the end of each block of kept lines: a run
+/// of several footers goes too.
 fn remove_mobile_footers(lines: &[&str], removed: &mut [bool]) {
     let mut end = lines.len();
     while end > 0 {
         // The block of kept lines ending at `end`.
         let start = (0..end).rev().find(|&j| removed[j]).map_or(0, |j| j + 1);
         let mut last = end;
+        // A short `---` only above what was removed.
+        let above_removed = end < lines.len();
         while let Some(j) = (start..last).rev().find(|&j| !is_blank(lines[j])) {
-            if !is_mobile_footer(lines[j]) && !is_separator_line(lines[j]) {
+            if !is_mobile_footer(lines[j])
+                && !is_separator_line(lines[j])
+                && !(above_removed && is_short_rule(lines[j]))
+            {
                 break;
             }
             removed[j] = true;
@@ -1802,6 +1847,52 @@ mod tests {
             let text = format!("Still broken.\n\n{block}\n\nOriginal text\n");
             assert_eq!(split(&text).0, "Still broken.", "{block}");
         }
+    }
+
+    #[test]
+    fn header_hard_wrapped_over_three_lines() {
+        let text = "Works.\n\nOn Tuesday, March 3, 2026 10:02 AM, Lumen Beta Team\n\
+                    <beta@notify.example.com>\nwrote:\n\n> Could you try 412?\n";
+        assert_eq!(split(text).0, "Works.");
+        let text = "Klappt.\n\nAm Dienstag, 3. März 2026 um 10:02 Uhr schrieb\nLumen Beta Team\n\
+                    <beta@notify.example.com>:\n\nDas Original, ohne Zitatzeichen.\n";
+        assert_eq!(split(text).0, "Klappt.");
+        // Three lines of the tester's own that happen to end in a colon are
+        // not joined into a header.
+        let text = "On Monday 3 March I ran the export\nagain and this is what\nthe log said:\n\nerror 7\n";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn short_header_right_above_a_quote() {
+        for header in [
+            "Dana wrote:",
+            "Jörg Hoffmann schrieb:",
+            "Amélie a écrit :",
+            "Jan Novák napsal(a):",
+        ] {
+            let text = format!("Works now.\n\n{header}\n> Could you try 412?\n");
+            let (body, elided) = split(&text);
+            assert_eq!(body, "Works now.", "{header}");
+            assert!(elided.unwrap().starts_with(header), "{header}");
+        }
+        // Not above a quote, it is the tester's text.
+        let text = "Dana wrote:\nthe export is fine now.\n";
+        assert_eq!(split(text).1, None);
+        // Nor a bare verb.
+        assert!(!is_short_header("wrote:"));
+    }
+
+    #[test]
+    fn short_rule_above_removed_text() {
+        let text =
+            "Works.\n\n---\nOn Tue, 3 Mar 2026 at 10:02, Lumen Beta Team wrote:\n\nThe original.\n";
+        assert_eq!(split(text).0, "Works.");
+        let text = "Works.\n\n___\n\n> q\n";
+        assert_eq!(split(text).0, "Works.");
+        // In the text, or at its very end, it stays.
+        assert_eq!(split("Steps:\n---\nOpen the file.\n").1, None);
+        assert_eq!(split("Works.\n---\n").0, "Works.\n---");
     }
 
     #[test]
