@@ -258,6 +258,10 @@ enum About {
     Var(String),
 }
 
+/// What an assertion form's match says, and about what (`None`: read from
+/// the expression after the value).
+type Meaning = fn(&regex::Captures) -> (Says, Option<About>);
+
 struct Assertion {
     at: usize,
     says: Says,
@@ -426,7 +430,7 @@ fn labels_from_test_code(
             || expr.contains(".reply"))
         .then_some(About::Reply)
     };
-    let forms: [(&str, fn(&regex::Captures) -> (Says, Option<About>)); 7] = [
+    let forms: [(&str, Meaning); 7] = [
         // `assert_equal "…", reply.fragments[0].to_s`, `test.equal(X, …)`.
         (
             r"(?:test\.equal|assertEqual|assert_equal|test\.strictEqual)\s*\(?\s*",

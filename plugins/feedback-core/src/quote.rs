@@ -1105,10 +1105,10 @@ fn remove_mobile_footers(lines: &[&str], removed: &mut [bool]) {
         // A short `---` only above what was removed.
         let above_removed = end < lines.len();
         while let Some(j) = (start..last).rev().find(|&j| !is_blank(lines[j])) {
-            if !is_mobile_footer(lines[j])
-                && !is_separator_line(lines[j])
-                && !(above_removed && is_short_rule(lines[j]))
-            {
+            let leftover = is_mobile_footer(lines[j])
+                || is_separator_line(lines[j])
+                || (above_removed && is_short_rule(lines[j]));
+            if !leftover {
                 break;
             }
             removed[j] = true;
