@@ -67,6 +67,17 @@ fn split_html(html: &str, forward: bool) -> Reply {
     split(&lines, &marks, forward)
 }
 
+/// GroupWise's reply header, `>>> Name <addr> 3/3/2026 10:02 >>>`: framed
+/// in `>>>`, with an address or a time inside.
+fn is_groupwise_header(line: &str) -> bool {
+    let line = line.trim();
+    line.len() > 6
+        && line.len() <= 300
+        && line.starts_with(">>>")
+        && line.ends_with(">>>")
+        && (line.contains('@') || has_time_of_day(line))
+}
+
 /// A quoted line without its first level of `>`.
 fn unquoted(line: &str) -> &str {
     let t = line.trim_start();
@@ -104,6 +115,11 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
                 continue;
             }
             Mark::Text => {}
+        }
+        // GroupWise's header: the original follows unquoted.
+        if is_groupwise_header(lines[i]) {
+            removed[i..].fill(true);
+            break;
         }
         if is_quoted(lines[i]) || continues_quote(lines, i) {
             // Apple Mail quotes a forward whole, its separator too: if the
@@ -911,6 +927,7 @@ const SENT_LABELS: &[&str] = &[
     "enviado el",
     "enviado",
     "enviada",
+    "enviadas",
     "fecha",
     "inviato",
     "data",
@@ -1893,6 +1910,21 @@ mod tests {
         // In the text, or at its very end, it stays.
         assert_eq!(split("Steps:\n---\nOpen the file.\n").1, None);
         assert_eq!(split("Works.\n---\n").0, "Works.\n---");
+    }
+
+    #[test]
+    fn groupwise_header_and_more_webmail_labels() {
+        let text = "Works.\n\n>>> Lumen Beta Team <beta@notify.example.com> 03/03/2026 10:02 >>>\nThe original.\n";
+        let (body, elided) = split(text);
+        assert_eq!(body, "Works.");
+        assert!(elided.unwrap().ends_with("The original."));
+        // A nested quote that happens to start with `>>>` is just a quote.
+        let text = "Works.\n\n>>> deeply quoted line\n\nMy answer.\n";
+        assert_eq!(split(text).0, "Works.\n\nMy answer.");
+        // Zimbra in Portuguese: `Enviadas:`.
+        let text = "Works.\n\nDe: \"Lumen Beta\" <b@x.org>\nPara: dana@example.org\n\
+                    Enviadas: Terça-feira, 3 de Março de 2026 10:02:14\nAssunto: Export\n\nThe original.\n";
+        assert_eq!(split(text).0, "Works.");
     }
 
     #[test]
