@@ -202,10 +202,11 @@ fn container_mark(tag: &Tag) -> Option<Mark> {
     const ELIDED_MORE_CLASSES: [&str; 1] = [
         "protonmail_signature_block", // Proton: signature and "Sent with Proton Mail"
     ];
-    const CUT_IDS: [&str; 3] = [
-        "appendonsend",  // Outlook: everything after is the original
-        "divRplyFwdMsg", // Outlook web and mobile: the reply header block
-        "stopSpelling",  // Older Outlook web / Hotmail separator
+    const CUT_IDS: [&str; 4] = [
+        "appendonsend",                            // Outlook: everything after is the original
+        "divRplyFwdMsg",                           // Outlook web and mobile: the reply header block
+        "stopSpelling",                            // Older Outlook web / Hotmail separator
+        "mail-editor-reference-message-container", // Outlook for Mac: the original
     ];
     // Proton's quoted original, Outlook's old header class, Mail.ru's
     // collapsed original; Zimbra's rule above the original (`<hr

@@ -1685,6 +1685,12 @@ mod tests {
                  <div>Вторник, 3 марта 2026 от Beta</div><div>Try 412</div></div>",
             ),
             (
+                "Outlook for Mac",
+                "<div>Works on 412.</div><div><br></div><div id=\"mail-editor-reference-message-container\">\
+                 <div style=\"border-top:1pt solid #B5C4DF\"><b>From: </b>Beta &lt;b@x.org&gt;<br>\
+                 <b>Date: </b>Tuesday, 3 March 2026 at 10:02<br><b>Subject: </b>Export</div><div>Try 412</div></div>",
+            ),
+            (
                 "Yandex",
                 "<div>Works on 412.</div><div>&nbsp;</div><div>&nbsp;</div>\
                  <div>03.03.2026, 10:02, \"Beta\" &lt;b@x.org&gt;:</div>\
