@@ -535,6 +535,7 @@ const OPENERS: &[&str] = &[
 const VERBS: &[&str] = &[
     "wrote",
     "schrieb",
+    "geschrieben",
     "a écrit",
     "escribió",
     "escribio",
@@ -753,6 +754,18 @@ fn cut_start(lines: &[&str], i: usize) -> Option<usize> {
     if line == "--" || is_original_message(line) || is_forward_header(line) {
         return Some(i);
     }
+    // "Original Message" without its dashes (a client that drew them as a
+    // rule), right above the header fields.
+    if is_bare_separator(line) {
+        let next = (i + 1..lines.len()).find(|&j| !is_blank(lines[j]));
+        if next.is_some_and(|j| {
+            field_label(lines[j]).is_some_and(|l| {
+                FROM_LABELS.contains(&l.as_str()) || SENT_LABELS.contains(&l.as_str())
+            })
+        }) {
+            return Some(i);
+        }
+    }
     if is_outlook_header(lines, i) {
         // Outlook puts a line of underscores above the block.
         let above = (0..i).rev().find(|&j| !is_blank(lines[j]));
@@ -843,6 +856,12 @@ const SEPARATOR_PHRASES: &[&str] = &[
     "proslijeđena poruka",
 ];
 
+/// "Original Message" or a translation alone on its line, without dashes.
+fn is_bare_separator(line: &str) -> bool {
+    line.chars().count() <= 40
+        && SEPARATOR_PHRASES.contains(&lowercase(line.trim().trim_end_matches(':')).as_str())
+}
+
 /// `-----Original Message-----` or a translation, with any number of dashes
 /// and spaces around it.
 fn is_original_message(line: &str) -> bool {
@@ -890,7 +909,9 @@ fn is_forward_header(line: &str) -> bool {
 /// Outlook's header labels in the supported languages, lowercase.
 const FROM_LABELS: &[&str] = &[
     "from",
+    "sent by",
     "von",
+    "gesendet von",
     "de",
     "da",
     "van",
@@ -1030,7 +1051,12 @@ fn is_outlook_header(lines: &[&str], i: usize) -> bool {
     if !(from || sent) {
         return false;
     }
-    let block = &lines[i + 1..lines.len().min(i + 5)];
+    // The next four lines, or a longer run of header fields (`Reply-To:`,
+    // `Cc:`, `Bcc:`… between From and Subject), up to eight.
+    let run = (i + 1..lines.len().min(i + 9))
+        .find(|&j| field_label(lines[j]).is_none())
+        .unwrap_or(lines.len().min(i + 9));
+    let block = &lines[i + 1..lines.len().min(i + 5).max(run)];
     let subject_below = block.iter().any(|l| has(l, SUBJECT_LABELS));
     if from {
         return subject_below && block.iter().any(|l| has(l, SENT_LABELS));
@@ -1325,8 +1351,11 @@ mod tests {
     fn bold_outlook_fields_and_far_subject() {
         let text = "Ok.\n*From:* Beta\n*Sent:* Tue\n*To:* Dana\n*Cc:* QA\n*Subject:* Hi\n";
         assert_eq!(split(text).0, "Ok.");
-        // Subject too far down: not a header block.
-        let text = "Ok.\nFrom: Beta\nSent: Tue\nTo: Dana\nCc: QA\nBcc: x\nSubject: Hi\n";
+        // Subject too far down, past lines that are not fields: not a header
+        // block. (A longer unbroken run of fields is one:
+        // `more_header_blocks_and_verbs`.)
+        let text =
+            "Ok.\nFrom: Beta\nSent: Tue\nwe met at noon\nand talked\nabout it\nSubject: Hi\n";
         assert_eq!(split(text).1, None);
     }
 
@@ -1931,6 +1960,34 @@ mod tests {
         let text = "Works.\n\nDe: \"Lumen Beta\" <b@x.org>\nPara: dana@example.org\n\
                     Enviadas: Terça-feira, 3 de Março de 2026 10:02:14\nAssunto: Export\n\nThe original.\n";
         assert_eq!(split(text).0, "Works.");
+    }
+
+    #[test]
+    fn more_header_blocks_and_verbs() {
+        for block in [
+            // A long block: Reply-To and Cc between From and Subject.
+            "From: Lumen Beta <b@x.org>\nReply-To: Lumen <b@x.org>\nDate: Tuesday, March 3, 2026 at 10:02 AM\n\
+             To: Dana <d@x.org>\nCc: Team <t@x.org>\nSubject: Re: Export",
+            // Lotus Notes: `Gesendet von:` / `Sent by:`.
+            "Gesendet von: Lumen Beta\nAn: Dana\nDatum: 03.03.2026 10:02\nBetreff: Export",
+            "Sent by: Lumen Beta\nTo: Dana\nDate: 03/03/2026 10:02 AM\nSubject: Export",
+            // "Original Message" without its dashes, above the fields.
+            "Ursprüngliche Nachricht\nVon: Lumen\nGesendet: Dienstag\nBetreff: Export",
+            "Original Message\n\nFrom: Lumen\nSent: Tuesday\nSubject: Export",
+            // GMX / Web.de: `… hat am … geschrieben:`.
+            "Lumen Beta <b@x.org> hat am 3. März 2026 um 10:02 geschrieben:",
+        ] {
+            for below in ["> quoted", "The original, unquoted."] {
+                let text = format!("Works.\n\n{block}\n\n{below}\n");
+                assert_eq!(split(&text).0, "Works.", "{block}");
+            }
+        }
+        // The phrase in the tester's text is theirs.
+        let text = "Original message:\nthe export failed.\nFrom now on it works.\n";
+        assert_eq!(split(text).1, None);
+        // Fields far apart with prose between are not a block.
+        let text = "From: the start it failed.\nWe tried again.\nThen more.\nAnd more.\nDate: today\nSubject: export\n";
+        assert_eq!(split(text).1, None);
     }
 
     #[test]
