@@ -40,7 +40,7 @@
 //! popline's documented semantics win where a source labels differently:
 //! mobile footers ("Sent from my iPhone"...) and a `-- ` signature are
 //! removed from the expected text before comparing; a dash sign-off
-//! (`-Dana`) that the plain-text fixture has right under the labelled text,
+//! (`-Dana`, `-- Dana`) that the plain-text fixture has right under the labelled text,
 //! which the github parser and its ports count as a signature, is added to
 //! it (popline keeps the tester's sign-off; only `-- ` starts a signature);
 //! and a containment constraint asking for a quoted line or the reply header
@@ -842,9 +842,12 @@ fn normalize(text: &str) -> String {
     lines[start..end].join("\n")
 }
 
-/// A dash sign-off on a line of its own: `-Dana`, `- Dana Whitfield`.
+/// A dash sign-off on a line of its own: `-Dana`, `- Dana Whitfield`,
+/// `--Dana`, `-- Dana` (a name after the dashes: not the bare `-- ` that
+/// starts a signature).
 fn is_dash_signoff(line: &str) -> bool {
-    let Some(name) = line.trim().strip_prefix('-') else {
+    let line = line.trim();
+    let Some(name) = line.strip_prefix("--").or_else(|| line.strip_prefix('-')) else {
         return false;
     };
     let name = name.trim_start();
@@ -1288,4 +1291,99 @@ async fn quality_external() {
     if !bad_input.is_empty() {
         println!("bad input:\n{bad_input}");
     }
+}
+
+/// The scorer's readers on test code written here (not taken from any
+/// source): each assertion form it understands, once.
+#[test]
+fn the_scorer_reads_the_expectation_forms() {
+    let ruby = r#"
+  def test_top
+    reply = email(:top_post)
+    assert_equal [false, true, true], reply.fragments.map { |f| f.hidden? }
+    assert_equal "Works now.\n", reply.fragments[0].to_s
+  end
+
+  def test_inline
+    reply = email(:inline_one)
+    assert_equal [false, false, true], reply.fragments.map { |f| f.hidden? }
+    assert_equal [true, false, false], reply.fragments.map { |f| f.quoted? }
+    assert_match(/^On [^\:]+\:/, reply.fragments[0].to_s)
+    assert_match "my answer", reply.fragments[1].to_s
+  end
+
+  def test_prefix
+    reply = email(:prefixed)
+    assert_match(/^Thanks\.\n\nIt/, reply.fragments[0].to_s)
+  end
+
+  def test_single
+    reply = email :whole_thing
+    assert_equal 1, reply.fragments.size
+  end
+
+  def test_parse_reply
+    body = File.read EMAIL_FIXTURE_PATH.join("plain_reply.txt").to_s
+    assert_equal "Just this", EmailReplyParser.parse_reply(body)
+  end
+"#;
+    let mut labels = BTreeMap::new();
+    let mut whole = Vec::new();
+    labels_from_test_code(ruby, &mut labels, &mut whole);
+    assert_eq!(labels["top_post"].exact.as_deref(), Some("Works now.\n"));
+    // Fragment 0 is a quote header there: only the visible fragment 1 counts.
+    assert_eq!(labels["inline_one"].include, ["my answer"]);
+    assert!(labels["inline_one"].exact.is_none());
+    assert_eq!(labels["prefixed"].prefix, ["Thanks.\n\nIt"]);
+    assert_eq!(whole, ["whole_thing"]);
+    assert_eq!(labels["plain_reply"].exact.as_deref(), Some("Just this"));
+
+    let python = r#"
+    def test_one(self):
+        message = self.get_email('walked')
+        self.assertEqual([False, True, False], [f.hidden for f in message.fragments])
+        self.assertTrue("kept" in message.fragments[0].content)
+        self.assertTrue("hidden bit" in message.fragments[1].content)
+
+    def test_two(self):
+        with open('test/emails/outlook_top.txt') as f:
+            self.assertEqual("Top text", EmailReplyParser.parse_reply(f.read()))
+
+    def test_three(self):
+        message = self.get_email('no_footer')
+        self.assertTrue("Sent from my phone" not in message.reply)
+"#;
+    let mut labels = BTreeMap::new();
+    labels_from_test_code(python, &mut labels, &mut Vec::new());
+    assert_eq!(labels["walked"].include, ["kept"]);
+    assert_eq!(labels["outlook_top"].exact.as_deref(), Some("Top text"));
+    assert_eq!(labels["no_footer"].exclude, ["Sent from my phone"]);
+
+    // A dash sign-off right under the labelled text is popline's to keep.
+    let fixture = "Works now.\n\n-Dana\n\nOn Tue, Beta wrote:\n> q\n";
+    assert_eq!(
+        by_popline_rules("Works now.\n", Some(fixture)),
+        "Works now.\n\n-Dana"
+    );
+    assert_eq!(
+        by_popline_rules("Works now.", Some("Works now.\n\n-- Dana\n")),
+        "Works now.\n\n-- Dana"
+    );
+    // Not a bare signature delimiter, nor a line of prose.
+    assert_eq!(
+        by_popline_rules("Works now.", Some("Works now.\n\n-- \nDana\n")),
+        "Works now."
+    );
+    assert_eq!(
+        by_popline_rules(
+            "Works now.",
+            Some("Works now.\n\n- see the log, it has more\n")
+        ),
+        "Works now."
+    );
+    assert_eq!(regex_literal(r"/^On [^\:]+\:/"), None);
+    assert_eq!(
+        regex_literal(r"/a\.b/, x"),
+        Some(("a.b".to_owned(), false, 6))
+    );
 }
