@@ -35,7 +35,7 @@ pub struct Reply {
 
 /// Splits a plain-text reply.
 pub fn split_reply(text: &str) -> Reply {
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = without_bom(text).lines().collect();
     split(&lines, &vec![Mark::Text; lines.len()], false)
 }
 
@@ -44,8 +44,13 @@ pub fn split_reply(text: &str) -> Reply {
 /// tester's own above it (Outlook's `-----Original Message-----` and
 /// `From:`/`Sent:` block are used for forwards too) starts the forwarded text.
 pub fn split_forward(text: &str) -> Reply {
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = without_bom(text).lines().collect();
     split(&lines, &vec![Mark::Text; lines.len()], true)
+}
+
+/// A byte order mark a client left at the start of the text is no content.
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 /// Converts an HTML reply to text and splits it.
@@ -2021,6 +2026,14 @@ mod tests {
         // Further down it is the tester's text.
         let text = "Hi,\n\nCaution: the export overwrites files.\n";
         assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn a_byte_order_mark_at_the_start_is_dropped() {
+        assert_eq!(
+            split("\u{feff}Works now.\n\nOn Tue, 3 Mar 2026, Beta <b@x.org> wrote:\n> q\n").0,
+            "Works now."
+        );
     }
 
     #[test]
