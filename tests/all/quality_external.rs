@@ -858,7 +858,8 @@ fn is_dash_signoff(line: &str) -> bool {
             .all(|c| c.is_alphabetic() || matches!(c, ' ' | '.' | '\'' | '-'))
 }
 
-/// The expected text under popline's documented rules: no `-- ` signature,
+/// The expected text under popline's documented rules: no `-- ` signature
+/// (nor its iOS form, an em dash),
 /// no trailing mobile footers, and the tester's dash sign-off kept. A source
 /// that counts a `-Dana` line right under the text as a signature hides it;
 /// popline keeps a sign-off (only `-- ` starts a signature), so when the
@@ -909,7 +910,10 @@ fn with_signoff(text: &str, fixture: Option<&str>) -> String {
 fn without_signature_and_footers(expected: &str) -> String {
     let text = normalize(expected);
     let mut lines: Vec<&str> = text.lines().collect();
-    if let Some(sig) = lines.iter().position(|l| l.trim_end() == "--") {
+    if let Some(sig) = lines
+        .iter()
+        .position(|l| matches!(l.trim_end(), "--" | "\u{2014}"))
+    {
         lines.truncate(sig);
     }
     loop {

@@ -756,7 +756,8 @@ fn contains_word(text: &str, word: &str) -> bool {
 /// a signature: `i`, or earlier to include an Outlook separator line.
 fn cut_start(lines: &[&str], i: usize) -> Option<usize> {
     let line = lines[i].trim();
-    if line == "--" || is_original_message(line) || is_forward_header(line) {
+    // `-- `, or the em dash iOS turns it into as it is typed.
+    if line == "--" || line == "\u{2014}" || is_original_message(line) || is_forward_header(line) {
         return Some(i);
     }
     // "Original Message" without its dashes (a client that drew them as a
@@ -2026,6 +2027,15 @@ mod tests {
         // Further down it is the tester's text.
         let text = "Hi,\n\nCaution: the export overwrites files.\n";
         assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn signature_delimiter_typed_on_ios() {
+        let (body, elided) = split("Works now.\n\n\u{2014} \nDana Whitfield\nQA, Example Org\n");
+        assert_eq!(body, "Works now.");
+        assert!(elided.unwrap().ends_with("QA, Example Org"));
+        // An em dash inside a line is punctuation.
+        assert_eq!(split("Works \u{2014} mostly.\nDana\n").1, None);
     }
 
     #[test]
