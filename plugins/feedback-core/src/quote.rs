@@ -789,6 +789,7 @@ fn cut_start(lines: &[&str], i: usize) -> Option<usize> {
 /// ---------" say in the supported languages, lowercase.
 const SEPARATOR_PHRASES: &[&str] = &[
     "original message",
+    "original",
     "forwarded message",
     "ursprüngliche nachricht",
     "originalnachricht",
@@ -864,8 +865,11 @@ const SEPARATOR_PHRASES: &[&str] = &[
 
 /// "Original Message" or a translation alone on its line, without dashes.
 fn is_bare_separator(line: &str) -> bool {
+    let phrase = lowercase(line.trim().trim_end_matches(':'));
+    // A lone "Original" is a word, not a separator, without its dashes.
     line.chars().count() <= 40
-        && SEPARATOR_PHRASES.contains(&lowercase(line.trim().trim_end_matches(':')).as_str())
+        && phrase != "original"
+        && SEPARATOR_PHRASES.contains(&phrase.as_str())
 }
 
 /// `-----Original Message-----` or a translation, with any number of dashes
@@ -1816,6 +1820,8 @@ mod tests {
             "---------- Původní e-mail ----------\nOd: Lumen Beta <b@x.org>\nKomu: dana@example.org\nDatum: 3. 3. 2026 10:02:14\nPředmět: Export",
             // QQ.
             "------------------ 原始邮件 ------------------\n发件人: \"Lumen Beta\"<b@x.org>;\n发送时间: 2026年3月3日(星期二) 上午10:02\n主题: Export",
+            // QQ Mail and Foxmail in English.
+            "------------------ Original ------------------\nFrom: \"Lumen Beta\"<b@x.org>;\nDate: Tue, Mar 3, 2026 10:02 AM\nTo: \"Dana\"<d@x.org>;\nSubject: Export",
             // Turkish Outlook, dotted capital I in the separator.
             "---------- İletilen ileti ----------\nKimden: Lumen Beta <b@x.org>\nKonu: Export",
         ] {
