@@ -756,6 +756,9 @@ fn contains_word(text: &str, word: &str) -> bool {
 /// a signature: `i`, or earlier to include an Outlook separator line.
 fn cut_start(lines: &[&str], i: usize) -> Option<usize> {
     let line = lines[i].trim();
+    if is_reply_above_marker(line) {
+        return Some(i);
+    }
     // `-- `, or the em dash iOS turns it into as it is typed.
     if line == "--" || line == "\u{2014}" || is_original_message(line) || is_forward_header(line) {
         return Some(i);
@@ -862,6 +865,54 @@ const SEPARATOR_PHRASES: &[&str] = &[
     "izvorna poruka",
     "proslijeđena poruka",
 ];
+
+/// What helpdesk and notification mail puts above its text so replies can
+/// be cut there ("## Please reply above this line ##"), as those systems
+/// write it (compared as written: this runs on every line of the tester's,
+/// and `str::contains` needs no lowercase copy).
+const REPLY_ABOVE_MARKERS: &[&str] = &[
+    "above this line",
+    "Above This Line",
+    "ABOVE THIS LINE",
+    "oberhalb dieser Zeile",
+    "au-dessus de cette ligne",
+    "por encima de esta línea",
+    "sopra questa riga",
+    "boven deze regel",
+];
+
+/// A line holding such a marker, decorated (`##`, `--`, `==`...) or asking
+/// for a reply: "the error shows above this line of the log" is prose.
+fn is_reply_above_marker(line: &str) -> bool {
+    const REPLY_WORDS: &[&str] = &[
+        "reply",
+        "Reply",
+        "REPLY",
+        "write",
+        "Write",
+        "antworten",
+        "Antworten",
+        "répondre",
+        "Répondre",
+        "responda",
+        "Responda",
+        "rispondi",
+        "Rispondi",
+        "antwoord",
+        "Antwoord",
+    ];
+    let line = line.trim();
+    if line.len() > 200 {
+        return false;
+    }
+    // Decorated lines are few: every marker is tried. Other lines are the
+    // tester's text, so only the English phrase, asking for a reply.
+    if line.starts_with(['#', '-', '=', '*', '_', '[', '<']) {
+        return REPLY_ABOVE_MARKERS.iter().any(|m| line.contains(m));
+    }
+    (line.contains("above this line") || line.contains("ABOVE THIS LINE"))
+        && REPLY_WORDS.iter().any(|w| line.contains(w))
+}
 
 /// "Original Message" or a translation alone on its line, without dashes.
 fn is_bare_separator(line: &str) -> bool {
@@ -2032,6 +2083,26 @@ mod tests {
         assert!(elided.unwrap().contains("CAUTION"));
         // Further down it is the tester's text.
         let text = "Hi,\n\nCaution: the export overwrites files.\n";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn reply_above_this_line_marker() {
+        for marker in [
+            "##- Please type your reply above this line -##",
+            "-- Reply above this line --",
+            "REPLY ABOVE THIS LINE",
+            "=== Bitte antworten Sie oberhalb dieser Zeile ===",
+        ] {
+            let text = format!("Works now.\n\n{marker}\n\nYour report FB-1042 was updated.\n");
+            let (body, elided) = split(&text);
+            assert_eq!(body, "Works now.", "{marker}");
+            assert!(elided.unwrap().starts_with(marker), "{marker}");
+        }
+        let text = "Works now.\n\nPlease reply above this line.\n\nYour report was updated.\n";
+        assert_eq!(split(text).0, "Works now.");
+        // The words in the tester's own sentence are theirs.
+        let text = "The error shows above this line of the log:\nexport failed\n";
         assert_eq!(split(text).1, None);
     }
 
