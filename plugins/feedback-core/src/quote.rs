@@ -765,13 +765,16 @@ fn cut_start(lines: &[&str], i: usize) -> Option<usize> {
     }
     // "Original Message" without its dashes (a client that drew them as a
     // rule), right above the header fields.
-    if is_bare_separator(line) {
+    // The fields are looked at first: no lowercase copy of every short line.
+    // (A blank line never looks ahead, so runs of blank lines stay linear.)
+    if line.len() <= 60 && !is_blank(line) {
         let next = (i + 1..lines.len()).find(|&j| !is_blank(lines[j]));
-        if next.is_some_and(|j| {
+        let fields_below = next.is_some_and(|j| {
             field_label(lines[j]).is_some_and(|l| {
                 FROM_LABELS.contains(&l.as_str()) || SENT_LABELS.contains(&l.as_str())
             })
-        }) {
+        });
+        if fields_below && is_bare_separator(line) {
             return Some(i);
         }
     }
