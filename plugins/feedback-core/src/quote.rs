@@ -94,6 +94,8 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
     remove_external_banner(lines, marks, &mut removed);
     // Where a forwarded message's separator cut the rest.
     let mut forward_cut = None;
+    // Whether a line of the tester's own was kept above `i`.
+    let mut own_text_above = false;
     let mut i = removed.iter().rposition(|&r| r).map_or(0, |j| j + 1);
     while i < lines.len() {
         match marks[i] {
@@ -129,9 +131,7 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
         if is_quoted(lines[i]) || continues_quote(lines, i) {
             // Apple Mail quotes a forward whole, its separator too: if the
             // tester adds nothing, the forwarded text is the body.
-            if forward_cut.is_none()
-                && is_forward_separator(unquoted(lines[i]))
-                && (0..i).all(|j| removed[j] || is_blank(lines[j]))
+            if forward_cut.is_none() && !own_text_above && is_forward_separator(unquoted(lines[i]))
             {
                 forward_cut = Some(i);
             }
@@ -177,6 +177,7 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
             removed[start..].fill(true);
             break;
         }
+        own_text_above |= !is_blank(lines[i]);
         i += 1;
     }
     remove_list_footer(lines, &mut removed);
