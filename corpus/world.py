@@ -413,6 +413,17 @@ def leftover_cases():
         "wrapped-quote-line": f"{words}\n\n{header}\n\n> Thanks for trying the build from Tuesday, could you tell us whether the sidebar\n"
                               f"is readable now in dark mode?\n> Lumen Beta Team\n",
         "header-split-address": f"{words}\n\nOn Tue, 3 Mar 2026 at 10:02, {g.TEAM_NAME} <{g.TEAM_ADDR}\n>:\n\n{quoted}\n",
+        # Shapes added after the first measurement on public sets, written here.
+        "header-three-lines": f"{words}\n\nOn Tuesday, March 3, 2026 10:02 AM, {g.TEAM_NAME}\n<{g.TEAM_ADDR}>\nwrote:\n\n{quoted}\n",
+        "short-header": f"{words}\n\n{g.TEAM_NAME} wrote:\n{quoted}\n",
+        "groupwise": f"{words}\n\n>>> {TEAM} 03/03/2026 10:02 >>>\n{n}\n",
+        "ios-em-dash-signature": f"{words}\n\n\u2014 \nMarcus Reid\nQA, Example Net\n\n{header}\n{quoted}\n",
+        "reply-above-marker": f"{words}\n\n##- Please type your reply above this line -##\n\n{n}\n",
+        "qq-english-original": f"{words}\n\n------------------ Original ------------------\nFrom: \"{g.TEAM_NAME}\"<{g.TEAM_ADDR}>;\n"
+                               f"Date: Tue, Mar 3, 2026 10:02 AM\nTo: \"{who[0]}\"<{who[1]}>;\nSubject: Export\n\n{n}\n",
+        "long-header-block": f"{words}\n\nFrom: {TEAM}\nReply-To: {TEAM}\nDate: Tuesday, March 3, 2026 at 10:02 AM\n"
+                             f"To: {who[0]} <{who[1]}>\nCc: QA <qa@example.net>\nSubject: Export\n\n{n}\n",
+        "notes-sent-by": f"{words}\n\nSent by: {g.TEAM_NAME}\nTo: {who[0]}\nDate: 03/03/2026 10:02 AM\nSubject: Export\n\n{n}\n",
     }
     body_for = {"list-footer": f"{words}\n\nMarcus"}
     return [("leftovers", name, "en", who[0], who[1], body_for.get(name, words), text)
