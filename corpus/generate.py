@@ -1221,6 +1221,32 @@ def bounce(kind):
                    ("Message-ID", "<E1tAbCd-0001xY-9z@mail.example.net>")] + extra
         body = encode_body(human + "\n------ This is a copy of the message, including all the headers. ------\n\n" + original, "us-ascii", "7bit")
         return machine_message(headers, "Content-Type: text/plain; charset=us-ascii", body)
+    elif kind == "null-from":
+        # A mail-filter appliance's own notice: multipart/mixed, no report
+        # type, no MAILER-DAEMON name, only `From: <>` gives it away.
+        boundary = "gw-notice-20260303"
+        headers = [("MIME-Version", "1.0"), ("From", "<>"), ("To", MAILBOX),
+                   ("Subject", "Delivery Status"), ("Date", rfc2822(NOTIFIED + timedelta(minutes=4))),
+                   ("Message-ID", "<gw-notice-20260303@gw.example.org>")]
+        human = f"    --- These recipients could not be reached ---\n\n<{rcpt}>   (mailbox unavailable)\n"
+        parts = [part("text/plain", human, "us-ascii", "7bit"), part("text/rfc822-headers", original, None, "7bit")]
+        return machine_message(headers, f'Content-Type: multipart/mixed;\r\n\tboundary="{boundary}"',
+                               multipart(boundary, parts))
+    elif kind == "carrier-notice":
+        # A carrier's own notice: no report structure, no daemon name, an
+        # ordinary-looking sender; only the null envelope sender says it.
+        headers = [("Return-Path", "<>"), ("MIME-Version", "1.0"), ("From", "Message Centre <notices@carrier.example.net>"),
+                   ("To", MAILBOX), ("Subject", "Undeliverable message"), ("Date", rfc2822(NOTIFIED + timedelta(minutes=6))),
+                   ("Message-ID", "<ndr-20260303-77@carrier.example.net>")]
+        human = f"Your message to {rcpt} could not be delivered to the handset.\nNo valid recipients.\n\n" + original
+        return machine_message(headers, "Content-Type: text/plain; charset=us-ascii", encode_body(human, "us-ascii", "7bit"))
+    elif kind == "bare-daemon":
+        # sendmail's local notice: `<MAILER-DAEMON>` without a domain.
+        headers = [("MIME-Version", "1.0"), ("From", "Mail Delivery Subsystem <MAILER-DAEMON>"), ("To", MAILBOX),
+                   ("Subject", "Returned mail: see transcript for details"), ("Date", rfc2822(NOTIFIED + timedelta(minutes=7))),
+                   ("Message-ID", "<202603031009.sendmail@mx.example.org>")]
+        human = f"The original message was received at {rfc2822(NOTIFIED)}\n\n   ----- The following addresses had permanent fatal errors -----\n<{rcpt}>\n"
+        return machine_message(headers, "Content-Type: text/plain; charset=us-ascii", encode_body(human, "us-ascii", "7bit"))
     elif kind == "qmail":
         # No report structure at all: only the sender gives it away.
         sender = (None, "postmaster@mail.example.com")
@@ -1262,6 +1288,12 @@ def bulk(kind):
                    ("Subject", "Last chance: 70% off"), ("Date", rfc2822(NOTIFIED)),
                    ("Message-ID", "<promo-99@promo.example.biz>"), ("Precedence", "junk")]
         text = "Don't miss out.\n"
+    elif kind == "no-reply":
+        # A service's notification from an address nobody reads.
+        headers = [("MIME-Version", "1.0"), ("From", "Cloud Alerts <no-reply@alerts.example-cloud.com>"), ("To", MAILBOX),
+                   ("Subject", "Re: [FB-1042] your export job finished"), ("Date", rfc2822(NOTIFIED)),
+                   ("Message-ID", "<alert-5521@alerts.example-cloud.com>")]
+        text = "Export job 5521 finished in 4 minutes.\n"
     elif kind == "list-id-only":
         headers = [("MIME-Version", "1.0"), ("From", "GitHub <notifications@github.example.com>"), ("To", MAILBOX),
                    ("Subject", "Re: [lumen/app] Export crash (#1042)"), ("Date", rfc2822(NOTIFIED)),
@@ -1290,6 +1322,24 @@ def loop(kind):
     else:
         raise ValueError(kind)
     return machine_message(headers, "Content-Type: text/plain; charset=utf-8", encode_body("See below.\n", "utf-8", "7bit"))
+
+
+def no_sender(kind):
+    # Mail that names no author address: a From with only a name, an empty
+    # From, none at all. The text would be a reply, but there is nobody to
+    # attribute it to.
+    headers = [("MIME-Version", "1.0"), ("To", MAILBOX),
+               ("Subject", "Re: [Lumen beta] PDF export crashes on large projects [FB-1042]"),
+               ("Date", rfc2822(NOTIFIED + timedelta(hours=2))), ("Message-ID", f"<{kind}-7@relay.example.net>"),
+               ("In-Reply-To", "<feedback-1042@notify.beta.example.com>")]
+    if kind == "name-only":
+        headers.insert(1, ("From", "Lumen tester"))
+    elif kind == "empty-from":
+        headers.insert(1, ("From", ""))
+    elif kind != "no-from":
+        raise ValueError(kind)
+    text = "Still crashes with build 412, same project as before.\n"
+    return machine_message(headers, "Content-Type: text/plain; charset=utf-8", encode_body(text, "utf-8", "7bit"))
 
 
 def no_match(kind):
@@ -1513,14 +1563,16 @@ def machine_cases():
     for kind in ["x-autoreply", "x-autorespond", "precedence", "auto-submitted-no-subject-hint"]:
         out.append(("auto-reply", kind, oof_case(kind, "en", kind), "auto-reply"))
     out.append(("auto-reply", "read-receipt", read_receipt(), "auto-reply"))
-    for kind in ["postfix", "exchange", "gmail", "exim", "qmail"]:
+    for kind in ["postfix", "exchange", "gmail", "exim", "qmail", "null-from", "carrier-notice", "bare-daemon"]:
         out.append(("bounce", kind, bounce(kind), "bounce"))
-    for kind in ["newsletter", "list-reply", "junk", "list-id-only"]:
+    for kind in ["newsletter", "list-reply", "junk", "list-id-only", "no-reply"]:
         out.append(("bulk", kind, bulk(kind), "bulk"))
     for kind in ["forwarded-to-self", "plus-self", "case-self"]:
         out.append(("loop", kind, loop(kind), "loop"))
     for kind in ["new-thread", "other-thread"]:
         out.append(("no-match", kind, no_match(kind), "no-match"))
+    for kind in ["no-from", "name-only", "empty-from"]:
+        out.append(("no-sender", kind, no_sender(kind), "no-sender"))
     return out
 
 

@@ -188,11 +188,11 @@ def plain_message(name, tester_name, tester_addr, text, subject=None):
         g.encode_body(text, "utf-8", "8bit"))
 
 
-def html_message(name, tester_name, tester_addr, text, html):
+def html_message(name, tester_name, tester_addr, text, html, subject=None):
     token = g.mint(g.ITEMS[0][0], tester_addr, g.VALID_UNTIL, g.KEY_NEW)
     headers = [("Return-Path", f"<{tester_addr}>"), ("MIME-Version", "1.0"),
                ("From", g.mailbox(tester_name, tester_addr)), ("To", f"replies+{token}@beta.example.com"),
-               ("Subject", f"Re: [Lumen beta] {g.ITEMS[0][1]} [FB-{g.ITEMS[0][0]}]"),
+               ("Subject", subject or f"Re: [Lumen beta] {g.ITEMS[0][1]} [FB-{g.ITEMS[0][0]}]"),
                ("Date", g.rfc2822(g.NOTIFIED + timedelta(days=1))),
                ("Message-ID", f"<world-{name}@example.org>"),
                ("In-Reply-To", f"<feedback-{g.ITEMS[0][0]}@notify.beta.example.com>")]
@@ -268,6 +268,28 @@ def forwarded_cases():
                 forwarded_text,
                 f"-----Message d'origine-----\nDe : Support Desk <support@example.com>\n"
                 f"Envoyé : mardi 3 mars 2026 10:02\nÀ : Amélie Laurent\nObjet : Export\n\n{forwarded_text}\n"))
+    # HTML-only forwards: Gmail keeps the separator and header fields in its
+    # reply-header container, Outlook on the web its header block in
+    # divRplyFwdMsg, Apple Mail quotes the whole forward.
+    fwd_html = "".join(f"<div>{g.esc(p)}</div><div><br></div>" for p in forwarded_text.split("\n\n"))
+    out.append(("forwarded-html", "gmail-forward-html-en", "en", *en, forwarded_text,
+                f"<div dir=\"ltr\"><br><br><div class=\"gmail_quote\"><div dir=\"ltr\" class=\"gmail_attr\">"
+                f"---------- Forwarded message ---------<br>From: <strong class=\"gmail_sendername\" dir=\"auto\">"
+                f"Support Desk</strong> <span dir=\"auto\">&lt;support@example.com&gt;</span><br>"
+                f"Date: Tue, Mar 3, 2026 at 10:02 AM<br>Subject: Export<br>To: &lt;{en[1]}&gt;<br></div><br><br>"
+                f"<div dir=\"ltr\">{fwd_html}</div></div></div>"))
+    de = ("Jörg Hoffmann", "j.hoffmann@example.de")
+    out.append(("forwarded-html", "outlook-web-forward-html-de", "de", *de, forwarded_text,
+                f"<html><body><div dir=\"ltr\"><br></div><div id=\"appendonsend\"></div>"
+                f"<hr style=\"display:inline-block;width:98%\" tabindex=\"-1\"><div id=\"divRplyFwdMsg\" dir=\"ltr\">"
+                f"<font face=\"Calibri, sans-serif\"><b>Von:</b> Support Desk &lt;support@example.com&gt;<br>"
+                f"<b>Gesendet:</b> Dienstag, 3. März 2026 10:02<br><b>An:</b> {g.esc(de[0])}<br>"
+                f"<b>Betreff:</b> Export</font><div>&nbsp;</div></div><div>{fwd_html}</div></body></html>"))
+    out.append(("forwarded-html", "apple-forward-html-en", "en", *en, forwarded_text,
+                f"<html><body dir=\"auto\"><div><br></div><div><br><blockquote type=\"cite\"><div>Begin forwarded message:</div>"
+                f"<br class=\"Apple-interchange-newline\"><div><b>From: </b>Support Desk &lt;support@example.com&gt;</div>"
+                f"<div><b>Subject: </b>Export</div><div><b>Date: </b>3 March 2026 at 10:02:14 GMT</div>"
+                f"<div><b>To: </b>{g.esc(en[0])} &lt;{en[1]}&gt;</div><br><div>{fwd_html}</div></blockquote></div></body></html>"))
     return out
 
 
@@ -355,6 +377,14 @@ def webmail_cases():
                              f"<div style=\"mso-element:para-border-div;border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm\">"
                              f"<p class=\"MsoNormal\" style=\"border:none;padding:0cm\"><b>From: </b>{g.esc(TEAM)}<br><b>Sent: </b>Tuesday, March 3, 2026 10:02 AM<br>"
                              f"<b>To: </b>Priya Raman<br><b>Subject: </b>Export</p></div>{note_html}</div></body></html>",
+        "mailru-html": f"<HTML><BODY>{html_words}<div>&nbsp;</div><div>&nbsp;</div><div>--<br>Отправлено из мобильной Почты Mail.ru</div>"
+                       f"<div>&nbsp;</div><div>Вторник, 3 марта 2026, 10:02 +03:00 от {g.esc(TEAM)}:<br></div>"
+                       f"<div class=\"mail-quote-collapse\"><blockquote style=\"border-left:1px solid #0857A6; margin:10px; "
+                       f"padding:0 0 0 10px;\"><div id=\"\"><div class=\"js-helper js-readmsg-msg\"><div>{note_html}</div></div></div>"
+                       f"</blockquote></div></BODY></HTML>",
+        "yandex-html": f"<div>{html_words}</div><div>&nbsp;</div><div>&nbsp;</div>"
+                       f"<div>03.03.2026, 10:02, \"{g.esc(g.TEAM_NAME)}\" &lt;{g.TEAM_ADDR}&gt;:</div>"
+                       f"<blockquote>{note_html}</blockquote>",
         "outlook-requoted-html": f"<html><body><div>{html_words}</div><div id=\"x_appendonsend\"></div><hr style=\"display:inline-block;width:98%\">"
                                  f"<div id=\"x_divRplyFwdMsg\" dir=\"ltr\"><b>From:</b> {g.esc(TEAM)}<br><b>Sent:</b> Tuesday, March 3, 2026 10:02 AM<br>"
                                  f"<b>Subject:</b> Export</div><div>{note_html}</div></body></html>",
@@ -383,6 +413,17 @@ def leftover_cases():
         "wrapped-quote-line": f"{words}\n\n{header}\n\n> Thanks for trying the build from Tuesday, could you tell us whether the sidebar\n"
                               f"is readable now in dark mode?\n> Lumen Beta Team\n",
         "header-split-address": f"{words}\n\nOn Tue, 3 Mar 2026 at 10:02, {g.TEAM_NAME} <{g.TEAM_ADDR}\n>:\n\n{quoted}\n",
+        # Shapes added after the first measurement on public sets, written here.
+        "header-three-lines": f"{words}\n\nOn Tuesday, March 3, 2026 10:02 AM, {g.TEAM_NAME}\n<{g.TEAM_ADDR}>\nwrote:\n\n{quoted}\n",
+        "short-header": f"{words}\n\n{g.TEAM_NAME} wrote:\n{quoted}\n",
+        "groupwise": f"{words}\n\n>>> {TEAM} 03/03/2026 10:02 >>>\n{n}\n",
+        "ios-em-dash-signature": f"{words}\n\n\u2014 \nMarcus Reid\nQA, Example Net\n\n{header}\n{quoted}\n",
+        "reply-above-marker": f"{words}\n\n##- Please type your reply above this line -##\n\n{n}\n",
+        "qq-english-original": f"{words}\n\n------------------ Original ------------------\nFrom: \"{g.TEAM_NAME}\"<{g.TEAM_ADDR}>;\n"
+                               f"Date: Tue, Mar 3, 2026 10:02 AM\nTo: \"{who[0]}\"<{who[1]}>;\nSubject: Export\n\n{n}\n",
+        "long-header-block": f"{words}\n\nFrom: {TEAM}\nReply-To: {TEAM}\nDate: Tuesday, March 3, 2026 at 10:02 AM\n"
+                             f"To: {who[0]} <{who[1]}>\nCc: QA <qa@example.net>\nSubject: Export\n\n{n}\n",
+        "notes-sent-by": f"{words}\n\nSent by: {g.TEAM_NAME}\nTo: {who[0]}\nDate: 03/03/2026 10:02 AM\nSubject: Export\n\n{n}\n",
     }
     body_for = {"list-footer": f"{words}\n\nMarcus"}
     return [("leftovers", name, "en", who[0], who[1], body_for.get(name, words), text)
@@ -423,9 +464,11 @@ def all_cases():
     for category, name, lang, tname, taddr, body, text in (
             language_cases() + forwarded_cases() + webmail_cases() + leftover_cases()
             + html_language_cases()):
-        if category in ("webmail-html", "languages-html"):
-            token, raw = html_message(name, tname, taddr, None, text)
-            category = {"webmail-html": "webmail", "languages-html": "html-languages"}[category]
+        if category in ("webmail-html", "languages-html", "forwarded-html"):
+            token, raw = html_message(name, tname, taddr, None, text,
+                                      subject="Fwd: Export" if category == "forwarded-html" else None)
+            category = {"webmail-html": "webmail", "languages-html": "html-languages",
+                        "forwarded-html": "forwarded"}[category]
         else:
             token, raw = plain_message(name, tname, taddr, text,
                                        subject="Fwd: Export" if category == "forwarded" else None)

@@ -262,6 +262,10 @@ mod tests {
             (Outcome::Skipped("bounce: DSN"), Err("machine")),
             (Outcome::Skipped("bulk: Precedence: bulk"), Err("machine")),
             (Outcome::Skipped("loop: X-Loop"), Err("machine")),
+            (
+                Outcome::Skipped("no-sender: no From field, and no Reply-To address"),
+                Err("do not cover"),
+            ),
             (Outcome::Skipped("custom: whatever"), Err("do not cover")),
             (Outcome::DeadLetter, Ok(Reason::DeadLetter)),
             (Outcome::Oversize, Ok(Reason::Oversize)),

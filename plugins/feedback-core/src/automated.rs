@@ -15,6 +15,46 @@ pub fn machine_sent(email: &Email, ctx: &Context) -> Option<String> {
         .or_else(|| bounce_reason(email))
         .or_else(|| auto_reply_reason(email))
         .or_else(|| bulk_reason(email))
+        .or_else(|| null_sender_reason(email))
+        .or_else(|| no_reply_reason(email))
+}
+
+/// `Return-Path: <>`: the message came with the null envelope sender, which
+/// only delivery reports and automatic messages use (RFC 5321 §4.5.5, RFC
+/// 3834); a person's mail program always gives its own address. Checked
+/// after the specific signals, so it only names what they missed (a
+/// carrier's or an appliance's delivery notice in its own format).
+fn null_sender_reason(email: &Email) -> Option<String> {
+    email
+        .headers
+        .iter()
+        .any(|h| h.name.trim().eq_ignore_ascii_case("Return-Path") && h.value.trim() == "<>")
+        .then(|| SkipCategory::Bounce.reason("Return-Path: <> (the null sender)"))
+}
+
+/// Local parts nobody reads mail at: the sender is a machine (a service's
+/// notifications, a carrier's delivery notices).
+const NO_REPLY: [&str; 3] = ["noreply", "donotreply", "nepasrepondre"];
+
+fn no_reply_reason(email: &Email) -> Option<String> {
+    let from = email.from.iter().find(|a| {
+        let local = a.address.trim().rsplit_once('@').map_or("", |(l, _)| l);
+        NO_REPLY.contains(&squeezed(local).as_str())
+    })?;
+    Some(SkipCategory::Bulk.reason(format!(
+        "sent from a no-reply address {}",
+        from.address.trim()
+    )))
+}
+
+/// Lowercase without `-`, `_` and `.`: `Mailer-Daemon`, `post_master` and
+/// `no.reply` compare as `mailerdaemon`, `postmaster`, `noreply`.
+fn squeezed(local: &str) -> String {
+    local
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | '.'))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 fn loop_reason(email: &Email, ctx: &Context) -> Option<String> {
@@ -37,8 +77,8 @@ fn base_address(address: &str) -> Option<String> {
         .then(|| format!("{base}@{domain}").to_ascii_lowercase())
 }
 
-/// Local parts bounce messages are sent from.
-const BOUNCE_SENDERS: [&str; 3] = ["mailer-daemon", "postmaster", "mail-delivery-subsystem"];
+/// Local parts bounce messages are sent from, compared [`squeezed`].
+const BOUNCE_SENDERS: [&str; 3] = ["mailerdaemon", "postmaster", "maildeliverysubsystem"];
 
 fn bounce_reason(email: &Email) -> Option<String> {
     for header in &email.headers {
@@ -54,9 +94,12 @@ fn bounce_reason(email: &Email) -> Option<String> {
             return Some(SkipCategory::Bounce.reason(header_detail(name, &header.value)));
         }
     }
+    // `MAILER-DAEMON@host`, `post_master@host`, or a bare `<MAILER-DAEMON>`
+    // with no domain (sendmail).
     if let Some(sender) = email.from.iter().find(|a| {
-        let local = a.address.trim().rsplit_once('@').map_or("", |(l, _)| l);
-        BOUNCE_SENDERS.iter().any(|b| local.eq_ignore_ascii_case(b))
+        let address = a.address.trim();
+        let local = address.rsplit_once('@').map_or(address, |(l, _)| l);
+        BOUNCE_SENDERS.contains(&squeezed(local).as_str())
     }) {
         return Some(SkipCategory::Bounce.reason(format!("sent by {}", sender.address.trim())));
     }
@@ -65,7 +108,7 @@ fn bounce_reason(email: &Email) -> Option<String> {
     // it at all, so the raw field is read.
     let named_bounce = |name: &str| {
         let name = name.trim().trim_matches('"').trim();
-        BOUNCE_SENDERS.iter().any(|b| name.eq_ignore_ascii_case(b))
+        BOUNCE_SENDERS.contains(&squeezed(name).as_str())
     };
     let parsed = email.from.iter().find_map(|a| {
         (a.address.trim().trim_matches(['<', '>']).is_empty()
@@ -79,8 +122,19 @@ fn bounce_reason(email: &Email) -> Option<String> {
                 .then(|| name.trim().to_owned())
         })
     };
-    let sender = parsed.or_else(raw)?;
-    Some(SkipCategory::Bounce.reason(format!("sent by {} with the null address", sender.trim())))
+    if let Some(sender) = parsed.or_else(raw) {
+        return Some(
+            SkipCategory::Bounce.reason(format!("sent by {} with the null address", sender.trim())),
+        );
+    }
+    // `From: <>` with no name at all: the null reverse-path written as the
+    // author, which only delivery systems do (mail-filter appliances and
+    // gateways that send their own notices).
+    let null_from = email.headers.iter().any(|h| {
+        h.name.trim().eq_ignore_ascii_case("From")
+            && h.value.trim().trim_start_matches("\"\"").trim() == "<>"
+    });
+    null_from.then(|| SkipCategory::Bounce.reason("From: <> (the null sender)"))
 }
 
 fn auto_reply_reason(email: &Email) -> Option<String> {
@@ -149,7 +203,7 @@ fn header_detail(name: &str, value: &str) -> String {
 }
 
 /// Header values can be long (Content-Type boundaries); a reason stays readable.
-fn shorten(value: &str) -> String {
+pub(crate) fn shorten(value: &str) -> String {
     const MAX: usize = 120;
     match value.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}...", &value[..cut]),
@@ -380,6 +434,89 @@ mod tests {
             "Content-Type",
             "multipart/mixed; boundary=x"
         ));
+    }
+
+    #[test]
+    fn bounce_senders_spelled_otherwise() {
+        for sender in [
+            "MAILER-DAEMON",
+            "post_master@carrier.example.net",
+            "Mailer_Daemon@mx.example.org",
+        ] {
+            let email = Email {
+                from: vec![Address::named("Mail Delivery System", sender)],
+                ..Email::default()
+            };
+            assert_eq!(reason(&email).unwrap(), format!("bounce: sent by {sender}"));
+        }
+        // A person whose name only contains the word is not one.
+        let email = Email {
+            from: vec![Address::new("postmasters.fan@example.org")],
+            ..Email::default()
+        };
+        assert_eq!(reason(&email), None);
+    }
+
+    #[test]
+    fn the_null_envelope_sender_is_machine_mail() {
+        let mut email = with_header("Return-Path", "<>");
+        email.from = vec![Address::named(
+            "Carrier notices",
+            "notices@carrier.example.net",
+        )];
+        assert_eq!(
+            reason(&email).as_deref(),
+            Some("bounce: Return-Path: <> (the null sender)")
+        );
+        // An out-of-office sent with the null sender stays an auto-reply.
+        email.headers.push(Header {
+            name: "Auto-Submitted".into(),
+            value: "auto-replied".into(),
+        });
+        assert_eq!(category(&email), Some(SkipCategory::AutoReply));
+        // A real return path is a person's.
+        assert!(reason_is_none("Return-Path", "<dana@example.org>"));
+    }
+
+    #[test]
+    fn no_reply_senders_are_machines() {
+        for sender in [
+            "no-reply@sns.example.com",
+            "NoReply@example.org",
+            "do_not_reply@shop.example",
+            "ne-pas-repondre@example.fr",
+        ] {
+            let email = Email {
+                from: vec![Address::new(sender)],
+                ..Email::default()
+            };
+            assert_eq!(
+                reason(&email).unwrap(),
+                format!("bulk: sent from a no-reply address {sender}")
+            );
+        }
+        let email = Email {
+            from: vec![Address::new("noreen@example.org")],
+            ..Email::default()
+        };
+        assert_eq!(reason(&email), None);
+    }
+
+    #[test]
+    fn the_null_sender_as_author_is_a_bounce() {
+        // A gateway's own delivery notice, multipart/mixed, `From: <>`.
+        for value in ["<>", " <> ", "\"\" <>"] {
+            let email = with_header("From", value);
+            assert_eq!(
+                reason(&email).as_deref(),
+                Some("bounce: From: <> (the null sender)"),
+                "{value:?}"
+            );
+        }
+        // A name with no address at all is not a bounce (the mapper skips it
+        // as `no-sender`), and neither is a real address in angle brackets.
+        assert!(reason_is_none("From", "Whomever"));
+        assert!(reason_is_none("From", "<dana@example.org>"));
     }
 
     fn reason_is_none(name: &str, value: &str) -> bool {

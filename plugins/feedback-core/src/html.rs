@@ -202,14 +202,20 @@ fn container_mark(tag: &Tag) -> Option<Mark> {
     const ELIDED_MORE_CLASSES: [&str; 1] = [
         "protonmail_signature_block", // Proton: signature and "Sent with Proton Mail"
     ];
-    const CUT_IDS: [&str; 3] = [
-        "appendonsend",  // Outlook: everything after is the original
-        "divRplyFwdMsg", // Outlook web and mobile: the reply header block
-        "stopSpelling",  // Older Outlook web / Hotmail separator
+    const CUT_IDS: [&str; 4] = [
+        "appendonsend",                            // Outlook: everything after is the original
+        "divRplyFwdMsg",                           // Outlook web and mobile: the reply header block
+        "stopSpelling",                            // Older Outlook web / Hotmail separator
+        "mail-editor-reference-message-container", // Outlook for Mac: the original
     ];
-    // Proton's quoted original, Outlook's old header class, Zimbra's rule
-    // above the original (`<hr id="zwchr">`).
-    const CUT_CLASSES: [&str; 2] = ["protonmail_quote", "OutlookMessageHeader"];
+    // Proton's quoted original, Outlook's old header class, Mail.ru's
+    // collapsed original; Zimbra's rule above the original (`<hr
+    // id="zwchr">`) is an id.
+    const CUT_CLASSES: [&str; 3] = [
+        "protonmail_quote",
+        "OutlookMessageHeader",
+        "mail-quote-collapse",
+    ];
     if ELIDED_CLASSES.iter().any(|c| tag.has_class(c))
         || ELIDED_MORE_CLASSES.iter().any(|c| tag.has_class(c))
         || ELIDED_IDS.iter().any(|i| tag.id_is(i))

@@ -8,7 +8,9 @@
 //! [`map_email`] runs these steps:
 //! 1. mail that is not a human reply is skipped with a reason: loops from
 //!    the mailbox itself, bounces, automatic replies, bulk and list mail;
-//! 2. the author is the first `From` (else `Reply-To`) address;
+//! 2. the author is the first `From` (else `Reply-To`) address; a message
+//!    with neither (malformed or truncated mail) is skipped as `no-sender`,
+//!    since there is nobody to attribute the feedback to or to answer;
 //! 3. the target item is found by plus-address (optionally a signed token,
 //!    see [`token`]), notification Message-ID in `In-Reply-To`/`References`,
 //!    subject token or body marker, in the configured order; a message that
@@ -38,13 +40,15 @@ pub use popline_plugin::{
 /// Signed reply tokens (the `popline-reply-token` crate).
 pub use popline_reply_token as token;
 pub use popline_reply_token::{format_rfc3339, parse_rfc3339};
-pub use quote::{Reply, split_forward, split_html_reply, split_reply};
+pub use quote::{Reply, split_forward, split_html_forward, split_html_reply, split_reply};
 pub use types::{MatchMethod, SkipCategory};
 
 /// Maps one email to feedback or a skip.
 ///
-/// Errors only for a message that cannot be feedback at all (no author); the
-/// host then dead-letters it.
+/// Every message maps to feedback or to a skip with a reason, malformed mail
+/// included (no author: `no-sender: …`). The `Result` is the
+/// [`Mapper`](popline_plugin::Mapper) contract's: an error would make the
+/// host dead-letter the message, and `map_email` returns none.
 ///
 /// ```
 /// use feedback_core::{map_email, Address, Config, Context, Email, Outcome};
@@ -67,13 +71,17 @@ pub fn map_email(email: &Email, ctx: &Context, config: &Config) -> Result<Outcom
     if let Some(reason) = automated::machine_sent(email, ctx) {
         return Ok(Outcome::Skip(reason));
     }
-    let author = email
+    let Some(author) = email
         .from
         .iter()
         .chain(&email.reply_to)
         .find(|a| !a.address.trim().is_empty())
         .cloned()
-        .ok_or("message has no From address")?;
+    else {
+        return Ok(Outcome::Skip(
+            SkipCategory::NoSender.reason(no_sender(email)),
+        ));
+    };
 
     let (kind, target, matched) = match matching::find_match(email, ctx, config) {
         Ok(found) => (
@@ -101,9 +109,12 @@ pub fn map_email(email: &Email, ctx: &Context, config: &Config) -> Result<Outcom
             .subject
             .as_deref()
             .is_some_and(quote::is_forward_subject)
-        && let Some(text) = email.text_body.as_deref().filter(|t| !t.trim().is_empty())
     {
-        reply = quote::split_forward(text);
+        if let Some(text) = email.text_body.as_deref().filter(|t| !t.trim().is_empty()) {
+            reply = quote::split_forward(text);
+        } else if let Some(html) = email.html_body.as_deref() {
+            reply = quote::split_html_forward(html);
+        }
     }
     // The record carries the host's decoding problems, so a garbled body
     // is flagged where people read it.
@@ -131,4 +142,22 @@ pub fn map_email(email: &Email, ctx: &Context, config: &Config) -> Result<Outcom
         match_: matched,
         fields,
     }]))
+}
+
+/// What a skip for a message with no author says: the raw `From` field when
+/// there is one (a name without an address, `<>`...), else that it is missing.
+fn no_sender(email: &Email) -> String {
+    let raw = email
+        .headers
+        .iter()
+        .find(|h| h.name.trim().eq_ignore_ascii_case("From"))
+        .map(|h| h.value.trim());
+    match raw {
+        Some("") => "the From field is empty, and there is no Reply-To address".to_owned(),
+        Some(value) => format!(
+            "no address in From \"{}\", nor in Reply-To",
+            automated::shorten(value)
+        ),
+        None => "no From field, and no Reply-To address".to_owned(),
+    }
 }

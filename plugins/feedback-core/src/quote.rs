@@ -35,7 +35,7 @@ pub struct Reply {
 
 /// Splits a plain-text reply.
 pub fn split_reply(text: &str) -> Reply {
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = without_bom(text).lines().collect();
     split(&lines, &vec![Mark::Text; lines.len()], false)
 }
 
@@ -44,16 +44,49 @@ pub fn split_reply(text: &str) -> Reply {
 /// tester's own above it (Outlook's `-----Original Message-----` and
 /// `From:`/`Sent:` block are used for forwards too) starts the forwarded text.
 pub fn split_forward(text: &str) -> Reply {
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = without_bom(text).lines().collect();
     split(&lines, &vec![Mark::Text; lines.len()], true)
+}
+
+/// A byte order mark a client left at the start of the text is no content.
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 /// Converts an HTML reply to text and splits it.
 pub fn split_html_reply(html: &str) -> Reply {
+    split_html(html, false)
+}
+
+/// [`split_forward`] for an HTML-only message: a client's reply container
+/// (Outlook's header block) with nothing of the tester's own above it starts
+/// the forwarded text too.
+pub fn split_html_forward(html: &str) -> Reply {
+    split_html(html, true)
+}
+
+fn split_html(html: &str, forward: bool) -> Reply {
     let converted = html::convert(html);
     let lines: Vec<&str> = converted.iter().map(|(text, _)| text.as_str()).collect();
     let marks: Vec<Mark> = converted.iter().map(|&(_, mark)| mark).collect();
-    split(&lines, &marks, false)
+    split(&lines, &marks, forward)
+}
+
+/// GroupWise's reply header, `>>> Name <addr> 3/3/2026 10:02 >>>`: framed
+/// in `>>>`, with an address or a time inside.
+fn is_groupwise_header(line: &str) -> bool {
+    let line = line.trim();
+    line.len() > 6
+        && line.len() <= 300
+        && line.starts_with(">>>")
+        && line.ends_with(">>>")
+        && (line.contains('@') || has_time_of_day(line))
+}
+
+/// A quoted line without its first level of `>`.
+fn unquoted(line: &str) -> &str {
+    let t = line.trim_start();
+    t.strip_prefix('>').unwrap_or(t).trim()
 }
 
 fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
@@ -61,10 +94,25 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
     remove_external_banner(lines, marks, &mut removed);
     // Where a forwarded message's separator cut the rest.
     let mut forward_cut = None;
+    // Whether a line of the tester's own was kept above `i`.
+    let mut own_text_above = false;
     let mut i = removed.iter().rposition(|&r| r).map_or(0, |j| j + 1);
     while i < lines.len() {
         match marks[i] {
             Mark::Cut => {
+                // A client's reply container: in a forward, what it holds
+                // is the forwarded message (Outlook's header block).
+                if forward {
+                    forward_cut = Some(i);
+                }
+                removed[i..].fill(true);
+                break;
+            }
+            // Gmail puts a forward's separator and header fields in the
+            // container of its reply header; the forwarded text follows,
+            // outside it.
+            Mark::Elide if is_forward_separator(lines[i].trim()) => {
+                forward_cut = Some(i);
                 removed[i..].fill(true);
                 break;
             }
@@ -75,7 +123,18 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
             }
             Mark::Text => {}
         }
+        // GroupWise's header: the original follows unquoted.
+        if is_groupwise_header(lines[i]) {
+            removed[i..].fill(true);
+            break;
+        }
         if is_quoted(lines[i]) || continues_quote(lines, i) {
+            // Apple Mail quotes a forward whole, its separator too: if the
+            // tester adds nothing, the forwarded text is the body.
+            if forward_cut.is_none() && !own_text_above && is_forward_separator(unquoted(lines[i]))
+            {
+                forward_cut = Some(i);
+            }
             removed[i] = true;
             i += 1;
             continue;
@@ -106,7 +165,7 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
         }
         // Any other line naming an address and ending in a colon right above
         // a quote introduces it (mutt's `* Name <addr> [date]:`...).
-        if names_and_introduces(lines[i]) && introduces_quote(1) {
+        if (names_and_introduces(lines[i]) || is_short_header(lines[i])) && introduces_quote(1) {
             removed[i] = true;
             i += 1;
             continue;
@@ -118,6 +177,7 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
             removed[start..].fill(true);
             break;
         }
+        own_text_above |= !is_blank(lines[i]);
         i += 1;
     }
     remove_list_footer(lines, &mut removed);
@@ -386,6 +446,15 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
+/// A short rule left at the end of the tester's text, above what was cut:
+/// `---` or `___` (three or four strokes; longer ones are
+/// [`is_separator_line`]).
+fn is_short_rule(line: &str) -> bool {
+    let line = line.trim();
+    (3..=4).contains(&line.len())
+        && (line.chars().all(|c| c == '-') || line.chars().all(|c| c == '_'))
+}
+
 /// A line drawn as a separator: five or more dashes, underscores, equals
 /// signs, asterisks, tildes or box-drawing strokes and nothing else.
 fn is_separator_line(line: &str) -> bool {
@@ -431,7 +500,21 @@ fn attribution_len(lines: &[&str], i: usize) -> Option<usize> {
     let wrapped_half = first.contains(|c: char| c.is_ascii_digit())
         && !first.ends_with(['.', '!', '?', ':', '。', '！', '？', '：'])
         && (starts_like_header(first) || !is_attribution(second) || starts_inside_address(second));
-    (wrapped_half && is_attribution(&format!("{first} {second}"))).then_some(2)
+    if wrapped_half && is_attribution(&format!("{first} {second}")) {
+        return Some(2);
+    }
+    // Hard-wrapped over three lines: `On …, Name` / `<addr>` / `wrote:`. Only
+    // a header that starts like one, with its date on the first line and
+    // its colon on the last.
+    let third = lines.get(i + 2)?.trim();
+    let short = |l: &str| !l.is_empty() && !is_quoted(l) && l.chars().count() <= 80;
+    (wrapped_half
+        && starts_like_header(first)
+        && short(second)
+        && short(third)
+        && ends_with_colon(third)
+        && is_attribution(&format!("{first} {second} {third}")))
+    .then_some(3)
 }
 
 /// Whether `line` starts in the middle of an address: no `<` or space
@@ -458,6 +541,7 @@ const OPENERS: &[&str] = &[
 const VERBS: &[&str] = &[
     "wrote",
     "schrieb",
+    "geschrieben",
     "a écrit",
     "escribió",
     "escribio",
@@ -619,6 +703,22 @@ fn is_numeric_date_start(line: &str) -> bool {
         && (parts[0].len() == 4 || parts[2].len() >= 2)
 }
 
+/// `Dana wrote:`, `Jörg Hoffmann schrieb:`: a short line ending in a header
+/// verb and a colon, with no date or address (old clients, list archives).
+/// Only right above a quote is it taken for a header.
+fn is_short_header(line: &str) -> bool {
+    let line = line.trim();
+    if !ends_with_colon(line) || line.chars().count() > 80 {
+        return false;
+    }
+    let lower = lowercase(line.trim_end_matches([':', '：']).trim_end());
+    VERBS.iter().any(|v| {
+        lower
+            .strip_suffix(v)
+            .is_some_and(|before| before.ends_with(' ') && !before.trim().is_empty())
+    })
+}
+
 /// A line that could introduce a quote in any client's format: it names an
 /// address and ends with a colon.
 fn names_and_introduces(line: &str) -> bool {
@@ -657,8 +757,27 @@ fn contains_word(text: &str, word: &str) -> bool {
 /// a signature: `i`, or earlier to include an Outlook separator line.
 fn cut_start(lines: &[&str], i: usize) -> Option<usize> {
     let line = lines[i].trim();
-    if line == "--" || is_original_message(line) || is_forward_header(line) {
+    if is_reply_above_marker(line) {
         return Some(i);
+    }
+    // `-- `, or the em dash iOS turns it into as it is typed.
+    if line == "--" || line == "\u{2014}" || is_original_message(line) || is_forward_header(line) {
+        return Some(i);
+    }
+    // "Original Message" without its dashes (a client that drew them as a
+    // rule), right above the header fields.
+    // The fields are looked at first: no lowercase copy of every short line.
+    // (A blank line never looks ahead, so runs of blank lines stay linear.)
+    if line.len() <= 60 && !is_blank(line) {
+        let next = (i + 1..lines.len()).find(|&j| !is_blank(lines[j]));
+        let fields_below = next.is_some_and(|j| {
+            field_label(lines[j]).is_some_and(|l| {
+                FROM_LABELS.contains(&l.as_str()) || SENT_LABELS.contains(&l.as_str())
+            })
+        });
+        if fields_below && is_bare_separator(line) {
+            return Some(i);
+        }
     }
     if is_outlook_header(lines, i) {
         // Outlook puts a line of underscores above the block.
@@ -677,6 +796,7 @@ fn cut_start(lines: &[&str], i: usize) -> Option<usize> {
 /// ---------" say in the supported languages, lowercase.
 const SEPARATOR_PHRASES: &[&str] = &[
     "original message",
+    "original",
     "forwarded message",
     "ursprüngliche nachricht",
     "originalnachricht",
@@ -750,6 +870,63 @@ const SEPARATOR_PHRASES: &[&str] = &[
     "proslijeđena poruka",
 ];
 
+/// What helpdesk and notification mail puts above its text so replies can
+/// be cut there ("## Please reply above this line ##"), as those systems
+/// write it (compared as written: this runs on every line of the tester's,
+/// and `str::contains` needs no lowercase copy).
+const REPLY_ABOVE_MARKERS: &[&str] = &[
+    "above this line",
+    "Above This Line",
+    "ABOVE THIS LINE",
+    "oberhalb dieser Zeile",
+    "au-dessus de cette ligne",
+    "por encima de esta línea",
+    "sopra questa riga",
+    "boven deze regel",
+];
+
+/// A line holding such a marker, decorated (`##`, `--`, `==`...) or asking
+/// for a reply: "the error shows above this line of the log" is prose.
+fn is_reply_above_marker(line: &str) -> bool {
+    const REPLY_WORDS: &[&str] = &[
+        "reply",
+        "Reply",
+        "REPLY",
+        "write",
+        "Write",
+        "antworten",
+        "Antworten",
+        "répondre",
+        "Répondre",
+        "responda",
+        "Responda",
+        "rispondi",
+        "Rispondi",
+        "antwoord",
+        "Antwoord",
+    ];
+    let line = line.trim();
+    if line.len() > 200 {
+        return false;
+    }
+    // Decorated lines are few: every marker is tried. Other lines are the
+    // tester's text, so only the English phrase, asking for a reply.
+    if line.starts_with(['#', '-', '=', '*', '_', '[', '<']) {
+        return REPLY_ABOVE_MARKERS.iter().any(|m| line.contains(m));
+    }
+    (line.contains("above this line") || line.contains("ABOVE THIS LINE"))
+        && REPLY_WORDS.iter().any(|w| line.contains(w))
+}
+
+/// "Original Message" or a translation alone on its line, without dashes.
+fn is_bare_separator(line: &str) -> bool {
+    let phrase = lowercase(line.trim().trim_end_matches(':'));
+    // A lone "Original" is a word, not a separator, without its dashes.
+    line.chars().count() <= 40
+        && phrase != "original"
+        && SEPARATOR_PHRASES.contains(&phrase.as_str())
+}
+
 /// `-----Original Message-----` or a translation, with any number of dashes
 /// and spaces around it.
 fn is_original_message(line: &str) -> bool {
@@ -797,7 +974,9 @@ fn is_forward_header(line: &str) -> bool {
 /// Outlook's header labels in the supported languages, lowercase.
 const FROM_LABELS: &[&str] = &[
     "from",
+    "sent by",
     "von",
+    "gesendet von",
     "de",
     "da",
     "van",
@@ -834,6 +1013,7 @@ const SENT_LABELS: &[&str] = &[
     "enviado el",
     "enviado",
     "enviada",
+    "enviadas",
     "fecha",
     "inviato",
     "data",
@@ -936,7 +1116,12 @@ fn is_outlook_header(lines: &[&str], i: usize) -> bool {
     if !(from || sent) {
         return false;
     }
-    let block = &lines[i + 1..lines.len().min(i + 5)];
+    // The next four lines, or a longer run of header fields (`Reply-To:`,
+    // `Cc:`, `Bcc:`… between From and Subject), up to eight.
+    let run = (i + 1..lines.len().min(i + 9))
+        .find(|&j| field_label(lines[j]).is_none())
+        .unwrap_or(lines.len().min(i + 9));
+    let block = &lines[i + 1..lines.len().min(i + 5).max(run)];
     let subject_below = block.iter().any(|l| has(l, SUBJECT_LABELS));
     if from {
         return subject_below && block.iter().any(|l| has(l, SENT_LABELS));
@@ -1016,16 +1201,22 @@ fn is_mobile_footer(line: &str) -> bool {
         || lower.starts_with("从我的")
 }
 
-/// Drops mobile footers and separator lines (`-----`, `_____`) at the end of
-/// each block of kept lines: a run of several footers goes too.
+/// Drops mobile footers and separator lines (`-----`, `_____`, and a short
+/// `---` above removed text) at the end of each block of kept lines: a run
+/// of several footers goes too.
 fn remove_mobile_footers(lines: &[&str], removed: &mut [bool]) {
     let mut end = lines.len();
     while end > 0 {
         // The block of kept lines ending at `end`.
         let start = (0..end).rev().find(|&j| removed[j]).map_or(0, |j| j + 1);
         let mut last = end;
+        // A short `---` only above what was removed.
+        let above_removed = end < lines.len();
         while let Some(j) = (start..last).rev().find(|&j| !is_blank(lines[j])) {
-            if !is_mobile_footer(lines[j]) && !is_separator_line(lines[j]) {
+            let leftover = is_mobile_footer(lines[j])
+                || is_separator_line(lines[j])
+                || (above_removed && is_short_rule(lines[j]));
+            if !leftover {
                 break;
             }
             removed[j] = true;
@@ -1225,8 +1416,11 @@ mod tests {
     fn bold_outlook_fields_and_far_subject() {
         let text = "Ok.\n*From:* Beta\n*Sent:* Tue\n*To:* Dana\n*Cc:* QA\n*Subject:* Hi\n";
         assert_eq!(split(text).0, "Ok.");
-        // Subject too far down: not a header block.
-        let text = "Ok.\nFrom: Beta\nSent: Tue\nTo: Dana\nCc: QA\nBcc: x\nSubject: Hi\n";
+        // Subject too far down, past lines that are not fields: not a header
+        // block. (A longer unbroken run of fields is one:
+        // `more_header_blocks_and_verbs`.)
+        let text =
+            "Ok.\nFrom: Beta\nSent: Tue\nwe met at noon\nand talked\nabout it\nSubject: Hi\n";
         assert_eq!(split(text).1, None);
     }
 
@@ -1560,6 +1754,49 @@ mod tests {
                  <div id=\"x_divRplyFwdMsg\"><b>From:</b> Beta</div><div>Try 412</div>",
             ),
             (
+                "Mail.ru (header above a collapsed blockquote)",
+                "<div>Works on 412.</div><div>&nbsp;</div><div>&nbsp;</div>\
+                 <div>Вторник, 3 марта 2026, 10:02 +03:00 от Beta &lt;b@x.org&gt;:<br></div>\
+                 <div class=\"mail-quote-collapse\"><blockquote style=\"border-left:1px solid #0857A6; \
+                 margin:10px; padding:0 0 0 10px;\"><div id=\"\"><div class=\"js-helper js-readmsg-msg\">\
+                 <div>Try 412</div></div></div></blockquote></div>",
+            ),
+            (
+                "Mail.ru (collapsed original, no blockquote)",
+                "<div>Works on 412.</div><div class=\"mail-quote-collapse\">\
+                 <div>Вторник, 3 марта 2026, 10:02 +03:00 от Beta &lt;b@x.org&gt;:</div>\
+                 <div>Try 412</div></div>",
+            ),
+            (
+                "Mail.ru mobile footer",
+                "<div>Works on 412.</div><div><br></div><div>--<br>Отправлено из мобильной Почты Mail.ru</div>\
+                 <div><br></div><div>Вторник, 3 марта 2026, 10:02 +03:00 от Beta &lt;b@x.org&gt;:</div>\
+                 <blockquote style=\"border-left:1px solid #0857A6\"><div>Try 412</div></blockquote>",
+            ),
+            (
+                "Mail.ru (collapsed original with an unrecognised header)",
+                "<div>Works on 412.</div><div class=\"mail-quote-collapse\">\
+                 <div>Вторник, 3 марта 2026 от Beta</div><div>Try 412</div></div>",
+            ),
+            (
+                "Outlook for Mac",
+                "<div>Works on 412.</div><div><br></div><div id=\"mail-editor-reference-message-container\">\
+                 <div style=\"border-top:1pt solid #B5C4DF\"><b>From: </b>Beta &lt;b@x.org&gt;<br>\
+                 <b>Date: </b>Tuesday, 3 March 2026 at 10:02<br><b>Subject: </b>Export</div><div>Try 412</div></div>",
+            ),
+            (
+                "Yandex",
+                "<div>Works on 412.</div><div>&nbsp;</div><div>&nbsp;</div>\
+                 <div>03.03.2026, 10:02, \"Beta\" &lt;b@x.org&gt;:</div>\
+                 <blockquote><div>Try 412</div></blockquote>",
+            ),
+            (
+                "Yandex with a signature",
+                "<div>Works on 412.</div><div>&nbsp;</div><div>-- <br>Анна Петрова</div><div>&nbsp;</div>\
+                 <div>&nbsp;</div><div>03.03.2026, 10:02, \"Beta\" &lt;b@x.org&gt;:</div>\
+                 <blockquote><div>Try 412</div></blockquote>",
+            ),
+            (
                 "Windows Mail",
                 "<div><p>Works on 412.</p><p></p><p>Sent from <a href=\"https://go.microsoft.com/fwlink/?LinkId=550986\">Mail</a> for Windows</p></div>\
                  <div style=\"mso-element:para-border-div;border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm\">\
@@ -1638,6 +1875,8 @@ mod tests {
             "---------- Původní e-mail ----------\nOd: Lumen Beta <b@x.org>\nKomu: dana@example.org\nDatum: 3. 3. 2026 10:02:14\nPředmět: Export",
             // QQ.
             "------------------ 原始邮件 ------------------\n发件人: \"Lumen Beta\"<b@x.org>;\n发送时间: 2026年3月3日(星期二) 上午10:02\n主题: Export",
+            // QQ Mail and Foxmail in English.
+            "------------------ Original ------------------\nFrom: \"Lumen Beta\"<b@x.org>;\nDate: Tue, Mar 3, 2026 10:02 AM\nTo: \"Dana\"<d@x.org>;\nSubject: Export",
             // Turkish Outlook, dotted capital I in the separator.
             "---------- İletilen ileti ----------\nKimden: Lumen Beta <b@x.org>\nKonu: Export",
         ] {
@@ -1648,6 +1887,173 @@ mod tests {
         }
         // `Gesendet:` in prose without the rest of a block is the tester's.
         let text = "Gesendet: gestern, wie besprochen.\nVon mir aus passt es.\n";
+        assert_eq!(split(text).1, None);
+    }
+
+    /// Outlook's localized header blocks and "Original Message" separators
+    /// in the languages added after the first eleven.
+    #[test]
+    fn outlook_blocks_and_separators_in_more_languages() {
+        for block in [
+            "От: Lumen Beta\nОтправлено: вторник, 3 марта 2026 г. 10:02\nКому: Dana\nТема: Export",
+            "Від: Lumen Beta\nНадіслано: вівторок, 3 березня 2026 р. 10:02\nКому: Dana\nТема: Export",
+            "Od: Lumen Beta\nOdesláno: úterý 3. března 2026 10:02\nKomu: Dana\nPředmět: Export",
+            "Od: Lumen Beta\nOdoslané: utorok 3. marca 2026 10:02\nKomu: Dana\nPredmet: Export",
+            "Fra: Lumen Beta\nSendt: 3. marts 2026 10:02\nTil: Dana\nEmne: Export",
+            "Fra: Lumen Beta\nDato: tirsdag 3. mars 2026 kl. 10:02\nTil: Dana\nEmne: Export",
+            "Lähettäjä: Lumen Beta\nLähetetty: tiistai 3. maaliskuuta 2026 10.02\nVastaanottaja: Dana\nAihe: Export",
+            "Kimden: Lumen Beta\nGönderildi: 3 Mart 2026 Salı 10:02\nKime: Dana\nKonu: Export",
+            "Από: Lumen Beta\nΣτάλθηκε: Τρίτη, 3 Μαρτίου 2026 10:02 πμ\nΠρος: Dana\nΘέμα: Export",
+            "Feladó: Lumen Beta\nElküldve: 2026. március 3., kedd 10:02\nCímzett: Dana\nTárgy: Export",
+            "De la: Lumen Beta\nTrimis: marți, 3 martie 2026 10:02\nCătre: Dana\nSubiect: Export",
+            "보낸 사람: Lumen Beta\n보낸 날짜: 2026년 3월 3일 화요일 오전 10:02\n받는 사람: Dana\n제목: Export",
+            "מאת: Lumen Beta\nנשלח: יום שלישי 3 מרץ 2026 10:02\nאל: Dana\nנושא: Export",
+            "من: Lumen Beta\nتاريخ الإرسال: الثلاثاء، 3 مارس 2026 10:02 ص\nإلى: Dana\nالموضوع: Export",
+            "Từ: Lumen Beta\nĐã gửi: Thứ Ba, ngày 3 tháng 3 năm 2026 10:02\nĐến: Dana\nChủ đề: Export",
+            "Dari: Lumen Beta\nDikirim: Selasa, 03 Maret 2026 10.02\nKepada: Dana\nPerihal: Export",
+            "Šalje: Lumen Beta\nPoslano: utorak, 3. ožujka 2026. 10:02\nPrima: Dana\nPredmet: Export",
+            "-----Исходное сообщение-----",
+            "-----Вихідне повідомлення-----",
+            "-----Původní zpráva-----",
+            "-----Pôvodná správa-----",
+            "-----Oprindelig meddelelse-----",
+            "-----Opprinnelig melding-----",
+            "-----Alkuperäinen viesti-----",
+            "-----Özgün İleti-----",
+            "-----Αρχικό μήνυμα-----",
+            "-----Eredeti üzenet-----",
+            "-----Mesaj original-----",
+            "-----원본 메시지-----",
+            "-----הודעה מקורית-----",
+            "-----الرسالة الأصلية-----",
+            "-----Thư gốc-----",
+            "-----Pesan Asli-----",
+            "-----Izvorna poruka-----",
+        ] {
+            let text = format!("Still broken.\n\n{block}\n\nOriginal text\n");
+            let (body, elided) = split(&text);
+            assert_eq!(body, "Still broken.", "{block}");
+            assert!(elided.unwrap().ends_with("Original text"), "{block}");
+        }
+    }
+
+    /// The reply headers of the webmails the issue names, each over a quote
+    /// and over the unquoted original.
+    #[test]
+    fn reply_headers_of_webmails() {
+        for header in [
+            // Mail.ru: weekday and date, `от` (from), no verb.
+            "Вторник, 3 марта 2026, 10:02 +03:00 от Lumen Beta Team <beta@notify.example.com>:",
+            // Yahoo and AOL's new editor.
+            "On Tuesday, March 3, 2026, 10:02 AM, Lumen Beta Team <beta@notify.example.com> wrote:",
+            "On Tuesday, March 3, 2026, 10:02:14 AM GMT+1, Lumen Beta Team <beta@notify.example.com> wrote:",
+            // 163 / 126 and QQ's short form.
+            "在 2026-03-03 10:02:14，\"Lumen Beta Team\" <beta@notify.example.com> 写道：",
+            // Outlook.com in Dutch and Spanish webmail, Fastmail.
+            "Op di 3 mrt 2026 om 10:02 schreef Lumen Beta Team <beta@notify.example.com>:",
+            "On Tue, 3 Mar 2026, at 10:02, Lumen Beta Team wrote:",
+        ] {
+            let text = format!("Done.\n\n{header}\n\n> quoted\n");
+            assert_eq!(split(&text).0, "Done.", "{header}");
+            let text = format!("Done.\n\n{header}\n\nThe original, unquoted.\n");
+            assert_eq!(split(&text).0, "Done.", "{header}");
+        }
+        // AOL and Naver: the "Original Message" block with their own fields.
+        for block in [
+            "-----Original Message-----\nFrom: Lumen Beta <b@x.org>\nTo: dana@example.org\nSent: Tue, Mar 3, 2026 10:02 am\nSubject: Export",
+            "-----Original Message-----\nFrom: \"Lumen Beta\"<b@x.org>\nTo: <dana@example.org>;\nCc:\nSent: 2026-03-03 (화) 10:02:14 (GMT+09:00)\nSubject: Export",
+        ] {
+            let text = format!("Still broken.\n\n{block}\n\nOriginal text\n");
+            assert_eq!(split(&text).0, "Still broken.", "{block}");
+        }
+    }
+
+    #[test]
+    fn header_hard_wrapped_over_three_lines() {
+        let text = "Works.\n\nOn Tuesday, March 3, 2026 10:02 AM, Lumen Beta Team\n\
+                    <beta@notify.example.com>\nwrote:\n\n> Could you try 412?\n";
+        assert_eq!(split(text).0, "Works.");
+        let text = "Klappt.\n\nAm Dienstag, 3. März 2026 um 10:02 Uhr schrieb\nLumen Beta Team\n\
+                    <beta@notify.example.com>:\n\nDas Original, ohne Zitatzeichen.\n";
+        assert_eq!(split(text).0, "Klappt.");
+        // Three lines of the tester's own that happen to end in a colon are
+        // not joined into a header.
+        let text = "On Monday 3 March I ran the export\nagain and this is what\nthe log said:\n\nerror 7\n";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn short_header_right_above_a_quote() {
+        for header in [
+            "Dana wrote:",
+            "Jörg Hoffmann schrieb:",
+            "Amélie a écrit :",
+            "Jan Novák napsal(a):",
+        ] {
+            let text = format!("Works now.\n\n{header}\n> Could you try 412?\n");
+            let (body, elided) = split(&text);
+            assert_eq!(body, "Works now.", "{header}");
+            assert!(elided.unwrap().starts_with(header), "{header}");
+        }
+        // Not above a quote, it is the tester's text.
+        let text = "Dana wrote:\nthe export is fine now.\n";
+        assert_eq!(split(text).1, None);
+        // Nor a bare verb.
+        assert!(!is_short_header("wrote:"));
+    }
+
+    #[test]
+    fn short_rule_above_removed_text() {
+        let text =
+            "Works.\n\n---\nOn Tue, 3 Mar 2026 at 10:02, Lumen Beta Team wrote:\n\nThe original.\n";
+        assert_eq!(split(text).0, "Works.");
+        let text = "Works.\n\n___\n\n> q\n";
+        assert_eq!(split(text).0, "Works.");
+        // In the text, or at its very end, it stays.
+        assert_eq!(split("Steps:\n---\nOpen the file.\n").1, None);
+        assert_eq!(split("Works.\n---\n").0, "Works.\n---");
+    }
+
+    #[test]
+    fn groupwise_header_and_more_webmail_labels() {
+        let text = "Works.\n\n>>> Lumen Beta Team <beta@notify.example.com> 03/03/2026 10:02 >>>\nThe original.\n";
+        let (body, elided) = split(text);
+        assert_eq!(body, "Works.");
+        assert!(elided.unwrap().ends_with("The original."));
+        // A nested quote that happens to start with `>>>` is just a quote.
+        let text = "Works.\n\n>>> deeply quoted line\n\nMy answer.\n";
+        assert_eq!(split(text).0, "Works.\n\nMy answer.");
+        // Zimbra in Portuguese: `Enviadas:`.
+        let text = "Works.\n\nDe: \"Lumen Beta\" <b@x.org>\nPara: dana@example.org\n\
+                    Enviadas: Terça-feira, 3 de Março de 2026 10:02:14\nAssunto: Export\n\nThe original.\n";
+        assert_eq!(split(text).0, "Works.");
+    }
+
+    #[test]
+    fn more_header_blocks_and_verbs() {
+        for block in [
+            // A long block: Reply-To and Cc between From and Subject.
+            "From: Lumen Beta <b@x.org>\nReply-To: Lumen <b@x.org>\nDate: Tuesday, March 3, 2026 at 10:02 AM\n\
+             To: Dana <d@x.org>\nCc: Team <t@x.org>\nSubject: Re: Export",
+            // Lotus Notes: `Gesendet von:` / `Sent by:`.
+            "Gesendet von: Lumen Beta\nAn: Dana\nDatum: 03.03.2026 10:02\nBetreff: Export",
+            "Sent by: Lumen Beta\nTo: Dana\nDate: 03/03/2026 10:02 AM\nSubject: Export",
+            // "Original Message" without its dashes, above the fields.
+            "Ursprüngliche Nachricht\nVon: Lumen\nGesendet: Dienstag\nBetreff: Export",
+            "Original Message\n\nFrom: Lumen\nSent: Tuesday\nSubject: Export",
+            // GMX / Web.de: `… hat am … geschrieben:`.
+            "Lumen Beta <b@x.org> hat am 3. März 2026 um 10:02 geschrieben:",
+        ] {
+            for below in ["> quoted", "The original, unquoted."] {
+                let text = format!("Works.\n\n{block}\n\n{below}\n");
+                assert_eq!(split(&text).0, "Works.", "{block}");
+            }
+        }
+        // The phrase in the tester's text is theirs.
+        let text = "Original message:\nthe export failed.\nFrom now on it works.\n";
+        assert_eq!(split(text).1, None);
+        // Fields far apart with prose between are not a block.
+        let text = "From: the start it failed.\nWe tried again.\nThen more.\nAnd more.\nDate: today\nSubject: export\n";
         assert_eq!(split(text).1, None);
     }
 
@@ -1682,6 +2088,43 @@ mod tests {
         // Further down it is the tester's text.
         let text = "Hi,\n\nCaution: the export overwrites files.\n";
         assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn reply_above_this_line_marker() {
+        for marker in [
+            "##- Please type your reply above this line -##",
+            "-- Reply above this line --",
+            "REPLY ABOVE THIS LINE",
+            "=== Bitte antworten Sie oberhalb dieser Zeile ===",
+        ] {
+            let text = format!("Works now.\n\n{marker}\n\nYour report FB-1042 was updated.\n");
+            let (body, elided) = split(&text);
+            assert_eq!(body, "Works now.", "{marker}");
+            assert!(elided.unwrap().starts_with(marker), "{marker}");
+        }
+        let text = "Works now.\n\nPlease reply above this line.\n\nYour report was updated.\n";
+        assert_eq!(split(text).0, "Works now.");
+        // The words in the tester's own sentence are theirs.
+        let text = "The error shows above this line of the log:\nexport failed\n";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn signature_delimiter_typed_on_ios() {
+        let (body, elided) = split("Works now.\n\n\u{2014} \nDana Whitfield\nQA, Example Org\n");
+        assert_eq!(body, "Works now.");
+        assert!(elided.unwrap().ends_with("QA, Example Org"));
+        // An em dash inside a line is punctuation.
+        assert_eq!(split("Works \u{2014} mostly.\nDana\n").1, None);
+    }
+
+    #[test]
+    fn a_byte_order_mark_at_the_start_is_dropped() {
+        assert_eq!(
+            split("\u{feff}Works now.\n\nOn Tue, 3 Mar 2026, Beta <b@x.org> wrote:\n> q\n").0,
+            "Works now."
+        );
     }
 
     #[test]

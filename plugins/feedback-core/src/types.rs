@@ -55,16 +55,20 @@ pub enum SkipCategory {
     Loop,
     /// No signal ties the email to a feedback item.
     NoMatch,
+    /// No author: neither `From` nor `Reply-To` holds an address (malformed
+    /// or truncated mail). Nobody to attribute the feedback to or answer.
+    NoSender,
 }
 
 impl SkipCategory {
     /// Every category.
-    pub const ALL: [SkipCategory; 5] = [
+    pub const ALL: [SkipCategory; 6] = [
         Self::AutoReply,
         Self::Bounce,
         Self::Bulk,
         Self::Loop,
         Self::NoMatch,
+        Self::NoSender,
     ];
 
     /// The name that starts the skip reason, e.g. `auto-reply`.
@@ -75,6 +79,7 @@ impl SkipCategory {
             Self::Bulk => "bulk",
             Self::Loop => "loop",
             Self::NoMatch => "no-match",
+            Self::NoSender => "no-sender",
         }
     }
 

@@ -507,7 +507,7 @@ fn localized_replies_are_trimmed() {
 }
 
 #[test]
-fn author_falls_back_to_reply_to_and_errors_without_either() {
+fn author_falls_back_to_reply_to_and_skips_without_either() {
     let email = Email {
         from: vec![],
         reply_to: vec![Address::new("dana@example.org")],
@@ -522,9 +522,35 @@ fn author_falls_back_to_reply_to_and_errors_without_either() {
         ..gmail_reply()
     };
     assert_eq!(
-        map_email(&email, &context(), &Config::default()),
-        Err("message has no From address".to_owned())
+        skip_reason(map_email(&email, &context(), &Config::default()).unwrap()),
+        "no-sender: no From field, and no Reply-To address"
     );
+
+    // A From field with a name and no address (truncated or hand-made mail),
+    // or an empty one: skipped with the field in the reason, never an error
+    // (an error would dead-letter the message).
+    for (value, reason) in [
+        (
+            "Whomever",
+            "no-sender: no address in From \"Whomever\", nor in Reply-To",
+        ),
+        (
+            "",
+            "no-sender: the From field is empty, and there is no Reply-To address",
+        ),
+    ] {
+        let email = Email {
+            from: vec![],
+            reply_to: vec![],
+            headers: vec![Header::new("From", value)],
+            ..gmail_reply()
+        };
+        assert_eq!(
+            skip_reason(map_email(&email, &context(), &Config::default()).unwrap()),
+            reason,
+            "{value:?}"
+        );
+    }
 }
 
 #[test]
@@ -652,4 +678,86 @@ fn a_forward_without_own_text_keeps_the_forwarded_text_and_says_so() {
     );
     assert_eq!(record.body_text, "");
     assert!(record.fields.iter().all(|(k, _)| k != "forwarded"));
+}
+
+/// HTML-only forwards with nothing of the tester's own: the body is the
+/// forwarded message's text, never empty, and the record says it was
+/// forwarded.
+#[test]
+fn html_only_forwards_keep_the_forwarded_text() {
+    let forwarded = "The export stops at 80 % on every project over 1 GB.";
+    let cases = [
+        (
+            "Gmail (separator inside gmail_attr)",
+            "Fwd: Export stops at 80 %",
+            format!(
+                "<div dir=\"ltr\"><br><br><div class=\"gmail_quote\"><div dir=\"ltr\" class=\"gmail_attr\">\
+                 ---------- Forwarded message ---------<br>From: <strong class=\"gmail_sendername\">Support Desk</strong> \
+                 <span>&lt;<a href=\"mailto:support@example.com\">support@example.com</a>&gt;</span><br>\
+                 Date: Tue, Mar 3, 2026 at 10:02 AM<br>Subject: Export stops at 80 %<br>\
+                 To: &lt;<a href=\"mailto:priya.raman@example.com\">priya.raman@example.com</a>&gt;<br></div><br><br>\
+                 <div dir=\"ltr\">{forwarded}</div></div></div>"
+            ),
+        ),
+        (
+            "Outlook on the web (header block in divRplyFwdMsg)",
+            "WG: Export stops at 80 %",
+            format!(
+                "<html><body><div dir=\"ltr\"><br></div><div id=\"appendonsend\"></div>\
+                 <hr style=\"display:inline-block;width:98%\" tabindex=\"-1\">\
+                 <div id=\"divRplyFwdMsg\" dir=\"ltr\"><font face=\"Calibri, sans-serif\"><b>Von:</b> Support Desk \
+                 &lt;support@example.com&gt;<br><b>Gesendet:</b> Dienstag, 3. März 2026 10:02<br>\
+                 <b>An:</b> Priya Raman<br><b>Betreff:</b> Export stops at 80 %</font><div>&nbsp;</div></div>\
+                 <div>{forwarded}</div></body></html>"
+            ),
+        ),
+        (
+            "Apple Mail (Begin forwarded message, quoted)",
+            "Fwd: Export stops at 80 %",
+            format!(
+                "<html><body><div><br><div><br><blockquote type=\"cite\"><div>Begin forwarded message:</div><br>\
+                 <div><b>From: </b>Support Desk &lt;support@example.com&gt;</div>\
+                 <div><b>Subject: </b>Export stops at 80 %</div>\
+                 <div><b>Date: </b>3 March 2026 at 10:02:14 GMT</div><br><div><div>{forwarded}</div></div>\
+                 </blockquote></div><br></div></body></html>"
+            ),
+        ),
+    ];
+    for (client, subject, html) in cases {
+        let email = Email {
+            subject: Some(subject.into()),
+            text_body: None,
+            html_body: Some(html),
+            attachments: vec![],
+            ..html_only_reply()
+        };
+        let config = config(&[("unmatched", "new")]);
+        let feedback = single(map_email(&email, &context(), &config).unwrap());
+        assert_eq!(feedback.body_text, forwarded, "{client}");
+        assert!(
+            feedback
+                .fields
+                .iter()
+                .any(|(k, v)| k == "forwarded" && v == "true"),
+            "{client}: {:?}",
+            feedback.fields
+        );
+        let elided = feedback.elided_text.unwrap_or_default();
+        assert!(elided.contains("Support Desk"), "{client}: {elided:?}");
+    }
+
+    // A comment of the tester's own above the forward: that is the body.
+    let email = Email {
+        subject: Some("Fwd: Export stops at 80 %".into()),
+        html_body: Some(format!(
+            "<div dir=\"ltr\">Same here, see below.<br><br><div class=\"gmail_quote\"><div dir=\"ltr\" \
+             class=\"gmail_attr\">---------- Forwarded message ---------<br>From: Support Desk \
+             &lt;support@example.com&gt;<br>Subject: Export<br></div><br><div>{forwarded}</div></div></div>"
+        )),
+        attachments: vec![],
+        ..html_only_reply()
+    };
+    let feedback = single(map_email(&email, &context(), &config(&[("unmatched", "new")])).unwrap());
+    assert_eq!(feedback.body_text, "Same here, see below.");
+    assert!(feedback.fields.iter().all(|(k, _)| k != "forwarded"));
 }
