@@ -409,8 +409,8 @@ fn remove_list_footer(lines: &[&str], removed: &mut [bool]) {
     // the list below makes it a footer.
     let rule = |line: &str| {
         let line = line.trim();
-        is_separator_line(line) && line.chars().count() >= 10
-            || line.len() >= 2 && line.chars().all(|c| c == '_')
+        (is_separator_line(line) && line.chars().count() >= 10)
+            || (line.len() >= 2 && line.chars().all(|c| c == '_'))
     };
     let Some(sep) = kept.iter().rev().take(7).copied().find(|&j| rule(lines[j])) else {
         return;
@@ -1891,7 +1891,8 @@ mod tests {
         let text = "Works.\n\n__________\nDana, QA lead\n";
         assert_eq!(split(text).1, None);
         // What an archive left of the list's rule, two underscores.
-        let text = "Crashes on 412 too.\n\n\n__\nqa-circle mailing list\nqa-circle@lists.example.org\n";
+        let text =
+            "Crashes on 412 too.\n\n\n__\nqa-circle mailing list\nqa-circle@lists.example.org\n";
         assert_eq!(split(text).0, "Crashes on 412 too.");
         // Without a line naming the list, short underscores are the tester's.
         let text = "Crashes on 412 too.\n\n__\nsee the log\n";
