@@ -40,6 +40,7 @@ quality:
 
 # The reference mapper on public fixture sets kept outside the repository (one folder per source in DIR):
 # exact-trim rate and containment checks per source, development and check halves; see tests/all/quality_external.rs.
+# POPLINE_EXTERNAL_SHOW=unlabelled-dev lists the mapper's output for unlabelled development-half files.
 quality-external dir:
     POPLINE_EXTERNAL_DIR="$(realpath '{{dir}}')" cargo test --test all quality_external -- --ignored --nocapture
 

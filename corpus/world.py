@@ -424,8 +424,15 @@ def leftover_cases():
         "long-header-block": f"{words}\n\nFrom: {TEAM}\nReply-To: {TEAM}\nDate: Tuesday, March 3, 2026 at 10:02 AM\n"
                              f"To: {who[0]} <{who[1]}>\nCc: QA <qa@example.net>\nSubject: Export\n\n{n}\n",
         "notes-sent-by": f"{words}\n\nSent by: {g.TEAM_NAME}\nTo: {who[0]}\nDate: 03/03/2026 10:02 AM\nSubject: Export\n\n{n}\n",
+        # Read through the unlabelled development fixtures, written here.
+        "footer-like-sentence-last": f"{words}\n\nSent from home, the office build is still the old one.\n\n{header}\n{quoted}\n",
+        "sent-using-footer": f"{words}\nSent using the Example Mail app\n\n{header}\n{quoted}\n",
+        "footer-rtl-embedding": f"{words}\n\n\u202bأُرسلت من الـ iPhone\u202c\n\n{header}\n{quoted}\n",
+        "list-footer-short-rule": f"{words}\n\n\n__\nbeta-testers mailing list\nbeta-testers@lists.example.org\n"
+                                  f"https://lists.example.org/listinfo/beta-testers\n",
     }
-    body_for = {"list-footer": f"{words}\n\nMarcus"}
+    body_for = {"list-footer": f"{words}\n\nMarcus",
+                "footer-like-sentence-last": f"{words}\n\nSent from home, the office build is still the old one."}
     return [("leftovers", name, "en", who[0], who[1], body_for.get(name, words), text)
             for name, text in shapes.items()]
 

@@ -38,7 +38,8 @@
 //! saw).
 //!
 //! popline's documented semantics win where a source labels differently:
-//! mobile footers ("Sent from my iPhone"...) and a `-- ` signature are
+//! mobile footers ("Sent from my iPhone"...; not a line that goes on as a
+//! sentence, a clause after a comma and a full stop) and a `-- ` signature are
 //! removed from the expected text before comparing; a dash sign-off
 //! (`-Dana`, `-- Dana`) that the plain-text fixture has right under the labelled text,
 //! which the github parser and its ports count as a signature, is added to
@@ -52,6 +53,13 @@
 //! (FNV-1a) of their path inside the source. Only development misses are
 //! printed (`POPLINE_EXTERNAL_SHOW=all` prints both), so fixes are made
 //! against one half and the other measures how well they generalise.
+//!
+//! `POPLINE_EXTERNAL_SHOW=unlabelled-dev` also prints what the mapper made of
+//! each message file that has no label, development half only (the same
+//! split): path, `body_text`, whether text was elided and whether it was
+//! taken as a forward, to be read against the documented trimming rules.
+//! `POPLINE_EXTERNAL_ONLY=NAME,…` limits the run to sources whose folder
+//! name contains one of the names.
 //!
 //! Every `.eml` without a label is mapped too: it must map or skip with a
 //! reason, never fail, and never give an empty body when the message had
@@ -635,6 +643,8 @@ struct Source {
     cases: Vec<Case>,
     /// `.eml` files with no label: mapped for the bad-input check.
     unlabelled: Vec<PathBuf>,
+    /// Every message file (`.txt` or `.eml`) with no label.
+    unlabelled_messages: Vec<PathBuf>,
     yaml_files: usize,
 }
 
@@ -800,10 +810,16 @@ fn discover(root: &Path, name: &str) -> Source {
         .filter(|f| ext(f) == "eml" && !cases.iter().any(|c| &c.path == *f))
         .cloned()
         .collect();
+    let unlabelled_messages = files
+        .iter()
+        .filter(|f| is_message_file(f) && !cases.iter().any(|c| &c.path == *f))
+        .cloned()
+        .collect();
     Source {
         name: name.to_owned(),
         cases,
         unlabelled,
+        unlabelled_messages,
         yaml_files,
     }
 }
@@ -921,8 +937,11 @@ fn without_signature_and_footers(expected: &str) -> String {
             lines.pop();
         }
         match lines.last() {
+            // A line that goes on as a sentence after a comma and ends
+            // with a full stop is the tester's, as popline keeps it.
             Some(l)
                 if l.chars().count() <= 90
+                    && !(l.contains(", ") && l.trim_end().ends_with(['.', '!', '?']))
                     && FOOTERS
                         .iter()
                         .any(|f| l.trim().to_lowercase().starts_with(f)) =>
@@ -986,7 +1005,12 @@ fn raw_message(path: &Path) -> Vec<u8> {
 }
 
 enum Mapped {
-    Body { body: String, had_text: bool },
+    Body {
+        body: String,
+        had_text: bool,
+        elided: bool,
+        forwarded: bool,
+    },
     Skip(String),
     Failed(String),
 }
@@ -1020,13 +1044,21 @@ async fn map(
         })
         .await
     {
-        Ok(MapOutcome::Feedback(list)) => Mapped::Body {
-            body: list
-                .first()
-                .map(|f| f.body_text.clone())
-                .unwrap_or_default(),
-            had_text,
-        },
+        Ok(MapOutcome::Feedback(list)) => {
+            let first = list.first();
+            Mapped::Body {
+                body: first.map(|f| f.body_text.clone()).unwrap_or_default(),
+                had_text,
+                elided: first
+                    .and_then(|f| f.elided_text.as_deref())
+                    .is_some_and(|e| !e.trim().is_empty()),
+                forwarded: first.is_some_and(|f| {
+                    f.fields
+                        .iter()
+                        .any(|(k, v)| k == "forwarded" && v == "true")
+                }),
+            }
+        }
         Ok(MapOutcome::Skip(reason)) => Mapped::Skip(reason),
         Err(e) => Mapped::Failed(e.to_string()),
     }
@@ -1082,6 +1114,17 @@ async fn quality_external() {
         "set POPLINE_EXTERNAL_DIR to a folder of fixture sets (just quality-external DIR)",
     ));
     let show_all = std::env::var("POPLINE_EXTERNAL_SHOW").is_ok_and(|v| v == "all");
+    let show_unlabelled_dev =
+        std::env::var("POPLINE_EXTERNAL_SHOW").is_ok_and(|v| v == "unlabelled-dev");
+    let only: Vec<String> = std::env::var("POPLINE_EXTERNAL_ONLY")
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
     let corpus = support::root().join("corpus");
     let settings: Value =
         serde_json::from_str(&std::fs::read_to_string(corpus.join("config.json")).unwrap())
@@ -1111,6 +1154,10 @@ async fn quality_external() {
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            only.is_empty() || only.iter().any(|o| name.contains(o.as_str()))
+        })
         .collect();
     sources.sort();
     let mut report = String::new();
@@ -1131,6 +1178,7 @@ async fn quality_external() {
     )
     .unwrap();
     let mut bad_input = String::new();
+    let mut unlabelled_dev = String::new();
     for root in &sources {
         let name = root.file_name().unwrap().to_string_lossy().into_owned();
         let source = discover(root, &name);
@@ -1140,7 +1188,7 @@ async fn quality_external() {
             let raw = raw_message(&case.path);
             let mapped = map(&mapper, &raw, &ctx, &config).await;
             let (body, had_text) = match &mapped {
-                Mapped::Body { body, had_text } => (normalize(body), *had_text),
+                Mapped::Body { body, had_text, .. } => (normalize(body), *had_text),
                 Mapped::Skip(r) => (format!("<skip: {r}>"), false),
                 Mapped::Failed(e) => (format!("<failure: {e}>"), false),
             };
@@ -1211,7 +1259,7 @@ async fn quality_external() {
         for eml in &source.unlabelled {
             let raw = std::fs::read(eml).unwrap();
             match map(&mapper, &raw, &ctx, &config).await {
-                Mapped::Body { body, had_text } => {
+                Mapped::Body { body, had_text, .. } => {
                     t.unlabelled_mapped += 1;
                     if had_text && body.trim().is_empty() {
                         t.unlabelled_empty += 1;
@@ -1233,6 +1281,29 @@ async fn quality_external() {
                     )
                     .unwrap();
                 }
+            }
+        }
+        if show_unlabelled_dev {
+            // The split decides first: a check-half file is never mapped here.
+            for path in &source.unlabelled_messages {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy();
+                if half(&rel) != "dev" {
+                    continue;
+                }
+                let shown = match map(&mapper, &raw_message(path), &ctx, &config).await {
+                    Mapped::Body {
+                        body,
+                        elided,
+                        forwarded,
+                        ..
+                    } => format!(
+                        "elided: {elided}, forwarded: {forwarded}\n    body: {:?}",
+                        normalize(&body)
+                    ),
+                    Mapped::Skip(r) => format!("skip: {r}"),
+                    Mapped::Failed(e) => format!("failure: {e}"),
+                };
+                writeln!(unlabelled_dev, "  [dev] {name}/{rel}: {shown}").unwrap();
             }
         }
         writeln!(
@@ -1294,6 +1365,9 @@ async fn quality_external() {
     }
     if !bad_input.is_empty() {
         println!("bad input:\n{bad_input}");
+    }
+    if show_unlabelled_dev {
+        println!("unlabelled message files (development half only):\n{unlabelled_dev}");
     }
 }
 

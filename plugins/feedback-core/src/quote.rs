@@ -405,13 +405,14 @@ fn remove_list_footer(lines: &[&str], removed: &mut [bool]) {
     let kept: Vec<usize> = (0..lines.len())
         .filter(|&j| !removed[j] && !is_blank(lines[j]))
         .collect();
-    let Some(sep) = kept
-        .iter()
-        .rev()
-        .take(7)
-        .copied()
-        .find(|&j| is_separator_line(lines[j]) && lines[j].trim().chars().count() >= 10)
-    else {
+    // A list's own rule, or what is left of it (`__`): only a line naming
+    // the list below makes it a footer.
+    let rule = |line: &str| {
+        let line = line.trim();
+        (is_separator_line(line) && line.chars().count() >= 10)
+            || (line.len() >= 2 && line.chars().all(|c| c == '_'))
+    };
+    let Some(sep) = kept.iter().rev().take(7).copied().find(|&j| rule(lines[j])) else {
         return;
     };
     let tail: Vec<usize> = kept.iter().copied().filter(|&j| j > sep).collect();
@@ -1137,6 +1138,7 @@ const FOOTER_PREFIXES: &[&str] = &[
     "sent from ",
     "sent via ",
     "sent with ",
+    "sent using ",
     "get outlook for ",
     "von meinem ",
     "gesendet von ",
@@ -1181,11 +1183,16 @@ const FOOTER_PREFIXES: &[&str] = &[
 
 /// Whether `line` is a mobile app's footer in one of the supported languages.
 fn is_mobile_footer(line: &str) -> bool {
-    let line = line.trim();
+    // Arabic and Hebrew clients wrap the footer in direction embeddings.
+    let line = line.trim_matches(|c: char| c.is_whitespace() || is_invisible(c));
     if line.is_empty() || line.chars().count() > 90 {
         return false;
     }
-    let lower = line.to_lowercase();
+    let mut lower = line.to_lowercase();
+    // Arabic vowel marks (`أُرسلت`) are not written in the prefixes.
+    if lower.contains(is_arabic_vowel_mark) {
+        lower.retain(|c| !is_arabic_vowel_mark(c));
+    }
     FOOTER_PREFIXES.iter().any(|p| lower.starts_with(p))
         // "Get Outlook for iOS" in every language: "Outlook für iOS beziehen",
         // "Obtenir Outlook pour Android", "iOS 版 Outlook を入手"...
@@ -1201,6 +1208,20 @@ fn is_mobile_footer(line: &str) -> bool {
         || lower.starts_with("从我的")
 }
 
+/// A line that starts like a footer but goes on as a sentence, a clause
+/// after a comma and a final full stop ("Sent from my laptop, it works."):
+/// the tester's, even as the last line.
+fn reads_as_sentence(line: &str) -> bool {
+    let line = line.trim();
+    line.contains(", ") && line.ends_with(['.', '!', '?'])
+}
+
+/// Arabic short vowels and other marks written over or under a letter
+/// (fatha, damma, kasra, sukun, shadda, tanwin).
+fn is_arabic_vowel_mark(c: char) -> bool {
+    matches!(c, '\u{064b}'..='\u{0652}')
+}
+
 /// Drops mobile footers and separator lines (`-----`, `_____`, and a short
 /// `---` above removed text) at the end of each block of kept lines: a run
 /// of several footers goes too.
@@ -1213,7 +1234,7 @@ fn remove_mobile_footers(lines: &[&str], removed: &mut [bool]) {
         // A short `---` only above what was removed.
         let above_removed = end < lines.len();
         while let Some(j) = (start..last).rev().find(|&j| !is_blank(lines[j])) {
-            let leftover = is_mobile_footer(lines[j])
+            let leftover = (is_mobile_footer(lines[j]) && !reads_as_sentence(lines[j]))
                 || is_separator_line(lines[j])
                 || (above_removed && is_short_rule(lines[j]));
             if !leftover {
@@ -1841,6 +1862,11 @@ mod tests {
         // A sentence that starts like a footer is the tester's.
         let text = "Export fails.\n\nSent from my laptop, it works.\n\nOdd.\n";
         assert_eq!(split(text).1, None);
+        // Also as the last line: a clause after a comma, a full stop.
+        let text = "Export fails.\n\nSent from the office, the tablet app never syncs.\n";
+        assert_eq!(split(text).1, None);
+        let text = "Export fails.\n\nSent from my tablet, excuse the brevity\n";
+        assert_eq!(split(text).0, "Export fails.");
     }
 
     #[test]
@@ -1864,6 +1890,24 @@ mod tests {
         // A rule above the tester's own last lines stays.
         let text = "Works.\n\n__________\nDana, QA lead\n";
         assert_eq!(split(text).1, None);
+        // What an archive left of the list's rule, two underscores.
+        let text =
+            "Crashes on 412 too.\n\n\n__\nqa-circle mailing list\nqa-circle@lists.example.org\n";
+        assert_eq!(split(text).0, "Crashes on 412 too.");
+        // Without a line naming the list, short underscores are the tester's.
+        let text = "Crashes on 412 too.\n\n__\nsee the log\n";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn footers_with_direction_marks_vowel_marks_or_using() {
+        // An Arabic footer wrapped in a right-to-left embedding, its first
+        // word written with a damma.
+        let text = "التصدير يعمل الآن\n\n\u{202b}أُرسلت من الـ Galaxy\u{202c}  \n";
+        assert_eq!(split(text).0, "التصدير يعمل الآن");
+        // "Sent using …" right under the text, then an unquoted original.
+        let text = "Fine by me\nSent using the Example Mail app\n\nbeta@x.org wrote:\n\nCan we ship 412?\n";
+        assert_eq!(split(text).0, "Fine by me");
     }
 
     #[test]
