@@ -827,6 +827,24 @@ fn discover(root: &Path, name: &str) -> Source {
 // ---------------------------------------------------------------------------
 // popline's rules and comparison
 
+/// A footer-like line popline keeps: a clause after a comma and a final full
+/// stop, unless that clause is the footer's own apology ("…, please excuse
+/// typos.").
+fn goes_on_as_sentence(line: &str) -> bool {
+    const APOLOGIES: &[&str] = &[
+        "please",
+        "excuse",
+        "sorry",
+        "pardon",
+        "bitte",
+        "entschuldig",
+    ];
+    line.split_once(", ").is_some_and(|(_, rest)| {
+        let rest = rest.trim_start().to_lowercase();
+        line.trim_end().ends_with(['.', '!', '?']) && !APOLOGIES.iter().any(|a| rest.starts_with(a))
+    })
+}
+
 /// Mobile footer starts popline removes (see `feedback-core`'s quote
 /// module); a label that keeps one is corrected to popline's rule.
 const FOOTERS: [&str; 12] = [
@@ -941,7 +959,7 @@ fn without_signature_and_footers(expected: &str) -> String {
             // with a full stop is the tester's, as popline keeps it.
             Some(l)
                 if l.chars().count() <= 90
-                    && !(l.contains(", ") && l.trim_end().ends_with(['.', '!', '?']))
+                    && !goes_on_as_sentence(l)
                     && FOOTERS
                         .iter()
                         .any(|f| l.trim().to_lowercase().starts_with(f)) =>

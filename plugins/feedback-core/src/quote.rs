@@ -1210,11 +1210,38 @@ fn is_mobile_footer(line: &str) -> bool {
 
 /// A line that starts like a footer but goes on as a sentence, a clause
 /// after a comma and a final full stop ("Sent from my laptop, it works."):
-/// the tester's, even as the last line.
+/// the tester's, even as the last line. A footer's own apology ("Sent from
+/// my iPhone, please excuse typos.") is still a footer.
 fn reads_as_sentence(line: &str) -> bool {
     let line = line.trim();
-    line.contains(", ") && line.ends_with(['.', '!', '?'])
+    let Some((_, rest)) = line.split_once(", ") else {
+        return false;
+    };
+    let rest = rest.trim_start().to_lowercase();
+    line.ends_with(['.', '!', '?']) && !FOOTER_APOLOGIES.iter().any(|a| rest.starts_with(a))
 }
+
+/// How a mobile footer's second clause begins when it apologises for
+/// brevity or typos.
+const FOOTER_APOLOGIES: &[&str] = &[
+    "please",
+    "pls",
+    "excuse",
+    "sorry",
+    "pardon",
+    "apologies",
+    "bitte",
+    "entschuldig",
+    "désolé",
+    "excusez",
+    "merci d",
+    "disculp",
+    "perdon",
+    "scusa",
+    "sorry per",
+    "desculp",
+    "excuses",
+];
 
 /// Arabic short vowels and other marks written over or under a letter
 /// (fatha, damma, kasra, sukun, shadda, tanwin).
@@ -1866,6 +1893,12 @@ mod tests {
         let text = "Export fails.\n\nSent from the office, the tablet app never syncs.\n";
         assert_eq!(split(text).1, None);
         let text = "Export fails.\n\nSent from my tablet, excuse the brevity\n";
+        assert_eq!(split(text).0, "Export fails.");
+        // A footer that apologises in a second clause is still a footer.
+        let text = "Export fails.\n\nSent from my iPhone, please excuse typos.\n";
+        assert_eq!(split(text).0, "Export fails.");
+        let text =
+            "Export fails.\n\nVon meinem iPhone gesendet, bitte entschuldigen Sie Tippfehler.\n";
         assert_eq!(split(text).0, "Export fails.");
     }
 
