@@ -656,17 +656,9 @@ fn a_delegated_sign_in_for_smtp_send() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let code = loop {
-        if let Some(c) = env
-            .idp
-            .latest_user_code()
-            .filter(|c| Some(c) != before.as_ref())
-        {
-            break c;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    env.idp.approve_device(&code, USER).unwrap();
+    env.idp
+        .approve_next_device(before.as_deref(), USER)
+        .unwrap();
     assert!(login.wait().unwrap().success());
     let cache = std::fs::read_to_string(env.path("tokens/notices-smtp.json")).unwrap();
     assert!(cache.contains("SMTP.Send"), "{cache}");
@@ -968,17 +960,9 @@ max_attempts = 20
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let code = loop {
-            if let Some(c) = self
-                .idp
-                .latest_user_code()
-                .filter(|c| Some(c) != before.as_ref())
-            {
-                break c;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        self.idp.approve_device(&code, USER).unwrap();
+        self.idp
+            .approve_next_device(before.as_deref(), USER)
+            .unwrap();
         expect_ok(&login.wait_with_output().unwrap())
     }
 

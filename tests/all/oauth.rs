@@ -159,17 +159,9 @@ redirect_uri = "http://localhost:{redirect}/callback"
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let code = loop {
-            if let Some(c) = self
-                .idp
-                .latest_user_code()
-                .filter(|c| Some(c) != before.as_ref())
-            {
-                break c;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        self.idp.approve_device(&code, USER).unwrap();
+        self.idp
+            .approve_next_device(before.as_deref(), USER)
+            .unwrap();
         assert!(child.wait().unwrap().success());
     }
 

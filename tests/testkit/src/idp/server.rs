@@ -99,6 +99,25 @@ impl Idp {
         self.settle_device(user_code, DeviceState::Approved(upn))
     }
 
+    /// Waits (up to 30 s) for a device authorization whose user code is not
+    /// `before` (the latest one before the client started), then approves
+    /// it as `upn`: what a user does after reading the code a client prints.
+    pub fn approve_next_device(&self, before: Option<&str>, upn: &str) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(code) = self
+                .latest_user_code()
+                .filter(|c| Some(c.as_str()) != before)
+            {
+                return self.approve_device(&code, upn);
+            }
+            if Instant::now() >= deadline {
+                bail!("no new device authorization within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Denies the device authorization: polling then gets `access_denied`
     /// (RFC 8628).
     pub fn deny_device(&self, user_code: &str) -> Result<()> {
