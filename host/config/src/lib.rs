@@ -662,7 +662,7 @@ impl Config {
                         Some(own) => *own == cache,
                         None => {
                             let mb_account = mb_oauth.login_hint.as_deref().unwrap_or(&mb.user);
-                            same_sign_in(oauth, mb_oauth)
+                            oauth.sign_in_difference(mb_oauth).is_none()
                                 && (oauth.flow == Flow::ClientCredentials
                                     || account.eq_ignore_ascii_case(mb_account))
                         }
@@ -719,20 +719,6 @@ impl Config {
             .join("tokens")
             .join(format!("{mailbox}.json"))
     }
-}
-
-/// Whether two oauth tables sign in to the same app the same way: provider,
-/// authority, tenant, token endpoint, `client_id` and flow.
-fn same_sign_in(a: &OAuthConfig, b: &OAuthConfig) -> bool {
-    let lower = |s: &Option<String>| s.as_deref().map(str::to_ascii_lowercase);
-    a.provider == b.provider
-        && a.client_id == b.client_id
-        && a.flow == b.flow
-        && a.authority
-            .trim_end_matches('/')
-            .eq_ignore_ascii_case(b.authority.trim_end_matches('/'))
-        && lower(&a.tenant) == lower(&b.tenant)
-        && a.token_url == b.token_url
 }
 
 /// How a mailbox or a notice server signs in with OAuth.

@@ -94,6 +94,27 @@ pub struct OAuthConfig {
 pub(crate) const TENANT_REQUIRED: &str = "oauth.tenant is required: the Directory (tenant) ID from the app registration's Overview page (a single-tenant app, the usual kind, accepts nothing else), `organizations` for a multi-tenant app, or `consumers` for personal Outlook.com / Hotmail accounts";
 
 impl OAuthConfig {
+    /// What makes `other` a different sign-in from this one (`None`: the
+    /// same app signed in the same way): `client_id`, the tenant or
+    /// authority (provider, authority, tenant, token endpoint), or the flow.
+    pub fn sign_in_difference(&self, other: &OAuthConfig) -> Option<&'static str> {
+        let authority = |c: &OAuthConfig| c.authority.trim_end_matches('/').to_ascii_lowercase();
+        let tenant = |c: &OAuthConfig| c.tenant.as_deref().map(str::to_ascii_lowercase);
+        if self.client_id != other.client_id {
+            Some("client_id")
+        } else if self.provider != other.provider
+            || authority(self) != authority(other)
+            || tenant(self) != tenant(other)
+            || self.token_url != other.token_url
+        {
+            Some("tenant or authority")
+        } else if self.flow != other.flow {
+            Some("flow")
+        } else {
+            None
+        }
+    }
+
     /// Checks that need the mailbox's POP host: the tenant fits the flow and
     /// the account kind, and the POP host is in the authority's cloud.
     /// `at` names the table in errors.

@@ -104,23 +104,9 @@ impl Accounts {
             .unwrap_or(default_cache.clone());
         if let Some(m) = self.by_cache.iter().find(|m| m.cache_path() == path) {
             let first = m.config();
-            let lower = |s: &str| s.trim_end_matches('/').to_ascii_lowercase();
-            let tenant = |c: &OAuthConfig| c.tenant.as_deref().map(lower);
-            let differs = if first.client_id != cfg.client_id {
-                Some("client_id")
-            } else if first.provider != cfg.provider
-                || lower(&first.authority) != lower(&cfg.authority)
-                || tenant(first) != tenant(cfg)
-                || first.token_url != cfg.token_url
-            {
-                Some("tenant or authority")
-            } else if first.flow != cfg.flow {
-                Some("flow")
-            } else if first.cache_key_env != cfg.cache_key_env {
-                Some("cache_key_env")
-            } else {
-                None
-            };
+            let differs = first
+                .sign_in_difference(cfg)
+                .or_else(|| (first.cache_key_env != cfg.cache_key_env).then_some("cache_key_env"));
             if let Some(what) = differs {
                 anyhow::bail!(
                     "{name} and {} use the token cache {} with a different oauth {what}; one \
