@@ -611,7 +611,7 @@ impl Config {
         let oauth = mb.oauth.as_ref()?;
         Some(Login {
             oauth,
-            account: oauth.login_hint.clone().unwrap_or_else(|| mb.user.clone()),
+            account: mailbox_account(mb, oauth).to_string(),
             scopes: ScopeSet::for_service(oauth, Service::Pop),
             default_cache: self.default_token_cache(name),
             shares: None,
@@ -646,7 +646,7 @@ impl Config {
                 }
                 Some(Login {
                     oauth,
-                    account: oauth.login_hint.clone().unwrap_or_else(|| mb.user.clone()),
+                    account: mailbox_account(mb, oauth).to_string(),
                     scopes: ScopeSet::for_service(&smtp, Service::Smtp),
                     default_cache: self.mailbox_cache(&shared.mailbox, oauth),
                     shares: Some(shared.mailbox.clone()),
@@ -661,7 +661,7 @@ impl Config {
                     let linked = match &own_cache {
                         Some(own) => *own == cache,
                         None => {
-                            let mb_account = mb_oauth.login_hint.as_deref().unwrap_or(&mb.user);
+                            let mb_account = mailbox_account(mb, mb_oauth);
                             oauth.sign_in_difference(mb_oauth).is_none()
                                 && (oauth.flow == Flow::ClientCredentials
                                     || account.eq_ignore_ascii_case(mb_account))
@@ -719,6 +719,11 @@ impl Config {
             .join("tokens")
             .join(format!("{mailbox}.json"))
     }
+}
+
+/// Who signs in for mailbox `mb`: `login_hint`, else its `user`.
+fn mailbox_account<'a>(mb: &'a MailboxConfig, oauth: &'a OAuthConfig) -> &'a str {
+    oauth.login_hint.as_deref().unwrap_or(&mb.user)
 }
 
 /// How a mailbox or a notice server signs in with OAuth.
