@@ -44,7 +44,11 @@
 //! (`-Dana`, `-- Dana`) that the plain-text fixture has right under the labelled text,
 //! which the github parser and its ports count as a signature, is added to
 //! it (popline keeps the tester's sign-off; only `-- ` starts a signature);
-//! and a containment constraint asking for a quoted line or the reply header
+//! a reply a source expects to end with the tester's sign-off may also end
+//! with the unquoted lines the plain-text fixture has under it, up to the
+//! first quote, reply header or separator line (popline keeps what the
+//! tester wrote below a closing such as "Yours sincerely,", having no
+//! `-- ` to cut at); and a containment constraint asking for a quoted line or the reply header
 //! above it is not checked (popline keeps inline answers, not the quotes
 //! they answer). Comparison ignores line endings, trailing spaces and blank
 //! lines at either end. Other differences count as misses.
@@ -972,6 +976,37 @@ fn without_signature_and_footers(expected: &str) -> String {
     normalize(&lines.join("\n"))
 }
 
+/// The end a source's `endswith` on the tester's sign-off takes under
+/// popline's rules. Some sources cut a reply after a closing such as
+/// "Yours sincerely," and the name under it, dropping the lines the tester
+/// wrote below; popline keeps them (only `-- ` starts a signature). So when
+/// the plain-text `fixture` goes on below `suffix` (which ends a line) with
+/// unquoted text, the reply may end with `suffix` and that text instead, up
+/// to the first quoted line, reply header or separator line, without a `-- `
+/// signature and mobile footers. `None` when nothing follows.
+fn under_signoff(suffix: &str, fixture: Option<&str>) -> Option<String> {
+    let fixture = normalize(fixture?);
+    let at = fixture.find(suffix)? + suffix.len();
+    if !fixture[at..].starts_with('\n') {
+        return None;
+    }
+    let mut rest = Vec::new();
+    for line in fixture[at..].lines().skip(1) {
+        let t = line.trim();
+        if is_quote_or_header(t)
+            || (t.len() >= 5 && t.chars().all(|c| matches!(c, '-' | '_' | '=')))
+        {
+            break;
+        }
+        rest.push(line);
+    }
+    if rest.iter().all(|l| l.trim().is_empty()) {
+        return None;
+    }
+    let text = without_signature_and_footers(&format!("{suffix}\n{}", rest.join("\n")));
+    (text != suffix).then_some(text)
+}
+
 /// A quoted line or a reply header ("On … wrote:"), which popline removes
 /// by its documented rules even where a source keeps them.
 fn is_quote_or_header(text: &str) -> bool {
@@ -1230,12 +1265,15 @@ async fn quality_external() {
                     .unwrap();
                 }
             }
+            let fixture = (ext(&case.path) == "txt")
+                .then(|| String::from_utf8_lossy(&std::fs::read(&case.path).unwrap()).into_owned());
             let ends = |s: &String, start: bool| {
                 let s = normalize(s);
                 if start {
                     body.starts_with(&s)
                 } else {
                     body.ends_with(&s)
+                        || under_signoff(&s, fixture.as_deref()).is_some_and(|e| body.ends_with(&e))
                 }
             };
             if !case.expect.include.is_empty()
@@ -1477,6 +1515,17 @@ fn the_scorer_reads_the_expectation_forms() {
         ),
         "Works now."
     );
+    // What the tester wrote under a sign-off is kept, up to the quote.
+    let fixture = "Thanks.\n\nYours,\n\nDana\n\nQA lead, Example Ltd\n\nOn Tue, Beta wrote:\n> q\n";
+    assert_eq!(
+        under_signoff("Dana", Some(fixture)).as_deref(),
+        Some("Dana\n\nQA lead, Example Ltd")
+    );
+    assert_eq!(
+        under_signoff("Dana", Some("Thanks.\n\nDana\n\n-- \nQA\n")),
+        None
+    );
+    assert_eq!(under_signoff("Dana", Some("Thanks.\n\nDana\n")), None);
     assert_eq!(regex_literal(r"/^On [^\:]+\:/"), None);
     assert_eq!(
         regex_literal(r"/a\.b/, x"),
