@@ -13,7 +13,9 @@
 //! put the original there).
 //!
 //! A forward with nothing of the tester's own keeps the forwarded text as the
-//! body ([`Reply::forwarded`]), so a reply never loses its substance.
+//! body ([`Reply::forwarded`]), so a reply never loses its substance; so does
+//! a message that starts with another's header fields (the text under them
+//! is the body, trimmed the same way).
 //!
 //! HTML replies are converted first; the lines of the containers mail clients
 //! put quotes and signatures in are removed whatever their text says.
@@ -90,10 +92,54 @@ fn unquoted(line: &str) -> &str {
 }
 
 fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
+    let cut = trim(lines, marks, forward);
+    let body = kept_text(lines, &cut.removed);
+    if body.is_empty() {
+        if let Some(at) = cut.forward_cut {
+            return forwarded(lines, &cut.removed, at);
+        }
+        // The message starts with another's header fields, nothing of the
+        // tester's above: what follows them is the substance (a bottom post
+        // under the fields, or a forward whose subject lost its prefix).
+        if let Some(at) = cut.top_cut {
+            let end = at + 1 + fields_end(&lines[at + 1..]);
+            let below = trim(&lines[end..], &marks[end..], false);
+            let mut removed = vec![true; end];
+            removed.extend(below.removed);
+            let body = kept_text(lines, &removed);
+            if !body.is_empty() {
+                return Reply {
+                    body,
+                    elided: elided_text(lines, &removed),
+                    forwarded: false,
+                };
+            }
+            return forwarded(lines, &cut.removed, at);
+        }
+    }
+    Reply {
+        body,
+        elided: elided_text(lines, &cut.removed),
+        forwarded: false,
+    }
+}
+
+/// What [`trim`] removed, and where it cut.
+struct Cut {
+    removed: Vec<bool>,
+    /// Where a forwarded message's separator cut the rest.
+    forward_cut: Option<usize>,
+    /// Where another message's separator or header fields cut the rest with
+    /// nothing of the tester's above.
+    top_cut: Option<usize>,
+}
+
+fn trim(lines: &[&str], marks: &[Mark], forward: bool) -> Cut {
     let mut removed = vec![false; lines.len()];
     remove_external_banner(lines, marks, &mut removed);
-    // Where a forwarded message's separator cut the rest.
+    remove_leading_footer(lines, marks, &mut removed);
     let mut forward_cut = None;
+    let mut top_cut = None;
     // Whether a line of the tester's own was kept above `i`.
     let mut own_text_above = false;
     let mut i = removed.iter().rposition(|&r| r).map_or(0, |j| j + 1);
@@ -173,6 +219,8 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
         if let Some(start) = cut_start(lines, i) {
             if forward || is_forward_separator(lines[i].trim()) {
                 forward_cut = Some(i);
+            } else if !own_text_above && !is_signature_or_marker(lines[i]) {
+                top_cut = Some(i);
             }
             removed[start..].fill(true);
             break;
@@ -183,16 +231,32 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
     remove_list_footer(lines, &mut removed);
     remove_mobile_footers(lines, &mut removed);
     absorb_enclosed_blanks(lines, &mut removed);
-    let body = kept_text(lines, &removed);
-    if body.is_empty()
-        && let Some(at) = forward_cut
-    {
-        return forwarded(lines, &removed, at);
+    Cut {
+        removed,
+        forward_cut,
+        top_cut,
     }
-    Reply {
-        body,
-        elided: elided_text(lines, &removed),
-        forwarded: false,
+}
+
+/// The cuts that end a reply without starting another message: a `-- `
+/// signature and a helpdesk's "reply above this line" marker.
+fn is_signature_or_marker(line: &str) -> bool {
+    let line = line.trim();
+    line == "--" || line == "\u{2014}" || is_reply_above_marker(line)
+}
+
+/// A mobile footer as the message's first line, standing alone above the
+/// tester's text (some apps put it at the top): not the tester's.
+fn remove_leading_footer(lines: &[&str], marks: &[Mark], removed: &mut [bool]) {
+    let Some(first) = (0..lines.len()).find(|&j| !removed[j] && !is_blank(lines[j])) else {
+        return;
+    };
+    if marks[first] == Mark::Text
+        && stands_alone(lines, first)
+        && is_mobile_footer(lines[first])
+        && (first + 1..lines.len()).any(|j| !is_blank(lines[j]))
+    {
+        removed[first] = true;
     }
 }
 
@@ -201,13 +265,25 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
 /// (`From:`, `Date:`, `Subject:`, `To:`...) and with one level of `>`
 /// removed when the whole forwarded text is quoted.
 fn forwarded(lines: &[&str], removed: &[bool], at: usize) -> Reply {
-    // Apple Mail quotes the whole forwarded message, header fields too.
+    // Apple Mail quotes the whole forwarded message, header fields too;
+    // other clients quote the text under unquoted fields.
     let rest = &lines[at + 1..];
-    let all_quoted = rest.iter().filter(|l| !is_blank(l)).all(|l| is_quoted(l));
+    let all_quoted = |from: usize| {
+        rest[from..]
+            .iter()
+            .filter(|l| !is_blank(l))
+            .all(|l| is_quoted(l))
+    };
+    let unquote_from = if all_quoted(0) {
+        Some(0)
+    } else {
+        Some(fields_end(rest)).filter(|&end| all_quoted(end))
+    };
     let rest: Vec<&str> = rest
         .iter()
-        .map(|l| {
-            if all_quoted {
+        .enumerate()
+        .map(|(k, l)| {
+            if unquote_from.is_some_and(|from| k >= from) {
                 let t = l.trim_start().strip_prefix('>').unwrap_or(l);
                 t.strip_prefix(' ').unwrap_or(t)
             } else {
@@ -215,19 +291,7 @@ fn forwarded(lines: &[&str], removed: &[bool], at: usize) -> Reply {
             }
         })
         .collect();
-    let mut start = 0;
-    while start < rest.len() && is_blank(rest[start]) {
-        start += 1;
-    }
-    // The forwarded header block: field lines (and their folded
-    // continuations) up to the first blank line.
-    let mut end = start;
-    while end < rest.len()
-        && !is_blank(rest[end])
-        && (field_label(rest[end]).is_some() || (end > start && rest[end].starts_with([' ', '\t'])))
-    {
-        end += 1;
-    }
+    let end = fields_end(&rest);
     let body = kept_text(&rest[end..], &vec![false; rest.len() - end]);
     if body.is_empty() {
         return Reply {
@@ -246,6 +310,46 @@ fn forwarded(lines: &[&str], removed: &[bool], at: usize) -> Reply {
         elided: elided_text(&lines[..header_end], &gone[..header_end]),
         forwarded: true,
     }
+}
+
+/// Where the header fields at the top of `rest` end (after blank lines
+/// above them): field lines and their folded continuations, up to the first
+/// blank line, or past a blank line to another common field (clients that
+/// put each field in a paragraph of its own).
+fn fields_end(rest: &[&str]) -> usize {
+    let mut start = 0;
+    while start < rest.len() && is_blank(rest[start]) {
+        start += 1;
+    }
+    let mut end = start;
+    loop {
+        while end < rest.len()
+            && !is_blank(rest[end])
+            && (field_label(rest[end]).is_some()
+                || (end > start && rest[end].starts_with([' ', '\t'])))
+        {
+            end += 1;
+        }
+        if end == start {
+            return end;
+        }
+        match (end..rest.len().min(end + 3)).find(|&j| !is_blank(rest[j])) {
+            Some(j) if j > end && is_common_field(rest[j]) => end = j,
+            _ => return end,
+        }
+    }
+}
+
+/// A header field line with one of the labels mail clients write above a
+/// quoted or forwarded message.
+fn is_common_field(line: &str) -> bool {
+    field_label(line).is_some_and(|l| {
+        let l = l.as_str();
+        FROM_LABELS.contains(&l)
+            || SENT_LABELS.contains(&l)
+            || SUBJECT_LABELS.contains(&l)
+            || TO_LABELS.contains(&l)
+    })
 }
 
 /// Subject prefixes of forwards: `Fwd:`, `Fw:`, `WG:` (German), `TR:`
@@ -313,6 +417,16 @@ const FORWARD_STEMS: &[&str] = &[
     "chuyển tiếp",
     "diteruskan",
     "proslijeđen",
+    "prosleđen",
+    "препратен",
+    "posredovan",
+    "edastatud",
+    "persiųst",
+    "pārsūtīt",
+    "reenviat",
+    "iletilen",
+    "ส่งต่อ",
+    "dimajukan",
 ];
 
 /// A forwarded message's separator (`---------- Forwarded message
@@ -457,13 +571,18 @@ fn is_short_rule(line: &str) -> bool {
 }
 
 /// A line drawn as a separator: five or more dashes, underscores, equals
-/// signs, asterisks, tildes or box-drawing strokes and nothing else.
+/// signs, asterisks, tildes, dots or box-drawing strokes, spaced out or not
+/// (`. . . . .`), and nothing else.
 fn is_separator_line(line: &str) -> bool {
     let line = line.trim();
-    line.chars().count() >= 5
-        && line
-            .chars()
-            .all(|c| matches!(c, '-' | '_' | '=' | '*' | '~' | '—' | '–' | '─' | '━' | '•'))
+    line.chars().filter(|c| !c.is_whitespace()).count() >= 5
+        && line.chars().all(|c| {
+            c.is_whitespace()
+                || matches!(
+                    c,
+                    '-' | '_' | '=' | '*' | '~' | '—' | '–' | '─' | '━' | '•' | '.' | '·'
+                )
+        })
 }
 
 fn is_quoted(line: &str) -> bool {
@@ -573,6 +692,17 @@ const VERBS: &[&str] = &[
     "napísal(a)",
     "napisao",
     "napisala",
+    "napisao/la",
+    "написао",
+    "написала",
+    "написао/ла",
+    "напиша",
+    "ने लिखा",
+    "লিখেছেন",
+    "escribiu",
+    "het geskryf",
+    "shkroi",
+    "ysgrifennodd",
     "je napisal",
     "kirjoitti",
     "kirjutas",
@@ -781,16 +911,57 @@ fn cut_start(lines: &[&str], i: usize) -> Option<usize> {
         }
     }
     if is_outlook_header(lines, i) {
-        // Outlook puts a line of underscores above the block.
+        // Outlook puts a line of underscores above the block, other clients
+        // a rule or a separator phrase framed in dashes in their language.
         let above = (0..i).rev().find(|&j| !is_blank(lines[j]));
         return Some(match above {
-            Some(j) if lines[j].trim().len() >= 10 && lines[j].trim().chars().all(|c| c == '_') => {
-                j
-            }
+            Some(j) if is_rule_above_fields(lines[j]) => j,
             _ => i,
         });
     }
+    // A separator framed in dashes in any language (`-------- Původní
+    // zpráva --------`), right above header fields naming an address.
+    if is_framed(line) && fields_below(lines, i) {
+        return Some(i);
+    }
     None
+}
+
+/// A line a client draws above the header fields of the message it quotes:
+/// a long rule (`________________________________`, `-----`), or a phrase
+/// framed in dashes.
+fn is_rule_above_fields(line: &str) -> bool {
+    let line = line.trim();
+    (line.len() >= 10 && line.chars().all(|c| c == '_'))
+        || is_separator_line(line)
+        || is_framed(line)
+}
+
+/// A short phrase framed in three or more dashes on each side: `--------
+/// Original message --------` in whatever language the client speaks.
+fn is_framed(line: &str) -> bool {
+    let line = line.trim();
+    let inner = line.trim_matches('-');
+    line.len() <= 120
+        && line.starts_with("---")
+        && line.ends_with("---")
+        && !inner.trim().is_empty()
+        && inner.trim().chars().count() <= 50
+        && !inner.contains("--")
+}
+
+/// Three or more header field lines right below line `i` (blank lines
+/// between them allowed), one of them naming an address.
+fn fields_below(lines: &[&str], i: usize) -> bool {
+    let fields: Vec<&str> = lines[i + 1..]
+        .iter()
+        .take(12)
+        .filter(|l| !is_blank(l))
+        .take_while(|l| field_label(l).is_some())
+        .take(8)
+        .copied()
+        .collect();
+    fields.len() >= 3 && fields.iter().any(|l| l.contains('@'))
 }
 
 /// What "-----Original Message-----" and "---------- Forwarded message
@@ -869,6 +1040,36 @@ const SEPARATOR_PHRASES: &[&str] = &[
     "pesan yang diteruskan",
     "izvorna poruka",
     "proslijeđena poruka",
+    "originalna poruka",
+    "prosleđena poruka",
+    "оригинално писмо",
+    "оригинално съобщение",
+    "препратено писмо",
+    "препратено съобщение",
+    "izvirno sporočilo",
+    "prvotno sporočilo",
+    "posredovano sporočilo",
+    "algne kiri",
+    "algsõnum",
+    "edastatud kiri",
+    "pradinis laiškas",
+    "originalus laiškas",
+    "persiųstas laiškas",
+    "sākotnējā ziņa",
+    "oriģinālā ziņa",
+    "pārsūtīta ziņa",
+    "missatge original",
+    "missatge reenviat",
+    "orijinal mesaj",
+    "iletilen mesaj",
+    "tin nhắn gốc",
+    "tin nhắn được chuyển tiếp",
+    "ข้อความต้นฉบับ",
+    "ข้อความที่ส่งต่อ",
+    "mesej asal",
+    "mesej yang dimajukan",
+    "originalmeddelelse",
+    "originalt meddelande",
 ];
 
 /// What helpdesk and notification mail puts above its text so replies can
@@ -1001,6 +1202,11 @@ const FROM_LABELS: &[&str] = &[
     "từ",
     "dari",
     "šalje",
+    "nuo",
+    "no",
+    "saatja",
+    "daripada",
+    "จาก",
 ];
 const SENT_LABELS: &[&str] = &[
     "sent",
@@ -1059,6 +1265,67 @@ const SENT_LABELS: &[&str] = &[
     "dikirim",
     "tanggal",
     "poslano",
+    "изпратено",
+    "poslato",
+    "послато",
+    "išsiųsta",
+    "nosūtīts",
+    "saadetud",
+    "enviat",
+    "enviat el",
+    "dihantar",
+    "ส่ง",
+    "datums",
+    "kuupäev",
+    "датум",
+    "วันที่",
+];
+/// Recipient labels (To, Cc) of those header blocks, lowercase.
+const TO_LABELS: &[&str] = &[
+    "to",
+    "cc",
+    "bcc",
+    "reply-to",
+    "an",
+    "kopie",
+    "à",
+    "a",
+    "para",
+    "per a",
+    "aan",
+    "till",
+    "kopia",
+    "do",
+    "komu",
+    "kam",
+    "кому",
+    "до",
+    "宛先",
+    "收件人",
+    "收件者",
+    "抄送",
+    "til",
+    "vastaanottaja",
+    "kime",
+    "alıcı",
+    "za",
+    "prejemnik",
+    "adresāts",
+    "ถึง",
+    "προς",
+    "címzett",
+    "către",
+    "받는 사람",
+    "אל",
+    "إلى",
+    "đến",
+    "kepada",
+    "prima",
+    "adresát",
+    "príjemca",
+    "gavėjas",
+    "saņēmējs",
+    "saaja",
 ];
 const SUBJECT_LABELS: &[&str] = &[
     "subject",
@@ -1089,6 +1356,15 @@ const SUBJECT_LABELS: &[&str] = &[
     "subjek",
     "perihal",
     "predmet",
+    "относно",
+    "tema",
+    "tēma",
+    "teema",
+    "assumpte",
+    "zadeva",
+    "naslov",
+    "perkara",
+    "เรื่อง",
 ];
 
 /// The lowercase label of a header-like line (`From:`, `*Von:*`, `De :`,
@@ -1118,11 +1394,22 @@ fn is_outlook_header(lines: &[&str], i: usize) -> bool {
         return false;
     }
     // The next four lines, or a longer run of header fields (`Reply-To:`,
-    // `Cc:`, `Bcc:`… between From and Subject), up to eight.
-    let run = (i + 1..lines.len().min(i + 9))
-        .find(|&j| field_label(lines[j]).is_none())
-        .unwrap_or(lines.len().min(i + 9));
-    let block = &lines[i + 1..lines.len().min(i + 5).max(run)];
+    // `Cc:`, `Bcc:`… between From and Subject), up to eight; blank lines
+    // between the fields do not count (clients that put each field in a
+    // paragraph of its own).
+    let mut block: Vec<&str> = Vec::with_capacity(8);
+    let mut all_fields = true;
+    for line in lines[i + 1..].iter().take(16).filter(|l| !is_blank(l)) {
+        let field = field_label(line).is_some();
+        if block.len() >= 4 && !(all_fields && field) {
+            break;
+        }
+        all_fields &= field;
+        block.push(line);
+        if block.len() == 8 {
+            break;
+        }
+    }
     let subject_below = block.iter().any(|l| has(l, SUBJECT_LABELS));
     if from {
         return subject_below && block.iter().any(|l| has(l, SENT_LABELS));
@@ -1179,6 +1466,19 @@ const FOOTER_PREFIXES: &[&str] = &[
     "enviat des de ",
     "poslano s ",
     "poslano sa ",
+    "poslano z ",
+    "poslato sa ",
+    "послато са ",
+    "изпратено от ",
+    "saadetud minu ",
+    "išsiųsta iš ",
+    "nosūtīts no ",
+    "enviat des del ",
+    "enviado via ",
+    "sent wirelessly ",
+    "dihantar dari ",
+    "ส่งจาก",
+    "ارسال شده از ",
 ];
 
 /// Whether `line` is a mobile app's footer in one of the supported languages.
@@ -1203,6 +1503,7 @@ fn is_mobile_footer(line: &str) -> bool {
         || lower.ends_with("gönderildi")
         || lower.ends_with("küldve")
         || lower.ends_with("에서 보냄")
+        || lower.ends_with("से भेजा गया")
         || lower.starts_with("来自我的")
         || lower.starts_with("來自我的")
         || lower.starts_with("从我的")
@@ -1880,11 +2181,15 @@ mod tests {
             assert_eq!(body, "Works now.", "{footer}");
             assert!(elided.unwrap().ends_with("tell us."), "{footer}");
         }
-        // At the top, with nothing of the tester's above, only the footer goes.
+        // At the top, with nothing of the tester's above, only the footer
+        // goes: the tester's text under it stays.
         let text = "Sent from my iPhone\n\nHi,\n\nThe export works.\n";
         assert_eq!(
-            split(text).0,
-            "Sent from my iPhone\n\nHi,\n\nThe export works."
+            split(text),
+            (
+                "Hi,\n\nThe export works.".into(),
+                Some("Sent from my iPhone".into())
+            )
         );
         // A sentence that starts like a footer is the tester's.
         let text = "Export fails.\n\nSent from my laptop, it works.\n\nOdd.\n";
@@ -2207,6 +2512,144 @@ mod tests {
     #[test]
     fn kept_lines_lose_trailing_spaces() {
         assert_eq!(split("Line one \nline two  \n").0, "Line one\nline two");
+    }
+
+    #[test]
+    fn header_fields_in_paragraphs_of_their_own() {
+        // Each field a paragraph (converted rich text, helpdesk exports),
+        // bold or not, in any supported language.
+        for block in [
+            "From: Beta <beta@example.com>\n\nSent: Tuesday, 3 March 2026 10:02\n\nTo: Dana\n\nSubject: Export",
+            "**Gesendet:** Dienstag, 3. März 2026 um 10:02\n\n**Von:** Beta <beta@example.com>\n\n**An:** Dana\n\n**Betreff:** Export",
+            "De : Beta <beta@example.com>\n\nEnvoyé : mardi 3 mars 2026 10:02\n\nObjet : Export",
+        ] {
+            let text = format!("The export works now.\n\n{block}\n\nCould you try build 412?\n");
+            let (body, elided) = split(&text);
+            assert_eq!(body, "The export works now.", "{block}");
+            assert!(elided.unwrap().ends_with("build 412?"), "{block}");
+        }
+    }
+
+    #[test]
+    fn header_fields_at_the_top_leave_the_text_below() {
+        // Nothing of the tester's above another message's fields: what
+        // follows them is the substance, never an empty body.
+        for (text, body) in [
+            (
+                "From: Beta <beta@example.com>\nSent: Tuesday, 3 March 2026 10:02\nTo: Dana\nSubject: Export\n\nThe export works now.\n\nDana\n",
+                "The export works now.\n\nDana",
+            ),
+            (
+                "**Gesendet:** Dienstag, 3. März 2026 um 10:02\n\n**Von:** Beta <beta@example.com>\n\n**An:** Dana\n\n**Betreff:** Export\n\n\nDer Export geht jetzt.\n\n**. . . . . . . . .**\n",
+                "Der Export geht jetzt.",
+            ),
+            (
+                "-----Original Message-----\nFrom: Beta <beta@example.com>\nSent: Tuesday\nSubject: Export\n\nThe export works now.\n\nOn Tue, 3 Mar 2026 at 10:02, Beta <beta@example.com> wrote:\n> Could you try build 412?\n",
+                "The export works now.",
+            ),
+        ] {
+            let reply = split_reply(text);
+            assert_eq!(reply.body, body, "{text}");
+            assert!(!reply.forwarded, "{text}");
+            assert!(reply.elided.is_some(), "{text}");
+        }
+        // Only quoted text below the fields: that text, unquoted, as for a
+        // forward.
+        let reply = split_reply(
+            "From: Beta <beta@example.com>\nSent: Tuesday\nTo: Dana\nSubject: Export\n\n> Could you try build 412?\n",
+        );
+        assert_eq!(reply.body, "Could you try build 412?");
+        // A signature alone is no other message.
+        assert_eq!(split("-- \nDana Whitfield\nQA\n").0, "");
+    }
+
+    #[test]
+    fn separators_framed_in_dashes_in_any_language() {
+        for sep in [
+            "-------- Orijinal mesaj --------",
+            "-------- Tin nhắn gốc --------",
+            "-------- Оригинално писмо --------",
+            "--------- Alkup. viesti ---------",
+            "---- Missatge original ----",
+        ] {
+            let text = format!(
+                "Works now.\n\n{sep}\nOd: Beta <beta@example.com>\nDatum: 3. 3. 2026 10:02\nKomu: Dana\n\nCould you try build 412?\n"
+            );
+            let (body, elided) = split(&text);
+            assert_eq!(body, "Works now.", "{sep}");
+            assert!(elided.unwrap().starts_with(sep), "{sep}");
+        }
+        // A heading of the tester's over a few `key: value` lines is text.
+        let text =
+            "My notes.\n\n--- step two ---\nName: the export\nPath: c:/x@y\n\nMore of mine.\n";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn dotted_and_spaced_separator_lines_left_at_the_end() {
+        for rule in [
+            ". . . . . . . .",
+            "**. . . . . . . . . .**",
+            "- - - - - -",
+            "··········",
+        ] {
+            let text = format!(
+                "Works now.\n\n{rule}\n\nOn Tue, 3 Mar 2026 at 10:02, Beta <beta@example.com> wrote:\n> q\n"
+            );
+            assert_eq!(split(&text).0, "Works now.", "{rule}");
+        }
+        // Three stars between paragraphs are a section break of the tester's.
+        let text = "Works now.\n\n* * *\n\nOne more thing.\n";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn more_languages_for_blocks_separators_footers_and_headers() {
+        for block in [
+            "От: Beta <beta@example.com>\nИзпратено: вторник, 3 март 2026 10:02\nДо: Dana\nОтносно: Export",
+            "Nuo: Beta <beta@example.com>\nIšsiųsta: 2026 m. kovo 3 d. 10:02\nKam: Dana\nTema: Export",
+            "No: Beta <beta@example.com>\nNosūtīts: otrdiena, 2026. gada 3. martā 10:02\nKam: Dana\nTēma: Export",
+            "Saatja: Beta <beta@example.com>\nSaadetud: teisipäev, 3. märts 2026 10:02\nAdressaat: Dana\nTeema: Export",
+            "De: Beta <beta@example.com>\nEnviat el: dimarts, 3 de març de 2026 10:02\nPer a: Dana\nAssumpte: Export",
+            "Od: Beta <beta@example.com>\nPoslano: torek, 3. marec 2026 10:02\nZa: Dana\nZadeva: Export",
+            "Od: Beta <beta@example.com>\nPoslato: utorak, 3. mart 2026. 10:02\nZa: Dana\nNaslov: Export",
+        ] {
+            let text = format!("Works now.\n\n{block}\n\nCould you try build 412?\n");
+            assert_eq!(split(&text).0, "Works now.", "{block}");
+        }
+        for sep in [
+            "-----Оригинално писмо-----",
+            "----- Izvirno sporočilo -----",
+            "-----Pradinis laiškas-----",
+            "----- Missatge original -----",
+        ] {
+            let text = format!("Works now.\n\n{sep}\nThe original.\n");
+            assert_eq!(split(&text).0, "Works now.", "{sep}");
+        }
+        for footer in [
+            "Изпратено от моя iPhone",
+            "Poslano z mojega iPhona",
+            "Poslato sa mog iPhone-a",
+            "Saadetud minu iPhone'ist",
+            "Išsiųsta iš mano iPhone",
+            "Nosūtīts no mana iPhone",
+            "Enviat des del meu iPhone",
+            "Dihantar dari iPhone saya",
+            "मेरे iPhone से भेजा गया",
+            "ส่งจาก iPhone ของฉัน",
+            "Sent wirelessly from my BlackBerry device",
+        ] {
+            let text = format!("Works now.\n\n{footer}\n");
+            assert_eq!(split(&text).0, "Works now.", "{footer}");
+        }
+        for header in [
+            "уто, 3. мар 2026. у 10:02 Beta <beta@example.com> је написао/ла:",
+            "Em ter., 3 de mar. de 2026 às 10:02, Beta escribiu:",
+            "Op Di 3 Mrt 2026 om 10:02 het Beta <beta@example.com> geskryf:",
+        ] {
+            let text = format!("Works now.\n\n{header}\n> Could you try build 412?\n");
+            assert_eq!(split(&text).0, "Works now.", "{header}");
+        }
     }
 
     #[test]
