@@ -7,7 +7,7 @@ notification the beta team sent, quoted or not as that client does. The label
 is the tester's words: what a reader would keep.
 
 Categories:
-- `languages`: 17 languages beyond the original eleven, five shapes each
+- `languages`: 20 languages beyond the original eleven, five shapes each
   (Gmail-style header over a quote, an Android/webmail header over the
   unquoted original, a localized Outlook block, a mobile footer with
   leftovers, inline answers between `>` quotes);
@@ -168,6 +168,30 @@ LANGS = {
            f"Dana 3. 3. 2026. u 10:02, {TEAM} je napisao:",
            ("Šalje", "Poslano", "Prima", "Predmet"), "utorak, 3. ožujka 2026. 10:02",
            "Poslano s mog iPhonea", "---------- Proslijeđena poruka ----------"),
+    "bg": ("Мария Петрова", "maria.petrova@example.bg",
+           ["Експортът вече работи на версия 412, благодаря.",
+            "Остава само лентата за напредък, която спира на 90%."],
+           ["Да, на лаптоп с Windows 11.", "Не, след обновяването няма сривове."],
+           f"вт, 3.03.2026 г. в 10:02 ч. {TEAM} написа:",
+           f"На 3 март 2026 г. в 10:02 {TEAM} написа:",
+           ("От", "Изпратено", "До", "Относно"), "вторник, 3 март 2026 г. 10:02",
+           "Изпратено от моя iPhone", "---------- Препратено писмо ----------"),
+    "lt": ("Rūta Kazlauskienė", "ruta.kazlauskiene@example.lt",
+           ["Eksportas dabar veikia su 412 versija, ačiū.",
+            "Tik eigos juosta sustoja ties 90 %."],
+           ["Taip, nešiojamajame kompiuteryje.", "Ne, po atnaujinimo strigčių nebuvo."],
+           f"2026-03-03, an, 10:02 {TEAM} rašė:",
+           f"2026 m. kovo 3 d. 10:02 {TEAM} rašė:",
+           ("Nuo", "Išsiųsta", "Kam", "Tema"), "2026 m. kovo 3 d., antradienis 10:02",
+           "Išsiųsta iš mano iPhone", "---------- Persiųstas laiškas ----------"),
+    "ca": ("Jordi Puig", "jordi.puig@example.cat",
+           ["L'exportació ja funciona amb la versió 412, gràcies.",
+            "Només la barra de progrés s'atura al 90 %."],
+           ["Sí, en un portàtil amb Windows 11.", "No, des de l'actualització no ha fallat."],
+           f"El dt., 3 de març 2026 a les 10:02, {TEAM} va escriure:",
+           f"El 3/3/2026 a les 10:02, {TEAM} va escriure:",
+           ("De", "Enviat el", "Per a", "Assumpte"), "dimarts, 3 de març de 2026 10:02",
+           "Enviat des del meu iPhone", "---------- Missatge reenviat ----------"),
 }
 
 
@@ -430,8 +454,20 @@ def leftover_cases():
         "footer-rtl-embedding": f"{words}\n\n\u202bأُرسلت من الـ iPhone\u202c\n\n{header}\n{quoted}\n",
         "list-footer-short-rule": f"{words}\n\n\n__\nbeta-testers mailing list\nbeta-testers@lists.example.org\n"
                                   f"https://lists.example.org/listinfo/beta-testers\n",
+        # Shapes of issue 15's second pass, written here.
+        "fields-in-paragraphs": f"{words}\n\nFrom: {TEAM}\n\nSent: Tuesday, March 3, 2026 10:02 AM\n\n"
+                                f"To: {who[0]}\n\nSubject: Export\n\n{n}\n",
+        "fields-at-top": f"From: {TEAM}\nSent: Tuesday, March 3, 2026 10:02 AM\nTo: {who[0]} <{who[1]}>\n"
+                         f"Subject: Export\n\n{words}\n\nMarcus\n",
+        "bold-fields-at-top": f"**Sent:** Tuesday, March 3, 2026 10:02 AM\n\n**From:** {TEAM}\n\n"
+                              f"**To:** {who[1]}\n\n**Subject:** Export\n\n\n{words}\n\n**. . . . . . . . . .**\n",
+        "framed-separator": f"{words}\n\n-------- Alkup. viesti --------\nLähettäjä: {TEAM}\n"
+                            f"Päivämäärä: 3.3.2026 10.02\nVastaanottaja: {who[0]} <{who[1]}>\n\n{n}\n",
+        "dotted-rule": f"{words}\n\n. . . . . . . . . .\n\n{header}\n{quoted}\n",
+        "leading-footer": f"Sent from my iPhone\n\n{words}\n\n{header}\n{quoted}\n",
     }
     body_for = {"list-footer": f"{words}\n\nMarcus",
+                "fields-at-top": f"{words}\n\nMarcus",
                 "footer-like-sentence-last": f"{words}\n\nSent from home, the office build is still the old one."}
     return [("leftovers", name, "en", who[0], who[1], body_for.get(name, words), text)
             for name, text in shapes.items()]
