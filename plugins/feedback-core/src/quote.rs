@@ -589,8 +589,8 @@ fn is_quoted(line: &str) -> bool {
     line.trim_start().starts_with('>')
 }
 
-/// Number of lines (1 or 2) of a reply header at `i`, possibly wrapped onto
-/// a second line (Gmail wraps long ones).
+/// Number of lines (1 to 3) of a reply header at `i`, possibly wrapped onto
+/// a second line (Gmail wraps long ones), or split by a blank line.
 fn attribution_len(lines: &[&str], i: usize) -> Option<usize> {
     let first = lines[i].trim();
     if is_attribution(first) {
@@ -599,6 +599,25 @@ fn attribution_len(lines: &[&str], i: usize) -> Option<usize> {
     let second = lines.get(i + 1)?.trim();
     // Gmail wraps inside the address: `… <beta@example.com` / `>:`.
     let closes_address = second.starts_with('>') && second.len() <= 3 && ends_with_colon(second);
+    // Split by a blank line, `Am 3.3.2026 um 10:02` / `` / `schrieb Name
+    // <addr>:`: a first half that starts like a header, with its date.
+    if !first.is_empty() && second.is_empty() {
+        let third = lines.get(i + 2)?.trim();
+        let half = OPENERS.iter().any(|o| starts_with_word(first, o))
+            && first.contains(|c: char| c.is_ascii_digit())
+            && first.chars().count() <= 80
+            && !first.ends_with(['.', '!', '?', ':', '。', '！', '？', '：']);
+        // The second half names the address or starts with the verb.
+        return (half
+            && !is_quoted(third)
+            && ends_with_colon(third)
+            && (third.contains('@') || {
+                let lower = lowercase(third);
+                VERBS.iter().any(|v| lower.starts_with(v))
+            })
+            && is_attribution(&format!("{first} {third}")))
+        .then_some(3);
+    }
     if first.is_empty() || second.is_empty() || (is_quoted(second) && !closes_address) {
         return None;
     }
@@ -653,7 +672,7 @@ fn starts_like_header(line: &str) -> bool {
 /// "Il giorno ...", "Op ...", "Em ...", "Den ...", "W dniu ...", "在 ...".
 const OPENERS: &[&str] = &[
     "On", "Am", "Le", "El", "Il", "Op", "Em", "Den", "W dniu", "Dnia", "Às", "在", "於", "Dne",
-    "Dňa", "På", "Στις", "Vào", "Pada", "В", "У",
+    "Dňa", "På", "Στις", "Vào", "Pada", "В", "У", "In data",
 ];
 
 /// The verbs of reply headers ("wrote") in the supported languages. Latin
@@ -1411,12 +1430,19 @@ fn is_outlook_header(lines: &[&str], i: usize) -> bool {
         }
     }
     let subject_below = block.iter().any(|l| has(l, SUBJECT_LABELS));
+    // A long recipient list wraps and can push the subject out of reach:
+    // the recipients close the block as well.
+    let to_below = block.iter().any(|l| has(l, TO_LABELS));
     if from {
-        return subject_below && block.iter().any(|l| has(l, SENT_LABELS));
+        let sent_below = block.iter().any(|l| has(l, SENT_LABELS));
+        // Without a date (some clients leave it out), the sender's address,
+        // the recipients and the subject.
+        return (sent_below && (subject_below || to_below))
+            || (lines[i].contains('@') && to_below && subject_below);
     }
     // GMX and Web.de start with the date: `Gesendet:`, `Von:`, `An:`,
     // `Betreff:`.
-    subject_below && block.iter().any(|l| has(l, FROM_LABELS))
+    (subject_below || to_below) && block.iter().any(|l| has(l, FROM_LABELS))
 }
 
 /// Footer lines mobile mail apps add, lowercase prefixes.
@@ -2650,6 +2676,40 @@ mod tests {
             let text = format!("Works now.\n\n{header}\n> Could you try build 412?\n");
             assert_eq!(split(&text).0, "Works now.", "{header}");
         }
+    }
+
+    #[test]
+    fn header_blocks_without_a_date_or_with_wrapped_recipients() {
+        for block in [
+            // No date: the sender's address, the recipients, the subject.
+            "From: Beta <beta@example.com>\nTo: Dana <dana@example.org>\nSubject: Export",
+            // Recipients wrapped over lines push the subject out of reach.
+            "From: Beta <beta@example.com>\nSent: Tuesday, March 3, 2026 10:02 AM\nTo: a@example.org; b@example.org; c@example.org;\nd@example.org; e@example.org\nCc: f@example.org; g@example.org;\nh@example.org\n\nSubject: Export",
+            "Von: Beta <beta@example.com>\nAn: Dana\nGesendet: Dienstag, 3. März 2026 10:02",
+        ] {
+            let text = format!("Works now.\n\n{block}\n\nCould you try build 412?\n");
+            assert_eq!(split(&text).0, "Works now.", "{block}");
+        }
+        // Two fields in prose are not a block.
+        let text = "Works now.\n\nFrom: the settings page\nTo: the export dialog\n\nBoth crash.\n";
+        assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn header_split_by_a_blank_line() {
+        for (first, second) in [
+            ("Am 03.03.2026 um 10:02", "schrieb Beta <beta@example.com>:"),
+            ("On Tue, 3 Mar 2026 at 10:02", "Beta <beta@example.com> wrote:"),
+            ("Den 3. mar. 2026 kl. 10.02", "skrev Beta:"),
+        ] {
+            let text = format!("Works now.\n\n{first}\n\n{second}\n\n> Could you try build 412?\n");
+            let (body, elided) = split(&text);
+            assert_eq!(body, "Works now.", "{first}");
+            assert!(elided.unwrap().starts_with(first), "{first}");
+        }
+        // The tester's sentence above a colleague's words stays.
+        let text = "On Monday 3 March I tried build 412\n\nMy colleague said:\n\nIt works.\n";
+        assert_eq!(split(text).1, None);
     }
 
     #[test]
