@@ -8,7 +8,8 @@
 //! signatures in (Gmail's `gmail_attr`, Thunderbird's `moz-cite-prefix`,
 //! Outlook's `divRplyFwdMsg`, `appendonsend` and border-top separator, also
 //! used by Windows Mail, Yahoo's and AOL's `…yahoo_quoted`, Proton's
-//! `protonmail_quote`, Zimbra's `zwchr` rule...) and
+//! `protonmail_quote`, Zimbra's `zwchr` rule, GMX's and Web.de's `<div
+//! name="quote">`, Zoho's `zmail_extra`, Samsung Email's signature...) and
 //! marks the lines they produce, so [`crate::split_html_reply`] can remove
 //! them even when their text would not give them away.
 
@@ -195,9 +196,10 @@ fn container_mark(tag: &Tag) -> Option<Mark> {
         "gmail_signature_prefix", // Gmail: the `-- ` itself
         "moz-signature",          // Thunderbird: the `-- ` signature
     ];
-    const ELIDED_IDS: [&str; 2] = [
+    const ELIDED_IDS: [&str; 3] = [
         "ms-outlook-mobile-signature", // "Get Outlook for iOS"
         "AppleMailSignature",          // "Sent from my iPhone"
+        "composer_signature",          // Samsung Email: "Sent from my Galaxy"
     ];
     const ELIDED_MORE_CLASSES: [&str; 1] = [
         "protonmail_signature_block", // Proton: signature and "Sent with Proton Mail"
@@ -211,10 +213,11 @@ fn container_mark(tag: &Tag) -> Option<Mark> {
     // Proton's quoted original, Outlook's old header class, Mail.ru's
     // collapsed original; Zimbra's rule above the original (`<hr
     // id="zwchr">`) is an id.
-    const CUT_CLASSES: [&str; 3] = [
+    const CUT_CLASSES: [&str; 4] = [
         "protonmail_quote",
         "OutlookMessageHeader",
         "mail-quote-collapse",
+        "zmail_extra", // Zoho: the original under its header
     ];
     if ELIDED_CLASSES.iter().any(|c| tag.has_class(c))
         || ELIDED_MORE_CLASSES.iter().any(|c| tag.has_class(c))
@@ -227,6 +230,8 @@ fn container_mark(tag: &Tag) -> Option<Mark> {
         .any(|i| tag.id_is(i) || tag.id_is(&format!("x_{i}")))
         || CUT_CLASSES.iter().any(|c| tag.has_class(c))
         || tag.id_is("zwchr")
+        // GMX, Web.de and mail.com: the header block and the original.
+        || tag.attr("name").is_some_and(|n| n.eq_ignore_ascii_case("quote"))
         || tag.name_ends_with("yahoo_quoted")
         || tag.attr("style").is_some_and(is_outlook_separator)
     {

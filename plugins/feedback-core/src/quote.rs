@@ -2177,6 +2177,27 @@ mod tests {
                  <div style=\"mso-element:para-border-div;border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm\">\
                  <p><b>From: </b>Beta<br><b>Sent: </b>Tuesday<br><b>Subject: </b>Export</p></div><p>Try 412</p>",
             ),
+            (
+                "GMX / Web.de",
+                "<html><body><div style=\"font-family: Verdana\"><div>Works on 412.</div>\
+                 <div>&nbsp;\n<div>&nbsp;\n<div name=\"quote\" style=\"margin:10px 5px 5px 10px; padding: 10px 0 10px 10px; border-left:2px solid #C3D9E5\">\
+                 <div style=\"margin:0 0 10px 0;\"><b>Gesendet:</b>&nbsp;Dienstag, 03. März 2026 um 10:02 Uhr<br/><b>Von:</b>&nbsp;Beta</div>\
+                 <div name=\"quoted-content\">Try 412</div></div></div></div></div></body></html>",
+            ),
+            (
+                "Samsung Email",
+                "<html><body><div dir=\"auto\">Works on 412.</div><div dir=\"auto\"><br></div>\
+                 <div id=\"composer_signature\" dir=\"auto\"><div style=\"font-size:85%\">Sent from my Galaxy</div></div>\
+                 <div dir=\"auto\"><br></div><div><div>-------- Original message --------</div>\
+                 <div>From: Beta &lt;b@x.org&gt; </div><div>Date: 3/3/26 10:02 (GMT+01:00) </div>\
+                 <div>Subject: Export </div><div><br></div></div>Try 412</body></html>",
+            ),
+            (
+                "Zoho",
+                "<div>Works on 412.</div><div><br></div><div class=\"zmail_extra_hr\"></div>\
+                 <div class=\"zmail_extra\"><div>---- On Tue, 03 Mar 2026 10:02:14 +0100 <b>Beta</b> wrote ----</div>\
+                 <blockquote>Try 412</blockquote></div>",
+            ),
         ] {
             let reply = split_html_reply(html);
             assert_eq!(reply.body, "Works on 412.", "{client}");
@@ -2699,7 +2720,10 @@ mod tests {
     fn header_split_by_a_blank_line() {
         for (first, second) in [
             ("Am 03.03.2026 um 10:02", "schrieb Beta <beta@example.com>:"),
-            ("On Tue, 3 Mar 2026 at 10:02", "Beta <beta@example.com> wrote:"),
+            (
+                "On Tue, 3 Mar 2026 at 10:02",
+                "Beta <beta@example.com> wrote:",
+            ),
             ("Den 3. mar. 2026 kl. 10.02", "skrev Beta:"),
         ] {
             let text = format!("Works now.\n\n{first}\n\n{second}\n\n> Could you try build 412?\n");
