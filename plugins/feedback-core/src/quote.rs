@@ -672,7 +672,9 @@ fn starts_like_header(line: &str) -> bool {
 /// "Il giorno ...", "Op ...", "Em ...", "Den ...", "W dniu ...", "在 ...".
 const OPENERS: &[&str] = &[
     "On", "Am", "Le", "El", "Il", "Op", "Em", "Den", "W dniu", "Dnia", "Às", "在", "於", "Dne",
-    "Dňa", "På", "Στις", "Vào", "Pada", "В", "У", "In data",
+    "Dňa", "På", "Στις", "Vào", "Pada", "В", "У", "In data", "En", "No dia", "Dna",
+    // Weekdays some clients start with (Scandinavian, Finnish, Slovak).
+    "mån", "tis", "ons", "tors", "fre", "tir", "ma", "ti", "ke", "pe", "po",
 ];
 
 /// The verbs of reply headers ("wrote") in the supported languages. Latin
@@ -682,6 +684,7 @@ const VERBS: &[&str] = &[
     "schrieb",
     "geschrieben",
     "a écrit",
+    "a ecrit",
     "escribió",
     "escribio",
     "ha scritto",
@@ -785,7 +788,16 @@ fn is_attribution(line: &str) -> bool {
                 .strip_suffix(v)
                 .is_some_and(|before| before.ends_with(' '))
         });
-    if !(framed || verb_last || colon) || line.chars().count() > 300 {
+    // `Am 03.03.2026 um 10:02 schrieb Beta <b@x.org>`, the colon lost after
+    // the address: an opener, a time, the verb, and the address last.
+    let address_last = !colon
+        && !verb_last
+        && line.ends_with('>')
+        && line.contains('@')
+        && OPENERS.iter().any(|o| starts_with_word(line, o))
+        && has_time_of_day(line)
+        && VERBS.iter().any(|v| contains_word(&lower, v));
+    if !(framed || verb_last || address_last || colon) || line.chars().count() > 300 {
         return false;
     }
     let has_verb = VERBS.iter().any(|v| contains_word(&lower, v))
@@ -1226,6 +1238,8 @@ const FROM_LABELS: &[&str] = &[
     "saatja",
     "daripada",
     "จาก",
+    "fran",
+    "lahettaja",
 ];
 const SENT_LABELS: &[&str] = &[
     "sent",
@@ -1296,6 +1310,11 @@ const SENT_LABELS: &[&str] = &[
     "ส่ง",
     "datums",
     "kuupäev",
+    "päiväys",
+    "paivays",
+    "αποστολή",
+    "تم الإرسال",
+    "envoye",
     "датум",
     "วันที่",
 ];
@@ -1331,6 +1350,7 @@ const TO_LABELS: &[&str] = &[
     "prejemnik",
     "adresāts",
     "ถึง",
+    "la",
     "προς",
     "címzett",
     "către",
@@ -1384,6 +1404,7 @@ const SUBJECT_LABELS: &[&str] = &[
     "naslov",
     "perkara",
     "เรื่อง",
+    "amne",
 ];
 
 /// The lowercase label of a header-like line (`From:`, `*Von:*`, `De :`,
@@ -1501,6 +1522,16 @@ const FOOTER_PREFIXES: &[&str] = &[
     "nosūtīts no ",
     "enviat des del ",
     "enviado via ",
+    "enviado a partir do ",
+    "enviado a partir de ",
+    "envoyé à partir de ",
+    "envoye a partir de ",
+    "envoye de mon ",
+    "envoye depuis ",
+    "verzonden vanuit ",
+    "lahetetty ",
+    "wyslane z ",
+    "skickat fran ",
     "sent wirelessly ",
     "dihantar dari ",
     "ส่งจาก",
@@ -1528,6 +1559,7 @@ fn is_mobile_footer(line: &str) -> bool {
         // gönderildi", "iPhone-ról küldve", "나의 iPhone에서 보냄".
         || lower.ends_with("gönderildi")
         || lower.ends_with("küldve")
+        || lower.ends_with("kuldve")
         || lower.ends_with("에서 보냄")
         || lower.ends_with("से भेजा गया")
         || lower.starts_with("来自我的")
@@ -2734,6 +2766,47 @@ mod tests {
         // The tester's sentence above a colleague's words stays.
         let text = "On Monday 3 March I tried build 412\n\nMy colleague said:\n\nIt works.\n";
         assert_eq!(split(text).1, None);
+    }
+
+    #[test]
+    fn headers_with_weekday_openers_unaccented_labels_and_no_colon() {
+        for header in [
+            "ti 3.3.2026 klo 10.02 Beta kirjoitti:",
+            "tis 3 mars 2026 kl. 10:02 skrev Beta:",
+            "En mar., 3 mar. 2026, Beta escribió:",
+            "No dia 3 de mar. de 2026, Beta escreveu:",
+            "Le mar. 3 mars 2026, Beta a ecrit :",
+            "Am 03.03.2026 um 10:02 schrieb Beta <beta@example.com>",
+        ] {
+            let text = format!("Works now.\n\n{header}\n\nCould you try build 412?\n");
+            assert_eq!(split(&text).0, "Works now.", "{header}");
+        }
+        // Prose that ends in an address is the tester's.
+        let text =
+            "Works now.\n\nOn Monday I wrote to support <help@example.com>\n\nNo answer yet.\n";
+        assert_eq!(split(text).1, None);
+        for block in [
+            "Fran: Beta <beta@example.com>\nSkickat: den 3 mars 2026 10:02\nTill: Dana\nAmne: Export",
+            "Lahettaja: Beta <beta@example.com>\nPaivays: 3. maaliskuuta 2026 10.02\nVastaanottaja: Dana\nAihe: Export",
+            "Από: Beta <beta@example.com>\nΑποστολή: Τρίτη, 3 Μαρτίου 2026 10:02\nΠρος: Dana\nΘέμα: Export",
+            "De : Beta <beta@example.com>\nEnvoye : mardi 3 mars 2026 10:02\nA : Dana\nObjet : Export",
+        ] {
+            let text = format!("Works now.\n\n{block}\n\nCould you try build 412?\n");
+            assert_eq!(split(&text).0, "Works now.", "{block}");
+        }
+        for footer in [
+            "Envoye de mon iPhone",
+            "Envoyé à partir de Outlook",
+            "Enviado a partir do meu telemóvel",
+            "Verzonden vanuit Outlook",
+            "Lahetetty iPhonesta",
+            "Wyslane z iPhone'a",
+            "Skickat fran min iPhone",
+            "iPhone-rol kuldve",
+        ] {
+            let text = format!("Works now.\n\n{footer}\n");
+            assert_eq!(split(&text).0, "Works now.", "{footer}");
+        }
     }
 
     #[test]
