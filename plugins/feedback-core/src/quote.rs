@@ -547,17 +547,21 @@ fn is_blank(line: &str) -> bool {
 
 /// Characters that show nothing: zero-width spaces and joiners, direction
 /// marks and embeddings (Arabic and Hebrew clients start lines with them),
-/// the byte order mark, soft hyphens, and Gmail's tracking mark `ᐧ` (U+1427), which
+/// the byte order mark, soft hyphens, invisible operators, the combining
+/// grapheme joiner and Mongolian vowel separator (padding some clients and
+/// trackers insert), and Gmail's tracking mark `ᐧ` (U+1427), which
 /// Gmail's mail-tracking extensions leave alone on a line.
 fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{200b}'..='\u{200f}'
             | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'
+            | '\u{2060}'..='\u{2064}'
             | '\u{feff}'
             | '\u{00ad}'
             | '\u{1427}'
+            | '\u{034f}'
+            | '\u{180e}'
     )
 }
 
@@ -1522,6 +1526,12 @@ const FOOTER_PREFIXES: &[&str] = &[
     "nosūtīts no ",
     "enviat des del ",
     "enviado via ",
+    // What antivirus and mail-tracking add-ons append, as footers.
+    "virus-free. www.avast.com",
+    "virenfrei. www.avast.com",
+    "this email has been checked for viruses by ",
+    "sender notified by mailtrack",
+    "[image: mailtrack]",
     "enviado a partir do ",
     "enviado a partir de ",
     "envoyé à partir de ",
@@ -2805,6 +2815,34 @@ mod tests {
             "iPhone-rol kuldve",
         ] {
             let text = format!("Works now.\n\n{footer}\n");
+            assert_eq!(split(&text).0, "Works now.", "{footer}");
+        }
+    }
+
+    #[test]
+    fn padding_characters_are_blank() {
+        for pad in [
+            "\u{034f}",
+            "\u{180e}",
+            "\u{2061}\u{2063}",
+            "\u{200c}\u{034f}\u{200c}",
+        ] {
+            let text = format!(
+                "Works now.\n{pad}\n\nOn Tue, 3 Mar 2026 at 10:02, Beta <b@x.org> wrote:\n> q\n"
+            );
+            assert_eq!(split(&text).0, "Works now.");
+        }
+    }
+
+    #[test]
+    fn footers_of_antivirus_and_tracking_add_ons() {
+        for footer in [
+            "Virus-free. www.avast.com",
+            "[image: Mailtrack]\nSender notified by Mailtrack 03/03/26, 10:02:14",
+        ] {
+            let text = format!(
+                "Works now.\n\n{footer}\n\nOn Tue, 3 Mar 2026 at 10:02, Beta <beta@example.com> wrote:\n> q\n"
+            );
             assert_eq!(split(&text).0, "Works now.", "{footer}");
         }
     }
