@@ -607,7 +607,7 @@ fn attribution_len(lines: &[&str], i: usize) -> Option<usize> {
     // <addr>:`: a first half that starts like a header, with its date.
     if !first.is_empty() && second.is_empty() {
         let third = lines.get(i + 2)?.trim();
-        let half = OPENERS.iter().any(|o| starts_with_word(first, o))
+        let half = starts_with_opener(first)
             && first.contains(|c: char| c.is_ascii_digit())
             && first.chars().count() <= 80
             && !first.ends_with(['.', '!', '?', ':', '。', '！', '？', '：']);
@@ -668,8 +668,25 @@ fn starts_inside_address(line: &str) -> bool {
 }
 
 fn starts_like_header(line: &str) -> bool {
-    OPENERS.iter().any(|o| starts_with_word(line, o))
-        || line.starts_with(|c: char| c.is_ascii_digit())
+    starts_with_opener(line) || line.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// Whether `line` starts with one of the [`OPENERS`]. This runs on every
+/// line: the first word is looked up, and only a few first words can start
+/// a longer opener, so most lines cost one short scan.
+fn starts_with_opener(line: &str) -> bool {
+    // Chinese openers are followed directly by the date.
+    if line.starts_with(['在', '於']) {
+        return true;
+    }
+    let Some(end) = line.find([' ', ',']) else {
+        return false;
+    };
+    let word = &line[..end];
+    word.len() <= 8
+        && (OPENERS.contains(&word)
+            || (matches!(word, "W" | "In" | "No")
+                && OPENERS.iter().any(|o| starts_with_word(line, o))))
 }
 
 /// Words reply headers start with: "On ...", "Am ...", "Le ...", "El ...",
@@ -798,7 +815,7 @@ fn is_attribution(line: &str) -> bool {
         && !verb_last
         && line.ends_with('>')
         && line.contains('@')
-        && OPENERS.iter().any(|o| starts_with_word(line, o))
+        && starts_with_opener(line)
         && has_time_of_day(line)
         && VERBS.iter().any(|v| contains_word(&lower, v));
     if !(framed || verb_last || address_last || colon) || line.chars().count() > 300 {
@@ -976,6 +993,9 @@ fn is_rule_above_fields(line: &str) -> bool {
 /// Original message --------` in whatever language the client speaks.
 fn is_framed(line: &str) -> bool {
     let line = line.trim();
+    if !line.starts_with("---") {
+        return false;
+    }
     let inner = line.trim_matches('-');
     line.len() <= 120
         && line.starts_with("---")
