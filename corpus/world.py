@@ -465,6 +465,11 @@ def leftover_cases():
                             f"Päivämäärä: 3.3.2026 10.02\nVastaanottaja: {who[0]} <{who[1]}>\n\n{n}\n",
         "dotted-rule": f"{words}\n\n. . . . . . . . . .\n\n{header}\n{quoted}\n",
         "leading-footer": f"Sent from my iPhone\n\n{words}\n\n{header}\n{quoted}\n",
+        "header-split-by-blank": f"{words}\n\nOn Tue, 3 Mar 2026 at 10:02\n\n{TEAM} wrote:\n\n{quoted}\n",
+        "block-without-date": f"{words}\n\nFrom: {TEAM}\nTo: {who[0]} <{who[1]}>\nSubject: Export\n\n{n}\n",
+        # A German client's header that lost its colon after the address.
+        "header-colon-lost-after-address": f"{words}\n\nAm 03.03.2026 um 10:02 schrieb {TEAM}\n\n{n}\n",
+        "antivirus-footer": f"{words}\n\nVirus-free. www.avast.com\n\n{header}\n{quoted}\n",
     }
     body_for = {"list-footer": f"{words}\n\nMarcus",
                 "fields-at-top": f"{words}\n\nMarcus",
