@@ -97,25 +97,20 @@ pub fn map_email(email: &Email, ctx: &Context, config: &Config) -> Result<Outcom
         }
     };
 
-    let mut reply = match (&email.text_body, &email.html_body) {
-        (Some(text), _) if !text.trim().is_empty() => split_reply(text),
-        (_, Some(html)) => split_html_reply(html),
-        (text, None) => split_reply(text.as_deref().unwrap_or_default()),
+    // A subject that says it is a forward (`Fwd:`, `WG:`...) makes a
+    // separator or header block with nothing of the tester's own above it
+    // the start of the forwarded text, which is then the substance.
+    let forward = email
+        .subject
+        .as_deref()
+        .is_some_and(quote::is_forward_subject);
+    let text = email.text_body.as_deref().unwrap_or_default();
+    let reply = match (email.html_body.as_deref(), forward) {
+        (Some(html), false) if text.trim().is_empty() => split_html_reply(html),
+        (Some(html), true) if text.trim().is_empty() => split_html_forward(html),
+        (_, false) => split_reply(text),
+        (_, true) => split_forward(text),
     };
-    // Nothing of the tester's own, and the subject says it is a forward:
-    // the forwarded text is the substance.
-    if reply.body.is_empty()
-        && email
-            .subject
-            .as_deref()
-            .is_some_and(quote::is_forward_subject)
-    {
-        if let Some(text) = email.text_body.as_deref().filter(|t| !t.trim().is_empty()) {
-            reply = quote::split_forward(text);
-        } else if let Some(html) = email.html_body.as_deref() {
-            reply = quote::split_html_forward(html);
-        }
-    }
     // The record carries the host's decoding problems, so a garbled body
     // is flagged where people read it.
     let mut fields = Vec::new();

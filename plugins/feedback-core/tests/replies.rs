@@ -663,8 +663,9 @@ fn a_forward_without_own_text_keeps_the_forwarded_text_and_says_so() {
                 .contains("Support <s@example.com>")
         );
     }
-    // A reply (not a forward) whose own text is empty stays empty: the
-    // quoted notification is not the tester's.
+    // A reply (not a forward) that starts with another message's header
+    // block keeps the text under it as the body (a reply never loses its
+    // substance), but it is not flagged as forwarded.
     let record = single(
         map_email(
             &forward_email(
@@ -676,8 +677,14 @@ fn a_forward_without_own_text_keeps_the_forwarded_text_and_says_so() {
         )
         .unwrap(),
     );
-    assert_eq!(record.body_text, "");
+    assert_eq!(record.body_text, "Please try 412.");
     assert!(record.fields.iter().all(|(k, _)| k != "forwarded"));
+    assert!(
+        record
+            .elided_text
+            .unwrap()
+            .contains("-----Original Message-----")
+    );
 }
 
 /// HTML-only forwards with nothing of the tester's own: the body is the
