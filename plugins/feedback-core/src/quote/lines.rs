@@ -49,6 +49,15 @@ pub(super) fn is_separator_line(line: &str) -> bool {
         })
 }
 
+/// A line quoted with `|` (`| Please try 412.`), as some old clients and
+/// list archives quote; not a table row, which ends with `|` too.
+pub(super) fn is_pipe_quoted(line: &str) -> bool {
+    let line = line.trim();
+    line.strip_prefix('|').is_some_and(|rest| {
+        (rest.is_empty() || rest.starts_with([' ', '|'])) && !rest.trim_end().ends_with('|')
+    })
+}
+
 pub(super) fn is_quoted(line: &str) -> bool {
     line.trim_start().starts_with('>')
 }

@@ -40,8 +40,8 @@ use attribution::*;
 use fields::*;
 use footer::*;
 use lines::*;
-use separator::*;
 pub(crate) use separator::is_forward_subject;
+use separator::*;
 
 /// The reply split into what the tester wrote and what was removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,6 +152,9 @@ fn trim(lines: &[&str], marks: &[Mark], forward: bool) -> Cut {
     let mut top_cut = None;
     // Whether a line of the tester's own was kept above `i`.
     let mut own_text_above = false;
+    // Whether a reply header just introduced a quote, which old clients and
+    // list archives mark with `|` instead of `>`.
+    let mut under_header = false;
     let mut i = removed.iter().rposition(|&r| r).map_or(0, |j| j + 1);
     while i < lines.len() {
         match marks[i] {
@@ -184,6 +187,14 @@ fn trim(lines: &[&str], marks: &[Mark], forward: bool) -> Cut {
             removed[i..].fill(true);
             break;
         }
+        if under_header && is_pipe_quoted(lines[i]) {
+            removed[i] = true;
+            i += 1;
+            continue;
+        }
+        if !is_blank(lines[i]) && !is_quoted(lines[i]) {
+            under_header = false;
+        }
         if is_quoted(lines[i]) || continues_quote(lines, i) {
             // Apple Mail quotes a forward whole, its separator too: if the
             // tester adds nothing, the forwarded text is the body.
@@ -208,11 +219,14 @@ fn trim(lines: &[&str], marks: &[Mark], forward: bool) -> Cut {
         let introduces_quote = |len: usize| {
             (i + len..lines.len())
                 .find(|&j| !is_blank(lines[j]))
-                .is_some_and(|j| is_quoted(lines[j]) || marks[j] != Mark::Text)
+                .is_some_and(|j| {
+                    is_quoted(lines[j]) || is_pipe_quoted(lines[j]) || marks[j] != Mark::Text
+                })
         };
         if let Some(len) = attribution_len(lines, i) {
             if introduces_quote(len) {
                 removed[i..i + len].fill(true);
+                under_header = true;
                 i += len;
                 continue;
             }
@@ -223,6 +237,7 @@ fn trim(lines: &[&str], marks: &[Mark], forward: bool) -> Cut {
         // a quote introduces it (mutt's `* Name <addr> [date]:`...).
         if (names_and_introduces(lines[i]) || is_short_header(lines[i])) && introduces_quote(1) {
             removed[i] = true;
+            under_header = true;
             i += 1;
             continue;
         }

@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn split(text: &str) -> (String, Option<String>) {
@@ -1156,4 +1155,32 @@ fn html_containers() {
                            <div class=\"moz-signature\">-- <br>Dana</div>";
     let reply = split_html_reply(thunderbird);
     assert_eq!(reply.body, "Answers inline.\n\n412\n\nNo.");
+}
+
+#[test]
+fn pipe_quotes_under_a_reply_header() {
+    let cases = [
+        // Quoted with `|` under a reply header: removed with it.
+        (
+            "Works now.\n\nBeta Team wrote:\n| Please try 412.\n|\n| Thanks\n",
+            "Works now.",
+        ),
+        (
+            "Works now.\n\nOn Tue, 3 Mar 2026 at 10:02, Beta <beta@example.com> wrote:\n\n| Please try 412.\n\nAnd the export too.\n",
+            "Works now.\n\nAnd the export too.",
+        ),
+        // Without a header above, `|` lines are the tester's (a pasted table
+        // or a log).
+        (
+            "Results:\n| build | result |\n| 412 | ok |\n",
+            "Results:\n| build | result |\n| 412 | ok |",
+        ),
+        (
+            "Log:\n| step one\n| step two\n",
+            "Log:\n| step one\n| step two",
+        ),
+    ];
+    for (text, body) in cases {
+        assert_eq!(split_reply(text).body, body, "{text:?}");
+    }
 }
