@@ -4,12 +4,14 @@
 //! result crosses into the sandbox. Attachment bytes stay here and are read
 //! by the guest on demand.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use encoding_rs::{Encoding, WINDOWS_1252};
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
-use mail_parser::{Address, HeaderValue, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{
+    Address, HeaderName, HeaderValue, MessageParser, MessagePart, MimeHeaders, PartType,
+};
 use sha2::{Digest, Sha256};
 
 use popline_core::digest::sha256_hex;
@@ -68,7 +70,7 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
         }
         false => raw,
     };
-    let msg = MessageParser::default()
+    let msg = PARSER
         .parse(raw)
         .ok_or(MimeError::Unparseable)?;
     if msg.headers().is_empty() {
@@ -162,6 +164,24 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
         sha256: sha256_hex(original),
     })
 }
+
+/// A parser of only the header fields read here, and the MIME ones the
+/// bodies need: the others (`Received:` chains, list headers...) go to the
+/// mapper raw (`headers_raw`), so parsing them was wasted work.
+static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+    MessageParser::new()
+        .with_mime_headers()
+        .header_date(HeaderName::Date)
+        .header_text(HeaderName::Subject)
+        .header_address(HeaderName::From)
+        .header_address(HeaderName::To)
+        .header_address(HeaderName::Cc)
+        .header_address(HeaderName::ReplyTo)
+        .header_id(HeaderName::MessageId)
+        .header_id(HeaderName::InReplyTo)
+        .header_id(HeaderName::References)
+        .default_header_ignore()
+});
 
 /// Whether `raw` ends its lines with CR alone: CRs and not a single LF.
 fn cr_only_lines(raw: &[u8]) -> bool {
