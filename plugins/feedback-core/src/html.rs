@@ -110,24 +110,6 @@ impl Tag<'_> {
         self.attr("class")
             .is_some_and(|c| c.split_whitespace().any(|c| c.eq_ignore_ascii_case(class)))
     }
-
-    fn id_is(&self, id: &str) -> bool {
-        self.attr("id").is_some_and(|v| v.eq_ignore_ascii_case(id))
-    }
-
-    /// A class or id ending in `suffix`: Yahoo prefixes its names per
-    /// message (`ydp1a2b3cyahoo_quoted`), Outlook prefixes `x_` to the ids of
-    /// a message it quotes again.
-    fn name_ends_with(&self, suffix: &str) -> bool {
-        let ends = |v: &str| {
-            v.len() >= suffix.len()
-                && v.is_char_boundary(v.len() - suffix.len())
-                && v[v.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-        };
-        self.attr("class")
-            .is_some_and(|c| c.split_whitespace().any(ends))
-            || self.attr("id").is_some_and(ends)
-    }
 }
 
 /// Parses the tag at the start of `s` (which starts with `<`); returns it and
@@ -219,20 +201,37 @@ fn container_mark(tag: &Tag) -> Option<Mark> {
         "mail-quote-collapse",
         "zmail_extra", // Zoho: the original under its header
     ];
-    if ELIDED_CLASSES.iter().any(|c| tag.has_class(c))
-        || ELIDED_MORE_CLASSES.iter().any(|c| tag.has_class(c))
-        || ELIDED_IDS.iter().any(|i| tag.id_is(i))
-    {
+    // This runs on every opening tag: each attribute is read once.
+    let classes = tag.attr("class").unwrap_or_default();
+    let id = tag.attr("id").unwrap_or_default();
+    let has_class = |names: &[&str]| {
+        classes
+            .split_whitespace()
+            .any(|c| names.iter().any(|n| c.eq_ignore_ascii_case(n)))
+    };
+    // Outlook prefixes `x_` to the ids of a message it quotes again.
+    let bare_id = match id.get(..2) {
+        Some(p) if p.eq_ignore_ascii_case("x_") => &id[2..],
+        _ => id,
+    };
+    let id_in = |names: &[&str], id: &str| names.iter().any(|n| id.eq_ignore_ascii_case(n));
+    // Yahoo prefixes its names per message (`ydp1a2b3cyahoo_quoted`).
+    let ends = |v: &str, suffix: &str| {
+        v.len() >= suffix.len()
+            && v.is_char_boundary(v.len() - suffix.len())
+            && v[v.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    if has_class(&ELIDED_CLASSES) || has_class(&ELIDED_MORE_CLASSES) || id_in(&ELIDED_IDS, id) {
         return Some(Mark::Elide);
     }
-    if CUT_IDS
-        .iter()
-        .any(|i| tag.id_is(i) || tag.id_is(&format!("x_{i}")))
-        || CUT_CLASSES.iter().any(|c| tag.has_class(c))
-        || tag.id_is("zwchr")
+    if id_in(&CUT_IDS, id)
+        || id_in(&CUT_IDS, bare_id)
+        || has_class(&CUT_CLASSES)
+        || id.eq_ignore_ascii_case("zwchr")
         // GMX, Web.de and mail.com: the header block and the original.
         || tag.attr("name").is_some_and(|n| n.eq_ignore_ascii_case("quote"))
-        || tag.name_ends_with("yahoo_quoted")
+        || classes.split_whitespace().any(|c| ends(c, "yahoo_quoted"))
+        || ends(id, "yahoo_quoted")
         || tag.attr("style").is_some_and(is_outlook_separator)
     {
         return Some(Mark::Cut);
