@@ -244,9 +244,12 @@ pub(super) fn is_attribution(line: &str) -> bool {
     if !(framed || verb_last || address_last || colon) || line.chars().count() > 300 {
         return false;
     }
-    let has_verb = VERBS.iter().any(|v| contains_word(&lower, v))
-        || CJK_VERBS.iter().any(|v| lower.contains(v));
     let anchored = starts_like_header(line) || line.contains('@') || has_time_of_day(line);
+    // Looked for last: the verbs are many.
+    let has_verb = || {
+        VERBS.iter().any(|v| contains_word(&lower, v))
+            || CJK_VERBS.iter().any(|v| lower.contains(v))
+    };
     // Gmail's headers without a verb (Japanese, Russian, numeric dates:
     // `2026-03-03 10:02 GMT+01:00 Beta <b@x.org>:`, `вт, 3 мар. 2026 г. в
     // 10:02, Beta <b@x.org>:`) end with the address and carry a date.
@@ -254,7 +257,7 @@ pub(super) fn is_attribution(line: &str) -> bool {
         && (is_cjk_date_start(line)
             || is_numeric_date_start(line)
             || (has_time_of_day(line) && ends_with_address(line)));
-    (has_verb && anchored) || verbless
+    (anchored && has_verb()) || verbless
 }
 
 /// `…<beta@example.com>:` or `…beta@example.com:`.
