@@ -1536,6 +1536,13 @@ def edge_cases():
          f"Sent from my iPhone it works, from the desktop it still crashes.\n\nTom\n\nOn Tue, 3 Mar 2026 at 10:02, {team} wrote:\n{quoted}\n"),
         ("shell-prompt-in-reply", "Here is what I ran:\n\n> lumen --export big.lmn\nSegmentation fault\n\nTom",
          f"Here is what I ran:\n\n> lumen --export big.lmn\nSegmentation fault\n\nTom\n\nOn Tue, 3 Mar 2026 at 10:02, {team} wrote:\n{quoted}\n"),
+        # Old clients and list archives quote with `|`.
+        ("pipe-quote", "Fixed for me on 412.\n\nTom",
+         f"Fixed for me on 412.\n\nTom\n\n{TEAM_NAME} wrote:\n"
+         + "\n".join(("| " + l).rstrip() for l in note.split("\n")) + "\n"),
+        # A table of the tester's own is not a quote.
+        ("pipe-table", "Timings on 412:\n\n| file | seconds |\n| big.lmn | 41 |\n\nTom",
+         f"Timings on 412:\n\n| file | seconds |\n| big.lmn | 41 |\n\nTom\n\nOn Tue, 3 Mar 2026 at 10:02, {team} wrote:\n{quoted}\n"),
     ]
 
 
