@@ -34,6 +34,13 @@ pub(super) fn is_short_rule(line: &str) -> bool {
         && (line.chars().all(|c| c == '-') || line.chars().all(|c| c == '_'))
 }
 
+/// A rule of twenty or more underscores and nothing else, as Outlook draws
+/// above the message it quotes (thirty-two).
+pub(super) fn is_long_underscore_rule(line: &str) -> bool {
+    let line = line.trim();
+    line.len() >= 20 && line.bytes().all(|b| b == b'_')
+}
+
 /// A line drawn as a separator: five or more dashes, underscores, equals
 /// signs, asterisks, tildes, dots or box-drawing strokes, spaced out or not
 /// (`. . . . .`), and nothing else.

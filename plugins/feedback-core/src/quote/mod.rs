@@ -216,6 +216,16 @@ fn trim(lines: &[&str], marks: &[Mark], forward: bool) -> Cut {
             removed[i..].fill(true);
             break;
         }
+        // Outlook's long underscore rule standing alone under the tester's
+        // text, with more text below: the original, its header fields lost.
+        if own_text_above
+            && is_long_underscore_rule(lines[i])
+            && stands_alone(lines, i)
+            && (i + 1..lines.len()).any(|j| !is_blank(lines[j]))
+        {
+            removed[i..].fill(true);
+            break;
+        }
         let introduces_quote = |len: usize| {
             (i + len..lines.len())
                 .find(|&j| !is_blank(lines[j]))

@@ -1184,3 +1184,29 @@ fn pipe_quotes_under_a_reply_header() {
         assert_eq!(split_reply(text).body, body, "{text:?}");
     }
 }
+
+#[test]
+fn a_long_underscore_rule_above_an_original_without_its_header() {
+    let rule = "_".repeat(32);
+    let cases = [
+        (
+            format!("Works now.\n\nDana\n\n{rule}\n\nPlease try build 412.\n"),
+            "Works now.\n\nDana",
+        ),
+        // At the end, the rule is a leftover.
+        (format!("Works now.\n\n{rule}\n"), "Works now."),
+        // Nothing of the tester's above: not a cut.
+        (
+            format!("{rule}\n\nWorks now.\n"),
+            &*format!("{rule}\n\nWorks now."),
+        ),
+        // A short rule between the tester's paragraphs stays.
+        (
+            "Works now.\n\n____\n\nAlso the export.\n".to_owned(),
+            "Works now.\n\n____\n\nAlso the export.",
+        ),
+    ];
+    for (text, body) in cases {
+        assert_eq!(split_reply(&text).body, body, "{text:?}");
+    }
+}
