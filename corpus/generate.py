@@ -1540,6 +1540,9 @@ def edge_cases():
         ("pipe-quote", "Fixed for me on 412.\n\nTom",
          f"Fixed for me on 412.\n\nTom\n\n{TEAM_NAME} wrote:\n"
          + "\n".join(("| " + l).rstrip() for l in note.split("\n")) + "\n"),
+        # Outlook's rule above an original whose header fields were lost.
+        ("rule-above-headerless-original", "Still slow on 412, about a minute per export.\n\nTom",
+         f"Still slow on 412, about a minute per export.\n\nTom\n\n{'_' * 32}\n\n{note}\n"),
         # A table of the tester's own is not a quote.
         ("pipe-table", "Timings on 412:\n\n| file | seconds |\n| big.lmn | 41 |\n\nTom",
          f"Timings on 412:\n\n| file | seconds |\n| big.lmn | 41 |\n\nTom\n\nOn Tue, 3 Mar 2026 at 10:02, {team} wrote:\n{quoted}\n"),
