@@ -134,6 +134,22 @@ fn split(lines: &[&str], marks: &[Mark], forward: bool) -> Reply {
     }
 }
 
+/// Old clients and list archives mark a quote with `|` instead of `>`: the
+/// run of such lines (blank lines between them allowed) right under a reply
+/// header at `from` is removed. Returns where the walk goes on.
+fn remove_pipe_quote(lines: &[&str], from: usize, removed: &mut [bool]) -> usize {
+    let mut end = from;
+    for j in from..lines.len() {
+        if is_pipe_quoted(lines[j]) {
+            removed[j] = true;
+            end = j + 1;
+        } else if !is_blank(lines[j]) {
+            break;
+        }
+    }
+    end
+}
+
 /// What [`trim`] removed, and where it cut.
 struct Cut {
     removed: Vec<bool>,
@@ -152,9 +168,6 @@ fn trim(lines: &[&str], marks: &[Mark], forward: bool) -> Cut {
     let mut top_cut = None;
     // Whether a line of the tester's own was kept above `i`.
     let mut own_text_above = false;
-    // Whether a reply header just introduced a quote, which old clients and
-    // list archives mark with `|` instead of `>`.
-    let mut under_header = false;
     let mut i = removed.iter().rposition(|&r| r).map_or(0, |j| j + 1);
     while i < lines.len() {
         match marks[i] {
@@ -186,14 +199,6 @@ fn trim(lines: &[&str], marks: &[Mark], forward: bool) -> Cut {
         if is_groupwise_header(lines[i]) {
             removed[i..].fill(true);
             break;
-        }
-        if under_header && is_pipe_quoted(lines[i]) {
-            removed[i] = true;
-            i += 1;
-            continue;
-        }
-        if !is_blank(lines[i]) && !is_quoted(lines[i]) {
-            under_header = false;
         }
         if is_quoted(lines[i]) || continues_quote(lines, i) {
             // Apple Mail quotes a forward whole, its separator too: if the
@@ -236,8 +241,7 @@ fn trim(lines: &[&str], marks: &[Mark], forward: bool) -> Cut {
         if let Some(len) = attribution_len(lines, i) {
             if introduces_quote(len) {
                 removed[i..i + len].fill(true);
-                under_header = true;
-                i += len;
+                i = remove_pipe_quote(lines, i + len, &mut removed);
                 continue;
             }
             removed[i..].fill(true);
@@ -247,8 +251,7 @@ fn trim(lines: &[&str], marks: &[Mark], forward: bool) -> Cut {
         // a quote introduces it (mutt's `* Name <addr> [date]:`...).
         if (names_and_introduces(lines[i]) || is_short_header(lines[i])) && introduces_quote(1) {
             removed[i] = true;
-            under_header = true;
-            i += 1;
+            i = remove_pipe_quote(lines, i + 1, &mut removed);
             continue;
         }
         if let Some(start) = cut_start(lines, i) {
