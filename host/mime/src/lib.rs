@@ -70,9 +70,7 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
         }
         false => raw,
     };
-    let msg = PARSER
-        .parse(raw)
-        .ok_or(MimeError::Unparseable)?;
+    let msg = PARSER.parse(raw).ok_or(MimeError::Unparseable)?;
     if msg.headers().is_empty() {
         return Err(MimeError::Unparseable);
     }
