@@ -171,20 +171,18 @@ fn declaration() -> Tag<'static> {
 
 /// What a mail client's container holds, judged from its class, id or style.
 fn container_mark(tag: &Tag) -> Option<Mark> {
-    const ELIDED_CLASSES: [&str; 5] = [
-        "gmail_attr",             // Gmail: "On ... wrote:"
-        "moz-cite-prefix",        // Thunderbird: "On ... wrote:"
-        "gmail_signature",        // Gmail: the `-- ` signature
-        "gmail_signature_prefix", // Gmail: the `-- ` itself
-        "moz-signature",          // Thunderbird: the `-- ` signature
+    const ELIDED_CLASSES: [&str; 6] = [
+        "gmail_attr",                 // Gmail: "On ... wrote:"
+        "moz-cite-prefix",            // Thunderbird: "On ... wrote:"
+        "gmail_signature",            // Gmail: the `-- ` signature
+        "gmail_signature_prefix",     // Gmail: the `-- ` itself
+        "moz-signature",              // Thunderbird: the `-- ` signature
+        "protonmail_signature_block", // Proton: signature and "Sent with Proton Mail"
     ];
     const ELIDED_IDS: [&str; 3] = [
         "ms-outlook-mobile-signature", // "Get Outlook for iOS"
         "AppleMailSignature",          // "Sent from my iPhone"
         "composer_signature",          // Samsung Email: "Sent from my Galaxy"
-    ];
-    const ELIDED_MORE_CLASSES: [&str; 1] = [
-        "protonmail_signature_block", // Proton: signature and "Sent with Proton Mail"
     ];
     const CUT_IDS: [&str; 4] = [
         "appendonsend",                            // Outlook: everything after is the original
@@ -210,7 +208,7 @@ fn container_mark(tag: &Tag) -> Option<Mark> {
             .any(|c| names.iter().any(|n| c.eq_ignore_ascii_case(n)))
     };
     // Outlook prefixes `x_` to the ids of a message it quotes again.
-    let bare_id = match id.get(..2) {
+    let unprefixed_id = match id.get(..2) {
         Some(p) if p.eq_ignore_ascii_case("x_") => &id[2..],
         _ => id,
     };
@@ -221,11 +219,10 @@ fn container_mark(tag: &Tag) -> Option<Mark> {
             && v.is_char_boundary(v.len() - suffix.len())
             && v[v.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
     };
-    if has_class(&ELIDED_CLASSES) || has_class(&ELIDED_MORE_CLASSES) || id_in(&ELIDED_IDS, id) {
+    if has_class(&ELIDED_CLASSES) || id_in(&ELIDED_IDS, id) {
         return Some(Mark::Elide);
     }
-    if id_in(&CUT_IDS, id)
-        || id_in(&CUT_IDS, bare_id)
+    if id_in(&CUT_IDS, unprefixed_id)
         || has_class(&CUT_CLASSES)
         || id.eq_ignore_ascii_case("zwchr")
         // GMX, Web.de and mail.com: the header block and the original.

@@ -105,11 +105,9 @@ pub fn map_email(email: &Email, ctx: &Context, config: &Config) -> Result<Outcom
         .as_deref()
         .is_some_and(quote::is_forward_subject);
     let text = email.text_body.as_deref().unwrap_or_default();
-    let reply = match (email.html_body.as_deref(), forward) {
-        (Some(html), false) if text.trim().is_empty() => split_html_reply(html),
-        (Some(html), true) if text.trim().is_empty() => split_html_forward(html),
-        (_, false) => split_reply(text),
-        (_, true) => split_forward(text),
+    let reply = match email.html_body.as_deref() {
+        Some(html) if text.trim().is_empty() => quote::split_html(html, forward),
+        _ => quote::split_text(text, forward),
     };
     // The record carries the host's decoding problems, so a garbled body
     // is flagged where people read it.

@@ -88,8 +88,7 @@ pub(super) fn remove_list_footer(lines: &[&str], removed: &mut [bool]) {
     // the list below makes it a footer.
     let rule = |line: &str| {
         let line = line.trim();
-        (is_separator_line(line) && line.chars().count() >= 10)
-            || (line.len() >= 2 && line.chars().all(|c| c == '_'))
+        (is_separator_line(line) && line.chars().count() >= 10) || is_underscore_rule(line, 2)
     };
     let Some(sep) = kept.iter().rev().take(7).copied().find(|&j| rule(lines[j])) else {
         return;

@@ -34,11 +34,11 @@ pub(super) fn is_short_rule(line: &str) -> bool {
         && (line.chars().all(|c| c == '-') || line.chars().all(|c| c == '_'))
 }
 
-/// A rule of twenty or more underscores and nothing else, as Outlook draws
-/// above the message it quotes (thirty-two).
-pub(super) fn is_long_underscore_rule(line: &str) -> bool {
+/// A rule of at least `min` underscores and nothing else (Outlook draws
+/// thirty-two above the message it quotes).
+pub(super) fn is_underscore_rule(line: &str, min: usize) -> bool {
     let line = line.trim();
-    line.len() >= 20 && line.bytes().all(|b| b == b'_')
+    line.len() >= min && line.bytes().all(|b| b == b'_')
 }
 
 /// A line drawn as a separator: five or more dashes, underscores, equals

@@ -58,8 +58,7 @@ pub struct Reply {
 
 /// Splits a plain-text reply.
 pub fn split_reply(text: &str) -> Reply {
-    let lines: Vec<&str> = without_bom(text).lines().collect();
-    split(&lines, &vec![Mark::Text; lines.len()], false)
+    split_text(text, false)
 }
 
 /// Splits a message whose subject says it is a forward (`Fwd:`, `WG:`...):
@@ -67,8 +66,13 @@ pub fn split_reply(text: &str) -> Reply {
 /// tester's own above it (Outlook's `-----Original Message-----` and
 /// `From:`/`Sent:` block are used for forwards too) starts the forwarded text.
 pub fn split_forward(text: &str) -> Reply {
+    split_text(text, true)
+}
+
+/// [`split_reply`], or [`split_forward`] when `forward`.
+pub(crate) fn split_text(text: &str, forward: bool) -> Reply {
     let lines: Vec<&str> = without_bom(text).lines().collect();
-    split(&lines, &vec![Mark::Text; lines.len()], true)
+    split(&lines, &vec![Mark::Text; lines.len()], forward)
 }
 
 /// A byte order mark a client left at the start of the text is no content.
@@ -88,7 +92,8 @@ pub fn split_html_forward(html: &str) -> Reply {
     split_html(html, true)
 }
 
-fn split_html(html: &str, forward: bool) -> Reply {
+/// [`split_html_reply`], or [`split_html_forward`] when `forward`.
+pub(crate) fn split_html(html: &str, forward: bool) -> Reply {
     let converted = html::convert(html);
     let lines: Vec<&str> = converted.iter().map(|(text, _)| text.as_str()).collect();
     let marks: Vec<Mark> = converted.iter().map(|&(_, mark)| mark).collect();
@@ -224,7 +229,7 @@ fn trim(lines: &[&str], marks: &[Mark], forward: bool) -> Cut {
         // Outlook's long underscore rule standing alone under the tester's
         // text, with more text below: the original, its header fields lost.
         if own_text_above
-            && is_long_underscore_rule(lines[i])
+            && is_underscore_rule(lines[i], 20)
             && stands_alone(lines, i)
             && (i + 1..lines.len()).any(|j| !is_blank(lines[j]))
         {

@@ -147,9 +147,7 @@ pub(super) fn cut_start(lines: &[&str], i: usize) -> Option<usize> {
 /// framed in dashes.
 pub(super) fn is_rule_above_fields(line: &str) -> bool {
     let line = line.trim();
-    (line.len() >= 10 && line.chars().all(|c| c == '_'))
-        || is_separator_line(line)
-        || is_framed(line)
+    is_underscore_rule(line, 10) || is_separator_line(line) || is_framed(line)
 }
 
 /// A short phrase framed in three or more dashes on each side: `--------
