@@ -258,7 +258,7 @@ fn map_verbose_reports_input_logs_cost_and_records() {
     assert!(out.status.success(), "{text}");
     assert!(
         text.contains(
-            "plugin log: 1000 line(s), 99000 dropped past the limit\n  INFO  flood line 0\n"
+            "plugin log: 1000 line(s), 19000 dropped past the limit\n  INFO  flood line 0\n"
         ),
         "{}",
         &text[..text.len().min(3000)]
