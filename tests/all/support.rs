@@ -97,6 +97,7 @@ pub fn engine() -> &'static Engine {
         Engine::new(EngineOptions {
             cache_dir: Some(cache_dir()),
             max_instances: Some(200),
+            perf_map: false,
         })
         .expect("building the plugin engine")
     })

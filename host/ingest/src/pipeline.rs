@@ -163,6 +163,7 @@ impl Pipelines {
                 .map(|p| config.path(p))
                 .or_else(Engine::default_cache_dir),
             max_instances: config.plugins.max_instances,
+            perf_map: popline_plugin_runtime::EngineOptions::perf_map_from_env(),
         })?;
         let state = crate::state::open(config).await?;
         let mut sinks = BTreeMap::new();

@@ -120,6 +120,17 @@ pub struct EngineOptions {
     pub cache_dir: Option<PathBuf>,
     /// Instances that may be alive at once (pooling allocator slots).
     pub max_instances: Option<u32>,
+    /// Write `/tmp/perf-PID.map` so `perf report` names plugin functions
+    /// (build the plugin with its name section: `strip = false`).
+    pub perf_map: bool,
+}
+
+impl EngineOptions {
+    /// Whether `POPLINE_PERF_MAP` asks for [`EngineOptions::perf_map`]
+    /// (any value but empty or `0`).
+    pub fn perf_map_from_env() -> bool {
+        std::env::var("POPLINE_PERF_MAP").is_ok_and(|v| !v.is_empty() && v != "0")
+    }
 }
 
 impl Engine {
@@ -290,10 +301,20 @@ const PER_COMPONENT: PerComponent = PerComponent {
     tables: 8,
 };
 
+/// Bytes of a freed instance slot's linear memory kept resident (see
+/// `build_engine`): a typical reply's mapper uses ~1.5 MiB (stack, data and
+/// its heap); what a large message grows beyond this goes back to the kernel.
+const KEEP_RESIDENT_MEMORY: usize = 4 << 20;
+/// The same for a slot's tables (a few KiB for a Rust component).
+const KEEP_RESIDENT_TABLE: usize = 64 << 10;
+
 fn build_engine(opts: &EngineOptions, pooling: bool) -> anyhow::Result<wasmtime::Engine> {
     let mut cfg = wasmtime::Config::new();
     cfg.epoch_interruption(true);
     cfg.wasm_component_model(true);
+    if opts.perf_map {
+        cfg.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if pooling {
         let n = opts.max_instances.unwrap_or(1000);
         let mut pool = wasmtime::PoolingAllocationConfig::default();
@@ -309,6 +330,19 @@ fn build_engine(opts: &EngineOptions, pooling: bool) -> anyhow::Result<wasmtime:
         pool.total_memories(n.saturating_mul(PER_COMPONENT.memories));
         pool.total_tables(n.saturating_mul(PER_COMPONENT.tables));
         pool.max_memory_size(1 << 30);
+        // Every message gets a fresh instance. By default a freed slot's
+        // memory is returned to the kernel, so the next instance page-faults
+        // on each page it touches again (~25 faults per message, a quarter
+        // of a mapper call on the benchmark mailbox). Where the kernel can
+        // say which pages were written (PAGEMAP_SCAN, Linux 6.7+), only
+        // those are zeroed and the slot stays resident. Without it the reset
+        // would memset the whole kept region per instance, which costs more
+        // than the faults it saves, so the default stays.
+        if wasmtime::PoolingAllocationConfig::is_pagemap_scan_available() {
+            pool.pagemap_scan(wasmtime::Enabled::Yes);
+            pool.linear_memory_keep_resident(KEEP_RESIDENT_MEMORY);
+            pool.table_keep_resident(KEEP_RESIDENT_TABLE);
+        }
         cfg.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     }
     Ok(wasmtime::Engine::new(&cfg)?)

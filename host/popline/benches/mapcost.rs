@@ -3,6 +3,9 @@
 //! plugin named in `MAPCOST_WASM` (comma-separated .wasm files), measured in
 //! interleaved rounds, split into instantiate / call (lower + guest + lift) /
 //! the rest (store creation, instance reset on drop, output checks).
+//! The last row is `feedback-core` called natively on the same messages
+//! (converted to the SDK's types before timing): the bound for the WASM
+//! mapper's call column.
 //! `cargo bench --bench mapcost`; `MAPCOST_N` messages (default 300),
 //! `MAPCOST_ROUNDS` rounds (default 5).
 
@@ -12,6 +15,9 @@ use std::time::{Duration, Instant};
 use popline_core::timing::{self, Stage};
 use popline_plugin_runtime::mapper::{MapperInput, wit};
 use popline_plugin_runtime::{Engine, EngineOptions, Limits, MapperPlugin};
+
+#[path = "common/native.rs"]
+mod native;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -45,7 +51,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let engine = Engine::new(EngineOptions::default()).unwrap();
+    let engine = Engine::new(EngineOptions {
+        perf_map: EngineOptions::perf_map_from_env(),
+        ..EngineOptions::default()
+    })
+    .unwrap();
     let mappers: Vec<MapperPlugin> = wasm
         .iter()
         .map(|p| MapperPlugin::load(&engine, p, Limits::default()).unwrap())
@@ -58,10 +68,22 @@ fn main() {
     };
     // As `just bench-ingest` configures the mapper.
     let config = vec![("unmatched".to_string(), "new".to_string())];
+    let native_input: Vec<_> = parsed.iter().map(|p| native::email(&p.email)).collect();
+    let native_ctx = native::context(&ctx);
+    let native_config = feedback_core::Config::from_pairs(config.clone()).unwrap();
     timing::enable();
     // [total, instantiate, call] per plugin, best round.
     let mut best = vec![[Duration::MAX; 3]; mappers.len()];
+    let mut best_native = Duration::MAX;
     for round in 0..=rounds {
+        let started = Instant::now();
+        for email in &native_input {
+            let _ =
+                std::hint::black_box(feedback_core::map_email(email, &native_ctx, &native_config));
+        }
+        if round > 0 {
+            best_native = best_native.min(started.elapsed());
+        }
         for (i, mapper) in mappers.iter().enumerate() {
             let (inst0, call0) = (stage(Stage::MapperInstantiate), stage(Stage::MapperCall));
             let started = Instant::now();
@@ -98,6 +120,19 @@ fn main() {
             us(*call),
             us(*total - *inst - *call),
             path.display()
+        );
+    }
+    println!(
+        "{:>9.1} {:>9} {:>9.1} {:>9}  feedback-core, native",
+        us(best_native),
+        "",
+        us(best_native),
+        ""
+    );
+    if let Some([_, _, call]) = best.first() {
+        println!(
+            "call / native: {:.2}× (first plugin; bound 1.10×)",
+            call.as_secs_f64() / best_native.as_secs_f64()
         );
     }
 }

@@ -170,7 +170,20 @@ impl TextPattern {
         let bytes = text.as_bytes();
         let before = self.before.as_bytes();
         let after = self.after.as_bytes();
-        for start in (0..bytes.len()).filter(|&i| text.is_char_boundary(i)) {
+        // Candidates are where `before`'s first byte occurs (either case):
+        // a tight scan, as this runs over whole bodies. That byte starts a
+        // character, so every candidate is a char boundary.
+        let candidates: Box<dyn Iterator<Item = usize>> = match before.first() {
+            Some(&first) => Box::new(
+                bytes
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, b)| b.eq_ignore_ascii_case(&first))
+                    .map(|(i, _)| i),
+            ),
+            None => Box::new((0..bytes.len()).filter(|&i| text.is_char_boundary(i))),
+        };
+        for start in candidates {
             if !starts_with_ignore_case(&bytes[start..], before) {
                 continue;
             }
@@ -256,6 +269,16 @@ mod tests {
         assert_eq!(p.find("about #12-fb now"), Some(("#12-fb", "12")));
         let p = TextPattern::parse("FB-{id}").unwrap();
         assert_eq!(p.find("Re: FB-77 crash"), Some(("FB-77", "77")));
+        // The first byte is looked for in either case, non-ASCII text around.
+        assert_eq!(p.find("é ff fx fB-8 ü"), Some(("fB-8", "8")));
+        assert_eq!(p.find("é ff fx fB- ü"), None);
+    }
+
+    #[test]
+    fn text_pattern_with_nothing_before_the_id() {
+        let p = TextPattern::parse("{id}@fb").unwrap();
+        assert_eq!(p.find("ü see 42@FB."), Some(("42@FB", "42")));
+        assert_eq!(p.find("ü@fb"), None);
     }
 
     #[test]

@@ -123,6 +123,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Engine::new(EngineOptions {
             cache_dir: cli.cache_dir.clone().or_else(Engine::default_cache_dir),
             max_instances: None,
+            perf_map: EngineOptions::perf_map_from_env(),
         })
     };
     match cli.command {

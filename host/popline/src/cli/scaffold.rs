@@ -272,7 +272,7 @@ package = "popline:{{name}}"
 [workspace]
 
 [profile.release]
-opt-level = "s"
+opt-level = 3
 lto = true
 codegen-units = 1
 strip = true
