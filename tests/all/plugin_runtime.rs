@@ -152,6 +152,21 @@ async fn returned_errors_invalid_output_and_log_floods() {
     }
 }
 
+/// Each message's instance starts from the module's initial memory: what
+/// one message left in a static or on the heap is gone for the next, also
+/// where the engine keeps freed slots' memory resident (Linux 6.7+).
+#[tokio::test]
+async fn no_memory_survives_from_one_message_to_the_next() {
+    let mapper = test_mapper(Limits::default());
+    for call in 0..3 {
+        assert_eq!(
+            echo_body(run(&mapper, "residue").await.unwrap()),
+            "static residue: false, heap residue: false",
+            "call {call}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn attachments_are_read_on_demand_from_the_host() {
     let mapper = test_mapper(Limits::default());

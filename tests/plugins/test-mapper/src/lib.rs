@@ -9,11 +9,38 @@
 //! records, default 4000, whose bodies are all that one buffer; with
 //! `aliases=0` one small record: the baseline),
 //! `fs`, `net`, `env` (try to read a file, open a socket, read `$HOME`, and
-//! report what happened: the sandbox must deny all three).
+//! report what happened: the sandbox must deny all three),
+//! `residue` (reports whether a static and a 2 MiB heap block still hold
+//! what an earlier call wrote there, then writes it: every message must get
+//! fresh memory, even where the host keeps instance memory resident).
 
 use popline_plugin::{Address, Config, Context, Email, Feedback, Mapper, Outcome, log};
 
 struct TestMapper;
+
+/// What `residue` leaves behind.
+const MARK: u8 = 0xA5;
+static STATIC_BLOCK: std::sync::Mutex<[u8; 4096]> = std::sync::Mutex::new([0; 4096]);
+
+/// Whether memory an earlier instance wrote is visible, then write it.
+fn residue() -> String {
+    let mut block = STATIC_BLOCK.lock().unwrap();
+    let static_seen = block.contains(&MARK);
+    block.fill(MARK);
+    // The same allocation in a fresh instance lands at the same address; a
+    // byte from an earlier message there would be read here. Volatile reads
+    // of fresh allocator memory: the point is to see what the host left.
+    let layout = std::alloc::Layout::from_size_align(2 << 20, 16).unwrap();
+    let heap_seen = unsafe {
+        let p = std::alloc::alloc(layout);
+        assert!(!p.is_null());
+        let seen = (0..layout.size()).any(|i| std::ptr::read_volatile(p.add(i)) == MARK);
+        std::ptr::write_bytes(p, MARK, layout.size());
+        // Not freed: a freed block could be reused and so cleared.
+        seen
+    };
+    format!("static residue: {static_seen}, heap residue: {heap_seen}")
+}
 
 fn record(email: &Email, body: String) -> Feedback {
     let author = email
@@ -46,6 +73,7 @@ impl Mapper for TestMapper {
                     std::hint::black_box(&hog);
                 }
             }
+            "residue" => Ok(record(email, residue()).into()),
             "panic" => panic!("test-mapper was told to panic"),
             "huge" => Ok(record(email, "x".repeat(8 << 20)).into()),
             "log-flood" => {
