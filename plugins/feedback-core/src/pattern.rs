@@ -173,17 +173,11 @@ impl TextPattern {
         // Candidates are where `before`'s first byte occurs (either case):
         // a tight scan, as this runs over whole bodies. That byte starts a
         // character, so every candidate is a char boundary.
-        let candidates: Box<dyn Iterator<Item = usize>> = match before.first() {
-            Some(&first) => Box::new(
-                bytes
-                    .iter()
-                    .enumerate()
-                    .filter(move |(_, b)| b.eq_ignore_ascii_case(&first))
-                    .map(|(i, _)| i),
-            ),
-            None => Box::new((0..bytes.len()).filter(|&i| text.is_char_boundary(i))),
+        let is_candidate = |i: usize| match before.first() {
+            Some(first) => bytes[i].eq_ignore_ascii_case(first),
+            None => text.is_char_boundary(i),
         };
-        for start in candidates {
+        for start in (0..bytes.len()).filter(|&i| is_candidate(i)) {
             if !starts_with_ignore_case(&bytes[start..], before) {
                 continue;
             }
