@@ -183,17 +183,25 @@ if [ "${RSS:-1}" != 0 ]; then
     echo $! >> "$work/extra.pids"
   done
   trap 'kill $server $proxy $(cat "$work/extra.pids" 2>/dev/null) 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+  fresh() { # $1 = messages, $2 = port, $3 = CA: a new config and state folder
+    rm -rf "$work/r$1"; config "$2" "$work/r$1"
+    sed -i "s|^ca_file = .*|ca_file = \"$3\"|" "$work/r$1/popline.toml"
+  }
+  wrote() { # $1 = messages: the run must have mapped them, not found them done
+    [ -s "$work/r$1/feedback.jsonl" ] || { echo "RSS run on $1 messages wrote no records" >&2; exit 1; }
+  }
   for n in 100 1000 10000; do
     for _ in $(seq 3000); do [ -f "$work/dovecot-$n.toml" ] && break; sleep 0.1; done
     port=$(sed -n 's/^tls_port = \(.*\)$/\1/p' "$work/dovecot-$n.toml")
     ca_n=$(sed -n 's/^ca_pem = "\(.*\)"$/\1/p' "$work/dovecot-$n.toml")
-    rm -rf "$work/r$n"; config "$port" "$work/r$n"
-    sed -i "s|^ca_file = .*|ca_file = \"$ca_n\"|" "$work/r$n/popline.toml"
+    fresh "$n" "$port" "$ca_n"
     read -r _ rss_n < <(usage $bin/popline --log warn --config "$work/r$n/popline.toml" once)
-    eval "rss_$n=$rss_n"
-    # As the shipped systemd unit runs it (two malloc arenas).
+    wrote "$n"; eval "rss_$n=$rss_n"
+    # As the shipped systemd unit runs it (two malloc arenas). A fresh state
+    # folder: on the first run's state (keep mode) it would fetch nothing.
+    fresh "$n" "$port" "$ca_n"
     read -r _ rss_n < <(MALLOC_ARENA_MAX=2 usage $bin/popline --log warn --config "$work/r$n/popline.toml" once)
-    eval "rss2_$n=$rss_n"
+    wrote "$n"; eval "rss2_$n=$rss_n"
   done
   rss_row() { # $1 = label, then the three peaks in KiB
     awk -v l="$1" -v a="$2" -v k="$3" -v b="$4" \
