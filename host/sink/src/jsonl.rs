@@ -233,14 +233,17 @@ impl JsonlFile {
             self.load()?;
         }
         let mut fresh = HashSet::new();
-        let mut buf = String::new();
+        let mut new_lines = Vec::new();
         // (record id, attachment SHA-256) of the lines to append.
         let mut shas = Vec::new();
         for line in lines {
             if !self.ids.contains(&line.id) && fresh.insert(line.id.clone()) {
-                buf.push_str(&line.json);
-                buf.push('\n');
-                shas.extend(line.attachments.into_iter().map(|s| (line.id.clone(), s)));
+                shas.extend(
+                    line.attachments
+                        .iter()
+                        .map(|s| (line.id.clone(), s.clone())),
+                );
+                new_lines.push(line);
             }
         }
         if fresh.is_empty() {
@@ -251,9 +254,7 @@ impl JsonlFile {
         if let Some(dir) = &self.attachments_dir {
             store_blobs(&self.sink, dir, &shas, blobs)?;
         }
-        let result = self
-            .file
-            .write_all(buf.as_bytes())
+        let result = write_lines(&self.file, &new_lines)
             .map_err(self.io_err("appending to"))
             .and_then(|()| {
                 self.file
@@ -269,11 +270,25 @@ impl JsonlFile {
             }
             return Err(e);
         }
-        self.len += buf.len() as u64;
+        self.len += new_lines
+            .iter()
+            .map(|l| l.json.len() as u64 + 1)
+            .sum::<u64>();
         let written = fresh.len();
         self.ids.extend(fresh);
         Ok(written)
     }
+}
+
+/// Write `lines`, one JSON object and a newline each, through a small
+/// buffer: a batch's records are not copied whole into a second string.
+fn write_lines(file: &File, lines: &[Line]) -> io::Result<()> {
+    let mut out = io::BufWriter::with_capacity(256 * 1024, file);
+    for line in lines {
+        out.write_all(line.json.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
 }
 
 /// Write each blob, named by `(record id, sha256)`, to `dir/<sha256>`
@@ -359,6 +374,34 @@ mod tests {
         assert_eq!(read_back(&path), vec![sample(0), sample(1), sample(2)]);
         // One object per line: embedded newlines are escaped.
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
+    }
+
+    #[test]
+    fn the_next_append_lands_where_the_file_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feedback.jsonl");
+        let mut file = JsonlFile::open("feedback".into(), path.clone(), None).unwrap();
+        // Lines larger than the write buffer, and smaller ones between.
+        let line = |i: usize| Line {
+            id: format!("r{i}"),
+            json: format!(r#"{{"id":"r{i}","pad":"{}"}}"#, "x".repeat(i * 200_000)),
+            attachments: Vec::new(),
+        };
+        let batches = [
+            vec![line(0), line(2)],
+            vec![line(2), line(1), line(1)],
+            vec![],
+        ];
+        for (batch, new) in batches.into_iter().zip([2, 1, 0]) {
+            assert_eq!(file.append(batch, &crate::Blobs::default()).unwrap(), new);
+            assert_eq!(file.len, std::fs::metadata(&path).unwrap().len());
+        }
+        let ids: Vec<String> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<StoredId>(l).unwrap().id)
+            .collect();
+        assert_eq!(ids, ["r0", "r2", "r1"]);
     }
 
     #[tokio::test]
