@@ -4,6 +4,7 @@
 //! result crosses into the sandbox. Attachment bytes stay here and are read
 //! by the guest on demand.
 
+use std::borrow::Cow;
 use std::sync::{Arc, LazyLock};
 
 use encoding_rs::{Encoding, WINDOWS_1252};
@@ -239,10 +240,11 @@ fn decode_text_part(raw: &[u8], part: &MessagePart<'_>) -> Option<(String, Optio
         return part.text_contents().map(|t| (t.to_string(), None));
     }
     let body = raw.get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
-    let decoded = match part.encoding {
-        mail_parser::Encoding::QuotedPrintable => quoted_printable_decode(body),
-        mail_parser::Encoding::Base64 => base64_decode(body),
-        mail_parser::Encoding::None => Some(body.to_vec()),
+    let decoded: Option<Cow<[u8]>> = match part.encoding {
+        mail_parser::Encoding::QuotedPrintable => quoted_printable_decode(body).map(Cow::Owned),
+        mail_parser::Encoding::Base64 => base64_decode(body).map(Cow::Owned),
+        // 7bit and 8bit bodies are read where they lie.
+        mail_parser::Encoding::None => Some(Cow::Borrowed(body)),
     };
     let Some(bytes) = decoded else {
         // A broken transfer encoding: keep what mail-parser salvaged.
