@@ -188,8 +188,13 @@ pub async fn read_multiline<R: AsyncBufRead + Unpin>(
                             } else {
                                 out.last_byte() == Some(b'\r')
                             };
-                            push(out, &rest[..n], max)?;
-                            push(out, if has_cr { b"\n" } else { b"\r\n" }, max)?;
+                            if has_cr {
+                                push(out, &rest[..=n], max)?;
+                            } else {
+                                // A bare LF: stored as CRLF.
+                                push(out, &rest[..n], max)?;
+                                push(out, b"\r\n", max)?;
+                            }
                             i += n + 1;
                             at = At::LineStart;
                         }
