@@ -233,73 +233,63 @@ impl JsonlFile {
             self.load()?;
         }
         let mut fresh = HashSet::new();
-        let mut new_lines = Vec::new();
-        // (record id, attachment SHA-256) of the lines to append.
-        let mut shas = Vec::new();
-        for line in lines {
-            if !self.ids.contains(&line.id) && fresh.insert(line.id.clone()) {
-                shas.extend(
-                    line.attachments
-                        .iter()
-                        .map(|s| (line.id.clone(), s.clone())),
-                );
-                new_lines.push(line);
-            }
-        }
-        if fresh.is_empty() {
+        let new_lines: Vec<Line> = lines
+            .into_iter()
+            .filter(|l| !self.ids.contains(&l.id) && fresh.insert(l.id.clone()))
+            .collect();
+        if new_lines.is_empty() {
             return Ok(0);
         }
         // The bytes first: a record on disk never points at a missing file,
         // and bytes missing from `blobs` fail the batch before any line.
         if let Some(dir) = &self.attachments_dir {
-            store_blobs(&self.sink, dir, &shas, blobs)?;
+            store_blobs(&self.sink, dir, &new_lines, blobs)?;
         }
         let result = write_lines(&self.file, &new_lines)
             .map_err(self.io_err("appending to"))
-            .and_then(|()| {
+            .and_then(|bytes| {
                 self.file
                     .sync_data()
+                    .map(|()| bytes)
                     .map_err(self.io_err("flushing to disk"))
             });
-        if let Err(e) = result {
-            // Cut a partial append back to the last whole line. Should that
-            // fail too, the size check above re-reads the file next time.
-            if let Err(t) = self.file.set_len(self.len) {
-                tracing::warn!(sink = %self.sink, path = %self.path.display(),
-                    "could not remove a partial append: {t}");
+        match result {
+            Ok(bytes) => self.len += bytes,
+            Err(e) => {
+                // Cut a partial append back to the last whole line. Should
+                // that fail too, the size check above re-reads the file next
+                // time.
+                if let Err(t) = self.file.set_len(self.len) {
+                    tracing::warn!(sink = %self.sink, path = %self.path.display(),
+                        "could not remove a partial append: {t}");
+                }
+                return Err(e);
             }
-            return Err(e);
         }
-        self.len += new_lines
-            .iter()
-            .map(|l| l.json.len() as u64 + 1)
-            .sum::<u64>();
-        let written = fresh.len();
         self.ids.extend(fresh);
-        Ok(written)
+        Ok(new_lines.len())
     }
 }
 
 /// Write `lines`, one JSON object and a newline each, through a small
-/// buffer: a batch's records are not copied whole into a second string.
-fn write_lines(file: &File, lines: &[Line]) -> io::Result<()> {
+/// buffer (a batch's records are not copied whole into a second string);
+/// returns the bytes written.
+fn write_lines(file: &File, lines: &[Line]) -> io::Result<u64> {
     let mut out = io::BufWriter::with_capacity(256 * 1024, file);
+    let mut bytes = 0;
     for line in lines {
         out.write_all(line.json.as_bytes())?;
         out.write_all(b"\n")?;
+        bytes += line.json.len() as u64 + 1;
     }
-    out.flush()
+    out.flush()?;
+    Ok(bytes)
 }
 
-/// Write each blob, named by `(record id, sha256)`, to `dir/<sha256>`
-/// (temporary name, fsync, rename) unless a file of that name and size is
-/// there already, then fsync the folder.
-fn store_blobs(
-    sink: &str,
-    dir: &Path,
-    shas: &[(String, String)],
-    blobs: &Blobs,
-) -> Result<(), SinkError> {
+/// Write each blob the `lines` reference to `dir/<sha256>` (temporary name,
+/// fsync, rename) unless a file of that name and size is there already,
+/// then fsync the folder.
+fn store_blobs(sink: &str, dir: &Path, lines: &[Line], blobs: &Blobs) -> Result<(), SinkError> {
     let fail = |op, path: &Path| {
         let (sink, path) = (sink.to_string(), path.to_path_buf());
         move |error| SinkError::Io {
@@ -310,6 +300,9 @@ fn store_blobs(
         }
     };
     let mut wrote = false;
+    let shas = lines
+        .iter()
+        .flat_map(|l| l.attachments.iter().map(move |sha| (&l.id, sha)));
     for (id, sha) in shas {
         let bytes = blobs.get(sha).ok_or_else(|| SinkError::MissingAttachment {
             sink: sink.to_string(),
