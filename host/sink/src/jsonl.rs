@@ -92,7 +92,7 @@ struct JsonlFile {
     /// Bytes of whole lines: where the next append lands.
     len: u64,
     /// Ids of the records in the file.
-    ids: HashSet<String>,
+    ids: Ids,
     /// Where attachment bytes go, when they are stored.
     attachments_dir: Option<PathBuf>,
 }
@@ -103,16 +103,7 @@ impl JsonlFile {
         path: PathBuf,
         attachments_dir: Option<PathBuf>,
     ) -> Result<JsonlFile, SinkError> {
-        let fail = |op, path: &Path| {
-            let sink = sink.clone();
-            let path = path.to_path_buf();
-            move |error| SinkError::Io {
-                sink,
-                op,
-                path,
-                error,
-            }
-        };
+        let fail = |op, path: &Path| io_error(&sink, op, path);
         let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -146,7 +137,7 @@ impl JsonlFile {
             path,
             file,
             len: 0,
-            ids: HashSet::new(),
+            ids: Ids::default(),
             attachments_dir,
         };
         f.load()?;
@@ -154,13 +145,7 @@ impl JsonlFile {
     }
 
     fn io_err(&self, op: &'static str) -> impl FnOnce(io::Error) -> SinkError + use<> {
-        let (sink, path) = (self.sink.clone(), self.path.clone());
-        move |error| SinkError::Io {
-            sink,
-            op,
-            path,
-            error,
-        }
+        io_error(&self.sink, op, &self.path)
     }
 
     /// Read every whole line's id. A trailing incomplete line (an append cut
@@ -195,7 +180,7 @@ impl JsonlFile {
                     line: number,
                     error,
                 })?;
-            self.ids.insert(stored.id);
+            self.ids.insert(&stored.id);
         }
         if total > whole {
             tracing::warn!(
@@ -232,10 +217,11 @@ impl JsonlFile {
             );
             self.load()?;
         }
-        let mut fresh = HashSet::new();
+        // Ids join `self.ids` only once their lines are on disk.
+        let mut fresh = Ids::default();
         let new_lines: Vec<Line> = lines
             .into_iter()
-            .filter(|l| !self.ids.contains(&l.id) && fresh.insert(l.id.clone()))
+            .filter(|l| !self.ids.contains(&l.id) && fresh.insert(&l.id))
             .collect();
         if new_lines.is_empty() {
             return Ok(0);
@@ -271,6 +257,51 @@ impl JsonlFile {
     }
 }
 
+/// A set of record ids, compact for the ids this host writes.
+///
+/// The set holds every id in the file, so it grows with the file: an id of
+/// 32 lowercase hex digits (every `idempotency_key`) is kept as its 128-bit
+/// value, about a quarter of the memory of the string; any other id (a line
+/// another tool wrote) as the string. Lowercase only, so that no two
+/// different strings share a number.
+#[derive(Default)]
+struct Ids {
+    keys: HashSet<u128>,
+    other: HashSet<String>,
+}
+
+impl Ids {
+    fn key(id: &str) -> Option<u128> {
+        let hex = id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        hex.then(|| u128::from_str_radix(id, 16).ok()).flatten()
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        match Ids::key(id) {
+            Some(k) => self.keys.contains(&k),
+            None => self.other.contains(id),
+        }
+    }
+
+    /// Adds `id`; false if it was there already.
+    fn insert(&mut self, id: &str) -> bool {
+        match Ids::key(id) {
+            Some(k) => self.keys.insert(k),
+            None => !self.other.contains(id) && self.other.insert(id.to_string()),
+        }
+    }
+
+    fn extend(&mut self, more: Ids) {
+        self.keys.extend(more.keys);
+        self.other.extend(more.other);
+    }
+
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.other.clear();
+    }
+}
+
 /// Write `lines`, one JSON object and a newline each, through a small
 /// buffer (a batch's records are not copied whole into a second string);
 /// returns the bytes written.
@@ -290,15 +321,6 @@ fn write_lines(file: &File, lines: &[Line]) -> io::Result<u64> {
 /// fsync, rename) unless a file of that name and size is there already,
 /// then fsync the folder.
 fn store_blobs(sink: &str, dir: &Path, lines: &[Line], blobs: &Blobs) -> Result<(), SinkError> {
-    let fail = |op, path: &Path| {
-        let (sink, path) = (sink.to_string(), path.to_path_buf());
-        move |error| SinkError::Io {
-            sink,
-            op,
-            path,
-            error,
-        }
-    };
     let mut wrote = false;
     let shas = lines
         .iter()
@@ -315,18 +337,35 @@ fn store_blobs(sink: &str, dir: &Path, lines: &[Line], blobs: &Blobs) -> Result<
             _ => {}
         }
         let tmp = dir.join(format!(".{sha}.tmp"));
-        let mut f = File::create(&tmp).map_err(fail("creating", &tmp))?;
-        f.write_all(bytes).map_err(fail("writing", &tmp))?;
-        f.sync_all().map_err(fail("flushing to disk", &tmp))?;
-        std::fs::rename(&tmp, &path).map_err(fail("renaming into place", &path))?;
+        let mut f = File::create(&tmp).map_err(io_error(sink, "creating", &tmp))?;
+        f.write_all(bytes)
+            .map_err(io_error(sink, "writing", &tmp))?;
+        f.sync_all()
+            .map_err(io_error(sink, "flushing to disk", &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io_error(sink, "renaming into place", &path))?;
         wrote = true;
     }
     if wrote {
         File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(fail("flushing the folder", dir))?;
+            .map_err(io_error(sink, "flushing the folder", dir))?;
     }
     Ok(())
+}
+
+/// What turns an I/O failure of `op` on `path` into the sink's error.
+fn io_error(
+    sink: &str,
+    op: &'static str,
+    path: &Path,
+) -> impl FnOnce(io::Error) -> SinkError + use<> {
+    let (sink, path) = (sink.to_string(), path.to_path_buf());
+    move |error| SinkError::Io {
+        sink,
+        op,
+        path,
+        error,
+    }
 }
 
 #[cfg(test)]
@@ -456,6 +495,52 @@ mod tests {
             .unwrap();
         let ids: Vec<u32> = read_back(&path).iter().map(|r| r.index).collect();
         assert_eq!(ids, [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn ids_keep_hex_keys_as_numbers_and_any_other_id_as_it_is() {
+        let hex = "0123456789abcdef0123456789abcdef";
+        // (id, kept as a number)
+        let cases = [
+            (hex, true),
+            ("0123456789ABCDEF0123456789ABCDEF", false),
+            (&hex[1..], false),
+            ("0123456789abcdef0123456789abcdef0", false),
+            ("0123456789abcdef0123456789abcdeg", false),
+            ("+123456789abcdef0123456789abcdef", false),
+            ("ticket-7", false),
+            ("", false),
+        ];
+        let mut ids = Ids::default();
+        for (id, numeric) in cases {
+            assert_eq!(Ids::key(id).is_some(), numeric, "{id:?}");
+            assert!(!ids.contains(id), "{id:?}");
+            assert!(ids.insert(id), "{id:?}");
+            assert!(!ids.insert(id), "{id:?}");
+            assert!(ids.contains(id), "{id:?}");
+        }
+        assert_eq!((ids.keys.len(), ids.other.len()), (1, 7));
+        // The number is the id's value: nothing else maps onto it.
+        assert_eq!(Ids::key(hex), Some(0x0123456789abcdef0123456789abcdef));
+    }
+
+    #[tokio::test]
+    async fn ids_another_tool_wrote_are_recognised_after_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feedback.jsonl");
+        let mut theirs = sample(5);
+        theirs.id = "ticket-7".into();
+        std::fs::write(&path, format!("{}\n", theirs.to_json())).unwrap();
+        let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
+        sink.write_batch(&[theirs.clone(), sample(0)], &blobs())
+            .await
+            .unwrap();
+        drop(sink);
+        let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
+        sink.write_batch(&[sample(0), theirs.clone()], &blobs())
+            .await
+            .unwrap();
+        assert_eq!(read_back(&path), vec![theirs, sample(0)]);
     }
 
     #[tokio::test]
