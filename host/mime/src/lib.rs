@@ -9,7 +9,6 @@ use std::sync::{Arc, LazyLock};
 
 use encoding_rs::{Encoding, WINDOWS_1252};
 use mail_parser::decoders::base64::base64_decode;
-use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{
     Address, HeaderName, HeaderValue, MessageParser, MessagePart, MimeHeaders, PartType,
 };
@@ -18,6 +17,8 @@ use sha2::{Digest, Sha256};
 use popline_core::digest::sha256_hex;
 use popline_core::spool::{SpoolPolicy, Spooled};
 use popline_plugin_runtime::mapper::wit;
+
+mod qp;
 
 /// A parsed message: the mapper input plus what the host keeps for itself.
 #[derive(Debug, Clone)]
@@ -241,7 +242,7 @@ fn decode_text_part(raw: &[u8], part: &MessagePart<'_>) -> Option<(String, Optio
     }
     let body = raw.get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
     let decoded: Option<Cow<[u8]>> = match part.encoding {
-        mail_parser::Encoding::QuotedPrintable => quoted_printable_decode(body).map(Cow::Owned),
+        mail_parser::Encoding::QuotedPrintable => qp::decode(body).map(Cow::Owned),
         mail_parser::Encoding::Base64 => base64_decode(body).map(Cow::Owned),
         // 7bit and 8bit bodies are read where they lie.
         mail_parser::Encoding::None => Some(Cow::Borrowed(body)),
