@@ -573,6 +573,42 @@ mod tests {
         assert_eq!(read_back(&path), vec![sample(0), sample(1)]);
     }
 
+    /// Lines longer than the read buffer (replies with big bodies) load
+    /// whole: their ids are known after a reopen, and a torn line that long
+    /// is cut back to the last whole one.
+    #[tokio::test]
+    async fn lines_longer_than_the_read_buffer_load_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feedback.jsonl");
+        let long = |i, len| FeedbackRecord {
+            body_text: "x".repeat(len),
+            ..sample(i)
+        };
+        let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
+        sink.write_batch(&[long(0, BUFFER + 1), long(1, 3 * BUFFER)], &blobs())
+            .await
+            .unwrap();
+        drop(sink);
+        // A crash in the middle of appending a third, spanning two buffers.
+        let torn = long(2, 2 * BUFFER).to_json();
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&torn.as_bytes()[..torn.len() * 3 / 4]).unwrap();
+        drop(f);
+
+        let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
+        sink.write_batch(&[long(1, 3 * BUFFER), long(2, 2 * BUFFER)], &blobs())
+            .await
+            .unwrap();
+        assert_eq!(
+            read_back(&path),
+            vec![
+                long(0, BUFFER + 1),
+                long(1, 3 * BUFFER),
+                long(2, 2 * BUFFER)
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn rereads_the_file_when_it_changed_underneath() {
         let dir = tempfile::tempdir().unwrap();
