@@ -4,8 +4,10 @@
 //! each stage adds up its count, wall time and, for stages that run
 //! synchronously on one thread, CPU time (the thread's own clock). Such
 //! synchronous spans nest: a stage inside another (a digest inside the MIME
-//! parse) is charged to itself only, so the CPU column adds up. Stages that
-//! wait (a TLS read, a sink write) have wall time only.
+//! parse) is charged to itself only, so the CPU column adds up. The
+//! mapper's stages are futures that may move between threads: their CPU is
+//! the sum over their polls ([`measure`]). Stages that wait (a TLS read, a
+//! sink write) have wall time only.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -64,13 +66,19 @@ impl Stage {
         }
     }
 
-    /// Whether the stage runs synchronously on one thread (its CPU time is
-    /// measured).
+    /// Whether the stage runs synchronously on one thread, timed by a
+    /// [`span`] that measures its CPU time.
     pub fn synchronous(self) -> bool {
         matches!(
             self,
             Stage::WireParse | Stage::MimeParse | Stage::Digest | Stage::RecordEncode
         )
+    }
+
+    /// Whether the stage's CPU time is measured: synchronous stages, and the
+    /// futures timed by [`measure`].
+    pub fn cpu_measured(self) -> bool {
+        self.synchronous() || matches!(self, Stage::MapperInstantiate | Stage::MapperCall)
     }
 }
 
@@ -190,6 +198,29 @@ impl Drop for Span {
     }
 }
 
+/// Await `fut`, timed as `stage`: its wall time from start to end, and as
+/// CPU the sum of the polling thread's CPU time over each poll (the future
+/// may move between threads, and while it waits it uses none). For stages
+/// whose CPU is measured this way ([`Stage::cpu_measured`], not
+/// synchronous); a synchronous span inside would be counted twice.
+pub async fn measure<F: Future>(stage: Stage, fut: F) -> F::Output {
+    if !enabled() {
+        return fut.await;
+    }
+    let started = Instant::now();
+    let mut fut = std::pin::pin!(fut);
+    let mut cpu = Duration::ZERO;
+    let out = std::future::poll_fn(|cx| {
+        let before = thread_cpu();
+        let poll = fut.as_mut().poll(cx);
+        cpu += thread_cpu() - before;
+        poll
+    })
+    .await;
+    charge(stage, started.elapsed(), cpu, 1);
+    out
+}
+
 /// One stage's totals.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageTotals {
@@ -211,7 +242,7 @@ pub fn totals() -> Vec<StageTotals> {
                 count: t.count.load(Ordering::Relaxed),
                 wall: Duration::from_nanos(t.wall_ns.load(Ordering::Relaxed)),
                 cpu: stage
-                    .synchronous()
+                    .cpu_measured()
                     .then(|| Duration::from_nanos(t.cpu_ns.load(Ordering::Relaxed))),
             }
         })
@@ -228,6 +259,44 @@ mod tests {
         while thread_cpu() - t < d {
             std::hint::black_box(0u64);
         }
+    }
+
+    /// A measured future is charged the CPU of its own polls: not what
+    /// other tasks on its thread do while it waits.
+    #[test]
+    fn a_measured_future_is_charged_its_polls_only() {
+        enable();
+        let before = totals();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let out = rt.block_on(async {
+            // Runs on the same thread while the measured future sleeps.
+            let other = tokio::spawn(async {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                spin(Duration::from_millis(100));
+            });
+            let out = measure(Stage::MapperCall, async {
+                spin(Duration::from_millis(30));
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                spin(Duration::from_millis(30));
+                7
+            })
+            .await;
+            other.await.unwrap();
+            out
+        });
+        assert_eq!(out, 7);
+        let (a, b) = (
+            &totals()[Stage::MapperCall as usize],
+            &before[Stage::MapperCall as usize],
+        );
+        let cpu = a.cpu.unwrap() - b.cpu.unwrap();
+        assert_eq!(a.count - b.count, 1);
+        // Its two spins (60 ms), not the other task's 100 ms.
+        assert!(cpu >= Duration::from_millis(60), "{cpu:?}");
+        assert!(cpu < Duration::from_millis(130), "{cpu:?}");
     }
 
     /// A nested synchronous stage is charged to itself only: the outer

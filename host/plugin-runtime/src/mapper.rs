@@ -126,14 +126,19 @@ impl MapperPlugin {
         store.data_mut().start_call();
         let started = std::time::Instant::now();
         let result = async {
-            let t = timing::span(Stage::MapperInstantiate);
-            let inst = self.pre.instantiate_async(&mut store).await?;
-            drop(t);
+            let inst = timing::measure(
+                Stage::MapperInstantiate,
+                self.pre.instantiate_async(&mut store),
+            )
+            .await?;
             popline_core::failpoint::hit("in-mapper");
-            let _t = timing::span(Stage::MapperCall);
-            inst.popline_plugin_mapper()
-                .call_handle(&mut store, input.email, input.context, input.config)
-                .await
+            let call = inst.popline_plugin_mapper().call_handle(
+                &mut store,
+                input.email,
+                input.context,
+                input.config,
+            );
+            timing::measure(Stage::MapperCall, call).await
         }
         .await;
         popline_metrics::record_call(&self.name, started.elapsed());
