@@ -91,10 +91,11 @@ RC
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 now() { date +%s.%N; }
 # Run a command; print "<user+sys CPU seconds> <peak RSS KiB>" of it.
+# CPU seconds and peak RSS (KiB) of a command; its stdout goes to $work/usage.out.
 usage() { python3 -c 'import resource,subprocess,sys
-subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+subprocess.run(sys.argv[2:], check=True, stdout=open(sys.argv[1], "w"))
 r=resource.getrusage(resource.RUSAGE_CHILDREN)
-print(r.ru_utime+r.ru_stime, r.ru_maxrss)' "$@"; }
+print(r.ru_utime+r.ru_stime, r.ru_maxrss)' "$work/usage.out" "$@"; }
 
 time_popline() { # $1 = port, [$2 = popline binary, $3 = plugin folder]
   local popline=${2:-$bin/popline}
@@ -187,8 +188,9 @@ if [ "${RSS:-1}" != 0 ]; then
     rm -rf "$work/r$1"; config "$2" "$work/r$1"
     sed -i "s|^ca_file = .*|ca_file = \"$3\"|" "$work/r$1/popline.toml"
   }
-  wrote() { # $1 = messages: the run must have mapped them, not found them done
-    [ -s "$work/r$1/feedback.jsonl" ] || { echo "RSS run on $1 messages wrote no records" >&2; exit 1; }
+  wrote() { # $1 = messages: the run must have fetched them all, and failed none
+    grep -q "listed $1, fetched $1, .*, failed 0," "$work/usage.out" ||
+      { echo "RSS run on $1 messages did not process them all: $(cat "$work/usage.out")" >&2; exit 1; }
   }
   for n in 100 1000 10000; do
     for _ in $(seq 3000); do [ -f "$work/dovecot-$n.toml" ] && break; sleep 0.1; done
