@@ -90,8 +90,8 @@ RC
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 now() { date +%s.%N; }
-# Run a command; print "<user+sys CPU seconds> <peak RSS KiB>" of it.
-# CPU seconds and peak RSS (KiB) of a command; its stdout goes to $work/usage.out.
+# Run a command; print "<user+sys CPU seconds> <peak RSS KiB>" of it. Its
+# stdout goes to $work/usage.out.
 usage() { python3 -c 'import resource,subprocess,sys
 subprocess.run(sys.argv[2:], check=True, stdout=open(sys.argv[1], "w"))
 r=resource.getrusage(resource.RUSAGE_CHILDREN)
