@@ -394,6 +394,12 @@ mod tests {
         Sink::open("feedback", &cfg, dir).await
     }
 
+    /// Append `bytes` as another writer (or a write cut short) would.
+    fn append_raw(path: &Path, bytes: &[u8]) {
+        let mut f = OpenOptions::new().append(true).open(path).unwrap();
+        f.write_all(bytes).unwrap();
+    }
+
     fn read_back(path: &Path) -> Vec<FeedbackRecord> {
         std::fs::read_to_string(path)
             .unwrap()
@@ -561,9 +567,7 @@ mod tests {
         drop(sink);
         // A crash in the middle of appending sample(1).
         let torn = sample(1).to_json();
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(&torn.as_bytes()[..torn.len() / 2]).unwrap();
-        drop(f);
+        append_raw(&path, &torn.as_bytes()[..torn.len() / 2]);
 
         let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
         // The torn record was never acknowledged: the replay writes it whole.
@@ -591,9 +595,7 @@ mod tests {
         drop(sink);
         // A crash in the middle of appending a third, spanning two buffers.
         let torn = long(2, 2 * BUFFER).to_json();
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(&torn.as_bytes()[..torn.len() * 3 / 4]).unwrap();
-        drop(f);
+        append_raw(&path, &torn.as_bytes()[..torn.len() * 3 / 4]);
 
         let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
         sink.write_batch(&[long(1, 3 * BUFFER), long(2, 2 * BUFFER)], &blobs())
@@ -616,10 +618,10 @@ mod tests {
         let mut sink = open(dir.path(), "feedback.jsonl").await.unwrap();
         sink.write_batch(&[sample(0)], &blobs()).await.unwrap();
         // Another writer appends sample(1), and leaves a torn line.
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        writeln!(f, "{}", sample(1).to_json()).unwrap();
-        f.write_all(b"{\"id\":").unwrap();
-        drop(f);
+        append_raw(
+            &path,
+            format!("{}\n{{\"id\":", sample(1).to_json()).as_bytes(),
+        );
         sink.write_batch(&[sample(1), sample(2)], &blobs())
             .await
             .unwrap();
