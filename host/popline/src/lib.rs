@@ -3,4 +3,5 @@
 //! (see `ARCHITECTURE.md` at the repository root for the layers).
 
 pub mod cli;
+pub mod malloc;
 pub mod systemd;
