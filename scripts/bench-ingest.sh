@@ -10,7 +10,7 @@
 #
 # Then CPU per message and peak RSS of one `popline once` (getrusage of the
 # child), and peak RSS on 100-, 1,000- and 10,000-message mailboxes, with
-# default malloc and as the systemd unit runs it (generated at run time, never
+# glibc defaults and as the systemd unit runs it (generated at run time, never
 # stored). RSS=0 skips that last part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -209,7 +209,7 @@ if [ "${RSS:-1}" != 0 ]; then
     awk -v l="$1" -v a="$2" -v k="$3" -v b="$4" \
       'BEGIN{printf "peak RSS, %s: 100 messages %d MiB, 1,000 %d MiB, 10,000 %d MiB; 10,000/100 %.2f× (bound 1.2×), 10,000/1,000 %.2f×\n", l, a/1024, k/1024, b/1024, b/a, b/k}'
   }
-  rss_row "default malloc" "$rss_100" "$rss_1000" "$rss_10000"
+  rss_row "glibc defaults (and popline's mmap threshold)" "$rss_100" "$rss_1000" "$rss_10000"
   rss_row "MALLOC_ARENA_MAX=2 (the unit)" "$rss2_100" "$rss2_1000" "$rss2_10000"
 fi
 
