@@ -3,5 +3,5 @@
 //! (see `ARCHITECTURE.md` at the repository root for the layers).
 
 pub mod cli;
-pub mod malloc;
+mod malloc;
 pub mod systemd;

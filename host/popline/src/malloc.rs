@@ -3,7 +3,7 @@
 
 /// Buffers from this size up get their own mapping, returned to the kernel
 /// when freed.
-pub const MMAP_THRESHOLD: usize = 128 * 1024;
+const MMAP_THRESHOLD: usize = 128 * 1024;
 
 /// Fix glibc's mmap threshold at [`MMAP_THRESHOLD`], unless the operator set
 /// `MALLOC_MMAP_THRESHOLD_`. Call before any other thread starts.
@@ -12,12 +12,9 @@ pub const MMAP_THRESHOLD: usize = 128 * 1024;
 /// it frees (up to 32 MiB). After the first 1 MiB attachment, buffers of
 /// received messages, decoded parts and record batches come from the heap
 /// arenas instead, where freed space stays resident and fragments. Fixing
-/// the threshold turns that off. `popline once` on `just bench-ingest`'s
-/// generated mailboxes, runs interleaved with the build before: peak RSS at
-/// 100 messages 37–39 → 34–35 MiB, at 1,000 48–51 → 40–43 MiB (three runs
-/// each), at 10,000 57–61 → 49–53 MiB (eight); CPU at 10,000 a median of
-/// 4.43 → 4.26 s, within the runs' spread.
-pub fn fix_mmap_threshold() {
+/// the threshold turns that off: peak RSS of a 10,000-message `once` went
+/// from 57–61 to 49–53 MiB, at no measurable CPU cost (CHANGELOG).
+pub(crate) fn fix_mmap_threshold() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
         // SAFETY: mallopt only sets an allocator parameter; glibc takes its
