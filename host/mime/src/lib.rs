@@ -99,7 +99,8 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
     let mut attachments = Vec::new();
     let mut infos = Vec::new();
     for (i, part) in msg.attachments().enumerate() {
-        let contents = part.contents();
+        let contents = attachment_bytes(raw, part);
+        let contents = &contents[..];
         let bytes = Spooled::spool(contents, spool).map_err(|e| MimeError::Spool(e.to_string()))?;
         let content_type = part
             .content_type()
@@ -223,6 +224,32 @@ fn join(parts: impl Iterator<Item = String>) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("\n"))
 }
 
+/// A text part's bytes with only its transfer encoding undone, read from
+/// `raw`: `None` if the part lies outside `raw` or its encoding is broken.
+fn transfer_decoded<'a>(raw: &'a [u8], part: &MessagePart<'_>) -> Option<Cow<'a, [u8]>> {
+    let body = raw.get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
+    match part.encoding {
+        mail_parser::Encoding::QuotedPrintable => qp::decode(body).map(Cow::Owned),
+        mail_parser::Encoding::Base64 => base64_decode(body).map(Cow::Owned),
+        // 7bit and 8bit bodies are read where they lie.
+        mail_parser::Encoding::None => Some(Cow::Borrowed(body)),
+    }
+}
+
+/// An attachment's file bytes. mail-parser hands text parts back converted
+/// to UTF-8 from their charset, with bytes invalid in it replaced; a text
+/// attachment (a log, a CSV in windows-1252) must arrive as it was sent, so
+/// its bytes are only transfer-decoded. What mail-parser salvaged stands in
+/// when the transfer encoding is broken.
+fn attachment_bytes<'a>(raw: &'a [u8], part: &'a MessagePart<'_>) -> Cow<'a, [u8]> {
+    match part.body {
+        PartType::Text(_) | PartType::Html(_) => {
+            transfer_decoded(raw, part).unwrap_or(Cow::Borrowed(part.contents()))
+        }
+        _ => Cow::Borrowed(part.contents()),
+    }
+}
+
 /// The text of a text or HTML body part and, if decoding needed a guess or
 /// replaced bytes, a warning.
 ///
@@ -240,14 +267,7 @@ fn decode_text_part(raw: &[u8], part: &MessagePart<'_>) -> Option<(String, Optio
     if !matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
         return part.text_contents().map(|t| (t.to_string(), None));
     }
-    let body = raw.get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
-    let decoded: Option<Cow<[u8]>> = match part.encoding {
-        mail_parser::Encoding::QuotedPrintable => qp::decode(body).map(Cow::Owned),
-        mail_parser::Encoding::Base64 => base64_decode(body).map(Cow::Owned),
-        // 7bit and 8bit bodies are read where they lie.
-        mail_parser::Encoding::None => Some(Cow::Borrowed(body)),
-    };
-    let Some(bytes) = decoded else {
+    let Some(bytes) = transfer_decoded(raw, part) else {
         // A broken transfer encoding: keep what mail-parser salvaged.
         let text = part.text_contents()?.to_string();
         return Some((text, Some("broken transfer encoding".into())));
@@ -573,6 +593,34 @@ iVBORw0KGgo=\r\n\
         assert_eq!(long.value, "one two");
         assert_eq!(e.date.as_deref(), Some("2026-03-03T10:02:00+01:00"));
         assert!(e.warnings.is_empty());
+    }
+
+    /// Text attachments arrive as sent: not converted from their charset,
+    /// no byte replaced, whatever the transfer encoding.
+    #[test]
+    fn text_attachments_keep_their_bytes() {
+        let raw = b"From: a@example.org\r\nSubject: t\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\nsee attached\r\n--b\r\n\
+Content-Type: text/plain; charset=iso-8859-1; name=a.txt\r\n\
+Content-Disposition: attachment; filename=a.txt\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nY2Fm6Q0K\r\n--b\r\n\
+Content-Type: text/csv; name=b.csv\r\n\
+Content-Disposition: attachment; filename=b.csv\r\n\
+Content-Transfer-Encoding: 8bit\r\n\r\nn\xe9e;1\r\n--b\r\n\
+Content-Type: text/html; charset=windows-1252; name=c.html\r\n\
+Content-Disposition: attachment; filename=c.html\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\n<p>=E9t=E9</p>\r\n--b--\r\n";
+        let p = parse(raw).unwrap();
+        let e = &p.email;
+        assert_eq!(e.text_body.as_deref().map(str::trim), Some("see attached"));
+        let expected: [&[u8]; 3] = [b"caf\xe9\r\n", b"n\xe9e;1", b"<p>\xe9t\xe9</p>"];
+        assert_eq!(p.attachments.len(), 3);
+        for (i, want) in expected.into_iter().enumerate() {
+            assert_eq!(&p.attachments[i][..], want, "attachment {i}");
+            assert_eq!(e.attachments[i].size, want.len() as u64);
+            assert_eq!(e.attachments[i].sha256, sha256_hex(want));
+        }
     }
 
     #[test]
