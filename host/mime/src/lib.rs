@@ -9,6 +9,7 @@ use std::sync::{Arc, LazyLock};
 
 use encoding_rs::{Encoding, WINDOWS_1252};
 use mail_parser::decoders::base64::base64_decode;
+use mail_parser::parsers::MessageStream;
 use mail_parser::{
     Address, HeaderName, HeaderValue, MessageParser, MessagePart, MimeHeaders, PartType,
 };
@@ -72,7 +73,10 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
         }
         false => raw,
     };
-    let msg = PARSER.parse(raw).ok_or(MimeError::Unparseable)?;
+    let mut msg = PARSER.parse(raw).ok_or(MimeError::Unparseable)?;
+    if needs_decoding_parser(raw, &msg) {
+        msg = DECODING_PARSER.parse(raw).ok_or(MimeError::Unparseable)?;
+    }
     if msg.headers().is_empty() {
         return Err(MimeError::Unparseable);
     }
@@ -169,7 +173,32 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
 /// A parser of only the header fields read here, and the MIME ones the
 /// bodies need: the others (`Received:` chains, list headers...) go to the
 /// mapper raw (`headers_raw`), so parsing them was wasted work.
-static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+///
+/// `Content-Transfer-Encoding` is ignored too, so mail-parser leaves every
+/// body as it lies: popline decodes the parts it uses itself
+/// ([`transfer_decoded`]), and mail-parser's own decoding of them (base64,
+/// quoted-printable) was done twice: a fifth of the parse of an Outlook
+/// reply.
+static PARSER: LazyLock<MessageParser> =
+    LazyLock::new(|| header_parser().ignore_header(HeaderName::ContentTransferEncoding));
+
+/// [`PARSER`] with mail-parser decoding bodies, for the rare message that
+/// needs it (see [`needs_decoding_parser`]).
+static DECODING_PARSER: LazyLock<MessageParser> = LazyLock::new(header_parser);
+
+/// Whether `msg`, parsed without transfer decoding, has a part mail-parser
+/// could only have delimited by decoding it: a forwarded message sent in
+/// base64 or quoted-printable (which RFC 2046 forbids and some clients do),
+/// or any part it found broken.
+fn needs_decoding_parser(raw: &[u8], msg: &mail_parser::Message<'_>) -> bool {
+    msg.parts.iter().any(|p| {
+        p.is_encoding_problem
+            || matches!(p.body, PartType::Message(_))
+                && transfer_encoding(raw, p) != mail_parser::Encoding::None
+    })
+}
+
+fn header_parser() -> MessageParser {
     MessageParser::new()
         .with_mime_headers()
         .header_date(HeaderName::Date)
@@ -182,7 +211,7 @@ static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
         .header_id(HeaderName::InReplyTo)
         .header_id(HeaderName::References)
         .default_header_ignore()
-});
+}
 
 /// Whether `raw` ends its lines with CR alone: CRs and not a single LF.
 fn cr_only_lines(raw: &[u8]) -> bool {
@@ -224,29 +253,69 @@ fn join(parts: impl Iterator<Item = String>) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("\n"))
 }
 
-/// A text part's bytes with only its transfer encoding undone, read from
-/// `raw`: `None` if the part lies outside `raw` or its encoding is broken.
-fn transfer_decoded<'a>(raw: &'a [u8], part: &MessagePart<'_>) -> Option<Cow<'a, [u8]>> {
-    let body = raw.get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
-    match part.encoding {
-        mail_parser::Encoding::QuotedPrintable => qp::decode(body).map(Cow::Owned),
-        mail_parser::Encoding::Base64 => base64_decode(body).map(Cow::Owned),
-        // 7bit and 8bit bodies are read where they lie.
-        mail_parser::Encoding::None => Some(Cow::Borrowed(body)),
+/// A part's transfer encoding, from its last `Content-Transfer-Encoding`
+/// field (which [`PARSER`] leaves unparsed). Anything but base64 and
+/// quoted-printable (7bit, 8bit, binary, unknown) is read as it lies.
+fn transfer_encoding(raw: &[u8], part: &MessagePart<'_>) -> mail_parser::Encoding {
+    let value = part
+        .headers
+        .iter()
+        .rev()
+        .find(|h| h.name == HeaderName::ContentTransferEncoding)
+        .and_then(|h| raw.get(h.offset_start as usize..h.offset_end as usize))
+        .map(<[u8]>::trim_ascii)
+        .unwrap_or_default();
+    if value.eq_ignore_ascii_case(b"base64") {
+        mail_parser::Encoding::Base64
+    } else if value.eq_ignore_ascii_case(b"quoted-printable") {
+        mail_parser::Encoding::QuotedPrintable
+    } else {
+        mail_parser::Encoding::None
     }
 }
 
-/// An attachment's file bytes. mail-parser hands text parts back converted
-/// to UTF-8 from their charset, with bytes invalid in it replaced; a text
-/// attachment (a log, a CSV in windows-1252) must arrive as it was sent, so
-/// its bytes are only transfer-decoded. What mail-parser salvaged stands in
-/// when the transfer encoding is broken.
+/// A part's body as it lies in `raw`.
+fn body_bytes<'a>(raw: &'a [u8], part: &MessagePart<'_>) -> Option<&'a [u8]> {
+    raw.get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)
+}
+
+/// A part's body with only its transfer encoding undone, read from `raw`.
+/// A broken encoding gives `Err` with what could be salvaged: mail-parser's
+/// lenient decoding (which keeps a broken escape as it is), else the bytes
+/// as they lie.
+fn transfer_decoded<'a>(
+    raw: &'a [u8],
+    part: &'a MessagePart<'_>,
+) -> Result<Cow<'a, [u8]>, Cow<'a, [u8]>> {
+    let Some(body) = body_bytes(raw, part) else {
+        return Err(Cow::Borrowed(part.contents()));
+    };
+    type Lenient<'a> = fn(&mut MessageStream<'a>, &[u8]) -> (usize, Cow<'a, [u8]>);
+    let salvage = |decode: Lenient<'a>| match decode(&mut MessageStream::new(body), b"") {
+        (usize::MAX, _) => Cow::Borrowed(body),
+        (_, bytes) => bytes,
+    };
+    match transfer_encoding(raw, part) {
+        mail_parser::Encoding::QuotedPrintable => qp::decode(body)
+            .map(Cow::Owned)
+            .ok_or_else(|| salvage(MessageStream::decode_quoted_printable_mime)),
+        mail_parser::Encoding::Base64 => base64_decode(body)
+            .map(Cow::Owned)
+            .ok_or_else(|| salvage(MessageStream::decode_base64_mime)),
+        // 7bit and 8bit bodies are read where they lie.
+        mail_parser::Encoding::None => Ok(Cow::Borrowed(body)),
+    }
+}
+
+/// An attachment's file bytes: its body with the transfer encoding undone
+/// and nothing else. Text attachments (a log, a CSV in windows-1252) are not
+/// converted from their charset, since they must arrive as they were sent.
+/// A broken transfer encoding leaves the bytes as they lie.
 fn attachment_bytes<'a>(raw: &'a [u8], part: &'a MessagePart<'_>) -> Cow<'a, [u8]> {
-    match part.body {
-        PartType::Text(_) | PartType::Html(_) => {
-            transfer_decoded(raw, part).unwrap_or(Cow::Borrowed(part.contents()))
-        }
-        _ => Cow::Borrowed(part.contents()),
+    match (&part.body, transfer_encoding(raw, part)) {
+        // A forwarded message/rfc822 as mail-parser delimited it.
+        (PartType::Message(_), mail_parser::Encoding::None) => Cow::Borrowed(part.contents()),
+        _ => transfer_decoded(raw, part).unwrap_or_else(|salvaged| salvaged),
     }
 }
 
@@ -264,13 +333,21 @@ fn attachment_bytes<'a>(raw: &'a [u8], part: &'a MessagePart<'_>) -> Cow<'a, [u8
 /// - A charset nobody knows: as if none was declared.
 /// - Bytes invalid in the charset become U+FFFD.
 fn decode_text_part(raw: &[u8], part: &MessagePart<'_>) -> Option<(String, Option<String>)> {
-    if !matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
-        return part.text_contents().map(|t| (t.to_string(), None));
+    match part.body {
+        PartType::Text(_) | PartType::Html(_) => {}
+        // An inline part of another type among the bodies: kept when its
+        // bytes are UTF-8 text.
+        PartType::Binary(_) | PartType::InlineBinary(_) => {
+            let bytes = transfer_decoded(raw, part).ok()?;
+            return String::from_utf8(bytes.into_owned())
+                .ok()
+                .map(|t| (t, None));
+        }
+        _ => return part.text_contents().map(|t| (t.to_string(), None)),
     }
-    let Some(bytes) = transfer_decoded(raw, part) else {
-        // A broken transfer encoding: keep what mail-parser salvaged.
-        let text = part.text_contents()?.to_string();
-        return Some((text, Some("broken transfer encoding".into())));
+    let (bytes, broken) = match transfer_decoded(raw, part) {
+        Ok(bytes) => (bytes, false),
+        Err(salvaged) => (salvaged, true),
     };
     let declared = part
         .content_type()
@@ -278,7 +355,11 @@ fn decode_text_part(raw: &[u8], part: &MessagePart<'_>) -> Option<(String, Optio
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty())
         .or_else(|| part.is_text_html().then(|| meta_charset(&bytes)).flatten());
-    let (text, warning) = decode_bytes(&bytes, declared.as_deref());
+    let (text, mut warning) = decode_bytes(&bytes, declared.as_deref());
+    if broken {
+        let broken = "broken transfer encoding".to_string();
+        warning = Some(warning.map_or(broken.clone(), |w| format!("{broken}; {w}")));
+    }
     let flowed = part.content_type().filter(|ct| {
         ct.subtype()
             .is_some_and(|s| s.eq_ignore_ascii_case("plain"))
@@ -621,6 +702,61 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\n<p>=E9t=E9</p>\r\n--b--\r\n";
             assert_eq!(e.attachments[i].size, want.len() as u64);
             assert_eq!(e.attachments[i].sha256, sha256_hex(want));
         }
+    }
+
+    /// A forwarded message sent in base64 (which RFC 2046 forbids and some
+    /// clients do) is delimited and decoded: the attachment is the message.
+    #[test]
+    fn a_base64_forwarded_message_is_decoded() {
+        let inner = b"From: c@example.org\r\nSubject: inner\r\n\r\ninner body\r\n";
+        let raw = format!(
+            "From: a@example.org\r\nSubject: t\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nsee below\r\n--b\r\n\
+Content-Type: message/rfc822\r\n\
+Content-Disposition: attachment; filename=fw.eml\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+            "RnJvbTogY0BleGFtcGxlLm9yZw0KU3ViamVjdDogaW5uZXINCg0KaW5uZXIgYm9keQ0K"
+        );
+        let p = parse(raw.as_bytes()).unwrap();
+        assert_eq!(
+            p.email.text_body.as_deref().map(str::trim),
+            Some("see below")
+        );
+        assert_eq!(p.email.attachments.len(), 1);
+        assert_eq!(p.email.attachments[0].content_type, "message/rfc822");
+        assert_eq!(&p.attachments[0][..], inner);
+        assert!(p.email.warnings.is_empty(), "{:?}", p.email.warnings);
+    }
+
+    /// An `=` that starts no escape (HTML attributes written unencoded) is
+    /// kept as it is, the rest of the body decoded, and a warning given.
+    #[test]
+    fn a_broken_quoted_printable_escape_is_kept_and_reported() {
+        let p = message(
+            "text/plain; charset=utf-8",
+            "quoted-printable",
+            b"<p class=\"x\">h=C3=B6h=C3=B6</p>\r\n",
+        );
+        assert_eq!(text(&p), "<p class=\"x\">h\u{f6}h\u{f6}</p>");
+        assert_eq!(p.email.warnings, ["text body: broken transfer encoding"]);
+    }
+
+    /// A part of another type among the bodies joins them only if its
+    /// decoded bytes are UTF-8 text: an inline image does not.
+    #[test]
+    fn an_inline_image_among_the_bodies_is_not_text() {
+        let raw = b"From: a@example.org\r\nSubject: t\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nabove\r\n--b\r\n\
+Content-Type: image/png\r\nContent-Disposition: inline\r\n\
+Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nbelow\r\n--b--\r\n";
+        let p = parse(raw).unwrap();
+        let body = p.email.text_body.as_deref().unwrap();
+        assert!(body.contains("above") && body.contains("below"), "{body:?}");
+        assert!(!body.contains("iVBOR"), "{body:?}");
+        assert_eq!(&p.attachments[0][..], b"\x89PNG\r\n\x1a\n");
     }
 
     #[test]
