@@ -310,7 +310,7 @@ fn transfer_decoded<'a>(
 /// An attachment's file bytes: its body with the transfer encoding undone
 /// and nothing else. Text attachments (a log, a CSV in windows-1252) are not
 /// converted from their charset, since they must arrive as they were sent.
-/// A broken transfer encoding leaves the bytes as they lie.
+/// A broken transfer encoding gives what [`transfer_decoded`] salvaged.
 fn attachment_bytes<'a>(raw: &'a [u8], part: &'a MessagePart<'_>) -> Cow<'a, [u8]> {
     match (&part.body, transfer_encoding(raw, part)) {
         // A forwarded message/rfc822 as mail-parser delimited it.
