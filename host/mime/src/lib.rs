@@ -11,7 +11,7 @@ use encoding_rs::{Encoding, WINDOWS_1252};
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::parsers::MessageStream;
 use mail_parser::{
-    Address, HeaderName, HeaderValue, MessageParser, MessagePart, MimeHeaders, PartType,
+    Address, GetHeader, HeaderName, HeaderValue, MessageParser, MessagePart, MimeHeaders, PartType,
 };
 use sha2::{Digest, Sha256};
 
@@ -259,9 +259,7 @@ fn join(parts: impl Iterator<Item = String>) -> Option<String> {
 fn transfer_encoding(raw: &[u8], part: &MessagePart<'_>) -> mail_parser::Encoding {
     let value = part
         .headers
-        .iter()
-        .rev()
-        .find(|h| h.name == HeaderName::ContentTransferEncoding)
+        .header(HeaderName::ContentTransferEncoding)
         .and_then(|h| raw.get(h.offset_start as usize..h.offset_end as usize))
         .map(<[u8]>::trim_ascii)
         .unwrap_or_default();
@@ -312,11 +310,13 @@ fn transfer_decoded<'a>(
 /// converted from their charset, since they must arrive as they were sent.
 /// A broken transfer encoding gives what [`transfer_decoded`] salvaged.
 fn attachment_bytes<'a>(raw: &'a [u8], part: &'a MessagePart<'_>) -> Cow<'a, [u8]> {
-    match (&part.body, transfer_encoding(raw, part)) {
-        // A forwarded message/rfc822 as mail-parser delimited it.
-        (PartType::Message(_), mail_parser::Encoding::None) => Cow::Borrowed(part.contents()),
-        _ => transfer_decoded(raw, part).unwrap_or_else(|salvaged| salvaged),
+    // A forwarded message/rfc822 as mail-parser delimited it.
+    if matches!(part.body, PartType::Message(_))
+        && transfer_encoding(raw, part) == mail_parser::Encoding::None
+    {
+        return Cow::Borrowed(part.contents());
     }
+    transfer_decoded(raw, part).unwrap_or_else(|salvaged| salvaged)
 }
 
 /// The text of a text or HTML body part and, if decoding needed a guess or
@@ -357,8 +357,10 @@ fn decode_text_part(raw: &[u8], part: &MessagePart<'_>) -> Option<(String, Optio
         .or_else(|| part.is_text_html().then(|| meta_charset(&bytes)).flatten());
     let (text, mut warning) = decode_bytes(&bytes, declared.as_deref());
     if broken {
-        let broken = "broken transfer encoding".to_string();
-        warning = Some(warning.map_or(broken.clone(), |w| format!("{broken}; {w}")));
+        warning = Some(match warning {
+            Some(w) => format!("broken transfer encoding; {w}"),
+            None => "broken transfer encoding".into(),
+        });
     }
     let flowed = part.content_type().filter(|ct| {
         ct.subtype()
