@@ -170,14 +170,18 @@ impl TextPattern {
         let bytes = text.as_bytes();
         let before = self.before.as_bytes();
         let after = self.after.as_bytes();
-        // Candidates are where `before`'s first byte occurs (either case):
-        // a tight scan, as this runs over whole bodies. That byte starts a
-        // character, so every candidate is a char boundary.
-        let is_candidate = |i: usize| match before.first() {
-            Some(first) => bytes[i].eq_ignore_ascii_case(first),
-            None => text.is_char_boundary(i),
+        // Candidates are where `before`'s first byte occurs (either case),
+        // found with memchr, as this runs over whole bodies. That byte starts
+        // a character, so every candidate is a char boundary.
+        let candidates: Box<dyn Iterator<Item = usize>> = match before.first() {
+            Some(first) => Box::new(memchr::memchr2_iter(
+                first.to_ascii_lowercase(),
+                first.to_ascii_uppercase(),
+                bytes,
+            )),
+            None => Box::new((0..bytes.len()).filter(|&i| text.is_char_boundary(i))),
         };
-        for start in (0..bytes.len()).filter(|&i| is_candidate(i)) {
+        for start in candidates {
             if !starts_with_ignore_case(&bytes[start..], before) {
                 continue;
             }

@@ -1,5 +1,24 @@
 //! Line predicates shared by the rules: blank and invisible characters,
-//! quotes, rules drawn with dashes or underscores, words.
+//! quotes, rules drawn with dashes or underscores, words; and the split into
+//! lines.
+
+/// The text's lines, split exactly as `str::lines` splits them (at `\n`, a
+/// `\r` before it dropped), but found with memchr: in the guest, `core`'s
+/// search goes four bytes at a time, and this split was a fifth of a mapper
+/// call.
+pub(super) fn split_lines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', text.as_bytes()) {
+        let line = &text[start..end];
+        lines.push(line.strip_suffix('\r').unwrap_or(line));
+        start = end + 1;
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
+}
 
 pub(super) fn is_blank(line: &str) -> bool {
     line.chars().all(|c| c.is_whitespace() || is_invisible(c))

@@ -71,7 +71,7 @@ pub fn split_forward(text: &str) -> Reply {
 
 /// [`split_reply`], or [`split_forward`] when `forward`.
 pub(crate) fn split_text(text: &str, forward: bool) -> Reply {
-    let lines: Vec<&str> = without_bom(text).lines().collect();
+    let lines = split_lines(without_bom(text));
     split(&lines, &vec![Mark::Text; lines.len()], forward)
 }
 

@@ -1210,3 +1210,27 @@ fn a_long_underscore_rule_above_an_original_without_its_header() {
         assert_eq!(split_reply(&text).body, body, "{text:?}");
     }
 }
+
+#[test]
+fn lines_split_as_str_lines_splits_them() {
+    let cases = [
+        "",
+        "\n",
+        "\n\n",
+        "one",
+        "one\n",
+        "one\r\n",
+        "one\r\ntwo",
+        "one\rtwo\r",
+        "one\r\r\ntwo\n\r",
+        "\r\n\r\n",
+        "\u{feff}é\nü\r\n\u{1427}",
+    ];
+    for text in cases {
+        assert_eq!(
+            lines::split_lines(text),
+            text.lines().collect::<Vec<_>>(),
+            "{text:?}"
+        );
+    }
+}
