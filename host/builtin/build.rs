@@ -33,6 +33,8 @@ const GUEST_SOURCES: &[&str] = &[
     "plugins/feedback-default",
     "Cargo.toml",
     "Cargo.lock",
+    // The guests' rustflags (simd128).
+    ".cargo/config.toml",
 ];
 
 /// The SDK a scaffolded plugin builds on: the contract and the crates the
