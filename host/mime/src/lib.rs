@@ -744,6 +744,27 @@ Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
         assert_eq!(p.email.warnings, ["text body: broken transfer encoding"]);
     }
 
+    /// A body with both a broken transfer encoding and a charset problem
+    /// reports both, in one warning.
+    #[test]
+    fn a_broken_encoding_and_an_unknown_charset_are_both_reported() {
+        let p = message(
+            "text/plain; charset=x-made-up",
+            "quoted-printable",
+            b"<p class=\"x\">caf=E9</p>\r\n",
+        );
+        assert_eq!(text(&p), "<p class=\"x\">caf\u{e9}</p>");
+        let [warning] = &p.email.warnings[..] else {
+            panic!("one warning expected: {:?}", p.email.warnings);
+        };
+        assert!(
+            warning
+                == "text body: broken transfer encoding; unknown charset `x-made-up` \
+                    and the bytes are not UTF-8; decoded as windows-1252",
+            "{warning:?}"
+        );
+    }
+
     /// A part of another type among the bodies joins them only if its
     /// decoded bytes are UTF-8 text: an inline image does not.
     #[test]

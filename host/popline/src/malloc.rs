@@ -17,11 +17,16 @@ const MMAP_THRESHOLD: usize = 128 * 1024;
 pub(crate) fn fix_mmap_threshold() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
-        // SAFETY: mallopt only sets an allocator parameter; glibc takes its
-        // own lock for it.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int);
-        }
+        set_mmap_threshold();
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn set_mmap_threshold() {
+    // SAFETY: mallopt only sets an allocator parameter; glibc takes its own
+    // lock for it.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int);
     }
 }
 
@@ -42,9 +47,11 @@ mod tests {
         })
     }
 
+    /// Sets the threshold itself rather than through [`fix_mmap_threshold`],
+    /// which leaves it alone when the test's environment sets one.
     #[test]
     fn a_big_buffer_freed_does_not_move_the_next_ones_to_the_heap() {
-        fix_mmap_threshold();
+        set_mmap_threshold();
         const MIB: usize = 1 << 20;
         // glibc would raise its threshold past 1 MiB when this is freed...
         let first = vec![1u8; MIB];
