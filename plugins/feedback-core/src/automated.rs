@@ -140,14 +140,16 @@ fn bounce_reason(email: &Email) -> Option<String> {
 fn auto_reply_reason(email: &Email) -> Option<String> {
     for header in &email.headers {
         let name = header.name.trim();
-        let bare = bare_value(&header.value);
+        // Only these three values are read: the others (Received,
+        // DKIM-Signature...) are long, and a lowercase copy of each would cost.
+        let bare = || bare_value(&header.value);
         let automatic = if name.eq_ignore_ascii_case("Auto-Submitted") {
-            bare != "no"
+            bare() != "no"
         } else if name.eq_ignore_ascii_case("Precedence") {
-            bare == "auto_reply"
+            bare() == "auto_reply"
         } else if name.eq_ignore_ascii_case("Content-Type") {
             // Read receipts and other non-delivery reports.
-            bare == "multipart/report"
+            bare() == "multipart/report"
         } else {
             ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"]
                 .iter()
