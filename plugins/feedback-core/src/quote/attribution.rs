@@ -257,7 +257,10 @@ pub(super) fn is_attribution(line: &str) -> bool {
         && (is_cjk_date_start(line)
             || is_numeric_date_start(line)
             || (has_time_of_day(line) && ends_with_address(line)));
-    (anchored && has_verb()) || verbless
+    // Sup's and alot's header names no address and has no verb:
+    // `Excerpts from Beta's message of 2026-03-03 10:02:00 +0100:`.
+    let excerpts = lower.starts_with("excerpts from ") && lower.contains("'s message of ");
+    (anchored && has_verb()) || verbless || excerpts
 }
 
 /// `…<beta@example.com>:` or `…beta@example.com:`.

@@ -283,6 +283,8 @@ fn reply_headers_of_more_clients_and_languages() {
         "Pada tanggal Sel, 3 Mar 2026 pukul 10.02 Lumen Beta Team <beta@notify.example.com> menulis:",
         // Croatian (GMX / Web.de style is German, covered above).
         "uto, 3. ožu 2026. u 10:02 Lumen Beta Team <beta@notify.example.com> napisao je:",
+        // Sup and alot (notmuch): no address, no verb.
+        "Excerpts from Lumen Beta Team's message of 2026-03-03 10:02:11 +0100:",
     ] {
         let text = format!("Done.\n\n{header}\n\n> quoted\n");
         assert_eq!(split(&text).0, "Done.", "{header}");
@@ -295,6 +297,7 @@ fn reply_headers_of_more_clients_and_languages() {
         "We wrote 3 reports in 2025:",
         "Version 2.10 adds:",
         "See the log at 20.10.2026:",
+        "Excerpts from the log of 10:02:",
     ] {
         let text = format!("{prose}\nsomething unquoted\n");
         assert_eq!(split(&text).1, None, "{prose}");
