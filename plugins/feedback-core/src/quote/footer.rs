@@ -247,6 +247,34 @@ pub(super) const FOOTER_APOLOGIES: &[&str] = &[
     "excuses",
 ];
 
+/// What apologies for typos or brevity mention, lowercase.
+const APOLOGY_SUBJECTS: &[&str] = &[
+    "typo",
+    "brevity",
+    "brief",
+    "spelling",
+    "error",
+    "mistake",
+    "autocorrect",
+    "tippfehler",
+    "kürze",
+    "faute",
+    "concision",
+    "errores",
+    "brevedad",
+    "errori",
+    "erros",
+];
+
+/// An apology on the line under a mobile footer, which some set up as a
+/// second footer line (`Sent from my iPhone` / `Please excuse typos`).
+fn is_footer_apology(line: &str) -> bool {
+    let lower = line.trim().to_lowercase();
+    lower.chars().count() <= 60
+        && FOOTER_APOLOGIES.iter().any(|a| lower.starts_with(a))
+        && APOLOGY_SUBJECTS.iter().any(|s| lower.contains(s))
+}
+
 /// Arabic short vowels and other marks written over or under a letter
 /// (fatha, damma, kasra, sukun, shadda, tanwin).
 pub(super) fn is_arabic_vowel_mark(c: char) -> bool {
@@ -267,7 +295,8 @@ pub(super) fn remove_mobile_footers(lines: &[&str], removed: &mut [bool]) {
         while let Some(j) = (start..last).rev().find(|&j| !is_blank(lines[j])) {
             let leftover = (is_mobile_footer(lines[j]) && !reads_as_sentence(lines[j]))
                 || is_separator_line(lines[j])
-                || (above_removed && is_short_rule(lines[j]));
+                || (above_removed && is_short_rule(lines[j]))
+                || (j > start && is_mobile_footer(lines[j - 1]) && is_footer_apology(lines[j]));
             if !leftover {
                 break;
             }

@@ -577,6 +577,24 @@ fn footer_above_an_unquoted_original_ends_the_reply() {
     assert_eq!(split(text).0, "Export fails.");
     let text = "Export fails.\n\nVon meinem iPhone gesendet, bitte entschuldigen Sie Tippfehler.\n";
     assert_eq!(split(text).0, "Export fails.");
+    // ...and on a line of its own right under the footer.
+    for apology in [
+        "Please excuse typos",
+        "Sorry for the brevity.",
+        "Bitte Tippfehler entschuldigen",
+    ] {
+        let text = format!("Export fails.\n\nSent from my iPhone\n{apology}\n");
+        assert_eq!(split(&text).0, "Export fails.", "{apology}");
+    }
+    // The tester's own request under a footer is not an apology.
+    let text = "Export fails.\n\nSent from my iPhone\nPlease call me back\n";
+    assert_eq!(
+        split(text).0,
+        "Export fails.\n\nSent from my iPhone\nPlease call me back"
+    );
+    // Nor is an apology without a footer above it.
+    let text = "Export fails.\n\nSorry for the typos in my last mail.\n";
+    assert_eq!(split(text).1, None);
 }
 
 #[test]
