@@ -470,6 +470,9 @@ def leftover_cases():
         # A German client's header that lost its colon after the address.
         "header-colon-lost-after-address": f"{words}\n\nAm 03.03.2026 um 10:02 schrieb {TEAM}\n\n{n}\n",
         "antivirus-footer": f"{words}\n\nVirus-free. www.avast.com\n\n{header}\n{quoted}\n",
+        # Probed from what the clients write, this session's pass.
+        "sup-excerpts-header": f"{words}\n\nExcerpts from {g.TEAM_NAME}'s message of 2026-03-03 10:02:14 +0100:\n{quoted}\n",
+        "footer-with-apology-line": f"{words}\n\nSent from my iPhone\nPlease excuse typos\n\n{header}\n{quoted}\n",
     }
     body_for = {"list-footer": f"{words}\n\nMarcus",
                 "fields-at-top": f"{words}\n\nMarcus",
