@@ -473,6 +473,8 @@ def leftover_cases():
         # Probed from what the clients write, this session's pass.
         "sup-excerpts-header": f"{words}\n\nExcerpts from {g.TEAM_NAME}'s message of 2026-03-03 10:02:14 +0100:\n{quoted}\n",
         "footer-with-apology-line": f"{words}\n\nSent from my iPhone\nPlease excuse typos\n\n{header}\n{quoted}\n",
+        "proton-unicode-hyphens": f"{words}\n\n\u2010\u2010\u2010\u2010\u2010\u2010\u2010 Original Message \u2010\u2010\u2010\u2010\u2010\u2010\u2010\n"
+                                  f"On Tuesday, March 3rd, 2026 at 10:02, {TEAM} wrote:\n\n{quoted}\n",
     }
     body_for = {"list-footer": f"{words}\n\nMarcus",
                 "fields-at-top": f"{words}\n\nMarcus",

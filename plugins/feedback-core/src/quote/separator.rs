@@ -332,12 +332,18 @@ pub(super) fn is_bare_separator(line: &str) -> bool {
 }
 
 /// `-----Original Message-----` or a translation, with any number of dashes
-/// and spaces around it.
+/// and spaces around it. Proton Mail draws the dashes as Unicode hyphens
+/// (`‐‐‐‐‐‐‐ Original Message ‐‐‐‐‐‐‐`).
 pub(super) fn is_original_message(line: &str) -> bool {
-    line.starts_with("--")
+    line.chars().take(2).filter(|&c| is_dash(c)).count() == 2
         && SEPARATOR_PHRASES.contains(
-            &lowercase(line.trim_matches(|c: char| c == '-' || c.is_whitespace())).as_str(),
+            &lowercase(line.trim_matches(|c: char| is_dash(c) || c.is_whitespace())).as_str(),
         )
+}
+
+/// `-`, or a Unicode hyphen or dash (U+2010 to U+2015, the minus sign).
+fn is_dash(c: char) -> bool {
+    matches!(c, '-' | '\u{2010}'..='\u{2015}' | '\u{2212}')
 }
 
 /// Apple Mail's "Begin forwarded message:" and its translations.

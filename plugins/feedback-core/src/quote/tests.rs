@@ -97,6 +97,18 @@ fn original_message_separator() {
         assert_eq!(body, "See attached.");
         assert!(elided.unwrap().starts_with(sep));
     }
+    // Proton Mail draws the dashes as Unicode hyphens, with its reply header
+    // and the quote below.
+    let sep = "\u{2010}\u{2010}\u{2010}\u{2010}\u{2010}\u{2010}\u{2010} Original Message \u{2010}\u{2010}\u{2010}\u{2010}\u{2010}\u{2010}\u{2010}";
+    let text = format!(
+        "See attached.\n\n{sep}\nOn Tuesday, March 3rd, 2026 at 10:02, Beta <b@x.org> wrote:\n\n> old\n"
+    );
+    let (body, elided) = split(&text);
+    assert_eq!(body, "See attached.");
+    assert!(elided.unwrap().starts_with(sep));
+    // One dash is not a separator's frame.
+    let text = "See attached.\n\n- original -\nmore of mine\n";
+    assert_eq!(split(text).1, None);
 }
 
 #[test]
