@@ -173,6 +173,9 @@ fn once_with_timings_reports_every_stage_the_run_went_through() {
     ] {
         assert!(count(stage) > 0, "{stage}\n{stderr}");
     }
+    // The dialogue and the mapper, read (and compiled, or taken from the
+    // cache) once for the run.
+    assert_eq!(count("plugin load"), 2, "{stderr}");
     assert_eq!(count("MIME parse"), n, "{stderr}");
     assert_eq!(count("mapper instantiate"), n, "{stderr}");
     assert_eq!(count("mapper call"), n, "{stderr}");
@@ -182,7 +185,12 @@ fn once_with_timings_reports_every_stage_the_run_went_through() {
     assert!(count("record encode") >= n - 1, "{stderr}");
     // CPU is measured for the stages that compute (the mapper's too), not
     // for those that wait.
-    for stage in ["MIME parse", "mapper instantiate", "mapper call"] {
+    for stage in [
+        "MIME parse",
+        "mapper instantiate",
+        "mapper call",
+        "plugin load",
+    ] {
         assert_eq!(row(stage)[4], "ms", "{stage}\n{stderr}");
     }
     assert_eq!(row("sink write")[3], "-", "{stderr}");

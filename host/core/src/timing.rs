@@ -6,8 +6,9 @@
 //! synchronous spans nest: a stage inside another (a digest inside the MIME
 //! parse) is charged to itself only, so the CPU column adds up. The
 //! mapper's stages are futures that may move between threads: their CPU is
-//! the sum over their polls ([`measure`]). Stages that wait (a TLS read, a
-//! sink write) have wall time only.
+//! the sum over their polls ([`measure`]). Loading plugins is charged the
+//! whole process's CPU over its span, since a compile runs on several
+//! threads. Stages that wait (a TLS read, a sink write) have wall time only.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,6 +17,9 @@ use std::time::{Duration, Instant};
 /// A stage of ingestion, in data-path order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
+    /// Reading each configured plugin and compiling it, or mapping it from
+    /// the compiled cache, before the first poll.
+    PluginLoad,
     /// Waiting for bytes from the server (TCP + TLS).
     TlsRead,
     /// Finding line ends and unstuffing dots in what arrived.
@@ -39,7 +43,8 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in data-path order.
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
+        Stage::PluginLoad,
         Stage::TlsRead,
         Stage::WireParse,
         Stage::MimeParse,
@@ -54,6 +59,7 @@ impl Stage {
     /// The stage's name in the report.
     pub fn name(self) -> &'static str {
         match self {
+            Stage::PluginLoad => "plugin load",
             Stage::TlsRead => "TLS read (wait)",
             Stage::WireParse => "wire parse",
             Stage::MimeParse => "MIME parse",
@@ -75,10 +81,19 @@ impl Stage {
         )
     }
 
-    /// Whether the stage's CPU time is measured: synchronous stages, and the
-    /// futures timed by [`measure`].
+    /// Whether the stage's CPU time is the whole process's over its span:
+    /// loading plugins, as a compile runs on several threads. Exact in
+    /// `popline once`, which loads them all before its first poll.
+    pub fn process_wide(self) -> bool {
+        matches!(self, Stage::PluginLoad)
+    }
+
+    /// Whether the stage's CPU time is measured: synchronous and
+    /// process-wide stages, and the futures timed by [`measure`].
     pub fn cpu_measured(self) -> bool {
-        self.synchronous() || matches!(self, Stage::MapperInstantiate | Stage::MapperCall)
+        self.synchronous()
+            || self.process_wide()
+            || matches!(self, Stage::MapperInstantiate | Stage::MapperCall)
     }
 }
 
@@ -148,7 +163,7 @@ thread_local! {
 
 /// A stage being timed; charged when dropped.
 #[must_use = "the stage is timed until this is dropped"]
-pub struct Span(Option<(Stage, Instant)>);
+pub struct Span(Option<(Stage, Instant, Duration)>);
 
 /// Time `stage` until the returned span is dropped. A synchronous stage
 /// must end on the thread it started on, with no `.await` in between.
@@ -172,15 +187,24 @@ pub fn span(stage: Stage) -> Span {
             });
         });
     }
-    Span(Some((stage, now)))
+    let process = if stage.process_wide() {
+        process_cpu()
+    } else {
+        Duration::ZERO
+    };
+    Span(Some((stage, now, process)))
 }
 
 impl Drop for Span {
     fn drop(&mut self) {
-        let Some((stage, started)) = self.0 else {
+        let Some((stage, started, process)) = self.0 else {
             return;
         };
         let now = Instant::now();
+        if stage.process_wide() {
+            charge(stage, now - started, process_cpu() - process, 1);
+            return;
+        }
         if !stage.synchronous() {
             charge(stage, now - started, Duration::ZERO, 1);
             return;

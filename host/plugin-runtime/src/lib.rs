@@ -188,6 +188,7 @@ impl Engine {
         &self,
         source: &PluginSource,
     ) -> Result<(wasmtime::component::Component, String, String), PluginError> {
+        let load = popline_core::timing::span(popline_core::timing::Stage::PluginLoad);
         let name = source.name();
         let file;
         let bytes: &[u8] = match source {
@@ -206,6 +207,8 @@ impl Engine {
                 location: source.to_string(),
                 reason: format!("{e:#}"),
             })?;
+        // The digest is a stage of its own.
+        drop(load);
         Ok((component, name, popline_core::digest::sha256_hex(bytes)))
     }
 }
