@@ -104,8 +104,8 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
     let mut infos = Vec::new();
     for (i, part) in msg.attachments().enumerate() {
         let contents = attachment_bytes(raw, part);
-        let contents = &contents[..];
-        let bytes = Spooled::spool(contents, spool).map_err(|e| MimeError::Spool(e.to_string()))?;
+        let bytes =
+            Spooled::spool(&contents, spool).map_err(|e| MimeError::Spool(e.to_string()))?;
         let content_type = part
             .content_type()
             .map(|ct| match ct.subtype() {
@@ -121,7 +121,7 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
             file_name: part.attachment_name().map(str::to_string),
             content_type,
             size: bytes.len() as u64,
-            sha256: sha256_hex(contents),
+            sha256: sha256_hex(&contents),
             content_id,
             inline,
         });
@@ -754,14 +754,12 @@ Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
             b"<p class=\"x\">caf=E9</p>\r\n",
         );
         assert_eq!(text(&p), "<p class=\"x\">caf\u{e9}</p>");
-        let [warning] = &p.email.warnings[..] else {
-            panic!("one warning expected: {:?}", p.email.warnings);
-        };
-        assert!(
-            warning
-                == "text body: broken transfer encoding; unknown charset `x-made-up` \
-                    and the bytes are not UTF-8; decoded as windows-1252",
-            "{warning:?}"
+        assert_eq!(
+            p.email.warnings,
+            [
+                "text body: broken transfer encoding; unknown charset `x-made-up` \
+                 and the bytes are not UTF-8; decoded as windows-1252"
+            ]
         );
     }
 
