@@ -11,6 +11,7 @@
 //! mailbox; parsing one message still decodes it in memory once (bounded by
 //! `max_message_mib`).
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::ops::Deref;
@@ -62,14 +63,14 @@ impl Deref for Spooled {
 }
 
 impl Spooled {
-    /// `bytes` as they are if at most `policy.above` long, else copied into
-    /// a spool file (the copy in memory is then the caller's to drop).
-    pub fn spool(bytes: &[u8], policy: &SpoolPolicy) -> io::Result<Spooled> {
+    /// `bytes` kept in memory if at most `policy.above` long (moved, not
+    /// copied, when they are owned already), else copied into a spool file.
+    pub fn spool(bytes: Cow<'_, [u8]>, policy: &SpoolPolicy) -> io::Result<Spooled> {
         if bytes.len() as u64 <= policy.above {
-            return Ok(Spooled::Memory(bytes.to_vec()));
+            return Ok(Spooled::Memory(bytes.into_owned()));
         }
         let mut s = Spooler::new(policy);
-        s.push(bytes)?;
+        s.push(&bytes)?;
         s.finish()
     }
 }
@@ -236,11 +237,24 @@ mod tests {
             above: 4,
             dir: dir.path().to_path_buf(),
         };
-        let small = Spooled::spool(b"abcd", &policy).unwrap();
+        let small = Spooled::spool(Cow::Borrowed(b"abcd"), &policy).unwrap();
         assert!(!small.is_spooled());
-        let big = Spooled::spool(b"abcde", &policy).unwrap();
+        let big = Spooled::spool(Cow::Borrowed(b"abcde"), &policy).unwrap();
         assert!(big.is_spooled());
         assert_eq!(&big[..], b"abcde");
+    }
+
+    /// A decoded attachment (owned) is kept as it is: a 1 MiB attachment is
+    /// not copied into a second buffer.
+    #[test]
+    fn owned_bytes_kept_in_memory_are_moved_not_copied() {
+        let owned = vec![7u8; 1 << 20];
+        let at = owned.as_ptr();
+        let kept = Spooled::spool(Cow::Owned(owned), &SpoolPolicy::memory_only()).unwrap();
+        match kept {
+            Spooled::Memory(v) => assert_eq!(v.as_ptr(), at),
+            Spooled::Disk(_) => panic!("spooled to disk"),
+        }
     }
 
     #[test]

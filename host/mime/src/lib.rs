@@ -104,8 +104,9 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
     let mut infos = Vec::new();
     for (i, part) in msg.attachments().enumerate() {
         let contents = attachment_bytes(raw, part);
+        let sha256 = sha256_hex(&contents);
         let bytes =
-            Spooled::spool(&contents, spool).map_err(|e| MimeError::Spool(e.to_string()))?;
+            Spooled::spool(contents, spool).map_err(|e| MimeError::Spool(e.to_string()))?;
         let content_type = part
             .content_type()
             .map(|ct| match ct.subtype() {
@@ -121,7 +122,7 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
             file_name: part.attachment_name().map(str::to_string),
             content_type,
             size: bytes.len() as u64,
-            sha256: sha256_hex(&contents),
+            sha256,
             content_id,
             inline,
         });
