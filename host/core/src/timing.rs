@@ -1,14 +1,20 @@
 //! Where a run's time goes, stage by stage (`popline once --timings`).
 //!
 //! Off by default: then a span costs one relaxed atomic load. When on,
-//! each stage adds up its count, wall time and, for stages that run
-//! synchronously on one thread, CPU time (the thread's own clock). Such
-//! synchronous spans nest: a stage inside another (a digest inside the MIME
-//! parse) is charged to itself only, so the CPU column adds up. The
-//! mapper's stages are futures that may move between threads: their CPU is
-//! the sum over their polls ([`measure`]). Loading plugins is charged the
-//! whole process's CPU over its span, since a compile runs on several
-//! threads. Stages that wait (a TLS read, a sink write) have wall time only.
+//! each stage adds up its count, wall time and CPU time (the working
+//! thread's own clock):
+//! - a synchronous stage ([`span`]) runs on one thread with no `.await`;
+//! - a stage that awaits ([`measure`]) is charged the CPU of its own polls
+//!   (it may move between threads, and while it waits it uses none), and the
+//!   CPU of blocking work it hands to another thread ([`blocking`]): a sink
+//!   writing its file, SQLite committing the state;
+//! - loading plugins is charged the whole process's CPU over its span, since
+//!   a compile runs on several threads.
+//!
+//! Stages nest: a stage running inside another (a digest inside the MIME
+//! parse, a record encoded inside a sink write) is charged to itself only,
+//! so the CPU column adds up. A TLS read's wall time includes waiting for
+//! the server; its CPU is decryption and the socket reads.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,7 +26,8 @@ pub enum Stage {
     /// Reading each configured plugin and compiling it, or mapping it from
     /// the compiled cache, before the first poll.
     PluginLoad,
-    /// Waiting for bytes from the server (TCP + TLS).
+    /// Bytes from the server: waiting for them (wall), decrypting and
+    /// reading the socket (CPU).
     TlsRead,
     /// Finding line ends and unstuffing dots in what arrived.
     WireParse,
@@ -35,9 +42,9 @@ pub enum Stage {
     MapperCall,
     /// Records to JSON.
     RecordEncode,
-    /// Every sink's `write_batch`.
+    /// Every sink's `write_batch`, its file or database work included.
     SinkWrite,
-    /// The state's commit of a batch.
+    /// The state's commit of a batch, its database work included.
     StateCommit,
 }
 
@@ -60,7 +67,7 @@ impl Stage {
     pub fn name(self) -> &'static str {
         match self {
             Stage::PluginLoad => "plugin load",
-            Stage::TlsRead => "TLS read (wait)",
+            Stage::TlsRead => "TLS read",
             Stage::WireParse => "wire parse",
             Stage::MimeParse => "MIME parse",
             Stage::Digest => "digest",
@@ -73,7 +80,8 @@ impl Stage {
     }
 
     /// Whether the stage runs synchronously on one thread, timed by a
-    /// [`span`] that measures its CPU time.
+    /// [`span`]. The others that are not process-wide are futures, timed by
+    /// [`measure`].
     pub fn synchronous(self) -> bool {
         matches!(
             self,
@@ -86,14 +94,6 @@ impl Stage {
     /// `popline once`, which loads them all before its first poll.
     pub fn process_wide(self) -> bool {
         matches!(self, Stage::PluginLoad)
-    }
-
-    /// Whether the stage's CPU time is measured: synchronous and
-    /// process-wide stages, and the futures timed by [`measure`].
-    pub fn cpu_measured(self) -> bool {
-        self.synchronous()
-            || self.process_wide()
-            || matches!(self, Stage::MapperInstantiate | Stage::MapperCall)
     }
 }
 
@@ -150,99 +150,133 @@ pub fn process_cpu() -> Duration {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// A stage at work on this thread.
 struct Frame {
     stage: Stage,
+    /// Since when its wall and CPU time are not charged yet.
     wall: Instant,
     cpu: Duration,
+    /// A synchronous span: charged its wall time and a count when it ends.
+    /// A poll or a blocking piece of work is charged its CPU only; the
+    /// future it belongs to is charged its wall time and count once.
+    whole: bool,
 }
 
 thread_local! {
-    /// Synchronous spans open on this thread, innermost last.
+    /// The stages at work on this thread, innermost last.
     static OPEN: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A stage being timed; charged when dropped.
-#[must_use = "the stage is timed until this is dropped"]
-pub struct Span(Option<(Stage, Instant, Duration)>);
+/// While alive, `stage` works on this thread, and the stage it interrupts
+/// (if any) pauses.
+struct Working;
 
-/// Time `stage` until the returned span is dropped. A synchronous stage
-/// must end on the thread it started on, with no `.await` in between.
-pub fn span(stage: Stage) -> Span {
-    if !enabled() {
-        return Span(None);
-    }
-    let now = Instant::now();
-    if stage.synchronous() {
-        let cpu = thread_cpu();
+impl Working {
+    fn start(stage: Stage, whole: bool) -> Working {
+        let (wall, cpu) = (Instant::now(), thread_cpu());
         OPEN.with(|open| {
             let mut open = open.borrow_mut();
-            // The enclosing stage pauses while this one runs.
-            if let Some(outer) = open.last_mut() {
-                charge(outer.stage, now - outer.wall, cpu - outer.cpu, 0);
+            if let Some(outer) = open.last() {
+                let outer_wall = if outer.whole {
+                    wall - outer.wall
+                } else {
+                    Duration::ZERO
+                };
+                charge(outer.stage, outer_wall, cpu - outer.cpu, 0);
             }
             open.push(Frame {
                 stage,
-                wall: now,
+                wall,
                 cpu,
+                whole,
             });
         });
+        Working
     }
-    let process = if stage.process_wide() {
-        process_cpu()
-    } else {
-        Duration::ZERO
-    };
-    Span(Some((stage, now, process)))
 }
 
-impl Drop for Span {
+impl Drop for Working {
     fn drop(&mut self) {
-        let Some((stage, started, process)) = self.0 else {
-            return;
-        };
-        let now = Instant::now();
-        if stage.process_wide() {
-            charge(stage, now - started, process_cpu() - process, 1);
-            return;
-        }
-        if !stage.synchronous() {
-            charge(stage, now - started, Duration::ZERO, 1);
-            return;
-        }
-        let cpu = thread_cpu();
+        let (wall, cpu) = (Instant::now(), thread_cpu());
         OPEN.with(|open| {
             let mut open = open.borrow_mut();
             let Some(frame) = open.pop() else { return };
-            charge(frame.stage, now - frame.wall, cpu - frame.cpu, 1);
+            let (frame_wall, count) = match frame.whole {
+                true => (wall - frame.wall, 1),
+                false => (Duration::ZERO, 0),
+            };
+            charge(frame.stage, frame_wall, cpu - frame.cpu, count);
             if let Some(outer) = open.last_mut() {
-                outer.wall = now;
+                outer.wall = wall;
                 outer.cpu = cpu;
             }
         });
     }
 }
 
+/// A stage being timed; charged when dropped.
+#[must_use = "the stage is timed until this is dropped"]
+pub struct Span(Option<SpanKind>);
+
+enum SpanKind {
+    /// Charged as its `Working` drops.
+    Synchronous(Working),
+    /// The stage, when it started, and the process's CPU time then.
+    ProcessWide(Stage, Instant, Duration),
+}
+
+/// Time `stage`, a synchronous or process-wide one, until the returned span
+/// is dropped. A synchronous stage must end on the thread it started on,
+/// with no `.await` in between; futures are timed by [`measure`].
+pub fn span(stage: Stage) -> Span {
+    if !enabled() {
+        return Span(None);
+    }
+    debug_assert!(stage.synchronous() || stage.process_wide(), "{stage:?}");
+    Span(Some(match stage.process_wide() {
+        true => SpanKind::ProcessWide(stage, Instant::now(), process_cpu()),
+        false => SpanKind::Synchronous(Working::start(stage, true)),
+    }))
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        if let Some(SpanKind::ProcessWide(stage, started, process)) = self.0 {
+            charge(stage, started.elapsed(), process_cpu() - process, 1);
+        }
+    }
+}
+
 /// Await `fut`, timed as `stage`: its wall time from start to end, and as
-/// CPU the sum of the polling thread's CPU time over each poll (the future
-/// may move between threads, and while it waits it uses none). For stages
-/// whose CPU is measured this way ([`Stage::cpu_measured`], not
-/// synchronous); a synchronous span inside would be counted twice.
+/// CPU its polls' (stages timed inside a poll are charged to themselves)
+/// plus the [`blocking`] work it hands off.
 pub async fn measure<F: Future>(stage: Stage, fut: F) -> F::Output {
     if !enabled() {
         return fut.await;
     }
     let started = Instant::now();
     let mut fut = std::pin::pin!(fut);
-    let mut cpu = Duration::ZERO;
     let out = std::future::poll_fn(|cx| {
-        let before = thread_cpu();
-        let poll = fut.as_mut().poll(cx);
-        cpu += thread_cpu() - before;
-        poll
+        let _working = Working::start(stage, false);
+        fut.as_mut().poll(cx)
     })
     .await;
-    charge(stage, started.elapsed(), cpu, 1);
+    charge(stage, started.elapsed(), Duration::ZERO, 1);
     out
+}
+
+/// `f`, for `spawn_blocking`: its CPU time on the blocking thread is charged
+/// to the stage working on the calling thread now (a [`measure`]d future
+/// being polled), if any. Call it where the work is handed off.
+pub fn blocking<T>(f: impl FnOnce() -> T + Send) -> impl FnOnce() -> T + Send {
+    let stage = match enabled() {
+        true => OPEN.with(|open| open.borrow().last().map(|f| f.stage)),
+        false => None,
+    };
+    move || {
+        let _working = stage.map(|stage| Working::start(stage, false));
+        f()
+    }
 }
 
 /// One stage's totals.
@@ -251,8 +285,7 @@ pub struct StageTotals {
     pub stage: Stage,
     pub count: u64,
     pub wall: Duration,
-    /// `None` for stages that wait (their CPU is not measured).
-    pub cpu: Option<Duration>,
+    pub cpu: Duration,
 }
 
 /// The totals so far, every stage in data-path order.
@@ -265,9 +298,7 @@ pub fn totals() -> Vec<StageTotals> {
                 stage,
                 count: t.count.load(Ordering::Relaxed),
                 wall: Duration::from_nanos(t.wall_ns.load(Ordering::Relaxed)),
-                cpu: stage
-                    .cpu_measured()
-                    .then(|| Duration::from_nanos(t.cpu_ns.load(Ordering::Relaxed))),
+                cpu: Duration::from_nanos(t.cpu_ns.load(Ordering::Relaxed)),
             }
         })
         .collect()
@@ -316,11 +347,49 @@ mod tests {
             &totals()[Stage::MapperCall as usize],
             &before[Stage::MapperCall as usize],
         );
-        let cpu = a.cpu.unwrap() - b.cpu.unwrap();
+        let cpu = a.cpu - b.cpu;
         assert_eq!(a.count - b.count, 1);
         // Its two spins (60 ms), not the other task's 100 ms.
         assert!(cpu >= Duration::from_millis(60), "{cpu:?}");
         assert!(cpu < Duration::from_millis(130), "{cpu:?}");
+    }
+
+    /// Work a measured future hands to a blocking thread is charged to its
+    /// stage; a synchronous stage inside one of its polls is charged to
+    /// itself only.
+    #[test]
+    fn a_measured_future_is_charged_its_blocking_work_but_not_nested_stages() {
+        enable();
+        let before = totals();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(measure(Stage::StateCommit, async {
+            tokio::task::spawn_blocking(blocking(|| spin(Duration::from_millis(50))))
+                .await
+                .unwrap();
+            let _encode = span(Stage::RecordEncode);
+            spin(Duration::from_millis(40));
+        }));
+        // Handed off outside any measured stage: charged to none.
+        rt.block_on(async {
+            tokio::task::spawn_blocking(blocking(|| spin(Duration::from_millis(30))))
+                .await
+                .unwrap();
+        });
+        let after = totals();
+        let grew = |s: Stage| {
+            let (a, b) = (&after[s as usize], &before[s as usize]);
+            (a.count - b.count, a.cpu - b.cpu)
+        };
+        let (commits, commit_cpu) = grew(Stage::StateCommit);
+        let (_, encode_cpu) = grew(Stage::RecordEncode);
+        assert_eq!(commits, 1);
+        // Its 50 ms on the blocking thread, not the 40 ms encode nor the
+        // 30 ms handed off later (no other test uses this stage).
+        assert!(commit_cpu >= Duration::from_millis(50), "{commit_cpu:?}");
+        assert!(commit_cpu < Duration::from_millis(80), "{commit_cpu:?}");
+        assert!(encode_cpu >= Duration::from_millis(40), "{encode_cpu:?}");
     }
 
     /// A nested synchronous stage is charged to itself only: the outer
@@ -341,7 +410,7 @@ mod tests {
         let after = totals();
         let grew = |s: Stage| {
             let (a, b) = (&after[s as usize], &before[s as usize]);
-            (a.count - b.count, a.cpu.unwrap() - b.cpu.unwrap())
+            (a.count - b.count, a.cpu - b.cpu)
         };
         let (parse_n, parse_cpu) = grew(Stage::MimeParse);
         let (digest_n, digest_cpu) = grew(Stage::Digest);

@@ -56,19 +56,21 @@ pub async fn commit_batch_with_notices(
             joined = Some(rows.map_err(sink_error)?);
             continue;
         }
-        let _t = timing::span(Stage::SinkWrite);
-        sink.write_batch(records, blobs).await.map_err(sink_error)?;
+        timing::measure(Stage::SinkWrite, sink.write_batch(records, blobs))
+            .await
+            .map_err(sink_error)?;
     }
     failpoint::hit("after-sink");
-    let _t = timing::span(Stage::StateCommit);
     let joined = Joined {
         feedback: joined,
         notices,
     };
-    state
-        .record_batch_joined(pipeline, commits, joined)
-        .await
-        .map_err(PollError::State)?;
+    timing::measure(
+        Stage::StateCommit,
+        state.record_batch_joined(pipeline, commits, joined),
+    )
+    .await
+    .map_err(PollError::State)?;
     failpoint::hit("after-state");
     Ok(())
 }

@@ -105,8 +105,7 @@ pub fn parse_spooled(raw: &[u8], spool: &SpoolPolicy) -> Result<ParsedEmail, Mim
     for (i, part) in msg.attachments().enumerate() {
         let contents = attachment_bytes(raw, part);
         let sha256 = sha256_hex(&contents);
-        let bytes =
-            Spooled::spool(contents, spool).map_err(|e| MimeError::Spool(e.to_string()))?;
+        let bytes = Spooled::spool(contents, spool).map_err(|e| MimeError::Spool(e.to_string()))?;
         let content_type = part
             .content_type()
             .map(|ct| match ct.subtype() {

@@ -211,8 +211,7 @@ pub async fn read_multiline<R: AsyncBufRead + Unpin>(
 }
 
 async fn fill<R: AsyncBufRead + Unpin>(r: &mut R, idle: Duration) -> Result<&[u8], WireError> {
-    let _t = timing::span(Stage::TlsRead);
-    match tokio::time::timeout(idle, r.fill_buf()).await {
+    match timing::measure(Stage::TlsRead, tokio::time::timeout(idle, r.fill_buf())).await {
         Ok(res) => Ok(res?),
         Err(_) => Err(WireError::Timeout),
     }

@@ -657,14 +657,15 @@ fn http_hint(status: u16) -> &'static str {
 }
 
 /// A record as one line of JSON (no newline).
-/// Run blocking file or database work off the async threads. A panic in it
-/// is re-raised here; cancellation (runtime shutdown) becomes an error.
+/// Run blocking file or database work off the async threads, its CPU time
+/// charged to the caller's `--timings` stage. A panic in it is re-raised
+/// here; cancellation (runtime shutdown) becomes an error.
 async fn blocking<T, F>(sink: &str, f: F) -> Result<T, SinkError>
 where
     F: FnOnce() -> Result<T, SinkError> + Send + 'static,
     T: Send + 'static,
 {
-    match tokio::task::spawn_blocking(f).await {
+    match tokio::task::spawn_blocking(popline_core::timing::blocking(f)).await {
         Ok(result) => result,
         Err(e) => match e.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),

@@ -714,16 +714,17 @@ impl SqliteBackend {
         })
     }
 
-    /// Run `f` on the database off the async threads.
+    /// Run `f` on the database off the async threads (its CPU time charged
+    /// to the caller's `--timings` stage).
     async fn with<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut SqliteState) -> anyhow::Result<R> + Send + 'static,
     ) -> anyhow::Result<R> {
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(popline_core::timing::blocking(move || {
             let mut db = db.lock().unwrap_or_else(|e| e.into_inner());
             f(&mut db)
-        })
+        }))
         .await
         .map_err(|e| anyhow::anyhow!("state task failed: {e}"))?
     }
