@@ -164,7 +164,13 @@ fn once_with_timings_reports_every_stage_the_run_went_through() {
             .collect()
     };
     let count = |stage: &str| row(stage)[0].parse::<u64>().unwrap();
-    for stage in ["TLS read", "wire parse", "sink write", "state commit"] {
+    for stage in [
+        "dialogue",
+        "TLS read",
+        "wire parse",
+        "sink write",
+        "state commit",
+    ] {
         assert!(count(stage) > 0, "{stage}\n{stderr}");
     }
     // The dialogue and the mapper, read (and compiled, or taken from the
@@ -181,6 +187,7 @@ fn once_with_timings_reports_every_stage_the_run_went_through() {
     // arrived; the sink's file and the state's SQLite work, done on
     // blocking threads).
     for stage in [
+        "dialogue",
         "TLS read",
         "MIME parse",
         "mapper instantiate",

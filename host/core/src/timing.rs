@@ -26,6 +26,10 @@ pub enum Stage {
     /// Reading each configured plugin and compiling it, or mapping it from
     /// the compiled cache, before the first poll.
     PluginLoad,
+    /// The dialogue plugin's calls (login, listing, retrieving, deleting):
+    /// its guest code and host calls, the TLS reads and wire parsing it
+    /// asks for excluded from its CPU (not from its wall time).
+    Dialogue,
     /// Bytes from the server: waiting for them (wall), decrypting and
     /// reading the socket (CPU).
     TlsRead,
@@ -50,8 +54,9 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in data-path order.
-    pub const ALL: [Stage; 10] = [
+    pub const ALL: [Stage; 11] = [
         Stage::PluginLoad,
+        Stage::Dialogue,
         Stage::TlsRead,
         Stage::WireParse,
         Stage::MimeParse,
@@ -67,6 +72,7 @@ impl Stage {
     pub fn name(self) -> &'static str {
         match self {
             Stage::PluginLoad => "plugin load",
+            Stage::Dialogue => "dialogue",
             Stage::TlsRead => "TLS read",
             Stage::WireParse => "wire parse",
             Stage::MimeParse => "MIME parse",

@@ -15,6 +15,7 @@ use super::error::PluginError;
 use super::state::PluginState;
 use super::{Engine, Limits, PluginSource, inspect};
 use popline_core::spool::Spooled;
+use popline_core::timing::{self, Stage};
 use popline_pop3::{AuthOutcome, ConnError, Connection, Mechanism};
 
 pub(crate) mod bindings {
@@ -189,11 +190,15 @@ impl DialoguePlugin {
             }
         };
         session.store.data_mut().start_call();
-        let res = session
-            .bindings
-            .popline_plugin_dialogue()
-            .call_open(&mut session.store, handle, params)
-            .await;
+        let res = timing::measure(
+            Stage::Dialogue,
+            session.bindings.popline_plugin_dialogue().call_open(
+                &mut session.store,
+                handle,
+                params,
+            ),
+        )
+        .await;
         let info = session
             .checked(res)?
             .map_err(|e| SessionError::Pop3(e.into()))?;
@@ -238,11 +243,13 @@ impl Session {
     /// Every message with number, unique id and size.
     pub async fn list(&mut self) -> Result<Vec<Listing>, SessionError> {
         self.store.data_mut().start_call();
-        let res = self
-            .bindings
-            .popline_plugin_dialogue()
-            .call_list(&mut self.store)
-            .await;
+        let res = timing::measure(
+            Stage::Dialogue,
+            self.bindings
+                .popline_plugin_dialogue()
+                .call_list(&mut self.store),
+        )
+        .await;
         let listing = self
             .checked(res)?
             .map_err(|e| SessionError::Pop3(e.into()))?;
@@ -281,11 +288,13 @@ impl Session {
         numbers: &[u32],
     ) -> Result<Vec<Result<Spooled, Pop3Error>>, SessionError> {
         self.store.data_mut().start_call();
-        let res = self
-            .bindings
-            .popline_plugin_dialogue()
-            .call_retrieve(&mut self.store, numbers)
-            .await;
+        let res = timing::measure(
+            Stage::Dialogue,
+            self.bindings
+                .popline_plugin_dialogue()
+                .call_retrieve(&mut self.store, numbers),
+        )
+        .await;
         let results = self.checked(res)?;
         if results.len() != numbers.len() {
             return Err(SessionError::Plugin(PluginError::InvalidOutput {
@@ -317,11 +326,13 @@ impl Session {
     /// Headers and `lines` body lines of one message.
     pub async fn top(&mut self, number: u32, lines: u32) -> Result<Spooled, SessionError> {
         self.store.data_mut().start_call();
-        let res = self
-            .bindings
-            .popline_plugin_dialogue()
-            .call_top(&mut self.store, number, lines)
-            .await;
+        let res = timing::measure(
+            Stage::Dialogue,
+            self.bindings
+                .popline_plugin_dialogue()
+                .call_top(&mut self.store, number, lines),
+        )
+        .await;
         let r = self.checked(res)?;
         match r {
             Ok(handle) => Ok(self.take_message(handle, &format!("TOP {number} {lines}"))?),
@@ -363,11 +374,13 @@ impl Session {
     ) -> Result<Vec<Result<(), Pop3Error>>, SessionError> {
         self.conn_mut().allow_deletes(numbers);
         self.store.data_mut().start_call();
-        let res = self
-            .bindings
-            .popline_plugin_dialogue()
-            .call_delete(&mut self.store, numbers)
-            .await;
+        let res = timing::measure(
+            Stage::Dialogue,
+            self.bindings
+                .popline_plugin_dialogue()
+                .call_delete(&mut self.store, numbers),
+        )
+        .await;
         self.conn_mut().forbid_deletes();
         Ok(self
             .checked(res)?
@@ -393,11 +406,13 @@ impl Session {
     /// End the session with QUIT, committing deletions.
     pub async fn quit(mut self) -> Result<(), SessionError> {
         self.store.data_mut().start_call();
-        let res = self
-            .bindings
-            .popline_plugin_dialogue()
-            .call_quit(&mut self.store)
-            .await;
+        let res = timing::measure(
+            Stage::Dialogue,
+            self.bindings
+                .popline_plugin_dialogue()
+                .call_quit(&mut self.store),
+        )
+        .await;
         self.checked(res)?.map_err(|e| SessionError::Pop3(e.into()))
     }
 
