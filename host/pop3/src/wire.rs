@@ -180,28 +180,34 @@ pub async fn read_multiline<R: AsyncBufRead + Unpin>(
                     at = At::InLine;
                 }
                 At::InLine => {
+                    // Lines pass through as one run up to the first that
+                    // needs a look: one ending in a bare LF, or followed by
+                    // a dot (stuffed, or the terminator) or by the end of
+                    // what arrived.
                     let rest = &buf[i..];
-                    match memchr(b'\n', rest) {
+                    let has_cr = |n: usize| match n {
+                        0 => out.last_byte() == Some(b'\r'),
+                        _ => rest[n - 1] == b'\r',
+                    };
+                    let stop = memchr::memchr_iter(b'\n', rest)
+                        .find(|&n| !has_cr(n) || rest.get(n + 1).is_none_or(|&next| next == b'.'));
+                    match stop {
+                        Some(n) if has_cr(n) => push(out, &rest[..=n], max)?,
                         Some(n) => {
-                            let has_cr = if n > 0 {
-                                rest[n - 1] == b'\r'
-                            } else {
-                                out.last_byte() == Some(b'\r')
-                            };
-                            if has_cr {
-                                push(out, &rest[..=n], max)?;
-                            } else {
-                                // A bare LF: stored as CRLF.
-                                push(out, &rest[..n], max)?;
-                                push(out, b"\r\n", max)?;
-                            }
+                            // A bare LF: stored as CRLF.
+                            push(out, &rest[..n], max)?;
+                            push(out, b"\r\n", max)?;
+                        }
+                        None => push(out, rest, max)?,
+                    }
+                    match stop {
+                        Some(n) => {
                             i += n + 1;
                             at = At::LineStart;
                         }
-                        None => {
-                            push(out, rest, max)?;
-                            i = buf.len();
-                        }
+                        // The last line goes on in the next read, and does
+                        // not start with a dot.
+                        None => i = buf.len(),
                     }
                 }
             }
@@ -218,7 +224,11 @@ async fn fill<R: AsyncBufRead + Unpin>(r: &mut R, idle: Duration) -> Result<&[u8
 }
 
 fn push(out: &mut impl Collect, bytes: &[u8], max: u64) -> Result<(), WireError> {
-    if out.collected() + bytes.len() as u64 > max {
+    let room = max.saturating_sub(out.collected());
+    if bytes.len() as u64 > room {
+        // What fits is kept: the header section of a message too large to
+        // take still names who sent it.
+        let _ = out.append(&bytes[..room as usize]);
         return Err(WireError::TooLarge(max));
     }
     out.append(bytes)
@@ -303,6 +313,59 @@ mod tests {
         }
     }
 
+    /// RFC 1939 read line by line: the body up to the terminator with one
+    /// leading dot removed from each line and bare LFs made CRLF, and what
+    /// follows the terminator; `None` if there is none.
+    fn unstuffed(input: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+        let mut body = Vec::new();
+        let mut at = 0;
+        while let Some(n) = input[at..].iter().position(|&b| b == b'\n') {
+            let line = &input[at..at + n + 1];
+            at += n + 1;
+            if line == b".\r\n" || line == b".\n" {
+                return Some((body, input[at..].to_vec()));
+            }
+            let line = line.strip_prefix(b".").unwrap_or(line);
+            match line.strip_suffix(b"\r\n") {
+                Some(text) => body.extend_from_slice(text),
+                None => body.extend_from_slice(&line[..line.len() - 1]),
+            }
+            body.extend_from_slice(b"\r\n");
+        }
+        None
+    }
+
+    /// Random bodies of dots, CRs, bare LFs and text, read through buffers
+    /// of many sizes, come out as the line-by-line reading says.
+    #[tokio::test]
+    async fn any_body_reads_as_line_by_line_unstuffing_says() {
+        const PIECES: [&[u8]; 9] = [
+            b"a", b"text ", b".", b"..", b"\r", b"\n", b"\r\n", b"\r\n.", b"\r\n.\r",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for case in 0..400 {
+            let mut input = Vec::new();
+            for _ in 0..next(40) {
+                input.extend_from_slice(PIECES[next(PIECES.len())]);
+            }
+            input.extend_from_slice(b"\r\n.\r\n+OK next\r\n");
+            let (body, rest) = unstuffed(&input).unwrap();
+            for cap in [1, 2, 3, 5, 8, 13, 64, 4096] {
+                let (res, out, left) = multi(&input, cap).await;
+                let shown = String::from_utf8_lossy(&input);
+                assert_eq!(res, Ok(()), "case {case} cap {cap}: {shown:?}");
+                assert_eq!(out, body, "case {case} cap {cap}: {shown:?}");
+                assert_eq!(left, rest, "case {case} cap {cap}: {shown:?}");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn bare_lf_is_normalised_and_terminates() {
         let (res, out, rest) = multi(b"a\nb\r\n.\nX", 3).await;
@@ -348,6 +411,8 @@ mod tests {
             read_multiline(&mut r, 5, T, &mut out).await,
             Err(WireError::TooLarge(5))
         );
+        // What fit is kept (the header section of a message too large).
+        assert_eq!(out, b"01234");
     }
 
     #[tokio::test]
