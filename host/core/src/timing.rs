@@ -322,6 +322,12 @@ mod tests {
         }
     }
 
+    /// How much `stage`'s count and CPU time grew from `before` to `after`.
+    fn grew(before: &[StageTotals], after: &[StageTotals], stage: Stage) -> (u64, Duration) {
+        let (a, b) = (&after[stage as usize], &before[stage as usize]);
+        (a.count - b.count, a.cpu - b.cpu)
+    }
+
     /// A measured future is charged the CPU of its own polls: not what
     /// other tasks on its thread do while it waits.
     #[test]
@@ -349,12 +355,8 @@ mod tests {
             out
         });
         assert_eq!(out, 7);
-        let (a, b) = (
-            &totals()[Stage::MapperCall as usize],
-            &before[Stage::MapperCall as usize],
-        );
-        let cpu = a.cpu - b.cpu;
-        assert_eq!(a.count - b.count, 1);
+        let (count, cpu) = grew(&before, &totals(), Stage::MapperCall);
+        assert_eq!(count, 1);
         // Its two spins (60 ms), not the other task's 100 ms.
         assert!(cpu >= Duration::from_millis(60), "{cpu:?}");
         assert!(cpu < Duration::from_millis(130), "{cpu:?}");
@@ -384,12 +386,8 @@ mod tests {
                 .unwrap();
         });
         let after = totals();
-        let grew = |s: Stage| {
-            let (a, b) = (&after[s as usize], &before[s as usize]);
-            (a.count - b.count, a.cpu - b.cpu)
-        };
-        let (commits, commit_cpu) = grew(Stage::StateCommit);
-        let (_, encode_cpu) = grew(Stage::RecordEncode);
+        let (commits, commit_cpu) = grew(&before, &after, Stage::StateCommit);
+        let (_, encode_cpu) = grew(&before, &after, Stage::RecordEncode);
         assert_eq!(commits, 1);
         // Its 50 ms on the blocking thread, not the 40 ms encode nor the
         // 30 ms handed off later (no other test uses this stage).
@@ -414,12 +412,8 @@ mod tests {
             spin(Duration::from_millis(20));
         }
         let after = totals();
-        let grew = |s: Stage| {
-            let (a, b) = (&after[s as usize], &before[s as usize]);
-            (a.count - b.count, a.cpu - b.cpu)
-        };
-        let (parse_n, parse_cpu) = grew(Stage::MimeParse);
-        let (digest_n, digest_cpu) = grew(Stage::Digest);
+        let (parse_n, parse_cpu) = grew(&before, &after, Stage::MimeParse);
+        let (digest_n, digest_cpu) = grew(&before, &after, Stage::Digest);
         assert_eq!((parse_n, digest_n), (1, 1));
         // Other tests may add digests concurrently; the lower bounds and
         // the ordering are certain (40 ms of parse, or 100 ms if the digest
