@@ -94,7 +94,7 @@ pub enum Command {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    crate::malloc::fix_mmap_threshold();
+    crate::malloc::configure();
     let cli = Cli::parse();
     if let Err(e) = init_tracing(&cli.log, cli.log_format) {
         eprintln!("error: {e}");
