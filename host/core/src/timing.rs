@@ -168,6 +168,19 @@ struct Frame {
     whole: bool,
 }
 
+impl Frame {
+    /// Charge the stage its CPU time until `cpu`, and its wall time until
+    /// `wall` if it is a whole span.
+    fn charge(&self, wall: Instant, cpu: Duration, count: u64) {
+        let wall = if self.whole {
+            wall - self.wall
+        } else {
+            Duration::ZERO
+        };
+        charge(self.stage, wall, cpu - self.cpu, count);
+    }
+}
+
 thread_local! {
     /// The stages at work on this thread, innermost last.
     static OPEN: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
@@ -182,13 +195,9 @@ impl Working {
         let (wall, cpu) = (Instant::now(), thread_cpu());
         OPEN.with(|open| {
             let mut open = open.borrow_mut();
+            // The stage this one interrupts pauses.
             if let Some(outer) = open.last() {
-                let outer_wall = if outer.whole {
-                    wall - outer.wall
-                } else {
-                    Duration::ZERO
-                };
-                charge(outer.stage, outer_wall, cpu - outer.cpu, 0);
+                outer.charge(wall, cpu, 0);
             }
             open.push(Frame {
                 stage,
@@ -207,11 +216,7 @@ impl Drop for Working {
         OPEN.with(|open| {
             let mut open = open.borrow_mut();
             let Some(frame) = open.pop() else { return };
-            let (frame_wall, count) = match frame.whole {
-                true => (wall - frame.wall, 1),
-                false => (Duration::ZERO, 0),
-            };
-            charge(frame.stage, frame_wall, cpu - frame.cpu, count);
+            frame.charge(wall, cpu, u64::from(frame.whole));
             if let Some(outer) = open.last_mut() {
                 outer.wall = wall;
                 outer.cpu = cpu;
@@ -322,6 +327,14 @@ mod tests {
         }
     }
 
+    /// A runtime on the test's thread.
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
     /// How much `stage`'s count and CPU time grew from `before` to `after`.
     fn grew(before: &[StageTotals], after: &[StageTotals], stage: Stage) -> (u64, Duration) {
         let (a, b) = (&after[stage as usize], &before[stage as usize]);
@@ -334,10 +347,7 @@ mod tests {
     fn a_measured_future_is_charged_its_polls_only() {
         enable();
         let before = totals();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let out = rt.block_on(async {
             // Runs on the same thread while the measured future sleeps.
             let other = tokio::spawn(async {
@@ -369,9 +379,7 @@ mod tests {
     fn a_measured_future_is_charged_its_blocking_work_but_not_nested_stages() {
         enable();
         let before = totals();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let rt = runtime();
         rt.block_on(measure(Stage::StateCommit, async {
             tokio::task::spawn_blocking(blocking(|| spin(Duration::from_millis(50))))
                 .await

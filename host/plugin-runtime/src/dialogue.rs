@@ -189,18 +189,9 @@ impl DialoguePlugin {
                 return Err(trap(wasmtime::Error::new(e), &session.store).into());
             }
         };
-        session.store.data_mut().start_call();
-        let res = timing::measure(
-            Stage::Dialogue,
-            session.bindings.popline_plugin_dialogue().call_open(
-                &mut session.store,
-                handle,
-                params,
-            ),
-        )
-        .await;
         let info = session
-            .checked(res)?
+            .call(async |d, store| d.call_open(store, handle, params).await)
+            .await?
             .map_err(|e| SessionError::Pop3(e.into()))?;
         session.info = Some(info);
         Ok(session)
@@ -240,18 +231,23 @@ impl Session {
         res.map_err(|e| trap(e, &self.store))
     }
 
+    /// One call of the plugin: `call` is given its exports and the store.
+    /// Its limits start afresh, and `--timings` counts it as the dialogue.
+    async fn call<T>(
+        &mut self,
+        call: impl AsyncFnOnce(&wit::Guest, &mut Store<State>) -> wasmtime::Result<T>,
+    ) -> Result<T, PluginError> {
+        self.store.data_mut().start_call();
+        let exports = self.bindings.popline_plugin_dialogue();
+        let res = timing::measure(Stage::Dialogue, call(exports, &mut self.store)).await;
+        self.checked(res)
+    }
+
     /// Every message with number, unique id and size.
     pub async fn list(&mut self) -> Result<Vec<Listing>, SessionError> {
-        self.store.data_mut().start_call();
-        let res = timing::measure(
-            Stage::Dialogue,
-            self.bindings
-                .popline_plugin_dialogue()
-                .call_list(&mut self.store),
-        )
-        .await;
         let listing = self
-            .checked(res)?
+            .call(async |d, store| d.call_list(store).await)
+            .await?
             .map_err(|e| SessionError::Pop3(e.into()))?;
         self.check_listing(&listing)?;
         Ok(listing)
@@ -287,15 +283,9 @@ impl Session {
         &mut self,
         numbers: &[u32],
     ) -> Result<Vec<Result<Spooled, Pop3Error>>, SessionError> {
-        self.store.data_mut().start_call();
-        let res = timing::measure(
-            Stage::Dialogue,
-            self.bindings
-                .popline_plugin_dialogue()
-                .call_retrieve(&mut self.store, numbers),
-        )
-        .await;
-        let results = self.checked(res)?;
+        let results = self
+            .call(async |d, store| d.call_retrieve(store, numbers).await)
+            .await?;
         if results.len() != numbers.len() {
             return Err(SessionError::Plugin(PluginError::InvalidOutput {
                 plugin: self.plugin.to_string(),
@@ -325,15 +315,9 @@ impl Session {
 
     /// Headers and `lines` body lines of one message.
     pub async fn top(&mut self, number: u32, lines: u32) -> Result<Spooled, SessionError> {
-        self.store.data_mut().start_call();
-        let res = timing::measure(
-            Stage::Dialogue,
-            self.bindings
-                .popline_plugin_dialogue()
-                .call_top(&mut self.store, number, lines),
-        )
-        .await;
-        let r = self.checked(res)?;
+        let r = self
+            .call(async |d, store| d.call_top(store, number, lines).await)
+            .await?;
         match r {
             Ok(handle) => Ok(self.take_message(handle, &format!("TOP {number} {lines}"))?),
             Err(e) => Err(SessionError::Pop3(e.into())),
@@ -373,17 +357,11 @@ impl Session {
         numbers: &[u32],
     ) -> Result<Vec<Result<(), Pop3Error>>, SessionError> {
         self.conn_mut().allow_deletes(numbers);
-        self.store.data_mut().start_call();
-        let res = timing::measure(
-            Stage::Dialogue,
-            self.bindings
-                .popline_plugin_dialogue()
-                .call_delete(&mut self.store, numbers),
-        )
-        .await;
+        let res = self
+            .call(async |d, store| d.call_delete(store, numbers).await)
+            .await;
         self.conn_mut().forbid_deletes();
-        Ok(self
-            .checked(res)?
+        Ok(res?
             .into_iter()
             .map(|r| r.map_err(Pop3Error::from))
             .collect())
@@ -405,15 +383,9 @@ impl Session {
 
     /// End the session with QUIT, committing deletions.
     pub async fn quit(mut self) -> Result<(), SessionError> {
-        self.store.data_mut().start_call();
-        let res = timing::measure(
-            Stage::Dialogue,
-            self.bindings
-                .popline_plugin_dialogue()
-                .call_quit(&mut self.store),
-        )
-        .await;
-        self.checked(res)?.map_err(|e| SessionError::Pop3(e.into()))
+        self.call(async |d, store| d.call_quit(store).await)
+            .await?
+            .map_err(|e| SessionError::Pop3(e.into()))
     }
 
     /// Drop the connection without QUIT: the server keeps every message.

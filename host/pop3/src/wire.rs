@@ -192,22 +192,23 @@ pub async fn read_multiline<R: AsyncBufRead + Unpin>(
                     let stop = memchr::memchr_iter(b'\n', rest)
                         .find(|&n| !has_cr(n) || rest.get(n + 1).is_none_or(|&next| next == b'.'));
                     match stop {
-                        Some(n) if has_cr(n) => push(out, &rest[..=n], max)?,
                         Some(n) => {
-                            // A bare LF: stored as CRLF.
-                            push(out, &rest[..n], max)?;
-                            push(out, b"\r\n", max)?;
-                        }
-                        None => push(out, rest, max)?,
-                    }
-                    match stop {
-                        Some(n) => {
+                            if has_cr(n) {
+                                push(out, &rest[..=n], max)?;
+                            } else {
+                                // A bare LF: stored as CRLF.
+                                push(out, &rest[..n], max)?;
+                                push(out, b"\r\n", max)?;
+                            }
                             i += n + 1;
                             at = At::LineStart;
                         }
-                        // The last line goes on in the next read, and does
-                        // not start with a dot.
-                        None => i = buf.len(),
+                        None => {
+                            // The last line goes on in the next read, and
+                            // does not start with a dot.
+                            push(out, rest, max)?;
+                            i = buf.len();
+                        }
                     }
                 }
             }

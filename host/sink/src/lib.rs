@@ -656,7 +656,6 @@ fn http_hint(status: u16) -> &'static str {
     }
 }
 
-/// A record as one line of JSON (no newline).
 /// Run blocking file or database work off the async threads, its CPU time
 /// charged to the caller's `--timings` stage. A panic in it is re-raised
 /// here; cancellation (runtime shutdown) becomes an error.
